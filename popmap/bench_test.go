@@ -1,0 +1,169 @@
+package popmap
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/rand/v2"
+	"net/netip"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/gaissmai/bart"
+)
+
+var benchPoPs = []Label{"fra", "ams", "lhr", "cdg", "mad", "mxp", "waw", "arn", "iad", "ord", "dfw", "lax", "sea", "gru", "scl", "jnb", "sin", "hkg", "nrt", "syd"}
+
+var bigOnce sync.Once
+var bigMap *Map
+var bigJSON []byte
+
+// big is the benchmark map of the issue: 1M IPv4 /24 + 200k IPv6 /56.
+func bigTestMap(b *testing.B) (*Map, []byte) {
+	b.Helper()
+	bigOnce.Do(func() {
+		bigMap = Synthetic(1_000_000, 200_000, benchPoPs, 1)
+		var buf bytes.Buffer
+		_ = bigMap.Encode(&buf)
+		bigJSON = buf.Bytes()
+	})
+	return bigMap, bigJSON
+}
+
+// benchAddrs draws addresses inside the map's networks (one per network).
+func benchAddrs(m *Map, n int) []netip.Addr {
+	r := rand.New(rand.NewPCG(9, 9))
+	var all []netip.Prefix
+	for _, e := range m.Entries {
+		all = append(all, e.Networks...)
+	}
+	out := make([]netip.Addr, n)
+	for i := range out {
+		p := all[r.IntN(len(all))]
+		b := p.Addr().AsSlice()
+		b[len(b)-1] = byte(r.IntN(256))
+		out[i], _ = netip.AddrFromSlice(b)
+	}
+	return out
+}
+
+func BenchmarkLookup(b *testing.B) {
+	m, _ := bigTestMap(b)
+	tb, err := Compile(m)
+	if err != nil {
+		b.Fatal(err)
+	}
+	addrs := benchAddrs(m, 1<<16)
+	var v4, v6 []netip.Addr
+	for _, a := range addrs {
+		if a.Is4() {
+			v4 = append(v4, a)
+		} else {
+			v6 = append(v6, a)
+		}
+	}
+	for _, c := range []struct {
+		name  string
+		addrs []netip.Addr
+	}{{"v4", v4}, {"v6", v6}} {
+		b.Run("steer/"+c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				tb.Lookup(c.addrs[i%len(c.addrs)])
+				i++
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lookups/s")
+		})
+	}
+	// The same addresses against bart's longest-prefix match (labels only,
+	// no scope), for comparison.
+	var lpm bart.Table[int]
+	for i, e := range m.Entries {
+		for _, p := range e.Networks {
+			lpm.Insert(p, i)
+		}
+	}
+	for _, c := range []struct {
+		name  string
+		addrs []netip.Addr
+	}{{"v4", v4}, {"v6", v6}} {
+		b.Run("bart-lpm/"+c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				lpm.Lookup(c.addrs[i%len(c.addrs)])
+				i++
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lookups/s")
+		})
+	}
+}
+
+func BenchmarkLookup4Raw(b *testing.B) {
+	m, _ := bigTestMap(b)
+	tb, _ := Compile(m)
+	addrs := benchAddrs(m, 1<<16)
+	var xs []uint32
+	for _, a := range addrs {
+		if a.Is4() {
+			xs = append(xs, binary.BigEndian.Uint32(a.AsSlice()))
+		}
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		tb.Lookup4(xs[i%len(xs)])
+		i++
+	}
+}
+
+// BenchmarkCompile measures parse + compile of the 1M+200k map, and the
+// table's memory per network.
+func BenchmarkCompile(b *testing.B) {
+	m, js := bigTestMap(b)
+	b.Run("parse", func(b *testing.B) {
+		b.SetBytes(int64(len(js)))
+		for b.Loop() {
+			if _, err := Parse(js); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("compile", func(b *testing.B) {
+		var tb *Table
+		for b.Loop() {
+			var err error
+			if tb, err = Compile(m); err != nil {
+				b.Fatal(err)
+			}
+		}
+		n4, n6 := tb.Networks()
+		b.ReportMetric(float64(tb.Bytes())/float64(n4+n6), "table-B/net")
+	})
+	b.Run("heap", func(b *testing.B) {
+		// Live heap of a compiled table, measured around its construction.
+		var tb *Table
+		for b.Loop() {
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			tb, _ = Compile(m)
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			n4, n6 := tb.Networks()
+			b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(n4+n6), "heap-B/net")
+		}
+		runtime.KeepAlive(tb)
+	})
+	b.Run("bart-insert", func(b *testing.B) {
+		for b.Loop() {
+			var lpm bart.Table[int]
+			for i, e := range m.Entries {
+				for _, p := range e.Networks {
+					lpm.Insert(p, i)
+				}
+			}
+		}
+	})
+}

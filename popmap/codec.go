@@ -1,0 +1,549 @@
+package popmap
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Map is a decoded NS1 route map: a list of entries, each a set of networks
+// and the PoP labels they prefer, best first. It is the interchange form;
+// Compile turns it into a Table for lookups.
+//
+//	{"meta": {"version": 1}, "map": [{"networks": ["203.0.113.0/24"], "labels": ["fra", "ams"]}]}
+type Map struct {
+	Meta    Meta
+	Entries []Entry
+}
+
+// Meta is the "meta" object of a route map.
+type Meta struct {
+	Version int64 // "version"; 0 when absent
+}
+
+// Entry is one element of the "map" array.
+type Entry struct {
+	Networks []netip.Prefix
+	Labels   []Label
+}
+
+// MaxLabelLen bounds a label's length in bytes.
+const MaxLabelLen = 63
+
+// ReadFile reads and parses the route map at path.
+func ReadFile(path string) (*Map, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading map: %w", err)
+	}
+	m, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("map %s: %w", path, err)
+	}
+	return m, nil
+}
+
+// Parse decodes and validates a route map in NS1 JSON form. It is strict:
+// unknown keys, bad CIDRs, host bits set, duplicate networks (also across
+// entries), empty or repeated labels are errors that name the entry, e.g.
+// `map[3].networks[1]: "10.0.0.1/24": host bits set (want 10.0.0.0/24)`.
+//
+// IPv4-mapped IPv6 networks (::ffff:a.b.c.d/n with n ≥ 96) are stored as the
+// IPv4 network they denote, because lookups treat v4-mapped addresses as IPv4.
+func Parse(data []byte) (*Map, error) {
+	p := parser{data: data}
+	m, err := p.parseMap()
+	if err != nil {
+		return nil, err
+	}
+	if err := m.checkDuplicates(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// CheckLabels reports the first label that known rejects, naming its entry.
+// The DNS server checks a map against its configured PoPs with it.
+func (m *Map) CheckLabels(known func(Label) bool) error {
+	for i, e := range m.Entries {
+		for j, l := range e.Labels {
+			if !known(l) {
+				return fmt.Errorf("map[%d].labels[%d]: %q is not a configured PoP", i, j, l)
+			}
+		}
+	}
+	return nil
+}
+
+// checkDuplicates finds a network listed twice. Sorting packed keys is
+// several times faster than a hash set of a million prefixes; only when a
+// duplicate exists does the slow pass run to name both places.
+func (m *Map) checkDuplicates() error {
+	var k4 []uint64
+	var k6 []u128
+	for _, e := range m.Entries {
+		for _, p := range e.Networks {
+			b := p.Addr().As16()
+			if p.Addr().Is4() {
+				k4 = append(k4, uint64(binary.BigEndian.Uint32(b[12:]))<<8|uint64(p.Bits()))
+			} else {
+				k6 = append(k6, u128{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])&^0xff | uint64(p.Bits())})
+			}
+		}
+	}
+	// An IPv6 prefix of length ≤ 120 has its low 8 bits zero, so they can
+	// hold the length; longer ones fall back to the slow pass if they collide.
+	slices.Sort(k4)
+	slices.SortFunc(k6, u128.cmp)
+	dup := false
+	for i := 1; i < len(k4) && !dup; i++ {
+		dup = k4[i] == k4[i-1]
+	}
+	for i := 1; i < len(k6) && !dup; i++ {
+		dup = k6[i] == k6[i-1]
+	}
+	if !dup {
+		return nil
+	}
+	type where struct{ entry, idx int }
+	seen := make(map[netip.Prefix]where)
+	for i, e := range m.Entries {
+		for j, p := range e.Networks {
+			if w, dup := seen[p]; dup {
+				return fmt.Errorf("map[%d].networks[%d]: duplicate network %s (first in map[%d].networks[%d])", i, j, p, w.entry, w.idx)
+			}
+			seen[p] = where{i, j}
+		}
+	}
+	return nil
+}
+
+// Encode writes m in NS1 JSON form, one entry per line, so that Parse(Encode(m))
+// gives m back.
+func (m *Map) Encode(w io.Writer) error {
+	buf := make([]byte, 0, 64<<10)
+	buf = append(buf, `{"meta": {"version": `...)
+	buf = strconv.AppendInt(buf, m.Meta.Version, 10)
+	buf = append(buf, "}, \"map\": ["...)
+	for i, e := range m.Entries {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, "\n  {\"networks\": ["...)
+		for j, p := range e.Networks {
+			if j > 0 {
+				buf = append(buf, ", "...)
+			}
+			buf = append(buf, '"')
+			buf = p.AppendTo(buf)
+			buf = append(buf, '"')
+		}
+		buf = append(buf, "], \"labels\": ["...)
+		for j, l := range e.Labels {
+			if j > 0 {
+				buf = append(buf, ", "...)
+			}
+			buf = strconv.AppendQuote(buf, string(l))
+		}
+		buf = append(buf, "]}"...)
+		if len(buf) > 60<<10 {
+			if _, err := w.Write(buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
+		}
+	}
+	buf = append(buf, "\n]}\n"...)
+	_, err := w.Write(buf)
+	return err
+}
+
+// parser is a small strict JSON reader specialised to the route-map schema.
+// It exists because the generic decoders need about a second for a
+// million-entry map, which is most of the reload budget, and because it can
+// name the offending entry in every error.
+type parser struct {
+	data []byte
+	pos  int
+	// scratch holds unescaped string bytes.
+	scratch []byte
+}
+
+var errSyntax = errors.New("syntax error")
+
+func (p *parser) errorf(format string, args ...any) error {
+	line := 1 + bytes.Count(p.data[:min(p.pos, len(p.data))], []byte{'\n'})
+	return fmt.Errorf("line %d (offset %d): %s", line, p.pos, fmt.Sprintf(format, args...))
+}
+
+func (p *parser) ws() {
+	for p.pos < len(p.data) {
+		switch p.data[p.pos] {
+		case ' ', '\t', '\n', '\r':
+			p.pos++
+		default:
+			return
+		}
+	}
+}
+
+// peek returns the next non-space byte, or 0 at the end.
+func (p *parser) peek() byte {
+	p.ws()
+	if p.pos >= len(p.data) {
+		return 0
+	}
+	return p.data[p.pos]
+}
+
+func (p *parser) expect(c byte) error {
+	got := p.peek()
+	if got != c {
+		if got == 0 {
+			return p.errorf("unexpected end of input, want %q", c)
+		}
+		return p.errorf("unexpected %q, want %q", got, c)
+	}
+	p.pos++
+	return nil
+}
+
+// str reads a JSON string. The returned slice is valid until the next call.
+func (p *parser) str() ([]byte, error) {
+	if err := p.expect('"'); err != nil {
+		return nil, err
+	}
+	start := p.pos
+	// Fast path: no escapes.
+	for p.pos < len(p.data) {
+		c := p.data[p.pos]
+		if c == '"' {
+			s := p.data[start:p.pos]
+			p.pos++
+			if !utf8.Valid(s) {
+				return nil, p.errorf("invalid UTF-8 in string")
+			}
+			return s, nil
+		}
+		if c == '\\' {
+			break
+		}
+		if c < 0x20 {
+			return nil, p.errorf("control character in string")
+		}
+		p.pos++
+	}
+	p.scratch = append(p.scratch[:0], p.data[start:p.pos]...)
+	for p.pos < len(p.data) {
+		c := p.data[p.pos]
+		switch {
+		case c == '"':
+			p.pos++
+			if !utf8.Valid(p.scratch) {
+				return nil, p.errorf("invalid UTF-8 in string")
+			}
+			return p.scratch, nil
+		case c < 0x20:
+			return nil, p.errorf("control character in string")
+		case c != '\\':
+			p.scratch = append(p.scratch, c)
+			p.pos++
+			continue
+		}
+		// Escape.
+		if p.pos+1 >= len(p.data) {
+			break
+		}
+		e := p.data[p.pos+1]
+		p.pos += 2
+		switch e {
+		case '"', '\\', '/':
+			p.scratch = append(p.scratch, e)
+		case 'b':
+			p.scratch = append(p.scratch, '\b')
+		case 'f':
+			p.scratch = append(p.scratch, '\f')
+		case 'n':
+			p.scratch = append(p.scratch, '\n')
+		case 'r':
+			p.scratch = append(p.scratch, '\r')
+		case 't':
+			p.scratch = append(p.scratch, '\t')
+		case 'u':
+			if p.pos+4 > len(p.data) {
+				return nil, p.errorf("truncated \\u escape")
+			}
+			v, err := strconv.ParseUint(string(p.data[p.pos:p.pos+4]), 16, 16)
+			if err != nil {
+				return nil, p.errorf("bad \\u escape")
+			}
+			p.pos += 4
+			r := rune(v)
+			if utf8.ValidRune(r) {
+				p.scratch = utf8.AppendRune(p.scratch, r)
+			} else {
+				// Surrogates: lone halves become U+FFFD like encoding/json.
+				if v >= 0xD800 && v < 0xDC00 && p.pos+6 <= len(p.data) && p.data[p.pos] == '\\' && p.data[p.pos+1] == 'u' {
+					if lo, err := strconv.ParseUint(string(p.data[p.pos+2:p.pos+6]), 16, 16); err == nil && lo >= 0xDC00 && lo < 0xE000 {
+						p.pos += 6
+						p.scratch = utf8.AppendRune(p.scratch, 0x10000+(r-0xD800)<<10+(rune(lo)-0xDC00))
+						continue
+					}
+				}
+				p.scratch = utf8.AppendRune(p.scratch, utf8.RuneError)
+			}
+		default:
+			return nil, p.errorf("bad escape \\%c", e)
+		}
+	}
+	return nil, p.errorf("unterminated string")
+}
+
+// object iterates the members of an object, calling member with each key;
+// member must consume the value.
+func (p *parser) object(member func(key string) error) error {
+	if err := p.expect('{'); err != nil {
+		return err
+	}
+	if p.peek() == '}' {
+		p.pos++
+		return nil
+	}
+	for {
+		k, err := p.str()
+		if err != nil {
+			return err
+		}
+		key := string(k)
+		if err := p.expect(':'); err != nil {
+			return err
+		}
+		if err := member(key); err != nil {
+			return err
+		}
+		switch p.peek() {
+		case ',':
+			p.pos++
+		case '}':
+			p.pos++
+			return nil
+		case 0:
+			return p.errorf("unexpected end of input in object")
+		default:
+			return p.errorf("unexpected %q in object, want ',' or '}'", p.data[p.pos])
+		}
+	}
+}
+
+// array iterates the elements of an array; elem must consume the value.
+func (p *parser) array(elem func(i int) error) error {
+	if err := p.expect('['); err != nil {
+		return err
+	}
+	if p.peek() == ']' {
+		p.pos++
+		return nil
+	}
+	for i := 0; ; i++ {
+		if err := elem(i); err != nil {
+			return err
+		}
+		switch p.peek() {
+		case ',':
+			p.pos++
+		case ']':
+			p.pos++
+			return nil
+		case 0:
+			return p.errorf("unexpected end of input in array")
+		default:
+			return p.errorf("unexpected %q in array, want ',' or ']'", p.data[p.pos])
+		}
+	}
+}
+
+func (p *parser) integer() (int64, error) {
+	p.ws()
+	start := p.pos
+	for p.pos < len(p.data) {
+		c := p.data[p.pos]
+		if (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
+			p.pos++
+			continue
+		}
+		break
+	}
+	v, err := strconv.ParseInt(string(p.data[start:p.pos]), 10, 64)
+	if err != nil {
+		p.pos = start
+		return 0, p.errorf("want an integer")
+	}
+	return v, nil
+}
+
+func (p *parser) parseMap() (*Map, error) {
+	m := &Map{}
+	var seenMeta, seenMap bool
+	err := p.object(func(key string) error {
+		switch key {
+		case "meta":
+			if seenMeta {
+				return p.errorf(`duplicate key "meta"`)
+			}
+			seenMeta = true
+			return p.object(func(key string) error {
+				if key != "version" {
+					return p.errorf("meta: unknown key %q", key)
+				}
+				v, err := p.integer()
+				if err != nil {
+					return fmt.Errorf("meta.version: %w", err)
+				}
+				m.Meta.Version = v
+				return nil
+			})
+		case "map":
+			if seenMap {
+				return p.errorf(`duplicate key "map"`)
+			}
+			seenMap = true
+			return p.array(func(i int) error {
+				e, err := p.parseEntry(i)
+				if err != nil {
+					return err
+				}
+				m.Entries = append(m.Entries, e)
+				return nil
+			})
+		default:
+			return p.errorf("unknown key %q (want \"meta\" or \"map\")", key)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	if p.peek() != 0 {
+		return nil, p.errorf("trailing data after the map object")
+	}
+	if !seenMap {
+		return nil, errors.New(`missing key "map"`)
+	}
+	return m, nil
+}
+
+func (p *parser) parseEntry(i int) (Entry, error) {
+	var e Entry
+	var seenNets, seenLabels bool
+	err := p.object(func(key string) error {
+		switch key {
+		case "networks":
+			if seenNets {
+				return p.errorf("map[%d]: duplicate key \"networks\"", i)
+			}
+			seenNets = true
+			return p.array(func(j int) error {
+				s, err := p.str()
+				if err != nil {
+					return fmt.Errorf("map[%d].networks[%d]: %w", i, j, err)
+				}
+				pfx, err := parseNetwork(s)
+				if err != nil {
+					return fmt.Errorf("map[%d].networks[%d]: %w", i, j, err)
+				}
+				e.Networks = append(e.Networks, pfx)
+				return nil
+			})
+		case "labels":
+			if seenLabels {
+				return p.errorf("map[%d]: duplicate key \"labels\"", i)
+			}
+			seenLabels = true
+			return p.array(func(j int) error {
+				s, err := p.str()
+				if err != nil {
+					return fmt.Errorf("map[%d].labels[%d]: %w", i, j, err)
+				}
+				if err := checkLabel(s); err != nil {
+					return fmt.Errorf("map[%d].labels[%d]: %w", i, j, err)
+				}
+				l := Label(s)
+				for _, prev := range e.Labels {
+					if prev == l {
+						return fmt.Errorf("map[%d].labels[%d]: %q listed twice", i, j, l)
+					}
+				}
+				e.Labels = append(e.Labels, l)
+				return nil
+			})
+		default:
+			return p.errorf("map[%d]: unknown key %q (want \"networks\" or \"labels\")", i, key)
+		}
+	})
+	if err != nil {
+		return e, err
+	}
+	if len(e.Networks) == 0 {
+		return e, fmt.Errorf("map[%d]: no networks", i)
+	}
+	if len(e.Labels) == 0 {
+		return e, fmt.Errorf("map[%d]: no labels", i)
+	}
+	return e, nil
+}
+
+func checkLabel(s []byte) error {
+	if len(s) == 0 {
+		return errors.New("empty label")
+	}
+	if len(s) > MaxLabelLen {
+		return fmt.Errorf("label %.20q… longer than %d bytes", s, MaxLabelLen)
+	}
+	for _, c := range s {
+		if c <= ' ' || c == 0x7f || c == '"' || c == '\\' {
+			return fmt.Errorf("label %q: contains space, control or quote characters", s)
+		}
+	}
+	return nil
+}
+
+// ParseNetwork parses one map network: a CIDR prefix with no host bits set.
+// v4-mapped IPv6 prefixes of length ≥ 96 become IPv4.
+func ParseNetwork(s string) (netip.Prefix, error) { return parseNetwork([]byte(s)) }
+
+func parseNetwork(s []byte) (netip.Prefix, error) {
+	pfx, err := netip.ParsePrefix(string(s))
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q: bad CIDR: %s", s, unwrapParse(err))
+	}
+	if pfx.Addr().Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("%q: zones are not allowed", s)
+	}
+	if m := pfx.Masked(); m != pfx {
+		return netip.Prefix{}, fmt.Errorf("%q: host bits set (want %s)", s, m)
+	}
+	if a := pfx.Addr(); a.Is4In6() {
+		if pfx.Bits() < 96 {
+			return netip.Prefix{}, fmt.Errorf("%q: v4-mapped prefix shorter than /96", s)
+		}
+		pfx = netip.PrefixFrom(a.Unmap(), pfx.Bits()-96)
+	}
+	return pfx, nil
+}
+
+// unwrapParse drops netip's repetition of the input from its error message
+// (`netip.ParsePrefix("x"): no '/'` becomes `no '/'`).
+func unwrapParse(err error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, "): "); i >= 0 {
+		return msg[i+3:]
+	}
+	return msg
+}
