@@ -177,8 +177,6 @@ type parser struct {
 	scratch []byte
 }
 
-var errSyntax = errors.New("syntax error")
-
 func (p *parser) errorf(format string, args ...any) error {
 	line := 1 + bytes.Count(p.data[:min(p.pos, len(p.data))], []byte{'\n'})
 	return fmt.Errorf("line %d (offset %d): %s", line, p.pos, fmt.Sprintf(format, args...))

@@ -1,3 +1,11 @@
+// Package popmap is steer's map model: a route map from client networks to
+// ranked PoP labels, in NS1's JSON form (Parse, Encode), compiled into an
+// immutable Table whose Lookup gives the ranked labels of the longest entry
+// and the ECS scope over which that answer is uniform.
+//
+// A map knows PoP labels only, never addresses: the DNS server resolves
+// labels to addresses from its config (gdnsd's map/resource split). The
+// package exports no metrics; the server reports map versions and sizes.
 package popmap
 
 // Label names a PoP ("fra", "ams"). A map ranks labels per network; it never

@@ -426,3 +426,14 @@ func TestStats(t *testing.T) {
 		t.Errorf("Covered24 = %v", s.Covered24)
 	}
 }
+
+func labelsString(ls []Label) string {
+	if len(ls) == 0 {
+		return "(none)"
+	}
+	s := make([]string, len(ls))
+	for i, l := range ls {
+		s[i] = string(l)
+	}
+	return strings.Join(s, ",")
+}

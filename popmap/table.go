@@ -6,7 +6,6 @@ import (
 	"math/bits"
 	"net/netip"
 	"slices"
-	"strings"
 )
 
 // Table is a compiled, immutable route map. It is safe for concurrent use
@@ -390,15 +389,4 @@ func (t *Table) String() string {
 	r4, r6 := t.Runs()
 	return fmt.Sprintf("map version %d: %d entries, %d+%d networks, %d+%d cells, %d answers",
 		t.meta.Version, t.entries, t.nets4, t.nets6, r4, r6, len(t.answers)-1)
-}
-
-func labelsString(ls []Label) string {
-	if len(ls) == 0 {
-		return "(none)"
-	}
-	s := make([]string, len(ls))
-	for i, l := range ls {
-		s[i] = string(l)
-	}
-	return strings.Join(s, ",")
 }

@@ -1,0 +1,65 @@
+# steer: `make help` lists the targets. CI (.ci/run) runs `make test`.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+GO       ?= go
+FUZZTIME ?= 30s
+# golangci-lint is pinned in tools/go.mod so its dependencies stay out of go.mod.
+LINT     := $(GO) tool -modfile=tools/go.mod golangci-lint
+
+# mains returns the non-test Go files of cmd/$(1); empty while the command is
+# still being written, so that targets work before every package exists.
+mains = $(filter-out %_test.go,$(wildcard cmd/$(1)/*.go))
+
+# gobuild builds ./cmd/$(1) into bin/$(1) with the environment $(2).
+define gobuild
+	$(if $(call mains,$(1)),\
+		$(strip $(2) $(GO) build -trimpath -o bin/$(1) ./cmd/$(1)),\
+		@echo "build: skipping bin/$(1): cmd/$(1) has no Go files yet")
+endef
+
+.PHONY: help build test test-deps lint bench fuzz demo clean
+
+help: ## list the targets
+	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z-]*:.*## / { printf "  %-10s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+build: ## compile every package; put bin/steer and bin/steer-dns (CGO_ENABLED=0) in bin/
+	$(GO) build ./...
+	@mkdir -p bin
+	$(call gobuild,steer,)
+	$(call gobuild,steer-dns,CGO_ENABLED=0)
+
+test: test-deps ## what CI runs: vet, lint, race tests (with fuzz seed corpora), every benchmark once
+	$(GO) vet ./...
+	$(LINT) run ./...
+	@if [ "$$($(GO) env CGO_ENABLED)" != 1 ]; then \
+		echo "test: go test -race needs cgo and a C compiler; install one (apt-get install gcc)" >&2; exit 1; fi
+	$(GO) test -race -count=1 ./...
+	$(GO) test -run '^$$' -bench . -benchtime=1x ./...
+
+test-deps: ## install the DNS servers and tools the integration tests drive (root + apt only)
+	bash scripts/install-test-deps.sh
+
+lint: ## run golangci-lint (.golangci.yml)
+	$(LINT) run ./...
+
+bench: ## run all benchmarks with -benchmem, then bench/dns-qps.sh if present
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+	@if [ -f bench/dns-qps.sh ]; then bash bench/dns-qps.sh; \
+	else echo "bench: bench/dns-qps.sh not present, skipping"; fi
+
+fuzz: ## run every Fuzz target for FUZZTIME (default 30s) each
+	@$(GO) test -list '^Fuzz' ./... \
+	| awk '/^Fuzz/ { names[n++] = $$1; next } /^ok / { for (i = 0; i < n; i++) print $$2, names[i]; n = 0 }' \
+	| { found=0; while read -r pkg name; do found=1; \
+		echo "$(GO) test -run '^\$$' -fuzz '^$$name\$$' -fuzztime $(FUZZTIME) $$pkg"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) "$$pkg" </dev/null; \
+	done; [ "$$found" = 1 ] || echo "fuzz: no Fuzz targets found"; }
+
+demo: ## run the self-contained demo (go run ./cmd/steer demo)
+	$(GO) run ./cmd/steer demo
+
+clean: ## remove bin/ and coverage output
+	rm -rf bin coverage.out coverage.html
