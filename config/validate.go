@@ -1,0 +1,387 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"time"
+
+	"github.com/steer-gslb/steer/popmap"
+)
+
+// Limits checked by Validate.
+const (
+	maxLabelLen   = 32
+	maxUDPSockets = 1024
+	maxNSIDLen    = 512
+	maxDebounce   = time.Minute
+	maxTXTLen     = 255 // one DNS character-string
+)
+
+// ReservedLabel may not name a PoP: beacons use it as the target of the
+// anycast probe.
+const ReservedLabel popmap.Label = "anycast"
+
+// Validate checks c and returns every problem found, each naming c.File and
+// the key path. It does not touch the file system. Parse calls it; call it
+// again after building or changing a Config in Go.
+func (c *Config) Validate() error {
+	el := &errList{file: c.File}
+	c.validateListen(el)
+	c.validateServer(el)
+	labels := c.validatePoPs(el)
+	c.validateZones(el, labels)
+	return el.err()
+}
+
+func (c *Config) validateListen(el *errList) {
+	if len(c.Listen.DNS) == 0 {
+		el.add("listen.dns", "at least one address required")
+	}
+	seen := map[netip.AddrPort]int{}
+	for i, ap := range c.Listen.DNS {
+		p := fmt.Sprintf("listen.dns[%d]", i)
+		if !ap.IsValid() {
+			el.add(p, "invalid address %v", ap)
+			continue
+		}
+		if j, dup := seen[ap]; dup && ap.Port() != 0 {
+			el.add(p, "duplicate of listen.dns[%d] (%v)", j, ap)
+		}
+		seen[ap] = i
+	}
+	if a := c.Listen.Admin; a.IsValid() && a.Port() != 0 {
+		if j, dup := seen[a]; dup {
+			el.add("listen.admin", "same address as listen.dns[%d] (%v)", j, a)
+		}
+	}
+	if n := c.Listen.UDPSockets; n < 0 || n > maxUDPSockets {
+		el.add("listen.udp_sockets", "must be in 0..%d, got %d", maxUDPSockets, n)
+	}
+}
+
+func (c *Config) validateServer(el *errList) {
+	s := &c.Server
+	if len(s.NSID) > maxNSIDLen {
+		el.add("server.nsid", "longer than %d bytes", maxNSIDLen)
+	}
+	if s.CookieSecret != nil && len(s.CookieSecret) != 16 {
+		el.add("server.cookie_secret", "must be 16 bytes, got %d", len(s.CookieSecret))
+	}
+	if s.MaxUDPSize < 512 || s.MaxUDPSize > 4096 {
+		el.add("server.max_udp_size", "must be in 512..4096, got %d", s.MaxUDPSize)
+	}
+	if s.TCPIdleTimeout <= 0 {
+		el.add("server.tcp_idle_timeout", "must be > 0, got %v", s.TCPIdleTimeout)
+	}
+	if d := c.Reload.Debounce; d < 0 || d > maxDebounce {
+		el.add("reload.debounce", "must be in 0..%v, got %v", maxDebounce, d)
+	}
+}
+
+// validatePoPs checks the PoPs and returns the set of labels.
+func (c *Config) validatePoPs(el *errList) map[popmap.Label]bool {
+	labels := map[popmap.Label]bool{}
+	first := map[popmap.Label]int{}
+	for i := range c.PoPs {
+		p := &c.PoPs[i]
+		path := fmt.Sprintf("pops[%d]", i)
+		if err := CheckLabel(p.Label); err != nil {
+			el.add(path+".label", "%v", err)
+		} else if j, dup := first[p.Label]; dup {
+			el.add(path+".label", "duplicate label %q (also pops[%d])", p.Label, j)
+		} else {
+			first[p.Label] = i
+			labels[p.Label] = true
+		}
+		if math.IsNaN(p.Lat) || p.Lat < -90 || p.Lat > 90 {
+			el.add(path+".lat", "must be in -90..90, got %v", p.Lat)
+		}
+		if math.IsNaN(p.Lon) || p.Lon < -180 || p.Lon > 180 {
+			el.add(path+".lon", "must be in -180..180, got %v", p.Lon)
+		}
+		if len(p.IPv4)+len(p.IPv6) == 0 {
+			el.add(path, "at least one of ipv4, ipv6 required")
+		}
+		checkAddrs(el, path+".ipv4", p.IPv4, 4)
+		checkAddrs(el, path+".ipv6", p.IPv6, 6)
+		if !(p.Capacity > 0) || math.IsInf(p.Capacity, 0) {
+			el.add(path+".capacity", "must be > 0, got %v", p.Capacity)
+		}
+		switch p.State {
+		case StateUp, StateDrain, StateDown:
+		default:
+			el.add(path+".state", "must be up, drain or down, got %q", p.State)
+		}
+	}
+	return labels
+}
+
+// CheckLabel reports whether l is a valid PoP label: 1..32 of [a-z0-9-],
+// and not the reserved "anycast".
+func CheckLabel(l popmap.Label) error {
+	if l == "" {
+		return fmt.Errorf("required")
+	}
+	if len(l) > maxLabelLen {
+		return fmt.Errorf("label %q longer than %d characters", l, maxLabelLen)
+	}
+	for i := 0; i < len(l); i++ {
+		ch := l[i]
+		switch {
+		case ch >= 'a' && ch <= 'z', ch >= '0' && ch <= '9', ch == '-':
+		case ch >= 'A' && ch <= 'Z':
+			return fmt.Errorf("label %q must be lowercase", l)
+		default:
+			return fmt.Errorf("label %q: want 1..%d of [a-z0-9-]", l, maxLabelLen)
+		}
+	}
+	if l == ReservedLabel {
+		return fmt.Errorf("label %q is reserved for the anycast probe target", l)
+	}
+	return nil
+}
+
+// checkAddrs checks that every address is a usable unicast address of the
+// given family, and that none repeats.
+func checkAddrs(el *errList, path string, as []netip.Addr, family int) {
+	seen := map[netip.Addr]bool{}
+	for i, a := range as {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		switch {
+		case !a.IsValid():
+			el.add(p, "invalid address")
+			continue
+		case family == 4 && !a.Is4():
+			el.add(p, "%v is not an IPv4 address", a)
+		case family == 6 && a.Is4In6():
+			el.add(p, "%v is IPv4-mapped; list it as IPv4", a)
+		case family == 6 && !a.Is6():
+			el.add(p, "%v is not an IPv6 address", a)
+		case a.Zone() != "":
+			el.add(p, "%v: zoned address not allowed", a)
+		case a.IsUnspecified() || a.IsMulticast():
+			el.add(p, "%v is not a unicast address", a)
+		}
+		if seen[a] {
+			el.add(p, "duplicate address %v", a)
+		}
+		seen[a] = true
+	}
+}
+
+func (c *Config) validateZones(el *errList, labels map[popmap.Label]bool) {
+	if len(c.Zones) == 0 {
+		el.add("zones", "at least one zone required")
+	}
+	zones := map[string]int{}
+	for i := range c.Zones {
+		z := &c.Zones[i]
+		if z.Name == "" {
+			continue // reported by convert or below
+		}
+		if j, dup := zones[z.Name]; dup {
+			el.add(fmt.Sprintf("zones[%d].name", i), "duplicate zone %q (also zones[%d])", z.Name, j)
+			continue
+		}
+		zones[z.Name] = i
+	}
+	for i := range c.Zones {
+		c.validateZone(el, fmt.Sprintf("zones[%d]", i), &c.Zones[i], zones, labels)
+	}
+}
+
+func checkName(el *errList, path, name string) bool {
+	if name == "" {
+		el.add(path, "required")
+		return false
+	}
+	n, err := canonicalName(name)
+	if err != nil {
+		el.add(path, "%v", err)
+		return false
+	}
+	if n != name {
+		el.add(path, "name %q is not canonical (want %q)", name, n)
+		return false
+	}
+	return true
+}
+
+// deeperZone returns the most specific configured zone other than origin
+// that contains name, or "".
+func deeperZone(name, origin string, zones map[string]int) string {
+	best := ""
+	for z := range zones {
+		if z != origin && len(z) > len(origin) && inZone(z, origin) && inZone(name, z) && len(z) > len(best) {
+			best = z
+		}
+	}
+	return best
+}
+
+func (c *Config) validateZone(el *errList, path string, z *Zone, zones map[string]int, labels map[popmap.Label]bool) {
+	if !checkName(el, path+".name", z.Name) {
+		return
+	}
+	if z.TTL > MaxTTL {
+		el.add(path+".ttl", "must be ≤ %d", MaxTTL)
+	}
+	if len(z.NS) == 0 {
+		el.add(path+".ns", "at least one name server required")
+	}
+	nsSeen := map[string]int{}
+	for i := range z.NS {
+		ns := &z.NS[i]
+		p := fmt.Sprintf("%s.ns[%d]", path, i)
+		if !checkName(el, p+".name", ns.Name) {
+			continue
+		}
+		if j, dup := nsSeen[ns.Name]; dup {
+			el.add(p+".name", "duplicate name server %q (also ns[%d])", ns.Name, j)
+		}
+		nsSeen[ns.Name] = i
+		glue := len(ns.IPv4) + len(ns.IPv6)
+		if inZone(ns.Name, z.Name) && glue == 0 {
+			el.add(p, "in-zone name server %q needs at least one glue address (ipv4/ipv6)", ns.Name)
+		}
+		if !inZone(ns.Name, z.Name) && glue > 0 {
+			el.add(p, "glue given for out-of-zone name server %q", ns.Name)
+		}
+		checkAddrs(el, p+".ipv4", ns.IPv4, 4)
+		checkAddrs(el, p+".ipv6", ns.IPv6, 6)
+	}
+	checkName(el, path+".soa.mname", z.SOA.MName)
+	checkName(el, path+".soa.rname", z.SOA.RName)
+	if z.SOA.Refresh == 0 {
+		el.add(path+".soa.refresh", "must be > 0")
+	}
+	if z.SOA.Retry == 0 {
+		el.add(path+".soa.retry", "must be > 0")
+	}
+	if z.SOA.Expire == 0 {
+		el.add(path+".soa.expire", "must be > 0")
+	}
+	if z.SOA.Minimum > MaxTTL {
+		el.add(path+".soa.minimum", "must be ≤ %d", MaxTTL)
+	}
+
+	names := map[string]int{}
+	rum := -1
+	for i := range z.Records {
+		r := &z.Records[i]
+		p := fmt.Sprintf("%s.records[%d]", path, i)
+		if checkName(el, p+".name", r.Name) {
+			switch {
+			case !inZone(r.Name, z.Name):
+				el.add(p+".name", "%q is outside zone %q", r.Name, z.Name)
+			case deeperZone(r.Name, z.Name, zones) != "":
+				el.add(p+".name", "%q belongs to the configured zone %q", r.Name, deeperZone(r.Name, z.Name, zones))
+			}
+			if j, dup := names[r.Name]; dup {
+				el.add(p+".name", "duplicate record %q (also records[%d])", r.Name, j)
+			}
+			names[r.Name] = i
+		}
+		if r.RUM {
+			switch {
+			case rum >= 0:
+				el.add(p+".rum", "more than one rum record in zone (also records[%d])", rum)
+			case r.Name == z.Name:
+				el.add(p+".rum", "the zone apex cannot be the rum record")
+			default:
+				rum = i
+			}
+			if c.QueryLog == "" {
+				el.add(p+".rum", "rum record requires query_log")
+			}
+		}
+		c.validateRecord(el, p, r, labels)
+	}
+	if rum >= 0 {
+		rn := z.Records[rum].Name
+		for i := range z.Records {
+			if n := z.Records[i].Name; i != rum && n != rn && inZone(n, rn) {
+				el.add(fmt.Sprintf("%s.records[%d].name", path, i), "%q is below the rum record %q, which answers every name below it", n, rn)
+			}
+		}
+	}
+}
+
+func (c *Config) validateRecord(el *errList, p string, r *Record, labels map[popmap.Label]bool) {
+	if r.TTL > MaxTTL {
+		el.add(p+".ttl", "must be ≤ %d", MaxTTL)
+	}
+	if r.Static != nil {
+		if len(r.Steering) > 0 || r.ECSMap != "" || r.ResolverMap != "" || len(r.Default.IPv4)+len(r.Default.IPv6) > 0 {
+			el.add(p+".static", "a static record takes no steering, ecs_map, resolver_map or default")
+		}
+		s := r.Static
+		if len(s.IPv4)+len(s.IPv6)+len(s.TXT) == 0 {
+			el.add(p+".static", "at least one of ipv4, ipv6, txt required")
+		}
+		checkAddrs(el, p+".static.ipv4", s.IPv4, 4)
+		checkAddrs(el, p+".static.ipv6", s.IPv6, 6)
+		for i, t := range s.TXT {
+			if len(t) > maxTXTLen {
+				el.add(fmt.Sprintf("%s.static.txt[%d]", p, i), "longer than %d bytes", maxTXTLen)
+			}
+		}
+		return
+	}
+
+	if len(r.Steering) == 0 {
+		el.add(p+".steering", "must not be empty (or give static)")
+	}
+	seen := map[Step]int{}
+	for i, s := range r.Steering {
+		sp := fmt.Sprintf("%s.steering[%d]", p, i)
+		switch s {
+		case StepECS, StepResolver, StepGeo, StepDefault:
+		default:
+			el.add(sp, "unknown steering step %q (want ecs, resolver, geo or default)", s)
+			continue
+		}
+		if j, dup := seen[s]; dup {
+			el.add(sp, "duplicate steering step %q (also steering[%d])", s, j)
+		}
+		seen[s] = i
+	}
+	_, ecs := seen[StepECS]
+	_, res := seen[StepResolver]
+	_, geo := seen[StepGeo]
+	_, def := seen[StepDefault]
+	switch {
+	case ecs && r.ECSMap == "":
+		el.add(p+".ecs_map", "required when steering has ecs")
+	case !ecs && r.ECSMap != "":
+		el.add(p+".ecs_map", "set but steering has no ecs")
+	}
+	switch {
+	case res && r.ResolverMap == "":
+		el.add(p+".resolver_map", "required when steering has resolver")
+	case !res && r.ResolverMap != "":
+		el.add(p+".resolver_map", "set but steering has no resolver")
+	}
+	if geo && c.GeoIP == "" {
+		el.add(p+".steering", "geo requires geoip")
+	}
+	nd := len(r.Default.IPv4) + len(r.Default.IPv6)
+	switch {
+	case def && nd == 0:
+		el.add(p+".default", "at least one address required when steering has default")
+	case !def && nd > 0:
+		el.add(p+".default", "set but steering has no default")
+	}
+	checkAddrs(el, p+".default.ipv4", r.Default.IPv4, 4)
+	checkAddrs(el, p+".default.ipv6", r.Default.IPv6, 6)
+	if (ecs || res || geo) && len(labels) == 0 {
+		el.add(p+".steering", "steering to PoPs needs at least one entry in pops")
+	}
+}
+
+// String returns the state's name.
+func (s State) String() string { return string(s) }
+
+// String returns the step's name.
+func (s Step) String() string { return string(s) }
