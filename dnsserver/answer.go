@@ -1,0 +1,361 @@
+package dnsserver
+
+import (
+	"encoding/binary"
+	"net/netip"
+
+	"github.com/miekg/dns"
+
+	"github.com/steer-gslb/steer/popmap"
+	"github.com/steer-gslb/steer/steering"
+)
+
+// responder answers queries. Each UDP socket goroutine and each TCP
+// connection owns one; it is not safe for concurrent use.
+type responder struct {
+	srv   *Server
+	q     query
+	stats *workerStats
+}
+
+// answer serves one query and returns the response appended to out[:0], or
+// nil when the message is to be dropped (no header, or a response).
+//
+// Most queries are A/AAAA for a steered name with at most an ECS option;
+// they are answered by writing the response directly (fastAnswer), which
+// allocates nothing. Everything else — SOA, NS, negative answers, cookies,
+// NSID, RUM names (logged), errors, truncation — goes through miekg/dns
+// (slowAnswer). Both give identical answers; a test compares them.
+func (r *responder) answer(snap *snapshot, req []byte, src netip.AddrPort, tcp bool, out []byte) []byte {
+	q := &r.q
+	if err := parseQuery(q, req); err != nil {
+		r.stats.dropped.Add(1)
+		return nil
+	}
+	if q.hasECS {
+		r.stats.ecs.Add(1)
+	}
+	if q.err == nil && q.opcode == 0 && q.qdcount == 1 && q.qclass == classIN &&
+		(q.qtype == typeA || q.qtype == typeAAAA) && q.cookie == nil && !q.nsid && q.version == 0 {
+		if resp := r.fastAnswer(snap, src, tcp, out); resp != nil {
+			return resp
+		}
+	}
+	return r.slowAnswer(snap, src, tcp, out)
+}
+
+// limit is the largest response the client accepts.
+func (r *responder) limit(snap *snapshot, tcp bool) int {
+	q := &r.q
+	switch {
+	case tcp:
+		return dns.MaxMsgSize
+	case !q.opt:
+		return dns.MinMsgSize
+	}
+	return max(dns.MinMsgSize, min(int(q.udpSize), int(snap.cfg.Server.MaxUDPSize)))
+}
+
+func family(qtype uint16) steering.Family {
+	if qtype == typeAAAA {
+		return steering.FamilyV6
+	}
+	return steering.FamilyV4
+}
+
+func client(q *query, src netip.AddrPort) steering.Client {
+	cl := steering.Client{Resolver: src.Addr().Unmap()}
+	if q.hasECS {
+		cl.ECS = q.ecs.Prefix
+	}
+	return cl
+}
+
+// ecsScope is the scope to put in the reply: none for source /0 (RFC 7871
+// §7.1.2: no client information was used).
+func ecsScope(q *query, scope int) int {
+	if q.ecs.Source == 0 {
+		return 0
+	}
+	return scope
+}
+
+func (r *responder) fastAnswer(snap *snapshot, src netip.AddrPort, tcp bool, out []byte) []byte {
+	q := &r.q
+	n := snap.names[string(q.lower())]
+	if n == nil || n.rec == nil || n.rec.chain == nil || n.rec.cfg.RUM {
+		return nil
+	}
+	rec := n.rec
+	fam := family(q.qtype)
+	d := rec.chain.Decide(fam, client(q, src))
+	var addrs [][]byte
+	switch {
+	case d.PoP >= 0:
+		addrs = snap.popAddr[fam][d.PoP]
+	case d.Source == steering.SourceDefault:
+		addrs = rec.def[fam]
+	default:
+		return nil // NODATA: slow path
+	}
+	alen := 4
+	if fam == steering.FamilyV6 {
+		alen = 16
+	}
+	size := q.qend + len(addrs)*(12+alen)
+	if q.opt {
+		size += 11
+		if q.hasECS {
+			size += 8 + (int(q.ecs.Source)+7)/8
+		}
+	}
+	if size > r.limit(snap, tcp) {
+		return nil
+	}
+	b := out[:0]
+	// Header: QR, opcode 0, AA, RD and CD copied, RCODE 0.
+	flags := uint16(0x8400) | q.flags&0x0110
+	b = binary.BigEndian.AppendUint16(b, q.id)
+	b = binary.BigEndian.AppendUint16(b, flags)
+	b = append(b, 0, 1)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(addrs)))
+	b = append(b, 0, 0)
+	if q.opt {
+		b = append(b, 0, 1)
+	} else {
+		b = append(b, 0, 0)
+	}
+	b = append(b, q.qname...)
+	b = binary.BigEndian.AppendUint16(b, q.qtype)
+	b = binary.BigEndian.AppendUint16(b, q.qclass)
+	for _, a := range addrs {
+		b = append(b, 0xc0, 12) // pointer to the question name
+		b = binary.BigEndian.AppendUint16(b, q.qtype)
+		b = append(b, 0, classIN)
+		b = binary.BigEndian.AppendUint32(b, rec.cfg.TTL)
+		b = binary.BigEndian.AppendUint16(b, uint16(alen))
+		b = append(b, a...)
+	}
+	if q.opt {
+		b = r.appendOPT(snap, b, d.Scope)
+	}
+	r.stats.count(q.qtype, dns.RcodeSuccess, d.Source)
+	return b
+}
+
+// appendOPT appends our OPT record, echoing ECS with scope when the query
+// had it.
+func (r *responder) appendOPT(snap *snapshot, b []byte, scope int) []byte {
+	q := &r.q
+	b = append(b, 0) // root
+	b = binary.BigEndian.AppendUint16(b, typeOPT)
+	b = binary.BigEndian.AppendUint16(b, snap.cfg.Server.MaxUDPSize)
+	b = append(b, 0, 0) // extended rcode, version
+	if q.do {
+		b = append(b, 0x80, 0)
+	} else {
+		b = append(b, 0, 0)
+	}
+	if !q.hasECS {
+		return append(b, 0, 0)
+	}
+	alen := (int(q.ecs.Source) + 7) / 8
+	b = binary.BigEndian.AppendUint16(b, uint16(8+alen))
+	b = append(b, 0, optECS)
+	b = binary.BigEndian.AppendUint16(b, uint16(4+alen))
+	b = binary.BigEndian.AppendUint16(b, q.ecs.Family)
+	b = append(b, q.ecs.Source, byte(ecsScope(q, scope)))
+	a := q.ecs.Prefix.Addr().AsSlice()
+	return append(b, a[:alen]...)
+}
+
+// slowAnswer builds the response with miekg/dns.
+func (r *responder) slowAnswer(snap *snapshot, src netip.AddrPort, tcp bool, out []byte) []byte {
+	q := &r.q
+	m := new(dns.Msg)
+	m.Id = q.id
+	m.Response = true
+	m.Opcode = q.opcode
+	m.RecursionDesired = q.flags&0x0100 != 0
+	m.CheckingDisabled = q.flags&0x0010 != 0
+	if q.qdcount == 1 && q.qend > 0 {
+		m.Question = []dns.Question{{Name: textName(q.qname), Qtype: q.qtype, Qclass: q.qclass}}
+	}
+	source := steering.SourceNone
+	scope := 0
+	switch {
+	case q.err != nil:
+		m.Rcode = dns.RcodeFormatError
+		r.srv.debug("formerr", "reason", q.err)
+	case q.opt && q.version > 0:
+		m.Rcode = dns.RcodeBadVers
+	case q.opcode != dns.OpcodeQuery:
+		m.Rcode = dns.RcodeNotImplemented
+	case q.qdcount == 0:
+		// A cookie-only query (RFC 7873 §5.4) is answered with our cookie.
+		if q.cookie == nil {
+			m.Rcode = dns.RcodeFormatError
+		}
+	case q.qclass != classIN && q.qclass != classANY:
+		m.Rcode = dns.RcodeRefused
+	default:
+		source, scope = r.resolve(snap, m, src)
+	}
+	if q.opt {
+		opt := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT, Class: snap.cfg.Server.MaxUDPSize}}
+		if q.do {
+			opt.SetDo()
+		}
+		if q.hasECS && q.err == nil {
+			opt.Option = append(opt.Option, &dns.EDNS0_SUBNET{
+				Code: dns.EDNS0SUBNET, Family: q.ecs.Family, SourceNetmask: q.ecs.Source,
+				SourceScope: uint8(ecsScope(q, scope)), Address: q.ecs.Prefix.Addr().AsSlice(),
+			})
+		}
+		if q.nsid && snap.cfg.Server.NSID != "" {
+			opt.Option = append(opt.Option, &dns.EDNS0_NSID{Code: dns.EDNS0NSID, Nsid: hexString(snap.cfg.Server.NSID)})
+		}
+		if q.cookie != nil && q.err == nil {
+			c := make([]byte, 0, 24)
+			if snap.cookie.valid(q.cookie, src.Addr()) {
+				c = append(c, q.cookie...) // still fresh: echo it (RFC 9018 §4.3)
+			} else {
+				c = append(c, q.cookie[:8]...)
+				c = snap.cookie.appendServerCookie(c, q.cookie[:8], src.Addr())
+			}
+			opt.Option = append(opt.Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: hexString(string(c))})
+		}
+		m.Extra = append(m.Extra, opt)
+	}
+	limit := r.limit(snap, tcp)
+	if !tcp {
+		m.Truncate(limit)
+		if m.Truncated {
+			r.stats.truncated.Add(1)
+		}
+	}
+	b, err := m.PackBuffer(out[:0])
+	if err != nil {
+		r.srv.debug("pack failed", "err", err)
+		m.Answer, m.Ns, m.Extra = nil, nil, nil
+		m.Rcode = dns.RcodeServerFailure
+		if b, err = m.PackBuffer(out[:0]); err != nil {
+			return nil
+		}
+	}
+	r.stats.count(q.qtype, m.Rcode, source)
+	return b
+}
+
+// resolve fills in an authoritative answer for a well-formed IN query.
+func (r *responder) resolve(snap *snapshot, m *dns.Msg, src netip.AddrPort) (steering.Source, int) {
+	q := &r.q
+	n, z := snap.find(q.lower())
+	if z == nil {
+		m.Rcode = dns.RcodeRefused // not our zone; we do not recurse
+		return steering.SourceNone, 0
+	}
+	m.Authoritative = true
+	qname := m.Question[0].Name
+	negative := func() {
+		soa := dns.Copy(z.soa).(*dns.SOA)
+		soa.Hdr.Ttl = z.negTTL
+		m.Ns = append(m.Ns, soa)
+	}
+	switch {
+	case q.qtype == typeAXFR || q.qtype == typeIXFR:
+		m.Authoritative = false
+		m.Rcode = dns.RcodeRefused
+		return steering.SourceNone, 0
+	case n == nil:
+		m.Rcode = dns.RcodeNameError
+		negative()
+		return steering.SourceNone, 0
+	case q.qtype == typeANY:
+		// RFC 8482: a minimal answer instead of everything.
+		m.Answer = append(m.Answer, &dns.HINFO{Hdr: dns.RR_Header{Name: qname, Rrtype: dns.TypeHINFO, Class: dns.ClassINET, Ttl: 3600}, Cpu: "RFC8482"})
+		return steering.SourceNone, 0
+	}
+	isApex := string(q.lower()) == z.apex
+	if isApex && q.qtype == typeSOA {
+		m.Answer = append(m.Answer, z.soa)
+		return steering.SourceNone, 0
+	}
+	if isApex && q.qtype == typeNS {
+		m.Answer = append(m.Answer, z.ns...)
+		m.Extra = append(m.Extra, z.extra...)
+		return steering.SourceNone, 0
+	}
+	source, scope := steering.SourceNone, 0
+	switch {
+	case n.rec != nil && n.rec.chain != nil && (q.qtype == typeA || q.qtype == typeAAAA):
+		rec := n.rec
+		fam := family(q.qtype)
+		cl := client(q, src)
+		d := rec.chain.Decide(fam, cl)
+		source, scope = d.Source, d.Scope
+		var addrs [][]byte
+		label := popmap.Label("")
+		switch {
+		case d.PoP >= 0:
+			addrs = snap.popAddr[fam][d.PoP]
+			label = snap.cfg.PoPs[d.PoP].Label
+		case d.Source == steering.SourceDefault:
+			addrs = rec.def[fam]
+		}
+		for _, a := range addrs {
+			m.Answer = append(m.Answer, addrRR(qname, q.qtype, rec.cfg.TTL, a))
+		}
+		if rec.cfg.RUM {
+			r.srv.qlog.record(q, qname, cl, label, d.Source)
+		}
+	case n.rec != nil && n.rec.cfg.Static != nil:
+		st := n.rec.cfg.Static
+		ttl := n.rec.cfg.TTL
+		switch q.qtype {
+		case typeA:
+			for _, a := range st.IPv4 {
+				m.Answer = append(m.Answer, addrRR(qname, q.qtype, ttl, a.AsSlice()))
+			}
+		case typeAAAA:
+			for _, a := range st.IPv6 {
+				m.Answer = append(m.Answer, addrRR(qname, q.qtype, ttl, a.AsSlice()))
+			}
+		case typeTXT:
+			for _, t := range st.TXT {
+				m.Answer = append(m.Answer, &dns.TXT{Hdr: dns.RR_Header{Name: qname, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: ttl}, Txt: []string{t}})
+			}
+		}
+	case n.glue != nil && (q.qtype == typeA || q.qtype == typeAAAA):
+		var as []netip.Addr
+		if q.qtype == typeA {
+			as = n.glue.IPv4
+		} else {
+			as = n.glue.IPv6
+		}
+		for _, a := range as {
+			m.Answer = append(m.Answer, addrRR(qname, q.qtype, z.cfg.TTL, a.AsSlice()))
+		}
+	}
+	if len(m.Answer) == 0 {
+		negative() // NODATA
+	}
+	return source, scope
+}
+
+func addrRR(name string, qtype uint16, ttl uint32, a []byte) dns.RR {
+	h := dns.RR_Header{Name: name, Rrtype: qtype, Class: dns.ClassINET, Ttl: ttl}
+	if qtype == typeAAAA {
+		return &dns.AAAA{Hdr: h, AAAA: a}
+	}
+	return &dns.A{Hdr: h, A: a}
+}
+
+func hexString(s string) string {
+	const digits = "0123456789abcdef"
+	b := make([]byte, 2*len(s))
+	for i := range len(s) {
+		b[2*i], b[2*i+1] = digits[s[i]>>4], digits[s[i]&15]
+	}
+	return string(b)
+}

@@ -1,0 +1,181 @@
+package dnsserver
+
+import (
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/steer-gslb/steer/steering"
+)
+
+// Query counters are kept per socket goroutine (uncontended atomics) and
+// summed at scrape time, so counting costs a few nanoseconds per query.
+var (
+	qtypeNames = [...]string{"A", "AAAA", "SOA", "NS", "TXT", "ANY", "other"}
+	rcodeNames = [...]string{"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "BADVERS", "other"}
+)
+
+const (
+	numQtypes = len(qtypeNames)
+	numRcodes = len(rcodeNames)
+)
+
+func qtypeIndex(t uint16) int {
+	switch t {
+	case typeA:
+		return 0
+	case typeAAAA:
+		return 1
+	case typeSOA:
+		return 2
+	case typeNS:
+		return 3
+	case typeTXT:
+		return 4
+	case typeANY:
+		return 5
+	}
+	return 6
+}
+
+func rcodeIndex(rc int) int {
+	switch rc {
+	case dns.RcodeSuccess:
+		return 0
+	case dns.RcodeFormatError:
+		return 1
+	case dns.RcodeServerFailure:
+		return 2
+	case dns.RcodeNameError:
+		return 3
+	case dns.RcodeNotImplemented:
+		return 4
+	case dns.RcodeRefused:
+		return 5
+	case dns.RcodeBadVers:
+		return 6
+	}
+	return 7
+}
+
+type workerStats struct {
+	queries   [numQtypes][numRcodes][steering.NumSources]atomic.Uint64
+	ecs       atomic.Uint64
+	dropped   atomic.Uint64
+	truncated atomic.Uint64
+}
+
+func (w *workerStats) count(qtype uint16, rcode int, src steering.Source) {
+	w.queries[qtypeIndex(qtype)][rcodeIndex(rcode)][src].Add(1)
+}
+
+type metrics struct {
+	reg *prometheus.Registry
+	srv *Server
+
+	queries, ecs, dropped, truncated *prometheus.Desc
+	mapInfo, mapEntries, mapNets     *prometheus.Desc
+	mapAge, serial                   *prometheus.Desc
+
+	lastOK      prometheus.Gauge
+	lastOKTime  prometheus.Gauge
+	reloads     *prometheus.CounterVec
+	reloadTime  prometheus.Histogram
+	qlogDropped prometheus.Counter
+}
+
+func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
+	m := &metrics{
+		reg:        reg,
+		srv:        s,
+		queries:    prometheus.NewDesc("steer_dns_queries_total", "DNS queries answered, by query type, response code and the steering step that decided.", []string{"qtype", "rcode", "source"}, nil),
+		ecs:        prometheus.NewDesc("steer_dns_queries_ecs_total", "DNS queries that carried an EDNS Client Subnet option.", nil, nil),
+		dropped:    prometheus.NewDesc("steer_dns_queries_dropped_total", "Messages dropped unanswered (shorter than a header, or responses).", nil, nil),
+		truncated:  prometheus.NewDesc("steer_dns_responses_truncated_total", "UDP responses sent with TC set.", nil, nil),
+		mapInfo:    prometheus.NewDesc("steer_dns_map_info", "Maps being served, with their meta.version.", []string{"path", "version"}, nil),
+		mapEntries: prometheus.NewDesc("steer_dns_map_entries", "Entries of each map being served.", []string{"path"}, nil),
+		mapNets:    prometheus.NewDesc("steer_dns_map_networks", "Networks of each map being served, by family.", []string{"path", "family"}, nil),
+		mapAge:     prometheus.NewDesc("steer_dns_map_age_seconds", "Seconds since each served map was loaded.", []string{"path"}, nil),
+		serial:     prometheus.NewDesc("steer_dns_snapshot_serial", "Serial of the snapshot being served (1 at start, +1 per successful reload).", nil, nil),
+		lastOK: prometheus.NewGauge(prometheus.GaugeOpts{Name: "steer_dns_config_last_reload_successful",
+			Help: "Whether the last reload of config, maps and GeoIP succeeded (1) or not (0)."}),
+		lastOKTime: prometheus.NewGauge(prometheus.GaugeOpts{Name: "steer_dns_config_last_reload_success_timestamp_seconds",
+			Help: "Unix time of the last successful reload."}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "steer_dns_reloads_total",
+			Help: "Reload attempts by result."}, []string{"result"}),
+		reloadTime: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "steer_dns_reload_duration_seconds",
+			Help: "Time to load and compile a new snapshot.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
+		qlogDropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "steer_dns_querylog_dropped_total",
+			Help: "RUM query-log lines dropped because the writer fell behind."}),
+	}
+	reg.MustRegister(m, m.lastOK, m.lastOKTime, m.reloads, m.reloadTime, m.qlogDropped)
+	m.reloads.WithLabelValues("success")
+	m.reloads.WithLabelValues("failure")
+	return m
+}
+
+func (m *metrics) reloaded(snap *snapshot, err error, took time.Duration) {
+	if err != nil {
+		m.lastOK.Set(0)
+		m.reloads.WithLabelValues("failure").Inc()
+		return
+	}
+	m.lastOK.Set(1)
+	m.lastOKTime.Set(float64(snap.built.UnixNano()) / 1e9)
+	m.reloads.WithLabelValues("success").Inc()
+	m.reloadTime.Observe(took.Seconds())
+}
+
+// Describe implements prometheus.Collector.
+func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{m.queries, m.ecs, m.dropped, m.truncated, m.mapInfo, m.mapEntries, m.mapNets, m.mapAge, m.serial} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (m *metrics) Collect(ch chan<- prometheus.Metric) {
+	var sum workerStats
+	var ecs, dropped, truncated uint64
+	for _, w := range m.srv.stats {
+		for a := range numQtypes {
+			for b := range numRcodes {
+				for c := range steering.NumSources {
+					sum.queries[a][b][c].Add(w.queries[a][b][c].Load())
+				}
+			}
+		}
+		ecs += w.ecs.Load()
+		dropped += w.dropped.Load()
+		truncated += w.truncated.Load()
+	}
+	for a := range numQtypes {
+		for b := range numRcodes {
+			for c := range steering.NumSources {
+				if v := sum.queries[a][b][c].Load(); v > 0 {
+					ch <- prometheus.MustNewConstMetric(m.queries, prometheus.CounterValue, float64(v), qtypeNames[a], rcodeNames[b], c.String())
+				}
+			}
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(m.ecs, prometheus.CounterValue, float64(ecs))
+	ch <- prometheus.MustNewConstMetric(m.dropped, prometheus.CounterValue, float64(dropped))
+	ch <- prometheus.MustNewConstMetric(m.truncated, prometheus.CounterValue, float64(truncated))
+	snap := m.srv.snap.Load()
+	if snap == nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(m.serial, prometheus.GaugeValue, float64(snap.serial))
+	for path, lm := range snap.maps {
+		t := lm.table
+		ch <- prometheus.MustNewConstMetric(m.mapInfo, prometheus.GaugeValue, 1, path, strconv.FormatInt(t.Meta().Version, 10))
+		ch <- prometheus.MustNewConstMetric(m.mapEntries, prometheus.GaugeValue, float64(t.Entries()), path)
+		n4, n6 := t.Networks()
+		ch <- prometheus.MustNewConstMetric(m.mapNets, prometheus.GaugeValue, float64(n4), path, "ipv4")
+		ch <- prometheus.MustNewConstMetric(m.mapNets, prometheus.GaugeValue, float64(n6), path, "ipv6")
+		ch <- prometheus.MustNewConstMetric(m.mapAge, prometheus.GaugeValue, time.Since(lm.loaded).Seconds(), path)
+	}
+}

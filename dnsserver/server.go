@@ -1,0 +1,310 @@
+// Package dnsserver is steer's authoritative GSLB DNS server. It answers each
+// query from an immutable snapshot (config, compiled maps, GeoIP database)
+// held in an atomic pointer: the ECS subnet map first, then the resolver
+// address map, then the GeoIP-nearest PoP, then the record's default
+// (anycast) answer, skipping drained and down PoPs (package steering). ECS
+// replies carry the scope over which the answer is uniform (package popmap).
+//
+// UDP uses one SO_REUSEPORT socket per core, each served by one goroutine
+// that reads and writes batches with recvmmsg/sendmmsg on Linux; TCP is
+// served per connection. The common A/AAAA query is answered by a
+// hand-written path that does not allocate; everything else goes through
+// github.com/miekg/dns.
+//
+// Reloads (SIGHUP via Reload, or a change to the config, a map or the GeoIP
+// file, seen by fsnotify and by a polling check of file identities) build a
+// new snapshot off the query path and swap it in. A bad file is rejected
+// with one log line and a metric while the old snapshot keeps serving.
+//
+// Metrics (Prometheus, on the admin address):
+//
+//	steer_dns_queries_total{qtype,rcode,source}
+//	steer_dns_queries_ecs_total, steer_dns_queries_dropped_total, steer_dns_responses_truncated_total
+//	steer_dns_map_info{path,version}, steer_dns_map_entries{path}, steer_dns_map_networks{path,family}
+//	steer_dns_map_age_seconds{path}
+//	steer_dns_config_last_reload_successful, steer_dns_config_last_reload_success_timestamp_seconds
+//	steer_dns_reloads_total{result}, steer_dns_reload_duration_seconds
+//	steer_dns_snapshot_serial, steer_dns_querylog_dropped_total
+package dnsserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sys/unix"
+
+	"github.com/steer-gslb/steer/config"
+)
+
+// Server is a running authoritative server.
+type Server struct {
+	configPath string
+	log        *slog.Logger
+
+	// snap is the current snapshot; each query Loads it once.
+	snap atomic.Pointer[snapshot]
+
+	reloadMu sync.Mutex // serialises reloads
+	serial   uint64     // guarded by reloadMu
+
+	qlog    *queryLog
+	metrics *metrics
+	stats   []*workerStats // one per UDP socket, then one shared by TCP
+
+	udp     []*net.UDPConn
+	tcp     []net.Listener
+	admin   *http.Server
+	adminLn net.Listener
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// Options tune New.
+type Options struct {
+	Logger *slog.Logger
+	// Registry receives the metrics; a new one is made when nil.
+	Registry *prometheus.Registry
+}
+
+// New loads the config at path and everything it names. A first load that
+// fails is an error (the caller exits); later reloads keep the old snapshot.
+func New(path string, opts Options) (*Server, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{configPath: path, log: opts.Logger.With("component", "dns")}
+	s.metrics = newMetrics(opts.Registry, s)
+	snap, err := build(cfg, nil, 1)
+	if err != nil {
+		return nil, err
+	}
+	s.serial = 1
+	s.snap.Store(snap)
+	s.metrics.reloaded(snap, nil, 0)
+	s.qlog = newQueryLog(s.log, s.metrics.qlogDropped)
+	if err := s.qlog.open(cfg.QueryLog); err != nil {
+		return nil, err
+	}
+	s.logSnapshot(snap, 0)
+	return s, nil
+}
+
+// Snapshot summary for tests and the admin endpoint.
+func (s *Server) Serial() uint64 { return s.snap.Load().serial }
+
+// Start binds the listeners and serves until Close.
+func (s *Server) Start() error {
+	cfg := s.snap.Load().cfg
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	n := cfg.Listen.UDPSockets
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	for _, ap := range cfg.Listen.DNS {
+		port, err := s.listenUDP(ap, n)
+		if err != nil {
+			s.Close()
+			return err
+		}
+		ln, err := reuseListenConfig.Listen(s.ctx, "tcp", netip.AddrPortFrom(ap.Addr(), port).String())
+		if err != nil {
+			s.Close()
+			return fmt.Errorf("listening on tcp %s: %w", ap, err)
+		}
+		s.tcp = append(s.tcp, ln)
+	}
+	tcpStats := &workerStats{}
+	s.stats = append(s.stats, tcpStats)
+	for _, c := range s.udp {
+		st := &workerStats{}
+		s.stats = append(s.stats, st)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.serveUDP(c, &responder{srv: s, stats: st})
+		}()
+	}
+	for _, ln := range s.tcp {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.serveTCP(ln, tcpStats)
+		}()
+	}
+	if cfg.Listen.Admin.IsValid() {
+		ln, err := net.Listen("tcp", cfg.Listen.Admin.String())
+		if err != nil {
+			s.Close()
+			return fmt.Errorf("admin listener: %w", err)
+		}
+		s.adminLn = ln
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+			snap := s.snap.Load()
+			_, _ = fmt.Fprintf(w, "ok serial=%d\n", snap.serial)
+		})
+		s.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := s.admin.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("admin server", "err", err)
+			}
+		}()
+	}
+	if cfg.Reload.Watch {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.watch(s.ctx)
+		}()
+	}
+	s.log.Info("serving", "dns", s.Addrs(), "udp_sockets", len(s.udp), "admin", s.AdminAddr())
+	return nil
+}
+
+var reuseListenConfig = net.ListenConfig{
+	Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+			if serr == nil {
+				// Room for bursts (and for a reload's pause) without drops.
+				_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
+				_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF, 4<<20)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	},
+}
+
+// listenUDP binds n SO_REUSEPORT sockets on ap; port 0 picks one port for all.
+func (s *Server) listenUDP(ap netip.AddrPort, n int) (uint16, error) {
+	port := ap.Port()
+	for i := range n {
+		pc, err := reuseListenConfig.ListenPacket(s.ctx, "udp", netip.AddrPortFrom(ap.Addr(), port).String())
+		if err != nil {
+			return 0, fmt.Errorf("listening on udp %s (socket %d): %w", ap, i, err)
+		}
+		c := pc.(*net.UDPConn)
+		if port == 0 {
+			port = c.LocalAddr().(*net.UDPAddr).AddrPort().Port()
+		}
+		s.udp = append(s.udp, c)
+	}
+	return port, nil
+}
+
+// Addrs returns the bound DNS addresses (one per configured address).
+func (s *Server) Addrs() []netip.AddrPort {
+	var out []netip.AddrPort
+	for _, ln := range s.tcp {
+		out = append(out, ln.Addr().(*net.TCPAddr).AddrPort())
+	}
+	return out
+}
+
+// AdminAddr returns the bound admin address, or "" when off.
+func (s *Server) AdminAddr() string {
+	if s.adminLn == nil {
+		return ""
+	}
+	return s.adminLn.Addr().String()
+}
+
+// Close stops serving and waits for the goroutines.
+func (s *Server) Close() {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	for _, c := range s.udp {
+		_ = c.Close()
+	}
+	for _, ln := range s.tcp {
+		_ = ln.Close()
+	}
+	if s.admin != nil {
+		_ = s.admin.Close()
+	}
+	s.wg.Wait()
+	s.qlog.close()
+}
+
+// Reload re-reads the config and everything it names and swaps in the new
+// snapshot. On error the old snapshot keeps serving; the error is logged
+// once and counted, and returned.
+func (s *Server) Reload(reason string) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	start := time.Now()
+	prev := s.snap.Load()
+	cfg, err := config.Load(s.configPath)
+	var snap *snapshot
+	if err == nil {
+		snap, err = build(cfg, prev, s.serial+1)
+	}
+	took := time.Since(start)
+	if err != nil {
+		s.metrics.reloaded(nil, err, took)
+		s.log.Error("reload failed; still serving the previous snapshot", "reason", reason, "serial", prev.serial, "err", err)
+		return err
+	}
+	s.serial++
+	s.snap.Store(snap)
+	s.metrics.reloaded(snap, nil, took)
+	if err := s.qlog.open(cfg.QueryLog); err != nil {
+		s.log.Error("query log", "err", err)
+	}
+	if prev.geoDB != nil && prev.geoDB != snap.geoDB {
+		// Queries that loaded prev may still be running: close the old
+		// database only after they are surely done.
+		old := prev.geoDB
+		time.AfterFunc(10*time.Second, func() { _ = old.Close() })
+	}
+	s.logSnapshot(snap, took)
+	// A reload replaces large maps; give the memory back now rather than
+	// after the next GC cycles, so RSS stays near one map's worth.
+	debug.FreeOSMemory()
+	return nil
+}
+
+func (s *Server) logSnapshot(snap *snapshot, took time.Duration) {
+	args := []any{"serial", snap.serial, "took", took.Round(time.Millisecond), "pops", len(snap.cfg.PoPs), "zones", len(snap.zones)}
+	for path, m := range snap.maps {
+		r4, r6 := m.table.Runs()
+		args = append(args, "map", path, "version", m.table.Meta().Version, "entries", m.table.Entries(), "cells", r4+r6)
+	}
+	s.log.Info("snapshot loaded", args...)
+}
+
+func (s *Server) debug(msg string, args ...any) {
+	if s.log.Enabled(context.Background(), slog.LevelDebug) {
+		s.log.Debug(msg, args...)
+	}
+}

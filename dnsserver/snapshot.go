@@ -1,0 +1,315 @@
+package dnsserver
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/steer-gslb/steer/config"
+	"github.com/steer-gslb/steer/geoip"
+	"github.com/steer-gslb/steer/popmap"
+	"github.com/steer-gslb/steer/steering"
+)
+
+// snapshot is everything a query needs, built off the query path and then
+// published with one atomic pointer store. It is never modified after
+// publication.
+type snapshot struct {
+	cfg     *config.Config
+	serial  uint64 // reload counter, 1 for the first load
+	built   time.Time
+	pops    *steering.PoPs
+	popAddr [2][][][]byte // family → PoP index → addresses (4 or 16 bytes)
+	names   map[string]*node
+	zones   map[string]*zone
+	rum     map[string]*node // RUM record names: every name below them matches
+	maps    map[string]*loadedMap
+	geoDB   *geoip.DB
+	geoFile fileID
+	cookie  *cookieJar
+}
+
+// node is an owner name the server knows.
+type node struct {
+	zone *zone
+	rec  *record // nil for an empty non-terminal or a bare apex
+	// glue holds in-zone name server addresses answered as plain A/AAAA.
+	glue *config.NameServer
+}
+
+type zone struct {
+	cfg    *config.Zone
+	apex   string // lowercase wire form
+	soa    *dns.SOA
+	ns     []dns.RR
+	extra  []dns.RR // glue for in-zone NS names
+	negTTL uint32
+}
+
+type record struct {
+	cfg   *config.Record
+	chain *steering.Chain
+	def   [2][][]byte
+	label string // presentation name, for logs
+}
+
+// loadedMap is a compiled map and the identity of the file it came from, so
+// that an unchanged map is not recompiled when something else changed.
+type loadedMap struct {
+	path   string
+	table  *popmap.Table
+	id     fileID
+	loaded time.Time
+}
+
+// fileID identifies a file's content cheaply: a replacement by rename has a
+// new inode, an in-place write a new mtime (nanoseconds), size or ctime.
+// Comparing all of them catches a replacement even within the same mtime
+// second, which a seconds-resolution check (gdnsd 3.8) misses.
+type fileID struct {
+	dev, ino     uint64
+	size         int64
+	mtime, ctime int64
+}
+
+func statID(path string) (fileID, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileID{}, err
+	}
+	id := fileID{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		id.dev, id.ino = uint64(st.Dev), st.Ino //nolint:unconvert // Dev is not uint64 on every platform
+		id.ctime = st.Ctim.Sec*1e9 + st.Ctim.Nsec
+	}
+	return id, nil
+}
+
+// build loads cfg's maps and GeoIP database (reusing prev's when their files
+// are unchanged) and compiles a snapshot. It never touches prev.
+func build(cfg *config.Config, prev *snapshot, serial uint64) (*snapshot, error) {
+	s := &snapshot{
+		cfg:    cfg,
+		serial: serial,
+		built:  time.Now(),
+		names:  map[string]*node{},
+		zones:  map[string]*zone{},
+		rum:    map[string]*node{},
+		maps:   map[string]*loadedMap{},
+	}
+	s.pops = steering.NewPoPs(cfg.PoPs)
+	for f := range 2 {
+		s.popAddr[f] = make([][][]byte, len(cfg.PoPs))
+	}
+	for i, p := range cfg.PoPs {
+		s.popAddr[0][i] = addrBytes(p.IPv4)
+		s.popAddr[1][i] = addrBytes(p.IPv6)
+	}
+
+	// Maps, each file once.
+	labelOK := func(l popmap.Label) bool { _, ok := cfg.PoP(l); return ok }
+	for _, path := range cfg.MapFiles() {
+		id, err := statID(path)
+		if err != nil {
+			return nil, fmt.Errorf("map %s: %w", path, err)
+		}
+		if prev != nil {
+			if old := prev.maps[path]; old != nil && old.id == id {
+				s.maps[path] = old
+				continue
+			}
+		}
+		m, err := popmap.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		if err := m.CheckLabels(labelOK); err != nil {
+			return nil, fmt.Errorf("map %s: %w", path, err)
+		}
+		t, err := popmap.Compile(m)
+		if err != nil {
+			return nil, fmt.Errorf("map %s: %w", path, err)
+		}
+		// The file may have changed while we read it; the next event
+		// triggers another reload, so the identity taken before is right.
+		s.maps[path] = &loadedMap{path: path, table: t, id: id, loaded: time.Now()}
+	}
+
+	if cfg.GeoIP != "" {
+		id, err := statID(cfg.GeoIP)
+		if err != nil {
+			return nil, fmt.Errorf("geoip %s: %w", cfg.GeoIP, err)
+		}
+		if prev != nil && prev.geoDB != nil && prev.cfg.GeoIP == cfg.GeoIP && prev.geoFile == id {
+			s.geoDB, s.geoFile = prev.geoDB, id
+		} else {
+			db, err := geoip.Open(cfg.GeoIP)
+			if err != nil {
+				return nil, err
+			}
+			s.geoDB, s.geoFile = db, id
+		}
+	}
+	geo := steering.NewGeo(s.geoDB, s.pops)
+
+	for zi := range cfg.Zones {
+		zc := &cfg.Zones[zi]
+		z := &zone{cfg: zc, apex: wireName(zc.Name)}
+		z.negTTL = min(zc.TTL, zc.SOA.Minimum)
+		z.soa = &dns.SOA{
+			Hdr:     dns.RR_Header{Name: zc.Name, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: zc.TTL},
+			Ns:      zc.SOA.MName,
+			Mbox:    zc.SOA.RName,
+			Serial:  zc.SOA.Serial,
+			Refresh: zc.SOA.Refresh,
+			Retry:   zc.SOA.Retry,
+			Expire:  zc.SOA.Expire,
+			Minttl:  zc.SOA.Minimum,
+		}
+		for ni := range zc.NS {
+			ns := &zc.NS[ni]
+			z.ns = append(z.ns, &dns.NS{Hdr: dns.RR_Header{Name: zc.Name, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: zc.TTL}, Ns: ns.Name})
+			if dns.IsSubDomain(zc.Name, ns.Name) {
+				z.extra = append(z.extra, addrRRs(ns.Name, zc.TTL, ns.IPv4, ns.IPv6)...)
+				s.addNode(ns.Name, z).glue = ns
+			}
+		}
+		s.zones[z.apex] = z
+		s.addNode(zc.Name, z)
+		for ri := range zc.Records {
+			rc := &zc.Records[ri]
+			r := &record{cfg: rc, label: rc.Name}
+			r.def[0], r.def[1] = addrBytes(rc.Default.IPv4), addrBytes(rc.Default.IPv6)
+			if rc.Steered() {
+				var ecs, res *popmap.Table
+				if rc.ECSMap != "" {
+					ecs = s.maps[rc.ECSMap].table
+				}
+				if rc.ResolverMap != "" {
+					res = s.maps[rc.ResolverMap].table
+				}
+				r.chain = steering.NewChain(rc.Steering, ecs, res, geo, s.pops, rc.Default)
+			}
+			n := s.addNode(rc.Name, z)
+			n.rec = r
+			if rc.RUM {
+				s.rum[wireName(rc.Name)] = n
+			}
+		}
+	}
+	if prev != nil {
+		s.cookie = prev.cookie.with(cfg.Server.CookieSecret)
+	} else {
+		s.cookie = newCookieJar(cfg.Server.CookieSecret)
+	}
+	return s, nil
+}
+
+// addNode returns the node for name, creating it and its empty non-terminal
+// ancestors up to the zone apex.
+func (s *snapshot) addNode(name string, z *zone) *node {
+	key := wireName(name)
+	n := s.names[key]
+	if n == nil {
+		n = &node{zone: z}
+		s.names[key] = n
+	}
+	// Empty non-terminals between name and the apex exist (NODATA, not NXDOMAIN).
+	for parent := name; ; {
+		i := strings.IndexByte(parent, '.')
+		if i < 0 || i+1 >= len(parent) {
+			break
+		}
+		parent = parent[i+1:]
+		if !dns.IsSubDomain(z.cfg.Name, parent) || parent == z.cfg.Name {
+			break
+		}
+		if s.names[wireName(parent)] == nil {
+			s.names[wireName(parent)] = &node{zone: z}
+		}
+	}
+	return n
+}
+
+// find returns the node for a lowercase wire name, or (nil, zone, rum) when
+// the name does not exist: zone is the deepest zone containing it (nil if
+// none, REFUSED) and rum the RUM record it falls under, if any.
+func (s *snapshot) find(lname []byte) (*node, *zone) {
+	if n := s.names[string(lname)]; n != nil {
+		return n, n.zone
+	}
+	for i := 0; lname[i] != 0; {
+		i += 1 + int(lname[i])
+		suffix := lname[i:]
+		if n := s.rum[string(suffix)]; n != nil {
+			return n, n.zone
+		}
+		if z := s.zones[string(suffix)]; z != nil {
+			return nil, z
+		}
+	}
+	return nil, nil
+}
+
+func addrBytes(as []netip.Addr) [][]byte {
+	out := make([][]byte, len(as))
+	for i, a := range as {
+		out[i] = a.AsSlice()
+	}
+	return out
+}
+
+func addrRRs(name string, ttl uint32, v4, v6 []netip.Addr) []dns.RR {
+	var rrs []dns.RR
+	for _, a := range v4 {
+		rrs = append(rrs, &dns.A{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: ttl}, A: a.AsSlice()})
+	}
+	for _, a := range v6 {
+		rrs = append(rrs, &dns.AAAA{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeAAAA, Class: dns.ClassINET, Ttl: ttl}, AAAA: a.AsSlice()})
+	}
+	return rrs
+}
+
+// wireName converts an absolute lowercase presentation name to its
+// lowercase wire form, the key of the name maps.
+func wireName(name string) string {
+	buf := make([]byte, 0, len(name)+1)
+	if name != "." {
+		for _, l := range dns.SplitDomainName(name) {
+			buf = append(buf, byte(len(l)))
+			buf = append(buf, strings.ToLower(l)...)
+		}
+	}
+	return string(append(buf, 0))
+}
+
+// textName converts a wire name to presentation form with the escapes of
+// RFC 1035 §5.1, for logs and miekg/dns messages.
+func textName(w []byte) string {
+	var b strings.Builder
+	for i := 0; i < len(w) && w[i] != 0; {
+		l := int(w[i])
+		for _, c := range w[i+1 : i+1+l] {
+			switch {
+			case c == '.' || c == '\\' || c == '"' || c == '(' || c == ')' || c == ';' || c == '@' || c == '$':
+				b.WriteByte('\\')
+				b.WriteByte(c)
+			case c < '!' || c > '~':
+				fmt.Fprintf(&b, "\\%03d", c)
+			default:
+				b.WriteByte(c)
+			}
+		}
+		b.WriteByte('.')
+		i += 1 + l
+	}
+	if b.Len() == 0 {
+		return "."
+	}
+	return b.String()
+}

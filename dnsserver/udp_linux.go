@@ -1,0 +1,147 @@
+package dnsserver
+
+import (
+	"encoding/binary"
+	"errors"
+	"net"
+	"net/netip"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// batch is how many datagrams one recvmmsg/sendmmsg moves at most.
+const batch = 64
+
+// mmsghdr is struct mmsghdr of recvmmsg(2); x/sys/unix has no type for it.
+type mmsghdr struct {
+	hdr unix.Msghdr
+	n   uint32
+	_   [4]byte
+}
+
+// udpLoop owns one socket's buffers; nothing in it is shared.
+type udpLoop struct {
+	rhdr  [batch]mmsghdr
+	riov  [batch]unix.Iovec
+	rname [batch][unix.SizeofSockaddrInet6]byte
+	rbuf  [batch][]byte
+	whdr  [batch]mmsghdr
+	wiov  [batch]unix.Iovec
+	wbuf  [batch][]byte
+
+	n, sent, want int
+	errno         unix.Errno
+	recv, send    func(fd uintptr) bool
+}
+
+func newUDPLoop() *udpLoop {
+	l := &udpLoop{}
+	for i := range batch {
+		l.rbuf[i] = make([]byte, 65535)
+		l.wbuf[i] = make([]byte, 0, 4096)
+		l.riov[i].Base = &l.rbuf[i][0]
+		l.riov[i].SetLen(len(l.rbuf[i]))
+		l.rhdr[i].hdr.Iov = &l.riov[i]
+		l.rhdr[i].hdr.SetIovlen(1)
+		l.rhdr[i].hdr.Name = &l.rname[i][0]
+		l.whdr[i].hdr.Iov = &l.wiov[i]
+		l.whdr[i].hdr.SetIovlen(1)
+	}
+	l.recv = func(fd uintptr) bool {
+		for i := range batch {
+			l.rhdr[i].hdr.Namelen = unix.SizeofSockaddrInet6
+		}
+		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&l.rhdr[0])), batch, unix.MSG_DONTWAIT, 0, 0)
+		if e == unix.EAGAIN || e == unix.EINTR {
+			return false
+		}
+		l.n, l.errno = int(r), e
+		return true
+	}
+	l.send = func(fd uintptr) bool {
+		for l.sent < l.want {
+			r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&l.whdr[l.sent])), uintptr(l.want-l.sent), unix.MSG_DONTWAIT, 0, 0)
+			switch {
+			case e == unix.EAGAIN:
+				return false
+			case e == unix.EINTR:
+				continue
+			case e != 0:
+				// One bad destination must not stall the batch: skip it.
+				l.errno = e
+				l.sent++
+				continue
+			}
+			l.sent += int(r)
+		}
+		return true
+	}
+	return l
+}
+
+// serveUDP reads batches of queries, answers each from one snapshot, and
+// writes the answers back in one sendmmsg.
+func (s *Server) serveUDP(c *net.UDPConn, r *responder) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		s.log.Error("udp socket", "err", err)
+		return
+	}
+	l := newUDPLoop()
+	for {
+		l.n, l.errno = 0, 0
+		if err := rc.Read(l.recv); err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				s.log.Error("udp read", "err", err)
+			}
+			return
+		}
+		if l.errno != 0 {
+			continue
+		}
+		snap := s.snap.Load()
+		k := 0
+		for i := range l.n {
+			req := l.rbuf[i][:l.rhdr[i].n]
+			src := sockaddrAddrPort(l.rname[i][:l.rhdr[i].hdr.Namelen])
+			resp := r.answer(snap, req, src, false, l.wbuf[k][:0])
+			if len(resp) == 0 {
+				continue
+			}
+			if cap(resp) > cap(l.wbuf[k]) {
+				l.wbuf[k] = resp[:0] // keep the larger buffer
+			}
+			l.wiov[k].Base = &resp[0]
+			l.wiov[k].SetLen(len(resp))
+			l.whdr[k].hdr.Name = &l.rname[i][0]
+			l.whdr[k].hdr.Namelen = l.rhdr[i].hdr.Namelen
+			k++
+		}
+		if k == 0 {
+			continue
+		}
+		l.sent, l.want = 0, k
+		if err := rc.Write(l.send); err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				s.log.Error("udp write", "err", err)
+			}
+			return
+		}
+	}
+}
+
+// sockaddrAddrPort decodes a raw sockaddr_in or sockaddr_in6.
+func sockaddrAddrPort(b []byte) netip.AddrPort {
+	if len(b) < 2 {
+		return netip.AddrPort{}
+	}
+	fam := *(*uint16)(unsafe.Pointer(&b[0])) // host byte order
+	switch {
+	case fam == unix.AF_INET && len(b) >= 8:
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[4:8])), binary.BigEndian.Uint16(b[2:]))
+	case fam == unix.AF_INET6 && len(b) >= 24:
+		return netip.AddrPortFrom(netip.AddrFrom16([16]byte(b[8:24])), binary.BigEndian.Uint16(b[2:]))
+	}
+	return netip.AddrPort{}
+}
