@@ -59,6 +59,7 @@ type Server struct {
 
 	reloadMu sync.Mutex // serialises reloads
 	serial   uint64     // guarded by reloadMu
+	failures atomic.Uint64
 
 	qlog    *queryLog
 	metrics *metrics
@@ -111,8 +112,12 @@ func New(path string, opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Snapshot summary for tests and the admin endpoint.
+// Serial is the serial of the snapshot being served: 1 after New, +1 per
+// successful reload.
 func (s *Server) Serial() uint64 { return s.snap.Load().serial }
+
+// ReloadFailures counts reloads that failed since New.
+func (s *Server) ReloadFailures() uint64 { return s.failures.Load() }
 
 // Start binds the listeners and serves until Close.
 func (s *Server) Start() error {
@@ -271,6 +276,7 @@ func (s *Server) Reload(reason string) error {
 	}
 	took := time.Since(start)
 	if err != nil {
+		s.failures.Add(1)
 		s.metrics.reloaded(nil, err, took)
 		s.log.Error("reload failed; still serving the previous snapshot", "reason", reason, "serial", prev.serial, "err", err)
 		return err

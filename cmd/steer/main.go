@@ -1,0 +1,59 @@
+// Command steer is steer's command line: one binary with subcommands for the
+// whole loop. Each subcommand only parses flags and wires packages together.
+//
+//	steer demo                         the end-to-end demo on embedded examples
+//	steer dns --config FILE            the authoritative GSLB DNS server
+//	steer map validate|lookup|diff|stats ...
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+type command struct {
+	name, usage string
+	run         func(args []string, stdout, stderr io.Writer) int
+}
+
+func commands() []command {
+	return []command{
+		{"demo", "run the demo: DNS server on the embedded example config and map, answers for a few client subnets", runDemo},
+		{"dns", "run the authoritative GSLB DNS server (--config FILE)", runDNS},
+		{"map", "route maps: validate MAP | lookup [--json] MAP ADDR|PREFIX | diff A B | stats MAP", runMap},
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: steer COMMAND [ARGS]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "commands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-6s %s\n", c.name, c.usage)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run 'steer COMMAND --help' for a command's flags.")
+}
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "-h", "--help", "help":
+		usage(stdout)
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "steer: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return 2
+}
