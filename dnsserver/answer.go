@@ -175,6 +175,7 @@ func (r *responder) slowAnswer(snap *snapshot, src netip.AddrPort, tcp bool, out
 	m := new(dns.Msg)
 	m.Id = q.id
 	m.Response = true
+	m.Compress = true
 	m.Opcode = q.opcode
 	m.RecursionDesired = q.flags&0x0100 != 0
 	m.CheckingDisabled = q.flags&0x0010 != 0
@@ -227,14 +228,22 @@ func (r *responder) slowAnswer(snap *snapshot, src netip.AddrPort, tcp bool, out
 		}
 		m.Extra = append(m.Extra, opt)
 	}
-	limit := r.limit(snap, tcp)
-	if !tcp {
-		m.Truncate(limit)
-		if m.Truncated {
-			r.stats.truncated.Add(1)
-		}
-	}
 	b, err := m.PackBuffer(out[:0])
+	if err == nil && len(b) > r.limit(snap, tcp) {
+		// Too big for UDP: TC with no records but the OPT, so the resolver
+		// retries over TCP and never caches a partial RRset (RFC 2181 §9).
+		m.Truncated = true
+		m.Answer, m.Ns = nil, nil
+		var keep []dns.RR
+		for _, rr := range m.Extra {
+			if rr.Header().Rrtype == dns.TypeOPT {
+				keep = append(keep, rr)
+			}
+		}
+		m.Extra = keep
+		r.stats.truncated.Add(1)
+		b, err = m.PackBuffer(out[:0])
+	}
 	if err != nil {
 		r.srv.debug("pack failed", "err", err)
 		m.Answer, m.Ns, m.Extra = nil, nil, nil

@@ -217,4 +217,3 @@ func waitFor(cond func() bool) error {
 }
 
 func reloadFailures(s *dnsserver.Server) int { return int(s.ReloadFailures()) }
-
