@@ -325,7 +325,11 @@ func TestProtocol(t *testing.T) {
 				t.Errorf("RUM answer: %v", m)
 			}
 		}}},
-		{"class CH refused", func() *dns.Msg { m := newQuery("version.bind.", dns.TypeTXT, "-"); m.Question[0].Qclass = dns.ClassCHAOS; return m }(), false, []check{rcode(dns.RcodeRefused)}},
+		{"class CH refused", func() *dns.Msg {
+			m := newQuery("version.bind.", dns.TypeTXT, "-")
+			m.Question[0].Qclass = dns.ClassCHAOS
+			return m
+		}(), false, []check{rcode(dns.RcodeRefused)}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -410,8 +414,7 @@ func TestMalformedQueries(t *testing.T) {
 	twoOPT := newQuery("www.example.net.", dns.TypeA, "")
 	twoOPT.Extra = append(twoOPT.Extra, &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT, Class: 512}})
 	twoOPTWire, _ := twoOPT.Pack()
-	resp := good[:]
-	resp = append([]byte(nil), resp...)
+	resp := append([]byte(nil), good...)
 	resp[2] |= 0x80
 	for _, tc := range []struct {
 		name  string

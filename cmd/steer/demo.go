@@ -159,10 +159,6 @@ func demoQuery(w io.Writer, server netip.AddrPort, name string, c demoCase) erro
 	if err != nil {
 		return fmt.Errorf("query %s: %w", name, err)
 	}
-	subnet := c.subnet
-	if subnet == "" {
-		subnet = "none"
-	}
 	fmt.Fprintf(w, "; %s\n$ dig @%s -p %d %s %s", c.what, server.Addr(), server.Port(), strings.TrimSuffix(name, "."), dns.TypeToString[c.qtype])
 	if c.subnet != "" {
 		fmt.Fprintf(w, " +subnet=%s", c.subnet)
