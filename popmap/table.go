@@ -264,15 +264,8 @@ const (
 	MaxSource6 = 56
 )
 
-// LookupPrefix looks up an ECS source prefix: it is capped at /24 (IPv4) or
-// /56 (IPv6) and looked up at its network address. The scope may exceed the
-// source length when the map is more specific (RFC 7871 §7.2.1).
-//
-// A source longer than the cap had its extra bits ignored, so the answer is
-// the one of the whole capped network: the scope is then at most the cap,
-// or a resolver would cache the capped network's answer for a smaller
-// subnet the map sends elsewhere.
-func (t *Table) LookupPrefix(p netip.Prefix) ([]Label, int) {
+// LookupPrefixIndex is LookupPrefix returning the answer's index.
+func (t *Table) LookupPrefixIndex(p netip.Prefix) (int, int) {
 	a := p.Addr()
 	bitsN := p.Bits()
 	if a.Is4In6() {
@@ -285,13 +278,26 @@ func (t *Table) LookupPrefix(p netip.Prefix) ([]Label, int) {
 	}
 	pfx, err := a.Prefix(min(bitsN, capN))
 	if err != nil {
-		return nil, 0
+		return NoAnswer, 0
 	}
-	labels, scope := t.Lookup(pfx.Addr())
+	id, scope := t.LookupIndex(pfx.Addr())
 	if bitsN > capN {
 		scope = min(scope, capN)
 	}
-	return labels, scope
+	return id, scope
+}
+
+// LookupPrefix looks up an ECS source prefix: it is capped at /24 (IPv4) or
+// /56 (IPv6) and looked up at its network address. The scope may exceed the
+// source length when the map is more specific (RFC 7871 §7.2.1).
+//
+// A source longer than the cap had its extra bits ignored, so the answer is
+// the one of the whole capped network: the scope is then at most the cap,
+// or a resolver would cache the capped network's answer for a smaller
+// subnet the map sends elsewhere.
+func (t *Table) LookupPrefix(p netip.Prefix) ([]Label, int) {
+	id, scope := t.LookupPrefixIndex(p)
+	return t.answers[id], scope
 }
 
 // Lookup4 looks up an IPv4 address given as a big-endian uint32.
