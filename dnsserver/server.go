@@ -109,6 +109,7 @@ func New(path string, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.logSnapshot(snap, 0)
+	debug.FreeOSMemory() // parsing garbage: return it before serving
 	return s, nil
 }
 

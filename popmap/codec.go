@@ -60,6 +60,8 @@ func ReadFile(path string) (*Map, error) {
 // IPv4 network they denote, because lookups treat v4-mapped addresses as IPv4.
 func Parse(data []byte) (*Map, error) {
 	p := parser{data: data}
+	// Every network has exactly one '/', so this bounds the arena.
+	p.arena = make([]netip.Prefix, 0, bytes.Count(data, []byte{'/'}))
 	m, err := p.parseMap()
 	if err != nil {
 		return nil, err
@@ -101,7 +103,7 @@ func (m *Map) checkDuplicates() error {
 	}
 	// An IPv6 prefix of length ≤ 120 has its low 8 bits zero, so they can
 	// hold the length; longer ones fall back to the slow pass if they collide.
-	slices.Sort(k4)
+	radixSort(k4)
 	slices.SortFunc(k6, u128.cmp)
 	dup := false
 	for i := 1; i < len(k4) && !dup; i++ {
@@ -173,6 +175,9 @@ func (m *Map) Encode(w io.Writer) error {
 type parser struct {
 	data []byte
 	pos  int
+	// arena holds every entry's networks back to back; entries get
+	// capacity-limited subslices, so a million networks cost one allocation.
+	arena []netip.Prefix
 	// scratch holds unescaped string bytes.
 	scratch []byte
 }
@@ -215,6 +220,8 @@ func (p *parser) expect(c byte) error {
 }
 
 // str reads a JSON string. The returned slice is valid until the next call.
+// It does not check UTF-8: networks are ASCII by their own syntax, and
+// labels are checked by checkLabel.
 func (p *parser) str() ([]byte, error) {
 	if err := p.expect('"'); err != nil {
 		return nil, err
@@ -226,9 +233,6 @@ func (p *parser) str() ([]byte, error) {
 		if c == '"' {
 			s := p.data[start:p.pos]
 			p.pos++
-			if !utf8.Valid(s) {
-				return nil, p.errorf("invalid UTF-8 in string")
-			}
 			return s, nil
 		}
 		if c == '\\' {
@@ -245,9 +249,6 @@ func (p *parser) str() ([]byte, error) {
 		switch {
 		case c == '"':
 			p.pos++
-			if !utf8.Valid(p.scratch) {
-				return nil, p.errorf("invalid UTF-8 in string")
-			}
 			return p.scratch, nil
 		case c < 0x20:
 			return nil, p.errorf("control character in string")
@@ -456,7 +457,7 @@ func (p *parser) parseEntry(i int) (Entry, error) {
 				if err != nil {
 					return fmt.Errorf("map[%d].networks[%d]: %w", i, j, err)
 				}
-				e.Networks = append(e.Networks, pfx)
+				e.Networks = p.appendNetwork(e.Networks, pfx)
 				return nil
 			})
 		case "labels":
@@ -497,9 +498,23 @@ func (p *parser) parseEntry(i int) (Entry, error) {
 	return e, nil
 }
 
+// appendNetwork appends pfx to nets, which is the tail of the arena while
+// the entry is being read.
+func (p *parser) appendNetwork(nets []netip.Prefix, pfx netip.Prefix) []netip.Prefix {
+	if len(p.arena) < cap(p.arena) && (len(nets) == 0 || &nets[len(nets)-1] == &p.arena[len(p.arena)-1]) {
+		p.arena = append(p.arena, pfx)
+		start := len(p.arena) - len(nets) - 1
+		return p.arena[start:len(p.arena):len(p.arena)]
+	}
+	return append(nets, pfx)
+}
+
 func checkLabel(s []byte) error {
 	if len(s) == 0 {
 		return errors.New("empty label")
+	}
+	if !utf8.Valid(s) {
+		return fmt.Errorf("label %q: invalid UTF-8", s)
 	}
 	if len(s) > MaxLabelLen {
 		return fmt.Errorf("label %.20q… longer than %d bytes", s, MaxLabelLen)
@@ -517,6 +532,9 @@ func checkLabel(s []byte) error {
 func ParseNetwork(s string) (netip.Prefix, error) { return parseNetwork([]byte(s)) }
 
 func parseNetwork(s []byte) (netip.Prefix, error) {
+	if pfx, ok := parseIPv4Prefix(s); ok {
+		return pfx, nil
+	}
 	pfx, err := netip.ParsePrefix(string(s))
 	if err != nil {
 		return netip.Prefix{}, fmt.Errorf("%q: bad CIDR: %s", s, unwrapParse(err))
@@ -544,4 +562,59 @@ func unwrapParse(err error) string {
 		return msg[i+3:]
 	}
 	return msg
+}
+
+// parseIPv4Prefix is a fast path for the common "a.b.c.d/n" with no host
+// bits set. Anything else — including every malformed input — returns false
+// and is left to netip.ParsePrefix and the checks after it, which also make
+// the error messages.
+func parseIPv4Prefix(s []byte) (netip.Prefix, bool) {
+	var a [4]byte
+	i := 0
+	for k := range 4 {
+		v, n := 0, 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			if n > 0 && v == 0 {
+				return netip.Prefix{}, false // leading zero
+			}
+			v = v*10 + int(s[i]-'0')
+			n++
+			i++
+			if v > 255 {
+				return netip.Prefix{}, false
+			}
+		}
+		if n == 0 {
+			return netip.Prefix{}, false
+		}
+		a[k] = byte(v)
+		sep := byte('.')
+		if k == 3 {
+			sep = '/'
+		}
+		if i >= len(s) || s[i] != sep {
+			return netip.Prefix{}, false
+		}
+		i++
+	}
+	bitsN, n := 0, 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		if n > 0 && bitsN == 0 {
+			return netip.Prefix{}, false
+		}
+		bitsN = bitsN*10 + int(s[i]-'0')
+		n++
+		i++
+		if bitsN > 32 {
+			return netip.Prefix{}, false
+		}
+	}
+	if n == 0 || i != len(s) {
+		return netip.Prefix{}, false
+	}
+	pfx := netip.PrefixFrom(netip.AddrFrom4(a), bitsN)
+	if pfx.Masked() != pfx {
+		return netip.Prefix{}, false
+	}
+	return pfx, true
 }

@@ -437,3 +437,21 @@ func labelsString(ls []Label) string {
 	}
 	return strings.Join(s, ",")
 }
+
+func TestRadixSort(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{0, 1, 5, 255, 256, 1000, 70000} {
+		for _, mask := range []uint64{^uint64(0), 0xffff_0000_ffff, 0xff} {
+			keys := make([]uint64, n)
+			for i := range keys {
+				keys[i] = r.Uint64() & mask
+			}
+			want := slices.Clone(keys)
+			slices.Sort(want)
+			radixSort(keys)
+			if !slices.Equal(keys, want) {
+				t.Fatalf("radixSort(n=%d, mask=%x) wrong", n, mask)
+			}
+		}
+	}
+}

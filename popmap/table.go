@@ -104,12 +104,11 @@ func Compile(m *Map) (*Table, error) {
 		}
 	}
 
-	slices.Sort(items4)
-	its := make([]item, len(items4))
-	for i, v := range items4 {
-		its[i] = item{start: u128{0, v >> 32}, bits: uint8(v >> 26 & 63), ans: uint32(v & (1<<26 - 1))}
-	}
-	runs4, err := sweep(its, 32)
+	radixSort(items4)
+	runs4, err := sweep(len(items4), func(i int) item {
+		v := items4[i]
+		return item{start: u128{0, v >> 32}, bits: uint8(v >> 26 & 63), ans: uint32(v & (1<<26 - 1))}
+	}, 32)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +126,7 @@ func Compile(m *Map) (*Table, error) {
 		}
 		return int(a.bits) - int(b.bits)
 	})
-	runs6, err := sweep(items6, 128)
+	runs6, err := sweep(len(items6), func(i int) item { return items6[i] }, 128)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +171,7 @@ type run struct {
 
 // sweep paints sorted items (by start, then shorter first) over an address
 // space of width bits and returns the maximal runs, the first starting at 0.
-func sweep(items []item, width int) ([]run, error) {
+func sweep(n int, items func(i int) item, width int) ([]run, error) {
 	maxAddr := u128{0, 1<<32 - 1}
 	if width == 128 {
 		maxAddr = u128{^uint64(0), ^uint64(0)}
@@ -181,7 +180,7 @@ func sweep(items []item, width int) ([]run, error) {
 		end u128
 		ans uint32
 	}
-	runs := make([]run, 0, 2*len(items)+1)
+	runs := make([]run, 0, 2*n+1)
 	paint := func(from, to u128, ans uint32) {
 		if to.less(from) {
 			return
@@ -194,8 +193,10 @@ func sweep(items []item, width int) ([]run, error) {
 	var stack []open
 	var pos u128
 	done := false // pos ran past the end of the space
-	for i, it := range items {
-		if i > 0 && items[i-1].start == it.start && items[i-1].bits == it.bits {
+	var prev item
+	for i := range n {
+		it := items(i)
+		if i > 0 && prev.start == it.start && prev.bits == it.bits {
 			return nil, fmt.Errorf("duplicate network %s", prefixOf(it.start, int(it.bits), width))
 		}
 		end := it.start.or(hostMask(int(it.bits), width))
@@ -216,6 +217,7 @@ func sweep(items []item, width int) ([]run, error) {
 			pos = it.start
 		}
 		stack = append(stack, open{end, it.ans})
+		prev = it
 	}
 	for len(stack) > 0 && !done {
 		top := stack[len(stack)-1]
