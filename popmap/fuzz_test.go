@@ -67,3 +67,21 @@ func FuzzLookup(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseIPv4Prefix: the fast path agrees with netip.ParsePrefix whenever
+// it accepts.
+func FuzzParseIPv4Prefix(f *testing.F) {
+	for _, s := range []string{"10.0.0.0/8", "203.0.113.0/24", "0.0.0.0/0", "255.255.255.255/32", "01.0.0.0/8", "1.2.3.4/33", "1.2.3.0/024", "1.2.3.4/24", "256.0.0.0/8", "1.2.3/24"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := parseIPv4Prefix([]byte(s))
+		if !ok {
+			return
+		}
+		want, err := netip.ParsePrefix(s)
+		if err != nil || want != got || want.Masked() != want {
+			t.Fatalf("parseIPv4Prefix(%q) = %v, netip says %v, %v", s, got, want, err)
+		}
+	})
+}
