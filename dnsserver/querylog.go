@@ -109,12 +109,12 @@ func (ql *queryLog) record(q *query, qname string, cl steering.Client, pop popma
 	b = append(b, `","resolver":"`...)
 	b = cl.Resolver.AppendTo(b)
 	b = append(b, '"')
-	if cl.ECS.IsValid() {
-		bitsN := min(cl.ECS.Bits(), popmap.MaxSource6)
-		if cl.ECS.Addr().Is4() {
-			bitsN = min(cl.ECS.Bits(), popmap.MaxSource4)
+	if ecs, _ := steering.Unmap(cl.ECS); ecs.IsValid() {
+		bitsN := min(ecs.Bits(), popmap.MaxSource6)
+		if ecs.Addr().Is4() {
+			bitsN = min(ecs.Bits(), popmap.MaxSource4)
 		}
-		p, _ := cl.ECS.Addr().Prefix(bitsN)
+		p, _ := ecs.Addr().Prefix(bitsN)
 		b = append(b, `,"ecs":"`...)
 		b = p.AppendTo(b)
 		b = append(b, '"')

@@ -91,13 +91,16 @@ func New(path string, opts Options) (*Server, error) {
 	if opts.Registry == nil {
 		opts.Registry = prometheus.NewRegistry()
 	}
+	// The identity is taken before reading, so a replacement racing with
+	// the read is seen as a change by the next check.
+	cfgID, _ := statID(path)
 	cfg, err := config.Load(path)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{configPath: path, log: opts.Logger.With("component", "dns")}
 	s.metrics = newMetrics(opts.Registry, s)
-	snap, err := build(cfg, nil, 1)
+	snap, err := build(cfg, cfgID, nil, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -182,10 +185,12 @@ func (s *Server) Start() error {
 		}()
 	}
 	if cfg.Reload.Watch {
+		// Armed before Start returns, so no change after it is missed.
+		w := s.newWatcher()
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			s.watch(s.ctx)
+			w.run(s.ctx)
 		}()
 	}
 	s.log.Info("serving", "dns", s.Addrs(), "udp_sockets", len(s.udp), "admin", s.AdminAddr())
@@ -270,10 +275,11 @@ func (s *Server) Reload(reason string) error {
 	defer s.reloadMu.Unlock()
 	start := time.Now()
 	prev := s.snap.Load()
+	cfgID, _ := statID(s.configPath)
 	cfg, err := config.Load(s.configPath)
 	var snap *snapshot
 	if err == nil {
-		snap, err = build(cfg, prev, s.serial+1)
+		snap, err = build(cfg, cfgID, prev, s.serial+1)
 	}
 	took := time.Since(start)
 	if err != nil {

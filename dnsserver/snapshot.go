@@ -21,6 +21,7 @@ import (
 // publication.
 type snapshot struct {
 	cfg     *config.Config
+	cfgID   fileID // identity of the config file, taken before it was read
 	serial  uint64 // reload counter, 1 for the first load
 	built   time.Time
 	pops    *steering.PoPs
@@ -92,9 +93,10 @@ func statID(path string) (fileID, error) {
 
 // build loads cfg's maps and GeoIP database (reusing prev's when their files
 // are unchanged) and compiles a snapshot. It never touches prev.
-func build(cfg *config.Config, prev *snapshot, serial uint64) (*snapshot, error) {
+func build(cfg *config.Config, cfgID fileID, prev *snapshot, serial uint64) (*snapshot, error) {
 	s := &snapshot{
 		cfg:    cfg,
+		cfgID:  cfgID,
 		serial: serial,
 		built:  time.Now(),
 		names:  map[string]*node{},

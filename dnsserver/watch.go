@@ -11,8 +11,9 @@ import (
 
 // pollEvery is the interval of the identity check that backs up fsnotify:
 // it compares every watched file's (device, inode, size, mtime, ctime) with
-// the snapshot's, so a replacement is never missed, even one carrying the
-// same mtime second or happening while the watch was being re-armed.
+// the identity the snapshot was built from, so a replacement is never
+// missed, even one carrying the same mtime second or happening while the
+// watch was being armed.
 const pollEvery = 2 * time.Second
 
 // watched returns the files the snapshot depends on.
@@ -27,9 +28,19 @@ func (s *snapshot) watched() []string {
 	return files
 }
 
+// identities returns the current identity of every watched file.
+func (s *snapshot) identities() map[string]fileID {
+	out := map[string]fileID{}
+	for _, f := range s.watched() {
+		id, _ := statID(f)
+		out[f] = id
+	}
+	return out
+}
+
 // changed reports whether any file the snapshot was built from differs now.
-func (s *snapshot) changed(cfgID fileID) bool {
-	if id, err := statID(s.cfg.File); err != nil || id != cfgID {
+func (s *snapshot) changed() bool {
+	if id, err := statID(s.cfg.File); err != nil || id != s.cfgID {
 		return true
 	}
 	for p, m := range s.maps {
@@ -45,52 +56,67 @@ func (s *snapshot) changed(cfgID fileID) bool {
 	return false
 }
 
-// watch reloads on file events (debounced) and on the identity poll.
-func (s *Server) watch(ctx context.Context) {
-	w, err := fsnotify.NewWatcher()
+// watcher reloads the server on file events (debounced) and on the poll.
+type watcher struct {
+	s    *Server
+	w    *fsnotify.Watcher // nil when unavailable: polling only
+	dirs map[string]bool
+}
+
+func (s *Server) newWatcher() *watcher {
+	w := &watcher{s: s, dirs: map[string]bool{}}
+	fw, err := fsnotify.NewWatcher()
 	if err != nil {
 		s.log.Warn("file watch unavailable; polling only", "err", err)
+	} else {
+		w.w = fw
 	}
-	dirs := map[string]bool{}
-	arm := func(snap *snapshot) {
-		if w == nil {
-			return
-		}
-		for _, f := range snap.watched() {
-			d := filepath.Dir(f)
-			if !dirs[d] {
-				if err := w.Add(d); err != nil {
-					s.log.Warn("watching directory", "dir", d, "err", err)
-					continue
-				}
-				dirs[d] = true
-			}
-		}
-	}
-	snap := s.snap.Load()
-	arm(snap)
-	cfgID, _ := statID(snap.cfg.File)
-	// lastFailed is the identity set that last failed to load, so a bad
-	// file is reported once, not at every poll.
-	failedAt := map[string]fileID{}
+	w.arm(s.snap.Load())
+	return w
+}
 
+// arm watches the directories of the snapshot's files (a rename over a
+// file is an event in its directory, not on the old inode).
+func (w *watcher) arm(snap *snapshot) {
+	if w.w == nil {
+		return
+	}
+	for _, f := range snap.watched() {
+		d := filepath.Dir(f)
+		if w.dirs[d] {
+			continue
+		}
+		if err := w.w.Add(d); err != nil {
+			w.s.log.Warn("watching directory", "dir", d, "err", err)
+			continue
+		}
+		w.dirs[d] = true
+	}
+}
+
+func (w *watcher) run(ctx context.Context) {
 	var events <-chan fsnotify.Event
 	var errs <-chan error
-	if w != nil {
-		defer func() { _ = w.Close() }()
-		events, errs = w.Events, w.Errors
+	if w.w != nil {
+		defer func() { _ = w.w.Close() }()
+		events, errs = w.w.Events, w.w.Errors
 	}
 	debounce := time.NewTimer(time.Hour)
 	debounce.Stop()
-	poll := time.NewTimer(jitter(pollEvery))
+	// The first check runs at once: a file may have changed between the
+	// snapshot's build and the watch being armed.
+	poll := time.NewTimer(0)
 	defer poll.Stop()
+	// failed holds the identities that last failed to load, so a bad file
+	// is reported once, not at every poll.
+	var failed map[string]fileID
 	reason := ""
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case ev := <-events:
-			snap := s.snap.Load()
+			snap := w.s.snap.Load()
 			for _, f := range snap.watched() {
 				if filepath.Clean(ev.Name) == f {
 					reason = "file " + ev.Op.String() + " " + f
@@ -99,45 +125,32 @@ func (s *Server) watch(ctx context.Context) {
 			}
 			continue
 		case err := <-errs:
-			s.log.Warn("file watch", "err", err)
+			w.s.log.Warn("file watch", "err", err)
 			continue
 		case <-poll.C:
 			poll.Reset(jitter(pollEvery))
-			snap := s.snap.Load()
-			if !snap.changed(cfgID) || sameAsFailed(snap, failedAt) {
+			snap := w.s.snap.Load()
+			if !snap.changed() || (failed != nil && equalIDs(failed, snap.identities())) {
 				continue
 			}
 			reason = "file identity changed (poll)"
 		case <-debounce.C:
 		}
-		err := s.Reload(reason)
-		snap := s.snap.Load()
-		if err != nil {
-			failedAt = identities(snap)
-		} else {
-			failedAt = map[string]fileID{}
-			cfgID, _ = statID(snap.cfg.File)
-			arm(snap)
+		if err := w.s.Reload(reason); err != nil {
+			failed = w.s.snap.Load().identities()
+			continue
 		}
+		failed = nil
+		w.arm(w.s.snap.Load())
 	}
 }
 
-func identities(snap *snapshot) map[string]fileID {
-	out := map[string]fileID{}
-	for _, f := range snap.watched() {
-		id, _ := statID(f)
-		out[f] = id
-	}
-	return out
-}
-
-func sameAsFailed(snap *snapshot, failed map[string]fileID) bool {
-	if len(failed) == 0 {
+func equalIDs(a, b map[string]fileID) bool {
+	if len(a) != len(b) {
 		return false
 	}
-	for _, f := range snap.watched() {
-		id, _ := statID(f)
-		if failed[f] != id {
+	for k, v := range a {
+		if b[k] != v {
 			return false
 		}
 	}

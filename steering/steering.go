@@ -191,11 +191,16 @@ func NewChain(steps []config.Step, ecs, res *popmap.Table, geo *Geo, pops *PoPs,
 
 // Decide runs the chain for a client and answer family.
 func (c *Chain) Decide(f Family, cl Client) Decision {
+	var mapped bool
+	cl.ECS, mapped = Unmap(cl.ECS)
 	d := c.decide(f, cl)
 	// A source longer than the cap had its extra bits ignored: the decision
 	// holds for the whole capped network, so say no more than that.
 	if cl.ECS.IsValid() && cl.ECS.Bits() > capBits(cl.ECS) {
 		d.Scope = min(d.Scope, capBits(cl.ECS))
+	}
+	if mapped && cl.ECS.Bits() > 0 {
+		d.Scope += 96 // the query spoke of ::ffff:a.b.c.d/n: answer in its terms
 	}
 	return d
 }
@@ -245,6 +250,15 @@ func (c *Chain) decide(f Family, cl Client) Decision {
 		}
 	}
 	return Decision{PoP: -1, Source: SourceNone, Scope: scope}
+}
+
+// Unmap turns a v4-mapped IPv6 ECS prefix (::ffff:a.b.c.d/n, n ≥ 96) into
+// the IPv4 prefix it denotes, which is how maps and GeoIP look it up.
+func Unmap(p netip.Prefix) (netip.Prefix, bool) {
+	if !p.IsValid() || !p.Addr().Is4In6() || p.Bits() < 96 {
+		return p, false
+	}
+	return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96), true
 }
 
 func capBits(p netip.Prefix) int {
