@@ -127,6 +127,13 @@ func (s *Server) ReloadFailures() uint64 { return s.failures.Load() }
 func (s *Server) Start() error {
 	cfg := s.snap.Load().cfg
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	// A reload must never share a scheduler slot with a query loop, or a
+	// server pinned to one core stalls its queries for the length of a
+	// map compile: keep at least two Ps. The reload itself runs on a niced
+	// thread (lowPriority), so the kernel still favours the query loop.
+	if runtime.GOMAXPROCS(0) < 2 {
+		runtime.GOMAXPROCS(2)
+	}
 	n := cfg.Listen.UDPSockets
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
@@ -275,12 +282,15 @@ func (s *Server) Reload(reason string) error {
 	defer s.reloadMu.Unlock()
 	start := time.Now()
 	prev := s.snap.Load()
-	cfgID, _ := statID(s.configPath)
-	cfg, err := config.Load(s.configPath)
 	var snap *snapshot
-	if err == nil {
-		snap, err = build(cfg, cfgID, prev, s.serial+1)
-	}
+	var err error
+	lowPriority(func() {
+		cfgID, _ := statID(s.configPath)
+		var cfg *config.Config
+		if cfg, err = config.Load(s.configPath); err == nil {
+			snap, err = build(cfg, cfgID, prev, s.serial+1)
+		}
+	})
 	took := time.Since(start)
 	if err != nil {
 		s.failures.Add(1)
@@ -291,7 +301,7 @@ func (s *Server) Reload(reason string) error {
 	s.serial++
 	s.snap.Store(snap)
 	s.metrics.reloaded(snap, nil, took)
-	if err := s.qlog.open(cfg.QueryLog); err != nil {
+	if err := s.qlog.open(snap.cfg.QueryLog); err != nil {
 		s.log.Error("query log", "err", err)
 	}
 	if prev.geoDB != nil && prev.geoDB != snap.geoDB {
@@ -301,10 +311,28 @@ func (s *Server) Reload(reason string) error {
 		time.AfterFunc(10*time.Second, func() { _ = old.Close() })
 	}
 	s.logSnapshot(snap, took)
-	// A reload replaces large maps; give the memory back now rather than
-	// after the next GC cycles, so RSS stays near one map's worth.
-	debug.FreeOSMemory()
+	// The old snapshot and the build's garbage are a few hundred MB for a
+	// large map: return them now (on the niced thread) so RSS stays near
+	// one snapshot's worth instead of waiting for the background scavenger.
+	lowPriority(debug.FreeOSMemory)
 	return nil
+}
+
+// lowPriority runs f on an OS thread of its own with the lowest CPU
+// priority (nice 19), so that building a snapshot — seconds of CPU for a
+// large map — takes only what the query loops leave. The thread is
+// discarded afterwards (the goroutine exits while locked to it).
+func lowPriority(f func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		// Failure (no permission to lower priority is not possible, but
+		// seccomp may refuse) only loses the optimisation.
+		_ = unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), 19)
+		f()
+	}()
+	<-done
 }
 
 func (s *Server) logSnapshot(snap *snapshot, took time.Duration) {

@@ -101,6 +101,15 @@ func lookupString(tb *Table, in string) ([]Label, int, error) {
 }
 
 func TestLookup(t *testing.T) {
+	t.Run("binary-search", testLookup)
+	t.Run("direct-24", func(t *testing.T) {
+		defer func(n int) { directMinRuns = n }(directMinRuns)
+		directMinRuns = 0
+		testLookup(t)
+	})
+}
+
+func testLookup(t *testing.T) {
 	tb := mustTable(t, "testdata/lookup.json")
 	for _, tc := range lookupCases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -233,10 +242,21 @@ func randomMap(r *rand.Rand) *Map {
 // TestCompareReference checks the compiled table against refLookup on
 // random maps at random addresses and at every entry's edges.
 func TestCompareReference(t *testing.T) {
+	t.Run("binary-search", func(t *testing.T) { compareReference(t) })
+	t.Run("direct-24", func(t *testing.T) {
+		defer func(n int) { directMinRuns = n }(directMinRuns)
+		directMinRuns = 0
+		if !testing.Short() {
+			compareReference(t)
+		}
+	})
+}
+
+func compareReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	iters := 300
-	if testing.Short() {
-		iters = 50
+	if directMinRuns == 0 {
+		iters = 40 // each compile then fills a 64 MiB table
 	}
 	for it := range iters {
 		m := randomMap(r)
@@ -452,6 +472,40 @@ func TestRadixSort(t *testing.T) {
 			if !slices.Equal(keys, want) {
 				t.Fatalf("radixSort(n=%d, mask=%x) wrong", n, mask)
 			}
+		}
+	}
+}
+
+// TestDirectMatchesSearch: on a large map the /24 table and the binary
+// search agree at /24 network addresses and at random addresses.
+func TestDirectMatchesSearch(t *testing.T) {
+	m := Synthetic(200_000, 10, benchPoPs, 7)
+	// Nest some longer and shorter prefixes so /24s get split and merged.
+	m.Entries = append(m.Entries,
+		Entry{Networks: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, Labels: []Label{"fra"}},
+		Entry{Networks: []netip.Prefix{netip.MustParsePrefix("10.1.2.128/25"), netip.MustParsePrefix("10.9.0.0/16")}, Labels: []Label{"ams"}})
+	tb, err := Compile(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tb.v4.direct == nil {
+		t.Fatal("no direct table built")
+	}
+	slow := *tb
+	slow.v4.direct = nil
+	r := rand.New(rand.NewPCG(5, 6))
+	for i := range 200_000 {
+		x := r.Uint32()
+		if i%2 == 0 {
+			x &^= 0xff
+		}
+		if i < 1000 {
+			x = 0x0a010200 + uint32(i&255) // around the /25
+		}
+		ga, gs := tb.Lookup4(x)
+		wa, ws := slow.Lookup4(x)
+		if ga != wa || gs != ws {
+			t.Fatalf("Lookup4(%08x): direct %d/%d, search %d/%d", x, ga, gs, wa, ws)
 		}
 	}
 }

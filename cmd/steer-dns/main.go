@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/steer-gslb/steer/dnsserver"
@@ -24,7 +25,20 @@ func run() int {
 	fs := flag.NewFlagSet("steer-dns", flag.ExitOnError)
 	cfg := fs.String("config", "steer.yaml", "config file (YAML)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file until exit (for benchmarks)")
 	_ = fs.Parse(os.Args[1:])
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "steer-dns:", err)
+			return 2
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "steer-dns:", err)
+			return 2
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(*level)); err != nil {
 		fmt.Fprintln(os.Stderr, "steer-dns: bad --log-level:", err)
