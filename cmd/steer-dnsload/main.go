@@ -37,28 +37,36 @@ func main() {
 	if len(os.Args) < 2 {
 		usage()
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	var err error
-	switch os.Args[1] {
-	case "synth":
-		err = synth(os.Args[2:])
-	case "run":
-		err = run(ctx, os.Args[2:])
-	case "dnsperf-input":
-		err = dnsperfInput(os.Args[2:])
-	case "wait":
-		err = wait(ctx, os.Args[2:])
-	case "check":
-		err = check(os.Args[2:])
-	case "free-ports":
-		err = freePorts(os.Args[2:])
-	default:
-		usage()
-	}
-	if err != nil {
+	if err := command(os.Args[1], os.Args[2:]); err != nil {
+		if errors.Is(err, errUsage) {
+			usage()
+		}
 		fmt.Fprintln(os.Stderr, "steer-dnsload:", err)
 		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("unknown command")
+
+// command runs one subcommand; SIGINT and SIGTERM cancel run and wait.
+func command(name string, args []string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch name {
+	case "synth":
+		return synth(args)
+	case "run":
+		return run(ctx, args)
+	case "dnsperf-input":
+		return dnsperfInput(args)
+	case "wait":
+		return wait(ctx, args)
+	case "check":
+		return check(args)
+	case "free-ports":
+		return freePorts(args)
+	default:
+		return errUsage
 	}
 }
 
@@ -77,7 +85,9 @@ func synth(args []string) error {
 	steerPort := fs.Int("steer-port", 5353, "steer-dns port on 127.0.0.1")
 	adminPort := fs.Int("admin-port", 9153, "steer-dns admin port on 127.0.0.1")
 	gdnsdPort := fs.Int("gdnsd-port", 5354, "gdnsd port on 127.0.0.1")
-	fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	if *out == "" {
 		return errors.New("synth: --out is required")
 	}
@@ -130,7 +140,9 @@ func run(ctx context.Context, args []string) error {
 	reloadTo := fs.String("reload-to", "", "reload test: the file the server watches")
 	reloadMap := fs.String("reload-map", "", "reload test: the map the server answers from after the reload")
 	reloadAfter := fs.Duration("reload-after", 3*time.Second, "reload test: rename this long after the start")
-	fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	ap, err := netip.ParseAddrPort(*server)
 	if err != nil {
 		return fmt.Errorf("--server: %w", err)
@@ -177,7 +189,10 @@ func run(ctx context.Context, args []string) error {
 		if !*series {
 			res.Series = nil
 		}
-		b, _ := json.MarshalIndent(res, "", "  ")
+		b, err := json.MarshalIndent(res, "", "  ")
+		if err != nil {
+			return fmt.Errorf("encoding the result: %w", err)
+		}
 		if err := os.WriteFile(*jsonOut, append(b, '\n'), 0o644); err != nil {
 			return err
 		}
@@ -243,7 +258,9 @@ func dnsperfInput(args []string) error {
 	out := fs.String("out", "", "output file (required)")
 	n := fs.Int("n", 500000, "queries")
 	seed := fs.Uint64("seed", 11, "selection seed")
-	fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	if *mapPath == "" || *out == "" {
 		return errors.New("dnsperf-input: --map and --out are required")
 	}
@@ -264,7 +281,9 @@ func wait(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("wait", flag.ExitOnError)
 	server := fs.String("server", "", "server address, 127.0.0.1:PORT (required)")
 	timeout := fs.Duration("timeout", 60*time.Second, "give up after")
-	fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	ap, err := netip.ParseAddrPort(*server)
 	if err != nil {
 		return fmt.Errorf("--server: %w", err)
@@ -295,7 +314,9 @@ func check(args []string) error {
 	mapPath := fs.String("map", "", "map (default: the config's ecs_map)")
 	n := fs.Int("n", 2000, "prefixes to check")
 	seed := fs.Uint64("seed", 3, "selection seed")
-	fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	ap, err := netip.ParseAddrPort(*server)
 	if err != nil {
 		return fmt.Errorf("--server: %w", err)
@@ -361,7 +382,7 @@ func freePorts(args []string) error {
 	var held []io.Closer
 	defer func() {
 		for _, c := range held {
-			c.Close()
+			_ = c.Close() // idle listeners: closing them only frees the ports
 		}
 	}()
 	for len(held) < 2*n {
@@ -372,7 +393,7 @@ func freePorts(args []string) error {
 		port := u.LocalAddr().(*net.UDPAddr).Port
 		t, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
-			u.Close()
+			_ = u.Close()
 			continue
 		}
 		held = append(held, u, t)
