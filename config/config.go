@@ -52,7 +52,7 @@ const (
 	DefaultDNSListen      = "127.0.0.1:5353"
 	DefaultMaxUDPSize     = 1232
 	DefaultTCPIdleTimeout = 10 * time.Second
-	DefaultDebounce       = 200 * time.Millisecond
+	DefaultDebounce       = 100 * time.Millisecond
 	DefaultCapacity       = 1.0
 	DefaultZoneTTL        = 3600
 	DefaultRecordTTL      = 30

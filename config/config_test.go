@@ -157,7 +157,7 @@ func TestDefaults(t *testing.T) {
 	if !reflect.DeepEqual(c.Listen, d.Listen) || !reflect.DeepEqual(c.Server, d.Server) || c.Reload != d.Reload {
 		t.Errorf("minimal config = %+v %+v %+v, want defaults %+v %+v %+v", c.Listen, c.Server, c.Reload, d.Listen, d.Server, d.Reload)
 	}
-	if !d.Reload.Watch || d.Reload.Debounce != 200*time.Millisecond || d.Server.MaxUDPSize != 1232 ||
+	if !d.Reload.Watch || d.Reload.Debounce != 100*time.Millisecond || d.Server.MaxUDPSize != 1232 ||
 		d.Server.TCPIdleTimeout != 10*time.Second || d.Listen.DNS[0].String() != "127.0.0.1:5353" || d.Listen.Admin.IsValid() {
 		t.Errorf("Defaults() = %+v", d)
 	}

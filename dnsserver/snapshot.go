@@ -126,15 +126,11 @@ func build(cfg *config.Config, cfgID fileID, prev *snapshot, serial uint64) (*sn
 				continue
 			}
 		}
-		m, err := popmap.ReadFile(path)
+		m, t, err := popmap.Load(path)
 		if err != nil {
 			return nil, err
 		}
 		if err := m.CheckLabels(labelOK); err != nil {
-			return nil, fmt.Errorf("map %s: %w", path, err)
-		}
-		t, err := popmap.Compile(m)
-		if err != nil {
 			return nil, fmt.Errorf("map %s: %w", path, err)
 		}
 		// The file may have changed while we read it; the next event

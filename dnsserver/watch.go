@@ -16,16 +16,25 @@ import (
 // watch was being armed.
 const pollEvery = 2 * time.Second
 
-// watched returns the files the snapshot depends on.
+// watched returns the files the snapshot depends on, as absolute paths
+// (fsnotify names events by the directory path it was first given, which
+// for a relative config path is not the maps' absolute one).
 func (s *snapshot) watched() []string {
-	files := []string{s.cfg.File}
+	files := []string{absPath(s.cfg.File)}
 	for p := range s.maps {
-		files = append(files, p)
+		files = append(files, absPath(p))
 	}
 	if s.cfg.GeoIP != "" {
-		files = append(files, s.cfg.GeoIP)
+		files = append(files, absPath(s.cfg.GeoIP))
 	}
 	return files
+}
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return filepath.Clean(p)
 }
 
 // identities returns the current identity of every watched file.
@@ -118,7 +127,7 @@ func (w *watcher) run(ctx context.Context) {
 		case ev := <-events:
 			snap := w.s.snap.Load()
 			for _, f := range snap.watched() {
-				if filepath.Clean(ev.Name) == f {
+				if absPath(ev.Name) == f {
 					reason = "file " + ev.Op.String() + " " + f
 					debounce.Reset(snap.cfg.Reload.Debounce)
 				}

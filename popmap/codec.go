@@ -59,10 +59,7 @@ func ReadFile(path string) (*Map, error) {
 // IPv4-mapped IPv6 networks (::ffff:a.b.c.d/n with n ≥ 96) are stored as the
 // IPv4 network they denote, because lookups treat v4-mapped addresses as IPv4.
 func Parse(data []byte) (*Map, error) {
-	p := parser{data: data}
-	// Every network has exactly one '/', so this bounds the arena.
-	p.arena = make([]netip.Prefix, 0, bytes.Count(data, []byte{'/'}))
-	m, err := p.parseMap()
+	m, err := parseNoDupCheck(data)
 	if err != nil {
 		return nil, err
 	}
@@ -70,6 +67,36 @@ func Parse(data []byte) (*Map, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// Load reads, parses and compiles the map at path: what a server does on
+// every reload. It skips Parse's separate duplicate pass, because Compile
+// sorts the networks anyway and finds duplicates there; only then is the
+// slower pass run, to name both entries in the error.
+func Load(path string) (*Map, *Table, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading map: %w", err)
+	}
+	m, err := parseNoDupCheck(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("map %s: %w", path, err)
+	}
+	t, err := Compile(m)
+	if err != nil {
+		if derr := m.checkDuplicates(); derr != nil {
+			err = derr
+		}
+		return nil, nil, fmt.Errorf("map %s: %w", path, err)
+	}
+	return m, t, nil
+}
+
+func parseNoDupCheck(data []byte) (*Map, error) {
+	p := parser{data: data}
+	// Every network has exactly one '/', so this bounds the arena.
+	p.arena = make([]netip.Prefix, 0, bytes.Count(data, []byte{'/'}))
+	return p.parseMap()
 }
 
 // CheckLabels reports the first label that known rejects, naming its entry.

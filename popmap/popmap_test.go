@@ -509,3 +509,18 @@ func TestDirectMatchesSearch(t *testing.T) {
 		}
 	}
 }
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	good := dir + "/good.json"
+	dup := dir + "/dup.json"
+	_ = os.WriteFile(good, []byte(`{"map": [{"networks": ["10.0.0.0/8"], "labels": ["a"]}]}`), 0o644)
+	_ = os.WriteFile(dup, []byte(`{"map": [{"networks": ["10.0.0.0/8"], "labels": ["a"]}, {"networks": ["10.0.0.0/8"], "labels": ["b"]}]}`), 0o644)
+	if _, tb, err := Load(good); err != nil || tb.Entries() != 1 {
+		t.Fatalf("Load(good) = %v", err)
+	}
+	_, _, err := Load(dup)
+	if err == nil || !strings.Contains(err.Error(), "map[1].networks[0]: duplicate network 10.0.0.0/8 (first in map[0].networks[0])") || !strings.Contains(err.Error(), dup) {
+		t.Errorf("Load(dup) error = %v", err)
+	}
+}

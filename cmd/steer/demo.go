@@ -70,7 +70,7 @@ func demo(w io.Writer, listen string, serve bool) error {
 	}
 	cfgText := strings.Replace(string(b), `dns: ["127.0.0.1:5353"]`, fmt.Sprintf(`dns: [%q]`, listen), 1)
 	cfgText = strings.Replace(cfgText, `admin: "127.0.0.1:9153"`, `admin: "127.0.0.1:0"`, 1)
-	cfgText = strings.Replace(cfgText, "debounce: 200ms", "debounce: 50ms", 1)
+	cfgText = strings.Replace(cfgText, "debounce: 100ms", "debounce: 50ms", 1)
 	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o644); err != nil {
 		return err
 	}
