@@ -3,43 +3,23 @@ package dnsserver
 import (
 	"bytes"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
-
-	"github.com/steer-gslb/steer/examples"
 )
 
 // startServer runs the example config on 127.0.0.1:0 with real sockets.
 func startServer(t *testing.T) *Server {
 	t.Helper()
-	dir := t.TempDir()
-	if err := examples.WriteTo(dir); err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(dir, "steer.yaml")
-	b, _ := os.ReadFile(p)
-	text := strings.Replace(string(b), `dns: ["127.0.0.1:5353"]`, `dns: ["127.0.0.1:0"]`, 1)
-	text = strings.Replace(text, `admin: "127.0.0.1:9153"`, `admin: "127.0.0.1:0"`, 1)
-	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s, err := New(p, Options{Logger: slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := quietServer(t, exampleConfig(t, `dns: ["127.0.0.1:5353"]`, `dns: ["127.0.0.1:0"]`, `admin: "127.0.0.1:9153"`, `admin: "127.0.0.1:0"`))
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(s.Close)
 	return s
 }
 

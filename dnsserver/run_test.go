@@ -5,27 +5,14 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/steer-gslb/steer/examples"
 )
 
 // TestRunSIGHUP: with file watching off, SIGHUP alone reloads.
 func TestRunSIGHUP(t *testing.T) {
-	dir := t.TempDir()
-	if err := examples.WriteTo(dir); err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(dir, "steer.yaml")
-	b, _ := os.ReadFile(p)
-	text := strings.NewReplacer(`dns: ["127.0.0.1:5353"]`, `dns: ["127.0.0.1:0"]`, `admin: "127.0.0.1:9153"`, `admin: ""`, "watch: true", "watch: false").Replace(string(b))
-	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	p := exampleConfig(t, `dns: ["127.0.0.1:5353"]`, `dns: ["127.0.0.1:0"]`, `admin: "127.0.0.1:9153"`, `admin: ""`, "watch: true", "watch: false")
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan *Server, 1)
 	done := make(chan error, 1)

@@ -16,9 +16,9 @@ import (
 	"github.com/steer-gslb/steer/examples"
 )
 
-// testServer loads the embedded example config (with edits applied to its
-// text) without binding sockets, and returns it with a responder.
-func testServer(t testing.TB, edits ...string) (*Server, *responder, string) {
+// exampleConfig writes the embedded examples into a temporary directory,
+// applies edits (pairs of old, new text) to steer.yaml and returns its path.
+func exampleConfig(t testing.TB, edits ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	if err := examples.WriteTo(dir); err != nil {
@@ -39,14 +39,28 @@ func testServer(t testing.TB, edits ...string) (*Server, *responder, string) {
 	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(p, Options{Logger: slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil))})
+	return p
+}
+
+func quietServer(t testing.TB, path string) *Server {
+	t.Helper()
+	s, err := New(path, Options{Logger: slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
+	return s
+}
+
+// testServer loads the example config (with edits) without binding
+// sockets, and returns it with a responder.
+func testServer(t testing.TB, edits ...string) (*Server, *responder, string) {
+	t.Helper()
+	p := exampleConfig(t, edits...)
+	s := quietServer(t, p)
 	st := &workerStats{}
 	s.stats = append(s.stats, st)
-	return s, &responder{srv: s, stats: st}, dir
+	return s, &responder{srv: s, stats: st}, filepath.Dir(p)
 }
 
 var resolver = netip.MustParseAddrPort("127.0.0.1:40000")

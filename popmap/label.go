@@ -8,6 +8,23 @@
 // package exports no metrics; the server reports map versions and sizes.
 package popmap
 
+import "strings"
+
 // Label names a PoP ("fra", "ams"). A map ranks labels per network; it never
 // knows the PoP's addresses (gdnsd's split between a map and a resource).
 type Label string
+
+// FormatLabels joins ranked labels with commas ("fra,ams"), or "(none)".
+func FormatLabels(ls []Label) string {
+	if len(ls) == 0 {
+		return "(none)"
+	}
+	var b strings.Builder
+	for i, l := range ls {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(string(l))
+	}
+	return b.String()
+}

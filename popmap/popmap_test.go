@@ -402,7 +402,7 @@ func TestDiff(t *testing.T) {
 	want := []string{"10.0.1.0/24 fra -> ams", "10.0.2.0/24 fra -> ams"}
 	var got []string
 	for _, c := range changes {
-		got = append(got, fmt.Sprintf("%s %s -> %s", c.Prefix, labelsString(c.Old), labelsString(c.New)))
+		got = append(got, fmt.Sprintf("%s %s -> %s", c.Prefix, FormatLabels(c.Old), FormatLabels(c.New)))
 	}
 	if !slices.Equal(got, want) || sum.Changed24 != 2 || sum.Changed56 != 0 || sum.Blocks != 2 {
 		t.Errorf("Diff = %q %+v, want %q with 2 /24s", got, sum, want)
@@ -445,17 +445,6 @@ func TestStats(t *testing.T) {
 	if s.Covered24 != 2*65536+4 {
 		t.Errorf("Covered24 = %v", s.Covered24)
 	}
-}
-
-func labelsString(ls []Label) string {
-	if len(ls) == 0 {
-		return "(none)"
-	}
-	s := make([]string, len(ls))
-	for i, l := range ls {
-		s[i] = string(l)
-	}
-	return strings.Join(s, ",")
 }
 
 func TestRadixSort(t *testing.T) {

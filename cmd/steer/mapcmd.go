@@ -91,7 +91,7 @@ func runMap(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "%s: no entry, scope /%d\n", in, scope)
 			return 0
 		}
-		fmt.Fprintf(stdout, "%s: %s, scope /%d\n", in, joinLabels(labels), scope)
+		fmt.Fprintf(stdout, "%s: %s, scope /%d\n", in, popmap.FormatLabels(labels), scope)
 		return 0
 	case "diff":
 		limit := fs.Int("limit", 50, "print at most this many changed blocks (0 = all)")
@@ -111,7 +111,7 @@ func runMap(args []string, stdout, stderr io.Writer) int {
 		}
 		changes, sum := popmap.Diff(a, b, *limit)
 		for _, c := range changes {
-			fmt.Fprintf(stdout, "%-22s %s -> %s\n", c.Prefix, joinLabels(c.Old), joinLabels(c.New))
+			fmt.Fprintf(stdout, "%-22s %s -> %s\n", c.Prefix, popmap.FormatLabels(c.Old), popmap.FormatLabels(c.New))
 		}
 		if sum.Blocks > len(changes) {
 			fmt.Fprintf(stdout, "… %d more blocks (--limit 0 for all)\n", sum.Blocks-len(changes))
@@ -145,17 +145,6 @@ func loadMap(path string) (*popmap.Map, *popmap.Table, error) {
 		return nil, nil, fmt.Errorf("map %s: %w", path, err)
 	}
 	return m, t, nil
-}
-
-func joinLabels(ls []popmap.Label) string {
-	if len(ls) == 0 {
-		return "(none)"
-	}
-	s := make([]string, len(ls))
-	for i, l := range ls {
-		s[i] = string(l)
-	}
-	return strings.Join(s, ",")
 }
 
 func printStats(w io.Writer, path string, s popmap.Stats) {
