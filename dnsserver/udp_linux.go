@@ -35,11 +35,21 @@ type udpLoop struct {
 	recv, send    func(fd uintptr) bool
 }
 
+// Query and answer buffers are slices of two slabs with a stride that is
+// not a power of two: 64 buffers at a 4 KiB or 64 KiB stride all start in
+// the same cache set and evict each other on every batch.
+const (
+	maxUDPQuery = 4096      // a larger datagram is truncated and dropped
+	bufStride   = 4096 + 64 // one cache line of stagger per buffer
+)
+
 func newUDPLoop() *udpLoop {
 	l := &udpLoop{}
+	rslab := make([]byte, batch*bufStride)
+	wslab := make([]byte, batch*bufStride)
 	for i := range batch {
-		l.rbuf[i] = make([]byte, 65535)
-		l.wbuf[i] = make([]byte, 0, 4096)
+		l.rbuf[i] = rslab[i*bufStride : i*bufStride+maxUDPQuery : i*bufStride+maxUDPQuery]
+		l.wbuf[i] = wslab[i*bufStride : i*bufStride : i*bufStride+4096]
 		l.riov[i].Base = &l.rbuf[i][0]
 		l.riov[i].SetLen(len(l.rbuf[i]))
 		l.rhdr[i].hdr.Iov = &l.riov[i]
@@ -103,6 +113,10 @@ func (s *Server) serveUDP(c *net.UDPConn, r *responder) {
 		snap := s.snap.Load()
 		k := 0
 		for i := range l.n {
+			if l.rhdr[i].hdr.Flags&unix.MSG_TRUNC != 0 {
+				r.stats.dropped.Add(1) // longer than any sane query
+				continue
+			}
 			req := l.rbuf[i][:l.rhdr[i].n]
 			src := sockaddrAddrPort(l.rname[i][:l.rhdr[i].hdr.Namelen])
 			resp := r.answer(snap, req, src, false, l.wbuf[k][:0])
