@@ -105,3 +105,42 @@ func TestMetricsLint(t *testing.T) {
 		}
 	}
 }
+
+// TestOversizeDatagramDropped: a datagram longer than any query is dropped
+// and counted, and the loop keeps answering.
+func TestOversizeDatagramDropped(t *testing.T) {
+	s := startServer(t)
+	c, err := net.Dial("udp", s.Addrs()[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.Close() }()
+	big, _ := newQuery("www.example.net.", dns.TypeA, "").Pack()
+	big = append(big, make([]byte, 5000)...)
+	if _, err := c.Write(big); err != nil {
+		t.Fatal(err)
+	}
+	cl := &dns.Client{Net: "udp", Timeout: 2 * time.Second}
+	resp, _, err := cl.Exchange(newQuery("www.example.net.", dns.TypeA, "203.0.113.0/24"), s.Addrs()[0].String())
+	if err != nil || answers(resp) != "192.0.2.10" {
+		t.Fatalf("after an oversize datagram: %v %v", resp, err)
+	}
+	// The two datagrams may reach different SO_REUSEPORT sockets: poll.
+	deadline := time.After(5 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var dropped uint64
+		for _, st := range s.stats {
+			dropped += st.dropped.Load()
+		}
+		if dropped == 1 {
+			return
+		}
+		select {
+		case <-deadline:
+			t.Fatalf("dropped = %d, want 1", dropped)
+		case <-tick.C:
+		}
+	}
+}
