@@ -10,6 +10,11 @@ import (
 // Run starts a server on the config at path, reloads on SIGHUP and serves
 // until ctx ends. ready, if not nil, is called once the listeners are bound.
 func Run(ctx context.Context, path string, opts Options, ready func(*Server)) error {
+	// Catch SIGHUP before anything can send it: its default action would
+	// end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	s, err := New(path, opts)
 	if err != nil {
 		return err
@@ -21,9 +26,6 @@ func Run(ctx context.Context, path string, opts Options, ready func(*Server)) er
 	if ready != nil {
 		ready(s)
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	for {
 		select {
 		case <-ctx.Done():
