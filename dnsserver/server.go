@@ -66,6 +66,10 @@ type Server struct {
 	stats   []*workerStats // one per UDP socket, then one shared by TCP
 
 	udp     []*net.UDPConn
+	// stopFD is an eventfd the UDP loops wait on beside their sockets;
+	// Close makes it readable. stopping is set first, for busy loops.
+	stopFD   int
+	stopping atomic.Bool
 	tcp     []net.Listener
 	admin   *http.Server
 	adminLn net.Listener
@@ -138,6 +142,11 @@ func (s *Server) Start() error {
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
+	stopFD, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		return fmt.Errorf("eventfd: %w", err)
+	}
+	s.stopFD = stopFD
 	for _, ap := range cfg.Listen.DNS {
 		port, err := s.listenUDP(ap, n)
 		if err != nil {
@@ -261,6 +270,10 @@ func (s *Server) Close() {
 	if s.cancel != nil {
 		s.cancel()
 	}
+	s.stopping.Store(true)
+	if s.stopFD > 0 {
+		_, _ = unix.Write(s.stopFD, []byte{1, 0, 0, 0, 0, 0, 0, 0})
+	}
 	for _, c := range s.udp {
 		_ = c.Close()
 	}
@@ -271,6 +284,10 @@ func (s *Server) Close() {
 		_ = s.admin.Close()
 	}
 	s.wg.Wait()
+	if s.stopFD > 0 {
+		_ = unix.Close(s.stopFD)
+		s.stopFD = 0
+	}
 	s.qlog.close()
 }
 
