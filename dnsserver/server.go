@@ -65,14 +65,14 @@ type Server struct {
 	metrics *metrics
 	stats   []*workerStats // one per UDP socket, then one shared by TCP
 
-	udp     []*net.UDPConn
+	udp []*net.UDPConn
 	// stopFD is an eventfd the UDP loops wait on beside their sockets;
 	// Close makes it readable. stopping is set first, for busy loops.
 	stopFD   int
 	stopping atomic.Bool
-	tcp     []net.Listener
-	admin   *http.Server
-	adminLn net.Listener
+	tcp      []net.Listener
+	admin    *http.Server
+	adminLn  net.Listener
 
 	ctx    context.Context
 	cancel context.CancelFunc
