@@ -476,6 +476,19 @@ func (p *parser) parseEntry(i int) (Entry, error) {
 			}
 			seenNets = true
 			return p.array(func(j int) error {
+				// Fast path for the common "a.b.c.d/n": find the closing
+				// quote with IndexByte and parse in place. Anything else
+				// (escapes, IPv6, errors) takes the general path below.
+				if p.peek() == '"' {
+					rest := p.data[p.pos+1:]
+					if q := bytes.IndexByte(rest, '"'); q >= 0 {
+						if pfx, ok := parseIPv4Prefix(rest[:q]); ok {
+							p.pos += q + 2
+							e.Networks = p.appendNetwork(e.Networks, pfx)
+							return nil
+						}
+					}
+				}
 				s, err := p.str()
 				if err != nil {
 					return fmt.Errorf("map[%d].networks[%d]: %w", i, j, err)
