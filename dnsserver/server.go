@@ -70,6 +70,7 @@ type Server struct {
 	// Close makes it readable. stopping is set first, for busy loops.
 	stopFD   int
 	stopping atomic.Bool
+	building atomic.Bool // a reload is compiling a snapshot
 	tcp      []net.Listener
 	admin    *http.Server
 	adminLn  net.Listener
@@ -131,16 +132,16 @@ func (s *Server) ReloadFailures() uint64 { return s.failures.Load() }
 func (s *Server) Start() error {
 	cfg := s.snap.Load().cfg
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	// A reload must never share a scheduler slot with a query loop, or a
-	// server pinned to one core stalls its queries for the length of a
-	// map compile: keep at least two Ps. The reload itself runs on a niced
-	// thread (lowPriority), so the kernel still favours the query loop.
-	if runtime.GOMAXPROCS(0) < 2 {
-		runtime.GOMAXPROCS(2)
-	}
 	n := cfg.Listen.UDPSockets
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
+	}
+	// Each UDP loop holds a scheduler slot (P) even while it waits (see
+	// serveUDP), so keep one more for everything else — reloads above all,
+	// which run on a niced thread (lowPriority) so that the kernel still
+	// favours the query loops when they share a core.
+	if want := n*len(cfg.Listen.DNS) + 1; runtime.GOMAXPROCS(0) < want {
+		runtime.GOMAXPROCS(want)
 	}
 	stopFD, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
@@ -305,6 +306,7 @@ func (s *Server) Reload(reason string) error {
 	// that all die together, and every cycle's mark phase puts a worker on
 	// the query loop's core. The garbage goes in one forced cycle below.
 	gcPercent := debug.SetGCPercent(-1)
+	s.building.Store(true)
 	lowPriority(func() {
 		cfgID, _ := statID(s.configPath)
 		var cfg *config.Config
@@ -313,6 +315,7 @@ func (s *Server) Reload(reason string) error {
 		}
 	})
 	took := time.Since(start)
+	s.building.Store(false)
 	debug.SetGCPercent(gcPercent)
 	if err != nil {
 		s.failures.Add(1)

@@ -2,9 +2,9 @@ package dnsserver
 
 import (
 	"encoding/binary"
-	"errors"
 	"net"
 	"net/netip"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -12,6 +12,10 @@ import (
 
 // batch is how many datagrams one recvmmsg/sendmmsg moves at most.
 const batch = 64
+
+// reloadCoalesce is how long an idle UDP loop lets queries gather after a
+// wake-up while a reload is being built (see serveUDP).
+const reloadCoalesce = 200 * time.Microsecond
 
 // mmsghdr is struct mmsghdr of recvmmsg(2); x/sys/unix has no type for it.
 type mmsghdr struct {
@@ -134,9 +138,26 @@ func (s *Server) serveUDP(c *net.UDPConn, r *responder) {
 				return
 			}
 			// Nothing queued: sleep until a query (or Close) arrives.
-			if _, err := unix.EpollWait(ep, events[:], -1); err != nil && !errors.Is(err, unix.EINTR) {
-				s.log.Error("udp epoll wait", "err", err)
+			// A raw syscall: the loop keeps its P while it sleeps. A
+			// scheduler-aware one lets sysmon take the P away after 20 µs
+			// and hand it around, a storm of thread wake-ups on a busy
+			// core that slowed a concurrent reload several-fold. The
+			// runtime can still stop this loop: its preemption signal
+			// interrupts epoll_wait (EINTR).
+			_, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(ep), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), ^uintptr(0), 0, 0)
+			if e != 0 && e != unix.EINTR {
+				s.log.Error("udp epoll wait", "err", e)
 				return
+			}
+			if s.building.Load() {
+				// A reload is compiling on this machine: let queries
+				// gather for a moment instead of waking for each one, or
+				// the wake-ups (tens of thousands a second at moderate
+				// load) preempt the niced build thread so often that the
+				// swap is delayed several-fold. Costs at most this much
+				// latency, only while a reload runs.
+				ts := unix.Timespec{Nsec: reloadCoalesce.Nanoseconds()}
+				_, _, _ = unix.RawSyscall(unix.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), 0, 0)
 			}
 			continue
 		}
