@@ -228,6 +228,9 @@ func (c *Chain) decide(f Family, cl Client) Decision {
 				return Decision{PoP: int(p), Source: SourceResolver, Scope: scope}
 			}
 		case config.StepGeo:
+			if c.geo == nil || c.geo.db == nil {
+				continue // no GeoIP database: the step decides nothing and narrows nothing
+			}
 			addr := cl.Resolver
 			if clientInfo {
 				addr = capped(cl.ECS)
