@@ -37,7 +37,6 @@ type udpLoop struct {
 	n, sent, want int
 	dropped       int
 	errno         unix.Errno
-	recv, send    func(fd uintptr) bool
 }
 
 // Query and answer buffers are slices of two slabs with a stride that is
@@ -63,40 +62,44 @@ func newUDPLoop() *udpLoop {
 		l.whdr[i].hdr.Iov = &l.wiov[i]
 		l.whdr[i].hdr.SetIovlen(1)
 	}
-	l.recv = func(fd uintptr) bool {
-		for i := range batch {
-			l.rhdr[i].hdr.Namelen = unix.SizeofSockaddrInet6
-		}
-		r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&l.rhdr[0])), batch, unix.MSG_DONTWAIT, 0, 0)
-		if e != 0 {
-			l.n, l.errno = 0, e
-			return false
-		}
-		l.n, l.errno = int(r), 0
-		return true
-	}
-	l.send = func(fd uintptr) bool {
-		for l.sent < l.want {
-			r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&l.whdr[l.sent])), uintptr(l.want-l.sent), unix.MSG_DONTWAIT, 0, 0)
-			switch {
-			case e == unix.EINTR:
-				continue
-			case e == unix.EAGAIN:
-				// The send buffer (4 MiB) is full: drop the rest, as a
-				// full receive queue would.
-				l.dropped += l.want - l.sent
-				return false
-			case e != 0:
-				// One bad destination must not stall the batch: skip it.
-				l.errno = e
-				l.sent++
-				continue
-			}
-			l.sent += int(r)
-		}
-		return true
-	}
 	return l
+}
+
+// recv reads a batch without blocking; false with errno set when there is
+// nothing (EAGAIN) or the read failed.
+func (l *udpLoop) recv(fd uintptr) bool {
+	for i := range batch {
+		l.rhdr[i].hdr.Namelen = unix.SizeofSockaddrInet6
+	}
+	r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&l.rhdr[0])), batch, unix.MSG_DONTWAIT, 0, 0)
+	if e != 0 {
+		l.n, l.errno = 0, e
+		return false
+	}
+	l.n, l.errno = int(r), 0
+	return true
+}
+
+// send writes whdr[sent:want] without blocking, counting what a full send
+// buffer made it drop.
+func (l *udpLoop) send(fd uintptr) {
+	for l.sent < l.want {
+		r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&l.whdr[l.sent])), uintptr(l.want-l.sent), unix.MSG_DONTWAIT, 0, 0)
+		switch {
+		case e == unix.EINTR:
+			continue
+		case e == unix.EAGAIN:
+			// The send buffer (4 MiB) is full: drop the rest, as a
+			// full receive queue would.
+			l.dropped += l.want - l.sent
+			return
+		case e != 0:
+			// One bad destination must not stall the batch: skip it.
+			l.sent++
+			continue
+		}
+		l.sent += int(r)
+	}
 }
 
 // serveUDP reads batches of queries, answers each from one snapshot, and
