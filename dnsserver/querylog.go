@@ -109,14 +109,9 @@ func (ql *queryLog) record(q *query, qname string, cl steering.Client, pop popma
 	b = append(b, `","resolver":"`...)
 	b = cl.Resolver.AppendTo(b)
 	b = append(b, '"')
-	if ecs, _ := steering.Unmap(cl.ECS); ecs.IsValid() {
-		bitsN := min(ecs.Bits(), popmap.MaxSource6)
-		if ecs.Addr().Is4() {
-			bitsN = min(ecs.Bits(), popmap.MaxSource4)
-		}
-		p, _ := ecs.Addr().Prefix(bitsN)
+	if cl.ECS.IsValid() {
 		b = append(b, `,"ecs":"`...)
-		b = p.AppendTo(b)
+		b = steering.CapECS(cl.ECS).AppendTo(b)
 		b = append(b, '"')
 	}
 	if pop != "" {

@@ -56,13 +56,11 @@ type record struct {
 	cfg   *config.Record
 	chain *steering.Chain
 	def   [2][][]byte
-	label string // presentation name, for logs
 }
 
 // loadedMap is a compiled map and the identity of the file it came from, so
 // that an unchanged map is not recompiled when something else changed.
 type loadedMap struct {
-	path   string
 	table  *popmap.Table
 	id     fileID
 	loaded time.Time
@@ -135,7 +133,7 @@ func build(cfg *config.Config, cfgID fileID, prev *snapshot, serial uint64) (*sn
 		}
 		// The file may have changed while we read it; the next event
 		// triggers another reload, so the identity taken before is right.
-		s.maps[path] = &loadedMap{path: path, table: t, id: id, loaded: time.Now()}
+		s.maps[path] = &loadedMap{table: t, id: id, loaded: time.Now()}
 	}
 
 	if cfg.GeoIP != "" {
@@ -181,7 +179,7 @@ func build(cfg *config.Config, cfgID fileID, prev *snapshot, serial uint64) (*sn
 		s.addNode(zc.Name, z)
 		for ri := range zc.Records {
 			rc := &zc.Records[ri]
-			r := &record{cfg: rc, label: rc.Name}
+			r := &record{cfg: rc}
 			r.def[0], r.def[1] = addrBytes(rc.Default.IPv4), addrBytes(rc.Default.IPv6)
 			if rc.Steered() {
 				var ecs, res *popmap.Table
@@ -234,9 +232,10 @@ func (s *snapshot) addNode(name string, z *zone) *node {
 	return n
 }
 
-// find returns the node for a lowercase wire name, or (nil, zone, rum) when
-// the name does not exist: zone is the deepest zone containing it (nil if
-// none, REFUSED) and rum the RUM record it falls under, if any.
+// find returns the node for a lowercase wire name and its zone. A name below
+// a RUM record returns that record's node. A name that does not exist
+// returns (nil, zone) with the deepest zone containing it, or (nil, nil)
+// when no zone does (REFUSED).
 func (s *snapshot) find(lname []byte) (*node, *zone) {
 	if n := s.names[string(lname)]; n != nil {
 		return n, n.zone

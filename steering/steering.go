@@ -271,8 +271,14 @@ func capBits(p netip.Prefix) int {
 	return min(p.Bits(), popmap.MaxSource6)
 }
 
-// capped is the network address of p capped at /24 or /56.
-func capped(p netip.Prefix) netip.Addr {
+// CapECS is what a server may keep of an ECS source prefix: v4-mapped
+// prefixes as IPv4 (Unmap), capped at /24 (IPv4) or /56 (IPv6), masked.
+// Lookups, the geo step and the query log all use this form.
+func CapECS(p netip.Prefix) netip.Prefix {
+	p, _ = Unmap(p)
 	q, _ := p.Addr().Prefix(capBits(p))
-	return q.Addr()
+	return q
 }
+
+// capped is the network address of p capped at /24 or /56.
+func capped(p netip.Prefix) netip.Addr { return CapECS(p).Addr() }
