@@ -28,7 +28,7 @@ func runMap(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "usage: steer map validate [--config FILE] MAP")
 			return 2
 		}
-		m, t, err := loadMap(fs.Arg(0))
+		m, t, err := popmap.Load(fs.Arg(0))
 		if err != nil {
 			fmt.Fprintln(stderr, "steer map validate:", err)
 			return 1
@@ -52,7 +52,7 @@ func runMap(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "usage: steer map lookup [--json] MAP ADDR|PREFIX")
 			return 2
 		}
-		_, t, err := loadMap(fs.Arg(0))
+		_, t, err := popmap.Load(fs.Arg(0))
 		if err != nil {
 			fmt.Fprintln(stderr, "steer map lookup:", err)
 			return 1
@@ -99,12 +99,12 @@ func runMap(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "usage: steer map diff [--limit N] A B")
 			return 2
 		}
-		_, a, err := loadMap(fs.Arg(0))
+		_, a, err := popmap.Load(fs.Arg(0))
 		if err != nil {
 			fmt.Fprintln(stderr, "steer map diff:", err)
 			return 1
 		}
-		_, b, err := loadMap(fs.Arg(1))
+		_, b, err := popmap.Load(fs.Arg(1))
 		if err != nil {
 			fmt.Fprintln(stderr, "steer map diff:", err)
 			return 1
@@ -123,7 +123,7 @@ func runMap(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "usage: steer map stats MAP")
 			return 2
 		}
-		m, t, err := loadMap(fs.Arg(0))
+		m, t, err := popmap.Load(fs.Arg(0))
 		if err != nil {
 			fmt.Fprintln(stderr, "steer map stats:", err)
 			return 1
@@ -133,18 +133,6 @@ func runMap(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "steer map: unknown subcommand %q (want validate, lookup, diff or stats)\n", sub)
 	return 2
-}
-
-func loadMap(path string) (*popmap.Map, *popmap.Table, error) {
-	m, err := popmap.ReadFile(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	t, err := popmap.Compile(m)
-	if err != nil {
-		return nil, nil, fmt.Errorf("map %s: %w", path, err)
-	}
-	return m, t, nil
 }
 
 func printStats(w io.Writer, path string, s popmap.Stats) {

@@ -46,13 +46,9 @@ func NewChecker(cfgPath, mapPath, qname string) (*Checker, error) {
 	if mapPath == "" {
 		mapPath = rec.ECSMap
 	}
-	m, err := popmap.ReadFile(mapPath)
+	_, tb, err := popmap.Load(mapPath)
 	if err != nil {
 		return nil, err
-	}
-	tb, err := popmap.Compile(m)
-	if err != nil {
-		return nil, fmt.Errorf("compiling map %q: %w", mapPath, err)
 	}
 	c := &Checker{QName: qname, table: tb, pops: map[popmap.Label]config.PoP{}, def: rec.Default.IPv4, MapPath: mapPath}
 	for _, p := range cfg.PoPs {
@@ -63,13 +59,9 @@ func NewChecker(cfgPath, mapPath, qname string) (*Checker, error) {
 
 // WithMap returns a checker for the same config and another map.
 func (c *Checker) WithMap(mapPath string) (*Checker, error) {
-	m, err := popmap.ReadFile(mapPath)
+	_, tb, err := popmap.Load(mapPath)
 	if err != nil {
 		return nil, err
-	}
-	tb, err := popmap.Compile(m)
-	if err != nil {
-		return nil, fmt.Errorf("compiling map %q: %w", mapPath, err)
 	}
 	d := *c
 	d.table, d.MapPath = tb, mapPath
