@@ -143,9 +143,9 @@ func run(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	ap, err := netip.ParseAddrPort(*server)
+	ap, err := loopbackServer("run", *server)
 	if err != nil {
-		return fmt.Errorf("--server: %w", err)
+		return err
 	}
 	if *cfgPath == "" {
 		return errors.New("run: --config is required")
@@ -284,12 +284,9 @@ func wait(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	ap, err := netip.ParseAddrPort(*server)
+	ap, err := loopbackServer("wait", *server)
 	if err != nil {
-		return fmt.Errorf("--server: %w", err)
-	}
-	if !ap.Addr().IsLoopback() {
-		return errors.New("wait: only loopback servers")
+		return err
 	}
 	start := time.Now()
 	deadline := start.Add(*timeout)
@@ -317,12 +314,9 @@ func check(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	ap, err := netip.ParseAddrPort(*server)
+	ap, err := loopbackServer("check", *server)
 	if err != nil {
-		return fmt.Errorf("--server: %w", err)
-	}
-	if !ap.Addr().IsLoopback() {
-		return errors.New("check: only loopback servers")
+		return err
 	}
 	chk, err := loadgen.NewChecker(*cfgPath, *mapPath, loadgen.DefaultQName)
 	if err != nil {
@@ -400,4 +394,17 @@ func freePorts(args []string) error {
 		fmt.Println(port)
 	}
 	return nil
+}
+
+// loopbackServer parses a subcommand's --server, which must be a loopback
+// address: this tool only ever loads servers on this machine.
+func loopbackServer(cmd, s string) (netip.AddrPort, error) {
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil {
+		return ap, fmt.Errorf("--server: %w", err)
+	}
+	if !ap.Addr().IsLoopback() {
+		return ap, fmt.Errorf("%s: only loopback servers", cmd)
+	}
+	return ap, nil
 }
