@@ -228,16 +228,8 @@ func TestRunLoopback(t *testing.T) {
 }
 
 func TestRunDetectsWrongScope(t *testing.T) {
-	dir := smallWorld(t)
-	chk, err := NewChecker(filepath.Join(dir, SteerConfig), "", DefaultQName)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The server answers from the rotated map: every checked answer is wrong.
-	next, err := chk.WithMap(filepath.Join(dir, NextMapFile))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, chk, next := worldCheckers(t)
 	pool := testPool(t, chk, 200)
 	res, err := Run(context.Background(), Options{
 		Server: ecsServer(t, next), Pool: pool, Duration: 100 * time.Millisecond, Window: 16, CheckEvery: 1, Checker: chk,
@@ -283,15 +275,7 @@ func TestHist(t *testing.T) {
 }
 
 func TestRunReload(t *testing.T) {
-	dir := smallWorld(t)
-	chk, err := NewChecker(filepath.Join(dir, SteerConfig), "", DefaultQName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	next, err := chk.WithMap(filepath.Join(dir, NextMapFile))
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, chk, next := worldCheckers(t)
 	from, to := filepath.Join(dir, "map.json.tmp"), filepath.Join(dir, MapFile)
 	data, err := os.ReadFile(filepath.Join(dir, NextMapFile))
 	if err != nil {
@@ -367,4 +351,19 @@ func BenchmarkLoopback(b *testing.B) {
 	b.ReportMetric(float64(received)/seconds, "queries/s")
 	b.ReportMetric(float64(lost)/float64(b.N), "lost/op")
 	b.ReportMetric(p99, "p99-ms")
+}
+
+// worldCheckers makes the small world and checkers for its map and for the
+// rotated map that replaces it.
+func worldCheckers(t *testing.T) (dir string, chk, next *Checker) {
+	t.Helper()
+	dir = smallWorld(t)
+	chk, err := NewChecker(filepath.Join(dir, SteerConfig), "", DefaultQName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next, err = chk.WithMap(filepath.Join(dir, NextMapFile)); err != nil {
+		t.Fatal(err)
+	}
+	return dir, chk, next
 }
