@@ -24,6 +24,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
@@ -205,8 +206,17 @@ type Entry struct {
 // documentation ranges work) holding entries. Host bits of prefixes are
 // cleared; where entries overlap, the later one wins for the addresses they
 // share.
-func Write(w io.Writer, entries []Entry) error {
+func Write(w io.Writer, entries []Entry) error { return WriteBuilt(w, entries, time.Time{}) }
+
+// WriteBuilt is Write with the database's build time set, so the same
+// entries give the same bytes (the zero time means now).
+func WriteBuilt(w io.Writer, entries []Entry, built time.Time) error {
+	var epoch int64
+	if !built.IsZero() {
+		epoch = built.Unix()
+	}
 	tree, err := mmdbwriter.New(mmdbwriter.Options{
+		BuildEpoch:              epoch,
 		DatabaseType:            "GeoIP2-City",
 		Description:             map[string]string{"en": "steer GeoIP database"},
 		Languages:               []string{"en"},
