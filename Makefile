@@ -45,8 +45,9 @@ test-deps: ## install the DNS servers and tools the integration tests drive (roo
 lint: ## run golangci-lint (.golangci.yml)
 	$(LINT) run ./...
 
-bench: ## run all benchmarks with -benchmem, then bench/dns-qps.sh if present
+bench: ## run all benchmarks with -benchmem, then bench/sim.sh and bench/dns-qps.sh
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	bash bench/sim.sh
 	@if [ -f bench/dns-qps.sh ]; then bash bench/dns-qps.sh; \
 	else echo "bench: bench/dns-qps.sh not present, skipping"; fi
 
@@ -55,7 +56,7 @@ fuzz: ## run every Fuzz target for FUZZTIME (default 30s) each
 	| awk '/^Fuzz/ { names[n++] = $$1; next } /^ok / { for (i = 0; i < n; i++) print $$2, names[i]; n = 0 }' \
 	| { found=0; while read -r pkg name; do found=1; \
 		echo "$(GO) test -run '^\$$' -fuzz '^$$name\$$' -fuzztime $(FUZZTIME) $$pkg"; \
-		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) "$$pkg" </dev/null; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 500x "$$pkg" </dev/null; \
 	done; [ "$$found" = 1 ] || echo "fuzz: no Fuzz targets found"; }
 
 demo: ## run the self-contained demo (go run ./cmd/steer demo)
