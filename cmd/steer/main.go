@@ -4,6 +4,7 @@
 //	steer demo                         the end-to-end demo on embedded examples
 //	steer dns --config FILE            the authoritative GSLB DNS server
 //	steer map validate|lookup|diff|stats ...
+//	steer sim --out DIR | report DIR   a world built from real data
 package main
 
 import (
@@ -21,6 +22,7 @@ func commands() []command {
 	return []command{
 		{"demo", "run the demo: DNS server on the embedded example config and map, answers for a few client subnets", runDemo},
 		{"dns", "run the authoritative GSLB DNS server (--config FILE)", runDNS},
+		{"sim", "build a simulated world from real data: --out DIR [flags] | report DIR", runSim},
 		{"map", "route maps: validate MAP | lookup [--json] MAP ADDR|PREFIX | diff A B | stats MAP", runMap},
 	}
 }

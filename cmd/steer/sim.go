@@ -1,0 +1,193 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/steer-gslb/steer/data"
+	"github.com/steer-gslb/steer/sim"
+)
+
+const simUsage = `usage: steer sim --out DIR [flags]     build a world from real data and write it to DIR
+       steer sim report DIR             print a world's report from its ground truth
+       steer sim --list-cities          the measured cities PoPs can be placed in
+
+A world is built from real measurements shipped in the binary (WonderProxy's
+city-to-city ping matrix, GeoNames populations, real BGP prefixes and ASNs,
+IP2Location countries): PoPs in measured cities; users in GeoNames cities,
+anchored to the nearest measured city; ISPs per country with real prefixes;
+per-ISP peering and transit detours; ISP and public resolvers; GeoIP errors.
+It writes, into DIR:
+
+  beacons.ndjson   beacons with production noise (tick timers, hijacked
+                   probes, duplicates, bad values, lost probes, bad clocks)
+  dnslog.ndjson    the DNS server's log of the random-name tests
+  bgp.txt, bgp.mrt the announcements (pyasn text, MRT TABLE_DUMP_V2)
+  geoip.mmdb       a GeoIP database with realistic errors
+  steer.yaml, map.json   a DNS server configuration for the world's PoPs
+  truth.tsv.gz     ground truth per network: weight, city, AS, resolver,
+                   anycast PoP, geo PoP and the true RTT distribution to
+                   every PoP
+  resolvers.tsv    resolvers and their clients' traffic
+  world.json       options, counts and the matrix cleaning report
+  report.txt       the report (also printed)
+
+The same seed and flags give byte-identical files.
+
+flags:
+`
+
+func runSim(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "report" {
+		return runSimReport(args[1:], stdout, stderr)
+	}
+	opt := sim.DefaultOptions()
+	fs := flag.NewFlagSet("steer sim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), simUsage)
+		fs.PrintDefaults()
+	}
+	out := fs.String("out", "", "directory to write the world into (created if missing)")
+	fs.Uint64Var(&opt.Seed, "seed", opt.Seed, "random seed: the same seed and flags give the same world")
+	fs.IntVar(&opt.Networks, "networks", opt.Networks, "client networks (IPv4 /24s and IPv6 /56s)")
+	fs.Float64Var(&opt.IPv6, "ipv6", opt.IPv6, "share of an IPv6-announcing ISP's networks that are IPv6 /56s")
+	fs.Float64Var(&opt.Measured, "measured", opt.Measured, "share of networks that send beacons")
+	beacons := fs.String("beacons", fmt.Sprintf("%d-%d", opt.BeaconsMin, opt.BeaconsMax), "beacons per measured network: N or MIN-MAX (uniform)")
+	pops := fs.String("pops", sim.FormatPoPs(opt.PoPs), "PoPs as label=City,... (cities: --list-cities)")
+	start := fs.String("start", opt.Start.Format(time.RFC3339), "beacons are stamped from this time (RFC 3339)")
+	fs.DurationVar(&opt.Duration, "duration", opt.Duration, "... over this long")
+	fs.StringVar(&opt.Zone, "zone", opt.Zone, "DNS zone; the random names go under rum.ZONE")
+	fs.Float64Var(&opt.PublicResolvers, "public-resolvers", opt.PublicResolvers, "mean share of networks using a public resolver")
+	fs.Float64Var(&opt.ISPResolverECS, "isp-resolver-ecs", opt.ISPResolverECS, "share of ISPs whose resolvers send ECS")
+	fs.Float64Var(&opt.GeoWrongCity, "geo-wrong-city", opt.GeoWrongCity, "share of address blocks GeoIP puts in the wrong city")
+	fs.Float64Var(&opt.GeoWrongCountry, "geo-wrong-country", opt.GeoWrongCountry, "share of address blocks GeoIP puts in the wrong country")
+	fs.Float64Var(&opt.DNSTest, "dns-test", opt.DNSTest, "share of beacons carrying a random-name DNS test")
+	exclude := fs.String("exclude", strings.Join(opt.Exclude, ","), "countries (ISO codes, comma-separated) with no users; \"\" for none")
+	noise := fs.Float64("noise", 1, "scale every production-noise share (0: clean data; see world.json for the shares)")
+	list := fs.Bool("list-cities", false, "list the measured cities and exit")
+	quiet := fs.Bool("quiet", false, "print only the report")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *list {
+		return listCities(stdout, stderr)
+	}
+	if *out == "" || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "steer sim: --out DIR is required (and takes no arguments); see steer sim --help")
+		return 2
+	}
+	var err error
+	if opt.BeaconsMin, opt.BeaconsMax, err = parseRange(*beacons); err != nil {
+		fmt.Fprintf(stderr, "steer sim: --beacons: %v\n", err)
+		return 2
+	}
+	if opt.PoPs, err = sim.ParsePoPs(*pops); err != nil {
+		fmt.Fprintf(stderr, "steer sim: --pops: %v\n", err)
+		return 2
+	}
+	if opt.Start, err = time.Parse(time.RFC3339, *start); err != nil {
+		fmt.Fprintf(stderr, "steer sim: --start: %v\n", err)
+		return 2
+	}
+	opt.Start = opt.Start.UTC()
+	opt.Noise = scaleNoise(opt.Noise, *noise)
+	opt.Exclude = nil
+	for c := range strings.SplitSeq(*exclude, ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			opt.Exclude = append(opt.Exclude, c)
+		}
+	}
+	t0 := time.Now()
+	w, err := sim.Plan(opt)
+	if err != nil {
+		fmt.Fprintf(stderr, "steer sim: %v\n", err)
+		return 1
+	}
+	progress := stderr
+	if *quiet {
+		progress = nil
+	} else {
+		fmt.Fprintf(stderr, "sim: planned %d ISPs, %d address blocks, %d resolvers in %v\n",
+			len(w.ISPs), len(w.Blocks), len(w.Resolvers), time.Since(t0).Round(time.Millisecond))
+	}
+	rep, err := sim.Generate(w, *out, progress)
+	if err != nil {
+		fmt.Fprintf(stderr, "steer sim: %v\n", err)
+		return 1
+	}
+	if !*quiet {
+		c := rep.Counts
+		fmt.Fprintf(stderr, "sim: wrote %s in %v: %d networks (%d IPv6), %d measured, %d beacons (%d lines) with %d samples, %d DNS queries\n\n",
+			*out, time.Since(t0).Round(time.Millisecond), c.Networks, c.IPv6Networks, c.Measured, c.Beacons, c.BeaconLines, c.Samples, c.DNSQueries)
+	}
+	if err := rep.Write(stdout); err != nil {
+		fmt.Fprintf(stderr, "steer sim: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func runSimReport(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprintln(stderr, "usage: steer sim report DIR")
+		if len(args) == 1 && (args[0] == "-h" || args[0] == "--help") {
+			return 0
+		}
+		return 2
+	}
+	rep, err := sim.ReadReport(args[0])
+	if err != nil {
+		fmt.Fprintf(stderr, "steer sim report: %v\n", err)
+		return 1
+	}
+	if err := rep.Write(stdout); err != nil {
+		fmt.Fprintf(stderr, "steer sim report: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func parseRange(s string) (lo, hi int, err error) {
+	a, b, ok := strings.Cut(s, "-")
+	if lo, err = strconv.Atoi(a); err != nil {
+		return 0, 0, fmt.Errorf("%q is not N or MIN-MAX", s)
+	}
+	hi = lo
+	if ok {
+		if hi, err = strconv.Atoi(b); err != nil {
+			return 0, 0, fmt.Errorf("%q is not N or MIN-MAX", s)
+		}
+	}
+	return lo, hi, nil
+}
+
+func scaleNoise(n sim.Noise, k float64) sim.Noise {
+	s := func(v float64) float64 { return min(1, v*k) }
+	return sim.Noise{
+		TickTimer: s(n.TickTimer), Hijacked: s(n.Hijacked), PlainProbe: s(n.PlainProbe), Duplicate: s(n.Duplicate),
+		LostProbe: s(n.LostProbe), BadValue: s(n.BadValue), FutureTS: s(n.FutureTS), AncientTS: s(n.AncientTS),
+		DNSLost: s(n.DNSLost), DNSDup: s(n.DNSDup), DNSPrefetch: s(n.DNSPrefetch),
+	}
+}
+
+func listCities(stdout, stderr io.Writer) int {
+	m, _, err := data.LoadMatrix()
+	if err != nil {
+		fmt.Fprintf(stderr, "steer sim: %v\n", err)
+		return 1
+	}
+	for _, s := range m.Servers {
+		fmt.Fprintf(stdout, "%-18s %-22s %s %8.3f %9.3f\n", s.Name, s.City, s.Country, s.Lat, s.Lon)
+	}
+	return 0
+}

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestSimCommand(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "world")
+	var out, errb bytes.Buffer
+	if code := run([]string{"sim", "--out", dir, "--networks", "1500", "--seed", "5", "--beacons", "3"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "latency-best (perfect map)") || !strings.Contains(errb.String(), "sim: wrote "+dir) {
+		t.Errorf("output:\n%s\nstderr:\n%s", out.String(), errb.String())
+	}
+	for _, f := range []string{"world.json", "beacons.ndjson", "dnslog.ndjson", "bgp.txt", "bgp.mrt", "geoip.mmdb", "steer.yaml", "map.json", "truth.tsv.gz", "resolvers.tsv", "report.txt"} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	var rep bytes.Buffer
+	if code := run([]string{"sim", "report", dir}, &rep, &errb); code != 0 {
+		t.Fatalf("sim report: exit %d: %s", code, errb.String())
+	}
+	if rep.String() != out.String() {
+		t.Errorf("sim report differs from the run's report:\n%s\n---\n%s", rep.String(), out.String())
+	}
+
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"sim"}, 2, "--out DIR is required"},
+		{[]string{"sim", "--out", dir, "--beacons", "x"}, 2, `--beacons: "x" is not N or MIN-MAX`},
+		{[]string{"sim", "--out", dir, "--pops", "lhr"}, 2, `"lhr" is not label=City`},
+		{[]string{"sim", "--out", dir, "--pops", "xx=Atlantis"}, 1, `no measured city "Atlantis"`},
+		{[]string{"sim", "--out", dir, "--measured", "2"}, 1, "measured: 2 is not a share"},
+		{[]string{"sim", "--out", dir, "--start", "yesterday"}, 2, "--start"},
+		{[]string{"sim", "report"}, 2, "usage: steer sim report DIR"},
+		{[]string{"sim", "report", t.TempDir()}, 1, "truth.tsv.gz"},
+	} {
+		var o, e bytes.Buffer
+		if code := run(tc.args, &o, &e); code != tc.code || !strings.Contains(e.String(), tc.want) {
+			t.Errorf("%v: exit %d (want %d), stderr %q (want %q)", tc.args, code, tc.code, e.String(), tc.want)
+		}
+	}
+	out.Reset()
+	if code := run([]string{"sim", "--list-cities"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "Johannesburg") {
+		t.Errorf("--list-cities: exit %d:\n%s", code, out.String())
+	}
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"sim", "--help"}, &out, &errb); code != 0 || !strings.Contains(errb.String(), "truth.tsv.gz") || !strings.Contains(errb.String(), "-noise") {
+		t.Errorf("--help: exit %d:\n%s", code, errb.String())
+	}
+}
