@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-
 )
 
 // ReportQuantile is the per-network statistic the report ranks PoPs by and
