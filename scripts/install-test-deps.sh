@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # install-test-deps.sh makes sure the programs the integration tests drive are
 # installed: gcc (go test -race needs cgo), unbound, dig (dnsutils), dnsperf,
-# gdnsd and knotd (knot).
+# gdnsd, knotd (knot) and chromium (headless, for web/'s test of rum.js).
 #
 # It installs with apt-get only when one of them is missing, we are root and
 # apt-get exists, and then only the missing packages; a second run installs
@@ -12,7 +12,7 @@ set -euo pipefail
 
 # binary:package pairs. The servers live in /usr/sbin, which is not in the PATH
 # of every user, so look there too.
-deps=(gcc:gcc unbound:unbound dig:dnsutils dnsperf:dnsperf gdnsd:gdnsd knotd:knot)
+deps=(gcc:gcc unbound:unbound dig:dnsutils dnsperf:dnsperf gdnsd:gdnsd knotd:knot chromium:chromium)
 search_path="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 missing_bins=()

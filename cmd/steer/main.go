@@ -5,6 +5,7 @@
 //	steer dns --config FILE            the authoritative GSLB DNS server
 //	steer map validate|lookup|diff|stats ...
 //	steer sim --out DIR | report DIR   a world built from real data
+//	steer collect|ingest|probe|probe-target   real-user measurement
 package main
 
 import (
@@ -23,6 +24,10 @@ func commands() []command {
 		{"demo", "run the demo: DNS server on the embedded example config and map, answers for a few client subnets", runDemo},
 		{"dns", "run the authoritative GSLB DNS server (--config FILE)", runDNS},
 		{"sim", "build a simulated world from real data: --out DIR [flags] | report DIR", runSim},
+		{"collect", "run the RUM collector: --store DIR [--listen ADDR] [--config FILE]", runCollect},
+		{"ingest", "bulk-load beacon and DNS-log NDJSON into a RUM store: --store DIR FILE...", runIngest},
+		{"probe", "measure every PoP, run the random-name DNS test and post one beacon (desktop/CLI agent)", runProbe},
+		{"probe-target", "serve the /rum/probe endpoint alone: --pop LABEL --listen ADDR", runProbeTarget},
 		{"map", "route maps: validate MAP | lookup [--json] MAP ADDR|PREFIX | diff A B | stats MAP", runMap},
 	}
 }
@@ -32,7 +37,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "commands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-6s %s\n", c.name, c.usage)
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.usage)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'steer COMMAND --help' for a command's flags.")

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"runtime/pprof"
+	"syscall"
+
+	"github.com/steer-gslb/steer/collector"
+	"github.com/steer-gslb/steer/store"
+)
+
+const collectUsage = `usage: steer collect --store DIR [--listen ADDR] [--config FILE]
+
+Runs the RUM collector: accepts beacons over HTTP(S) at /beacon (JSON,
+text/plain as navigator.sendBeacon sends, or NDJSON batches), validates
+them, truncates the client address to /24 or /56 before anything is written
+or logged, and answers 2xx only once the beacon is durable in the store.
+Also serves /rum.js (the JavaScript beacon), /rum/probe (the probe
+endpoint), /rum/pops.json (the PoP list for agents), /metrics and /healthz.
+Desktop and CLI agents authenticate with a token (Authorization: Bearer);
+web pages may send anonymous beacons only from the configured origins.
+SIGINT or SIGTERM stops it gracefully.
+
+flags:
+`
+
+func runCollect(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("steer collect", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), collectUsage)
+		fs.PrintDefaults()
+	}
+	dir := fs.String("store", "", "RUM store directory (created if missing)")
+	listen := fs.String("listen", "", "address to listen on (default: the config's, else 127.0.0.1:8080)")
+	cfgPath := fs.String("config", "", "collector config file (YAML; see the collector package doc)")
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file until exit (for benchmarks)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *dir == "" || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "steer collect: --store DIR is required (and takes no arguments); see steer collect --help")
+		return 2
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(*level)); err != nil {
+		fmt.Fprintf(stderr, "steer collect: --log-level: %v\n", err)
+		return 2
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "steer collect: --cpuprofile: %v\n", err)
+			return 2
+		}
+		defer pprof.StopCPUProfile()
+	}
+	cfg := collector.Defaults()
+	if *cfgPath != "" {
+		c, err := collector.LoadConfig(*cfgPath)
+		if err != nil {
+			fmt.Fprintf(stderr, "steer collect: %v\n", err)
+			return 1
+		}
+		cfg = c
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	if os.Getenv("GOGC") == "" {
+		// The collector's heap is small (requests in flight, the spool's
+		// buffers); trading a few MB for a quarter of the GC work is cheap.
+		debug.SetGCPercent(400)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return collect(ctx, *dir, cfg, lv, stdout, stderr, nil)
+}
+
+// collect runs the collector until ctx is done; ready (when not nil) gets
+// the listening address.
+func collect(ctx context.Context, dir string, cfg *collector.Config, lv slog.Level, stdout, stderr io.Writer, ready func(net.Addr)) int {
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
+	st, err := store.Open(dir, store.Options{})
+	if err != nil {
+		fmt.Fprintf(stderr, "steer collect: %v\n", err)
+		return 1
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			logger.Error("closing the store", "error", err)
+		}
+	}()
+	srv, err := collector.New(cfg, st, collector.Options{Logger: logger, SpoolDir: filepath.Join(dir, "spool")})
+	if err != nil {
+		fmt.Fprintf(stderr, "steer collect: %v\n", err)
+		return 1
+	}
+	l, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "steer collect: %v\n", errors.Join(err, srv.Close()))
+		return 1
+	}
+	scheme := "http"
+	if cfg.TLSCert != "" {
+		scheme = "https"
+	}
+	fmt.Fprintf(stdout, "steer collect: listening on %s://%s (store %s)\n", scheme, l.Addr(), dir)
+	if ready != nil {
+		ready(l.Addr())
+	}
+	if err := srv.Serve(ctx, l); err != nil {
+		fmt.Fprintf(stderr, "steer collect: %v\n", err)
+		return 1
+	}
+	return 0
+}

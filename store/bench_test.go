@@ -1,0 +1,59 @@
+package store
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/zeebo/xxh3"
+
+	"github.com/steer-gslb/steer/rum"
+)
+
+// BenchmarkAddBeacons stores 20-sample beacons in calls of 5,000 (100k
+// samples), each a committed, fsynced transaction.
+func BenchmarkAddBeacons(b *testing.B) {
+	s := openTest(b, b.TempDir())
+	const per, k = 5000, 20
+	ctx := context.Background()
+	var rows int
+	b.ReportAllocs()
+	seed := uint64(0)
+	for b.Loop() {
+		b.StopTimer()
+		seed++
+		bs := genBeacons(seed, per, k, time.Now())
+		b.StartTimer()
+		res, err := s.AddBeacons(ctx, bs)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.Added != per {
+			b.Fatalf("added %d, want %d", res.Added, per)
+		}
+		rows += per * k
+	}
+	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "samples/s")
+}
+
+// BenchmarkBeaconID hashes a 20-sample beacon: the binary canonical form
+// that BeaconID uses, against hashing rum.AppendBeacon's text.
+func BenchmarkBeaconID(b *testing.B) {
+	bc := genBeacons(1, 1, 20, time.Now())[0].Beacon
+	b.Run("binary", func(b *testing.B) {
+		b.ReportAllocs()
+		var buf []byte
+		for b.Loop() {
+			buf = appendCanonical(buf[:0], &bc)
+			_ = xxh3.Hash(buf)
+		}
+	})
+	b.Run("AppendBeacon", func(b *testing.B) {
+		b.ReportAllocs()
+		var buf []byte
+		for b.Loop() {
+			buf = rum.AppendBeacon(buf[:0], &bc)
+			_ = xxh3.Hash(buf)
+		}
+	})
+}

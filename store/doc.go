@@ -1,0 +1,145 @@
+// Package store is steer's RUM store: durable, append-mostly storage of
+// beacons, their samples and the DNS server's RUM query log, for the map
+// builder to aggregate. Store is the interface the collector, the bulk
+// import and the builder use; DuckDB, an embedded DuckDB database
+// (github.com/duckdb/duckdb-go/v2, cgo) in a directory, is its
+// implementation, and a distributed engine can be added behind the same
+// interface (Query takes SQL, the schema below is part of the contract).
+// Import is the bulk import behind `steer ingest`. The package exports no
+// metrics: AddResult, Stats and ImportStats count what callers report.
+//
+// The data plane (cmd/steer-dns, the edge proxy) must never import this
+// package: it links DuckDB through cgo. test/importgraph_test.go guards
+// cmd/steer-dns's import graph.
+//
+// # Schema (version 1, table schema_version)
+//
+//	beacons  seq UBIGINT, id UBIGINT, network UBIGINT, received TIMESTAMP,
+//	         kind VARCHAR, platform VARCHAR, timer VARCHAR, dns_test VARCHAR,
+//	         samples USMALLINT, source VARCHAR
+//	samples  seq UBIGINT, ts TIMESTAMP, target UINTEGER, probe UTINYINT,
+//	         rtt_ms DOUBLE, served_by UINTEGER
+//	queries  ts TIMESTAMP, qname VARCHAR, qtype VARCHAR, resolver VARCHAR,
+//	         ecs UBIGINT, pop VARCHAR, source VARCHAR
+//	labels   id UINTEGER, label VARCHAR
+//
+// A beacon's samples carry its seq (a store-wide sequence number, so that
+// the rows of a beacon stored twice, see below, never join with the other
+// copy's); the builder joins samples to beacons on seq for the network and
+// the agent (the cleaning rules need the timer and kind anyway). id is
+// BeaconID. network and ecs are network keys (NetworkKey): a client subnet
+// packed into one UBIGINT, family bit, 56 address bits and the length, so
+// that IPv4 /24s and IPv6 /56s share one integer group key that cannot
+// hold a full address. target and served_by are ids in labels (served_by 0:
+// none); probe is rum.Probe (1 https, 2 http, 3 tcp). Times are
+// microseconds (TIMESTAMP): sub-microsecond digits of a beacon's wall-clock
+// timestamps are dropped; years 0000..9999 are kept, so that cleaning can
+// count bad clocks. Empty optional strings are NULL. The macros
+// network_cidr(key) and probe_name(p) and the views samples_v, beacons_v
+// and queries_v show it all as text; ExportParquet writes the views.
+//
+// Why numbers rather than text: DuckDB's cost per appended value is
+// compression analysis, statistics and, for strings, hashing and a string
+// heap. Measured on this 2-core machine with the C appender, 8M rows of
+// 7 columns: PoP labels and served_by as VARCHAR 2.25M rows/s, as integer
+// codes 5.1M rows/s; one column alone: VARCHAR 6.3M rows/s, USMALLINT 30M,
+// UBIGINT 39M, TIMESTAMP 47M, DOUBLE 16M. Through database/sql's
+// Appender.AppendRow (every value boxed in an interface): 2.5M rows/s all
+// numeric, 1.8M with a VARCHAR target, 1.1M with the network as VARCHAR
+// too. Dropping network from samples (the builder joins beacons anyway)
+// took the bulk import from 3.9M to 4.1M samples/s.
+//
+// # Writing
+//
+// Writes go through one connection of DuckDB's C API, serialized by a
+// mutex, and fill DuckDB's data chunks in place: numbers are stored
+// straight into the vectors, strings copied by
+// duckdb_vector_assign_string_element, and each full 2,048-row chunk is
+// handed to duckdb_append_data_chunk. Reads (Scan*, Query, Stats) use
+// database/sql connections to the same database instance and run
+// concurrently with writes, each on its own snapshot (DuckDB's MVCC).
+//
+// # Durability: what "acknowledged" means
+//
+// AddBeacons and AddQueries return nil only after DuckDB has committed
+// their transaction, and DuckDB's commit fsyncs: the database file first
+// when the transaction wrote row groups to it directly (transactions of
+// more than ~120k rows per table do), then the write-ahead log (strace:
+// fsync(db), fsync(wal) before COMMIT returns). DuckDB does not fsync the
+// directory when it creates a WAL file (it deletes the WAL at each
+// checkpoint and starts a new one), so the store fsyncs the directory after
+// a commit that finds a new WAL file: without that a power failure could
+// lose a committed WAL whole. TestKillDuringWritesLosesNothingAcknowledged
+// kills a writing process with SIGKILL, reopens the store and finds every
+// beacon whose AddBeacons had returned, with all its samples, through both
+// commit paths. A bulk import commits every ImportOptions.TxRows rows; a
+// crash loses at most the transaction in progress, and ImportStats counts
+// only committed rows.
+//
+// # Duplicates
+//
+// A beacon's identity is BeaconID: xxh3 (seed 0) of a binary canonical
+// form of the values rum.AppendBeacon writes, so the same beacon has the
+// same ID in every process and on every machine, and two beacons with the
+// same AppendBeacon text have the same ID (TestBeaconIDMatchesAppendBeacon,
+// and TestBeaconIDStable pins one). The binary form costs 211 ns for a
+// 20-sample beacon against 2,137 ns for AppendBeacon's text. The store
+// keeps the IDs of the beacons received within DedupWindow (default 48 h)
+// in memory, reloads them from the beacons table on Open, and counts a
+// beacon it already holds as a duplicate instead of storing it. A beacon
+// delivered again after the window is stored again (its rows stay apart
+// by seq); MaxRecentIDs (default 20M, ~20 bytes each) bounds the memory,
+// dropping the oldest hours first. Two distinct beacons collide with
+// probability ~n²/2⁶⁵: 10⁻⁶ for 5M beacons in a window.
+//
+// # Privacy
+//
+// No full client address is ever stored: AddBeacons and AddQueries reject
+// a client subnet or ECS prefix finer than /24 (IPv4) or /56 (IPv6), or
+// absent, with an error that names the beacon's index and the prefix
+// length but never the address; network keys cannot represent a longer
+// prefix. The bulk import truncates client_subnet and ecs values (host
+// addresses, /32s, prefixes with host bits set) before parsing goes on,
+// and its line errors describe an unusable value without quoting it.
+// TestNoClientAddressInStore and cmd/steer's TestIngestCommand scan every
+// file of the store (open, with its WAL, and closed) and all output for
+// the addresses as text, as bytes in both orders, and for any /32.
+// Resolver addresses in the query log are servers, not clients, and are
+// stored whole.
+//
+// # Retention
+//
+// DeleteBefore(t) deletes the beacons received before t with all their
+// samples, and the queries logged before t. It goes by Received, the
+// server's clock, not by the samples' timestamps from client clocks, which
+// may be anywhere; a beacon and its samples go together.
+//
+// # Bulk import
+//
+// Import reads beacon or query-log NDJSON, gzip-compressed or not, and
+// tells which from the keys of the first line that tells (Sniff). A reader
+// cuts the input into 4 MiB blocks of whole lines; GOMAXPROCS-1 workers
+// parse blocks into column batches (rum.ParseBeacon in Bulk mode, the
+// network key, BeaconID, label codes); the writer appends each batch as it
+// arrives into an open transaction and commits every TxRows (4M) rows, and
+// parses a block itself whenever no batch is waiting, so that threads never
+// outnumber cores and DuckDB's appends, the serial part, are never
+// descheduled for parsing. Measured on this shared 2-core machine (sim
+// world of 500k networks: 969 MB, 529k beacons, 10.7M samples, 20 per
+// beacon; DuckDB threads=1):
+//
+//	steer ingest                      3.4–4.2M samples/s (2.6–3.2 s, 4.7–5.8 CPU-s, 440–530 MB RSS)
+//	  CPU: DuckDB appends and commits 36%, rum.ParseBeacon 34%, kernel
+//	  (reading, page faults) 10%, Go runtime 9.5%, this package 7%
+//	  DuckDB threads=2                3.3M samples/s (its second thread mostly spins)
+//	  writer not parsing, 2 workers   3.0M samples/s (the writer is descheduled)
+//	DuckDB's read_ndjson (DESIGN.md)  ~0.7M beacon lines/s (14M samples/s of 20-sample beacons
+//	                                  parsed, but not validated, not deduplicated, not truncated)
+//
+// The store takes ~12 bytes a sample on disk (130 MB for the world above).
+// The floor of issue 5, 5M samples/s, needs ≤ 400 CPU-ns a sample on two
+// idle cores; the import spends ~450–540: ~180 in DuckDB (of which
+// statistics and compression analysis are most; a DuckDB thread cannot
+// append faster than ~5M rows/s of this schema), ~160 in rum's parser,
+// the rest in reading, the runtime and the batches.
+package store

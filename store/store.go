@@ -1,0 +1,76 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"net/netip"
+	"time"
+
+	"github.com/steer-gslb/steer/rum"
+)
+
+// Beacon is a validated beacon ready to store. Its ClientSubnet is already
+// truncated to /24 (IPv4) or /56 (IPv6): a store never sees a full client
+// address, and Add rejects a longer prefix rather than storing it.
+type Beacon struct {
+	rum.Beacon
+	Received time.Time // when the collector (or the bulk import) took it
+	Source   string    // "http" or "ingest"
+}
+
+// AddResult counts what an Add call did.
+type AddResult struct {
+	Added      int // new rows (beacons or queries)
+	Duplicates int // recognized as already stored (same beacon delivered again), not stored twice
+}
+
+// Stats are a store's row counts.
+type Stats struct {
+	Beacons, Samples, Queries int64
+	Oldest, Newest            time.Time // sample timestamps; zero when empty
+}
+
+// SampleRow is one stored sample with its beacon's context.
+type SampleRow struct {
+	BeaconID uint64
+	Network  netip.Prefix // the client subnet (/24 or /56)
+	Agent    rum.Agent
+	DNSTest  string
+	Received time.Time
+	rum.Sample
+}
+
+// Store is the RUM store: durable, append-mostly storage of beacons,
+// their samples and the DNS query log. The embedded DuckDB store is the
+// default; the interface is what the collector, the bulk import and the map
+// builder use, so a distributed engine can be added behind it.
+type Store interface {
+	// AddBeacons stores beacons. When it returns nil every beacon in bs is
+	// durable (written and synced) or was recognized as a duplicate of one
+	// already stored. Beacons are identified by a hash of their canonical
+	// encoding (BeaconID: the values rum.AppendBeacon writes), so a beacon
+	// delivered twice is stored once. A beacon whose ClientSubnet is absent
+	// or finer than /24 or /56 is an error (naming its index, never its
+	// address), and then nothing of bs is stored.
+	AddBeacons(ctx context.Context, bs []Beacon) (AddResult, error)
+	// AddQueries stores DNS query-log lines durably (duplicates are kept:
+	// the builder counts them).
+	AddQueries(ctx context.Context, qs []rum.LogEntry) (AddResult, error)
+	// DeleteBefore deletes raw rows (samples, beacons, queries) with
+	// timestamps before t: retention.
+	DeleteBefore(ctx context.Context, t time.Time) (int64, error)
+	// ExportParquet writes samples.parquet, beacons.parquet and
+	// queries.parquet into dir.
+	ExportParquet(ctx context.Context, dir string) error
+	// ScanSamples and ScanQueries stream every stored row; the row passed
+	// to fn is reused between calls.
+	ScanSamples(ctx context.Context, fn func(*SampleRow) error) error
+	ScanQueries(ctx context.Context, fn func(*rum.LogEntry) error) error
+	Stats(ctx context.Context) (Stats, error)
+	// Query runs read-only SQL against the store's tables and views (the
+	// schema in the package doc is part of the contract): the map builder
+	// aggregates with it. The rows see a consistent snapshot that
+	// concurrent writes do not change.
+	Query(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	Close() error
+}
