@@ -110,6 +110,17 @@ type batch struct {
 	dupSamples int
 }
 
+// newBatch returns a batch with room for beacons and samples.
+func newBatch(beacons, samples int) *batch {
+	return &batch{
+		ids: make([]uint64, 0, beacons), nets: make([]uint64, 0, beacons), recv: make([]int64, 0, beacons),
+		kinds: make([]uint32, 0, beacons), platforms: make([]uint32, 0, beacons), timers: make([]uint32, 0, beacons),
+		dnsTests: make([]string, 0, beacons), sources: make([]uint32, 0, beacons), sampleEnd: make([]int32, 0, beacons),
+		ts: make([]int64, 0, samples), target: make([]uint32, 0, samples), probe: make([]uint8, 0, samples),
+		rtt: make([]float64, 0, samples), servedBy: make([]uint32, 0, samples),
+	}
+}
+
 func (b *batch) reset() {
 	b.ids, b.nets, b.recv = b.ids[:0], b.nets[:0], b.recv[:0]
 	b.kinds, b.platforms, b.timers, b.dnsTests, b.sources = b.kinds[:0], b.platforms[:0], b.timers[:0], b.dnsTests[:0], b.sources[:0]

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -10,30 +11,36 @@ import (
 	"github.com/steer-gslb/steer/rum"
 )
 
-// BenchmarkAddBeacons stores 20-sample beacons in calls of 5,000 (100k
-// samples), each a committed, fsynced transaction.
+// BenchmarkAddBeacons stores 20-sample beacons in calls of 100 and of
+// 5,000, each a committed, fsynced transaction: the collector's group
+// commits.
 func BenchmarkAddBeacons(b *testing.B) {
-	s := openTest(b, b.TempDir())
-	const per, k = 5000, 20
-	ctx := context.Background()
-	var rows int
-	b.ReportAllocs()
-	seed := uint64(0)
-	for b.Loop() {
-		b.StopTimer()
-		seed++
-		bs := genBeacons(seed, per, k, time.Now())
-		b.StartTimer()
-		res, err := s.AddBeacons(ctx, bs)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if res.Added != per {
-			b.Fatalf("added %d, want %d", res.Added, per)
-		}
-		rows += per * k
+	for _, per := range []int{100, 5000} {
+		b.Run(fmt.Sprintf("beacons=%d", per), func(b *testing.B) {
+			s := openTest(b, b.TempDir())
+			const k = 20
+			ctx := context.Background()
+			var rows int
+			b.ReportAllocs()
+			seed := uint64(0)
+			for b.Loop() {
+				b.StopTimer()
+				seed++
+				bs := genBeacons(seed, per, k, time.Now())
+				b.StartTimer()
+				res, err := s.AddBeacons(ctx, bs)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if res.Added != per {
+					b.Fatalf("added %d, want %d", res.Added, per)
+				}
+				rows += per * k
+			}
+			b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "samples/s")
+			b.ReportMetric(float64(rows/k)/b.Elapsed().Seconds(), "beacons/s")
+		})
 	}
-	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "samples/s")
 }
 
 // BenchmarkBeaconID hashes a 20-sample beacon: the binary canonical form

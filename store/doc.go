@@ -15,49 +15,53 @@
 // # Schema (version 1, table schema_version)
 //
 //	beacons  seq UBIGINT, id UBIGINT, network UBIGINT, received TIMESTAMP,
-//	         kind VARCHAR, platform VARCHAR, timer VARCHAR, dns_test VARCHAR,
-//	         samples USMALLINT, source VARCHAR
+//	         kind UINTEGER, platform UINTEGER, timer UINTEGER,
+//	         dns_test VARCHAR, samples USMALLINT, source UINTEGER
 //	samples  seq UBIGINT, ts TIMESTAMP, target UINTEGER, probe UTINYINT,
 //	         rtt_ms DOUBLE, served_by UINTEGER
 //	queries  ts TIMESTAMP, qname VARCHAR, qtype VARCHAR, resolver VARCHAR,
 //	         ecs UBIGINT, pop VARCHAR, source VARCHAR
-//	labels   id UINTEGER, label VARCHAR
+//	dict     id UINTEGER, value VARCHAR
 //
-// A beacon's samples carry its seq (a store-wide sequence number, so that
-// the rows of a beacon stored twice, see below, never join with the other
-// copy's); the builder joins samples to beacons on seq for the network and
-// the agent (the cleaning rules need the timer and kind anyway). id is
-// BeaconID. network and ecs are network keys (NetworkKey): a client subnet
-// packed into one UBIGINT, family bit, 56 address bits and the length, so
-// that IPv4 /24s and IPv6 /56s share one integer group key that cannot
-// hold a full address. target and served_by are ids in labels (served_by 0:
-// none); probe is rum.Probe (1 https, 2 http, 3 tcp). Times are
-// microseconds (TIMESTAMP): sub-microsecond digits of a beacon's wall-clock
-// timestamps are dropped; years 0000..9999 are kept, so that cleaning can
-// count bad clocks. Empty optional strings are NULL. The macros
-// network_cidr(key) and probe_name(p) and the views samples_v, beacons_v
-// and queries_v show it all as text; ExportParquet writes the views.
+// A beacon's samples carry its seq, a store-wide sequence number: the
+// builder joins samples to beacons on seq for the network and the agent
+// (its cleaning rules need the timer and kind anyway), and the rows of a
+// beacon stored twice (see Duplicates) never join with the other copy's.
+// id is BeaconID. network and ecs are network keys (NetworkKey): a client
+// subnet packed into one UBIGINT (family bit, 56 address bits, length),
+// so that IPv4 /24s and IPv6 /56s share one integer group key, which
+// cannot hold a full address. target, served_by, kind, platform, timer and
+// source are ids of short strings in dict (0: none); probe is rum.Probe
+// (1 https, 2 http, 3 tcp). Times are microseconds (TIMESTAMP): the
+// sub-microsecond digits of a beacon's wall-clock timestamps are dropped,
+// and the years 0000..9999 that rum parses are kept, so that cleaning can
+// count bad clocks. The macros network_cidr(key) and probe_name(p) and the
+// views beacons_v, samples_v and queries_v show it all as text (absent
+// values as NULL); ExportParquet writes the views.
 //
 // Why numbers rather than text: DuckDB's cost per appended value is
 // compression analysis, statistics and, for strings, hashing and a string
-// heap. Measured on this 2-core machine with the C appender, 8M rows of
-// 7 columns: PoP labels and served_by as VARCHAR 2.25M rows/s, as integer
+// heap. Measured on this 2-core machine with the C appender, 8M rows of 7
+// columns: PoP labels and served_by as VARCHAR 2.25M rows/s, as integer
 // codes 5.1M rows/s; one column alone: VARCHAR 6.3M rows/s, USMALLINT 30M,
 // UBIGINT 39M, TIMESTAMP 47M, DOUBLE 16M. Through database/sql's
 // Appender.AppendRow (every value boxed in an interface): 2.5M rows/s all
 // numeric, 1.8M with a VARCHAR target, 1.1M with the network as VARCHAR
-// too. Dropping network from samples (the builder joins beacons anyway)
-// took the bulk import from 3.9M to 4.1M samples/s.
+// too. In the bulk import below: served_by NOT NULL with 0 for none
+// rather than NULL, 3.9 → 4.1M samples/s; network in beacons only, → 4.1–
+// 4.2M; the agent's strings as dict ids, 4.7 → 4.45 CPU-s.
 //
 // # Writing
 //
-// Writes go through one connection of DuckDB's C API, serialized by a
-// mutex, and fill DuckDB's data chunks in place: numbers are stored
-// straight into the vectors, strings copied by
+// Writes go through one connection of DuckDB's C API (duckdb-go's mapping
+// package), serialized by a mutex, and fill DuckDB's data chunks in place:
+// numbers are stored straight into the vectors, strings copied by
 // duckdb_vector_assign_string_element, and each full 2,048-row chunk is
 // handed to duckdb_append_data_chunk. Reads (Scan*, Query, Stats) use
-// database/sql connections to the same database instance and run
-// concurrently with writes, each on its own snapshot (DuckDB's MVCC).
+// database/sql connections and run concurrently with writes, each on its
+// own snapshot (DuckDB's MVCC). Both open the one database instance
+// through duckdb-go's instance cache, which requires them to pass the same
+// configuration.
 //
 // # Durability: what "acknowledged" means
 //
@@ -120,26 +124,44 @@
 // tells which from the keys of the first line that tells (Sniff). A reader
 // cuts the input into 4 MiB blocks of whole lines; GOMAXPROCS-1 workers
 // parse blocks into column batches (rum.ParseBeacon in Bulk mode, the
-// network key, BeaconID, label codes); the writer appends each batch as it
-// arrives into an open transaction and commits every TxRows (4M) rows, and
-// parses a block itself whenever no batch is waiting, so that threads never
-// outnumber cores and DuckDB's appends, the serial part, are never
-// descheduled for parsing. Measured on this shared 2-core machine (sim
-// world of 500k networks: 969 MB, 529k beacons, 10.7M samples, 20 per
-// beacon; DuckDB threads=1):
+// network key, BeaconID, dict codes); the writer appends each batch as it
+// arrives into an open transaction, commits every TxRows (4M) rows, and
+// parses a block itself whenever no batch is waiting, so that threads
+// never outnumber cores and DuckDB's appends, the serial part, are never
+// descheduled for parsing. Buffers and batches are recycled through
+// channels (a sync.Pool empties at every garbage collection, and fresh
+// 4 MiB buffers cost page faults: ~4.2M → ~4.6M samples/s). An import
+// holds the store's write lock for a transaction at a time: an
+// AddBeacons in the same process waits up to one transaction (~1 s).
 //
-//	steer ingest                      3.4–4.2M samples/s (2.6–3.2 s, 4.7–5.8 CPU-s, 440–530 MB RSS)
-//	  CPU: DuckDB appends and commits 36%, rum.ParseBeacon 34%, kernel
-//	  (reading, page faults) 10%, Go runtime 9.5%, this package 7%
-//	  DuckDB threads=2                3.3M samples/s (its second thread mostly spins)
-//	  writer not parsing, 2 workers   3.0M samples/s (the writer is descheduled)
-//	DuckDB's read_ndjson (DESIGN.md)  ~0.7M beacon lines/s (14M samples/s of 20-sample beacons
-//	                                  parsed, but not validated, not deduplicated, not truncated)
+// Measured on this shared 2-core machine, `steer ingest` of a simulated
+// world of 500k networks (969 MB, 529k beacons, 10.7M samples, 20 a
+// beacon), DuckDB threads=1:
 //
-// The store takes ~12 bytes a sample on disk (130 MB for the world above).
-// The floor of issue 5, 5M samples/s, needs ≤ 400 CPU-ns a sample on two
-// idle cores; the import spends ~450–540: ~180 in DuckDB (of which
-// statistics and compression analysis are most; a DuckDB thread cannot
-// append faster than ~5M rows/s of this schema), ~160 in rum's parser,
-// the rest in reading, the runtime and the batches.
+//	uncompressed    4.46–4.57M samples/s (2.4 s; 4.5 CPU-s, 420 CPU-ns a sample; 420–480 MB RSS)
+//	gzip            3.4M samples/s (compress/gzip's reader is serial: +2.2 CPU-s;
+//	                klauspost/compress's would be 3.5M, +1.3 CPU-s)
+//	DNS log         0.8M lines/s (416k lines in 0.52 s; 5 strings a row)
+//	CPU of the uncompressed import: rum.ParseBeacon 38% (its string scan
+//	alone 16%), DuckDB appends and commits 34% (statistics such as
+//	HyperLogLog and min/max 9%, compression analysis), kernel 11% (read,
+//	page faults, DuckDB's writes), Go runtime 9%, this package 6%
+//	DuckDB threads=2: 3.3M (its second thread mostly spins); two workers
+//	and a writer that does not parse: 3.0M (the writer is descheduled);
+//	mmap instead of read: no gain (page faults instead of copies)
+//	DESIGN.md's DuckDB read_ndjson: ~0.7M beacon lines/s, unvalidated
+//
+// The store takes ~12 bytes a sample on disk (129 MB for the world above).
+// Issue 5's floor, 5M samples/s, needs at most ~400 CPU-ns a sample on two
+// idle cores; the import spends ~420: ~160 parsing, ~145 in DuckDB (which
+// on one thread appends this schema at ~5M rows/s at best), the rest
+// reading, in the runtime and filling batches. Reading the store back:
+// Open with 521k beacons in the dedup window 0.19 s; ScanSamples 0.7M
+// rows/s (database/sql, row by row: the builder should aggregate with
+// Query, e.g. p75 per network and PoP of those 10.7M samples, 3.1M groups,
+// 1.3 s); ExportParquet 5.4 s.
+//
+// AddBeacons (the collector's group commit, 20-sample beacons, each call
+// one fsynced transaction): 100 beacons a call 2.0 ms (50k beacons/s),
+// 5,000 a call 33 ms (3.0M samples/s).
 package store

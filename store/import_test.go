@@ -3,7 +3,9 @@ package store
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -547,4 +549,31 @@ func FuzzParseChunk(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestImportCanceled(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	bs := genBeacons(1, 3000, 20, time.Time{})
+	var b bytes.Buffer
+	for i := range bs {
+		b.WriteString(beaconLine(&bs[i].Beacon, bs[i].ClientSubnet.String()) + "\n")
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	st, err := Import(cctx, s, bytes.NewReader(b.Bytes()), ImportOptions{TxRows: 1000})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Import with a canceled context = %+v, %v", st, err)
+	}
+	stored, err := s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.Beacons != int64(st.Beacons) || stored.Samples != int64(st.Samples) {
+		t.Errorf("the stats count %d beacons and %d samples, the store has %d and %d", st.Beacons, st.Samples, stored.Beacons, stored.Samples)
+	}
+	// The store still works.
+	st, err = Import(ctx, s, bytes.NewReader(b.Bytes()), ImportOptions{TxRows: 1000})
+	if err != nil || st.Beacons+st.Duplicates != 3000 {
+		t.Errorf("Import after the canceled one = %+v, %v", st, err)
+	}
 }

@@ -147,3 +147,24 @@ func hasGoFiles(t *testing.T, dir string) bool {
 	}
 	return false
 }
+
+// TestSteerWithoutCgo: the README's first command (go run ./cmd/steer
+// demo) must work on a machine with Go and no C compiler, so the steer CLI
+// builds with cgo off, leaving out only the DuckDB-backed commands.
+func TestSteerWithoutCgo(t *testing.T) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skipf("go command not found: %v", err)
+	}
+	out := run(t, root, goTool, "list", "-deps", "./cmd/steer")
+	for _, pkg := range strings.Fields(out) {
+		if strings.Contains(pkg, "duckdb") {
+			t.Errorf("with cgo off, cmd/steer still depends on %s", pkg)
+		}
+	}
+	run(t, root, goTool, "build", "-o", os.DevNull, "./cmd/steer")
+}

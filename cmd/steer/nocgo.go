@@ -1,0 +1,23 @@
+//go:build !cgo
+
+package main
+
+import (
+	"fmt"
+	"io"
+)
+
+// The RUM store is DuckDB, which needs cgo: a steer built without a C
+// compiler has every other command, and says so for these two.
+
+const noCgo = "this steer was built without cgo, and the RUM store (DuckDB) needs it: install a C/C++ compiler (apt-get install gcc g++) and build with CGO_ENABLED=1"
+
+func runCollect(_ []string, _, stderr io.Writer) int {
+	fmt.Fprintln(stderr, "steer collect:", noCgo)
+	return 1
+}
+
+func runIngest(_ []string, _, stderr io.Writer) int {
+	fmt.Fprintln(stderr, "steer ingest:", noCgo)
+	return 1
+}
