@@ -45,9 +45,10 @@ test-deps: ## install the DNS servers and tools the integration tests drive (roo
 lint: ## run golangci-lint (.golangci.yml)
 	$(LINT) run ./...
 
-bench: ## run all benchmarks with -benchmem, then bench/sim.sh and bench/dns-qps.sh
+bench: ## run all benchmarks with -benchmem, then bench/sim.sh, bench/collect.sh and bench/dns-qps.sh
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	bash bench/sim.sh
+	bash bench/collect.sh
 	@if [ -f bench/dns-qps.sh ]; then bash bench/dns-qps.sh; \
 	else echo "bench: bench/dns-qps.sh not present, skipping"; fi
 

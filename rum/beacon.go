@@ -294,6 +294,10 @@ func (p *parser) samples(mode Mode, b *Beacon) error {
 		}
 		b.Samples = append(b.Samples, Sample{})
 		p.where, p.idx = inSample, len(b.Samples)-1
+		if p.sampleFast(&b.Samples[p.idx]) {
+			p.where = inTop
+			continue
+		}
 		if err := p.sample(mode, &b.Samples[p.idx]); err != nil {
 			return err
 		}

@@ -1,8 +1,10 @@
 package rum
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
+	"math/bits"
 	"strconv"
 	"unicode/utf8"
 )
@@ -99,6 +101,16 @@ func (p *parser) got() string {
 // peek skips white space and returns the next byte, or 0 at the end (or
 // at a NUL byte, which is never valid where peek is used).
 func (p *parser) peek() byte {
+	// Compact JSON has no white space: test for that first, in a form
+	// small enough to inline.
+	if p.pos < len(p.data) && p.data[p.pos] > ' ' {
+		return p.data[p.pos]
+	}
+	return p.peekSpace()
+}
+
+// peekSpace is peek's loop over white space.
+func (p *parser) peekSpace() byte {
 	for p.pos < len(p.data) {
 		switch c := p.data[p.pos]; c {
 		case ' ', '\t', '\n', '\r':
@@ -183,13 +195,29 @@ func (p *parser) strValue(field string) ([]byte, error) {
 // valid until the next call. UTF-8 is not checked here: every stored field
 // has an ASCII-only syntax checked by its own rule.
 func (p *parser) str(field string) ([]byte, error) {
-	p.pos++ // opening quote
-	start := p.pos
-	// Skip the ordinary bytes with one table look-up each; the loop
-	// below deals with whatever stopped it.
-	for p.pos < len(p.data) && !strStop[p.data[p.pos]] {
-		p.pos++
+	d := p.data
+	start := p.pos + 1 // after the opening quote
+	// Skip the ordinary bytes eight at a time, then one table look-up
+	// each for the last few, in locals (not p.pos, which the compiler
+	// would store on every byte); the loop below deals with whatever
+	// stopped it.
+	i := start
+	for i+8 <= len(d) {
+		if m := strStopMask(binary.LittleEndian.Uint64(d[i:])); m != 0 {
+			i += bits.TrailingZeros64(m) >> 3
+			goto stopped
+		}
+		i += 8
 	}
+	for i < len(d) && !strStop[d[i]] {
+		i++
+	}
+stopped:
+	if i < len(d) && d[i] == '"' {
+		p.pos = i + 1
+		return d[start:i], nil
+	}
+	p.pos = i
 	for p.pos < len(p.data) {
 		c := p.data[p.pos]
 		if c == '"' {
@@ -278,6 +306,18 @@ var strStop = func() (t [256]bool) {
 	t['"'], t['\\'] = true, true
 	return t
 }()
+
+// strStopMask is strStop for the eight bytes of x (little-endian: the
+// first byte is the lowest): the result's lowest set bit is the high bit of
+// the first byte that is '"', '\\' or a control character, and it is zero
+// when there is none. (Bits above the first stop byte may be false
+// positives, from the borrow of the subtractions; they are never used.)
+func strStopMask(x uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	q := x ^ (ones * '"')
+	b := x ^ (ones * '\\')
+	return ((q-ones)&^q | (b-ones)&^b | (x-ones*0x20)&^x) & highs
+}
 
 func utf16IsSurrogate(r rune) bool { return r >= 0xD800 && r < 0xE000 }
 

@@ -1,6 +1,9 @@
 package rum
 
-import "time"
+import (
+	"encoding/binary"
+	"time"
+)
 
 // dayCache remembers the last date parseTime converted: the samples of a
 // beacon, and consecutive log lines, almost always share it, and the
@@ -21,9 +24,9 @@ func parseTime(b []byte, c *dayCache) (time.Time, string) {
 	if len(b) < len("2006-01-02T15:04:05Z") || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
 		return time.Time{}, syntax
 	}
-	hour, ok1 := digits(b[11:13])
-	minute, ok2 := digits(b[14:16])
-	sec, ok3 := digits(b[17:19])
+	hour, ok1 := digits2(b[11], b[12])
+	minute, ok2 := digits2(b[14], b[15])
+	sec, ok3 := digits2(b[17], b[18])
 	if !ok1 || !ok2 || !ok3 {
 		return time.Time{}, syntax
 	}
@@ -32,14 +35,17 @@ func parseTime(b []byte, c *dayCache) (time.Time, string) {
 	if b[i] == '.' {
 		i++
 		j := i
-		scale := 100_000_000
 		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			nsec += int(b[i]-'0') * scale
-			scale /= 10
+			if i-j < 9 {
+				nsec = nsec*10 + int(b[i]-'0')
+			}
 			i++
 		}
 		if i == j {
 			return time.Time{}, syntax
+		}
+		if n := i - j; n < 9 {
+			nsec *= pow10int[9-n]
 		}
 	}
 	offset := 0
@@ -61,7 +67,7 @@ func parseTime(b []byte, c *dayCache) (time.Time, string) {
 		return time.Time{}, syntax
 	}
 	var days int64
-	if c != nil && string(b[:10]) == string(c.date[:]) {
+	if c != nil && binary.LittleEndian.Uint64(b) == binary.LittleEndian.Uint64(c.date[:]) && b[8] == c.date[8] && b[9] == c.date[9] {
 		days = c.days
 	} else {
 		year, ok1 := digits(b[0:4])
@@ -103,6 +109,17 @@ var (
 	minUnix = daysFromCivil(0, 1, 1) * 86400
 	maxUnix = daysFromCivil(10000, 1, 1) * 86400
 )
+
+// pow10int holds the powers of ten that scale a fraction of fewer than 9
+// digits to nanoseconds.
+var pow10int = [...]int{1, 10, 100, 1000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000}
+
+// digits2 is digits for a field of two.
+func digits2(hi, lo byte) (int, bool) {
+	hi -= '0'
+	lo -= '0'
+	return int(hi)*10 + int(lo), hi <= 9 && lo <= 9
+}
 
 // digits parses a fixed-width decimal field.
 func digits(b []byte) (int, bool) {
