@@ -16,6 +16,7 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
+	"time"
 
 	"github.com/steer-gslb/steer/collector"
 	"github.com/steer-gslb/steer/store"
@@ -47,6 +48,7 @@ func runCollect(args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", "", "address to listen on (default: the config's, else 127.0.0.1:8080)")
 	cfgPath := fs.String("config", "", "collector config file (YAML; see the collector package doc)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	retention := fs.Duration("retention", 0, "delete raw rows received longer ago than this, checked hourly (e.g. 720h; 0 keeps everything)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file until exit (for benchmarks)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -93,12 +95,12 @@ func runCollect(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return collect(ctx, *dir, cfg, lv, stdout, stderr, nil)
+	return collect(ctx, *dir, cfg, lv, *retention, stdout, stderr, nil)
 }
 
 // collect runs the collector until ctx is done; ready (when not nil) gets
 // the listening address.
-func collect(ctx context.Context, dir string, cfg *collector.Config, lv slog.Level, stdout, stderr io.Writer, ready func(net.Addr)) int {
+func collect(ctx context.Context, dir string, cfg *collector.Config, lv slog.Level, retention time.Duration, stdout, stderr io.Writer, ready func(net.Addr)) int {
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
 	st, err := store.Open(dir, store.Options{})
 	if err != nil {
@@ -128,9 +130,33 @@ func collect(ctx context.Context, dir string, cfg *collector.Config, lv slog.Lev
 	if ready != nil {
 		ready(l.Addr())
 	}
+	if retention > 0 {
+		go prune(ctx, st, retention, logger)
+	}
 	if err := srv.Serve(ctx, l); err != nil {
 		fmt.Fprintf(stderr, "steer collect: %v\n", err)
 		return 1
 	}
 	return 0
+}
+
+// prune applies the retention now and then every hour until ctx is done.
+func prune(ctx context.Context, st store.Store, retention time.Duration, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		before := time.Now().Add(-retention)
+		n, err := st.DeleteBefore(ctx, before)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Error("retention", "error", err)
+		case n > 0:
+			log.Info("retention", "deleted_rows", n, "before", before.UTC().Format(time.RFC3339))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

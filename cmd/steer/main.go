@@ -26,6 +26,7 @@ func commands() []command {
 		{"sim", "build a simulated world from real data: --out DIR [flags] | report DIR", runSim},
 		{"collect", "run the RUM collector: --store DIR [--listen ADDR] [--config FILE]", runCollect},
 		{"ingest", "bulk-load beacon and DNS-log NDJSON into a RUM store: --store DIR FILE...", runIngest},
+		{"store", "the RUM store: stats | export --out DIR (Parquet) | prune --older-than D (retention)", runStore},
 		{"probe", "measure every PoP, run the random-name DNS test and post one beacon (desktop/CLI agent)", runProbe},
 		{"probe-target", "serve the /rum/probe endpoint alone: --pop LABEL --listen ADDR", runProbeTarget},
 		{"map", "route maps: validate MAP | lookup [--json] MAP ADDR|PREFIX | diff A B | stats MAP", runMap},

@@ -21,3 +21,8 @@ func runIngest(_ []string, _, stderr io.Writer) int {
 	fmt.Fprintln(stderr, "steer ingest:", noCgo)
 	return 1
 }
+
+func runStore(_ []string, _, stderr io.Writer) int {
+	fmt.Fprintln(stderr, "steer store:", noCgo)
+	return 1
+}
