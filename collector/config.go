@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/steer-gslb/steer/config"
+	"github.com/steer-gslb/steer/popmap"
 )
 
 // Config is the collector's configuration (YAML; unknown keys are errors).
@@ -213,18 +216,8 @@ func ParseConfig(data []byte) (*Config, error) {
 	return c, errors.Join(errs...)
 }
 
-func validLabel(s string) bool {
-	if len(s) == 0 || len(s) > 32 || s == "anycast" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
-			return false
-		}
-	}
-	return true
-}
+// validLabel is the PoP label rule of the DNS server's config.
+func validLabel(s string) bool { return config.CheckLabel(popmap.Label(s)) == nil }
 
 func httpURL(s string) bool {
 	u, err := url.Parse(s)
