@@ -147,7 +147,15 @@ func New(cfg *Config, st store.Store, opt Options) (*Server, error) {
 			s.ld.interval = time.Second
 		}
 		s.ldStop, s.ldDone = make(chan struct{}), make(chan error, 1)
-		go func() { s.ldDone <- s.ld.run(s.ldStop) }()
+		go func() {
+			err := s.ld.run(s.ldStop)
+			if err != nil {
+				// acknowledged beacons stay in the spool for the next start
+				s.m.storeErrors.Inc()
+				s.log.Error("the spool loader stopped; beacons keep being spooled but not loaded until restart", "error", err)
+			}
+			s.ldDone <- err
+		}()
 	}
 	go s.commitLoop()
 	return s, nil

@@ -138,10 +138,10 @@ func (s *spool) append(bs []store.Beacon) (start, end position, err error) {
 		s.buf = append(s.buf, '\n')
 	}
 	if _, err := s.f.Write(s.buf); err != nil {
-		return start, end, fmt.Errorf("spool: %w", err)
+		return start, end, s.undo(err)
 	}
 	if err := fdatasync(s.f); err != nil {
-		return start, end, fmt.Errorf("spool: %w", err)
+		return start, end, s.undo(err)
 	}
 	s.off += int64(len(s.buf))
 	end = position{s.seg, s.off}
@@ -158,6 +158,17 @@ func (s *spool) append(bs []store.Beacon) (start, end position, err error) {
 	default:
 	}
 	return start, end, nil
+}
+
+// undo cuts a failed append (not acknowledged) off the segment, so the
+// next append does not follow half a line.
+func (s *spool) undo(err error) error {
+	if terr := s.f.Truncate(s.off); terr != nil {
+		err = errors.Join(err, terr)
+	} else if _, serr := s.f.Seek(s.off, io.SeekStart); serr != nil {
+		err = errors.Join(err, serr)
+	}
+	return fmt.Errorf("spool: %w", err)
 }
 
 func (s *spool) rotate() error {
