@@ -4,10 +4,11 @@ import (
 	"cmp"
 	"fmt"
 	"io"
-	"math"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/steer-gslb/steer/internal/wstats"
 )
 
 // ReportQuantile is the per-network statistic the report ranks PoPs by and
@@ -24,41 +25,6 @@ const (
 )
 
 var stratNames = [nStrat]string{"geo (true location)", "geo (GeoIP database)", "anycast (BGP)", "latency-best (perfect map)"}
-
-// histogram holds traffic weight by latency in 0.1 ms bins up to 60 s:
-// percentiles to 0.1 ms in constant memory, however many networks.
-type histogram []float64
-
-const histBins = 600_000
-
-func (h *histogram) add(v, w float64) {
-	if *h == nil {
-		*h = make(histogram, histBins)
-	}
-	(*h)[min(max(int(v*10+0.5), 0), histBins-1)] += w
-}
-
-// percentiles returns, for each q, the smallest bin value at or below
-// which a share q of the weight lies.
-func (h histogram) percentiles(qs ...float64) []float64 {
-	var total float64
-	for _, w := range h {
-		total += w
-	}
-	out := make([]float64, len(qs))
-	for i, q := range qs {
-		target, cum := q*total, 0.0
-		out[i] = math.NaN()
-		for b, w := range h {
-			cum += w
-			if w > 0 && cum >= target*(1-1e-12) {
-				out[i] = float64(b) / 10
-				break
-			}
-		}
-	}
-	return out
-}
 
 type cityAgg struct {
 	name, country string
@@ -79,7 +45,7 @@ type Report struct {
 	Counts Counts
 
 	h         *TruthHeader
-	lat       [nStrat]histogram
+	lat       [nStrat]wstats.Histogram
 	total     float64
 	notNear   float64 // traffic whose best PoP is not the nearest
 	notGeoIP  float64
@@ -136,7 +102,7 @@ func (r *Report) add(t *TruthRecord) {
 	co.best[pick[stratBest]] += w
 	for s, p := range pick {
 		v := t.Quantile(p, ReportQuantile)
-		r.lat[s].add(v, w)
+		r.lat[s].Add(v, w)
 		ca.lat[s] += v * w
 		if v <= best {
 			r.atBest[s] += w
@@ -153,9 +119,9 @@ func (r *Report) add(t *TruthRecord) {
 
 func (r *Report) finish() {
 	for s := range nStrat {
-		p := r.lat[s].percentiles(0.5, 0.75, 0.95)
+		p := r.lat[s].Percentiles(0.5, 0.75, 0.95)
 		copy(r.pct[s][:], p)
-		r.lat[s] = nil
+		r.lat[s] = wstats.Histogram{}
 	}
 }
 

@@ -669,19 +669,6 @@ func TestReport(t *testing.T) {
 	}
 }
 
-func TestHistogramPercentiles(t *testing.T) {
-	var h histogram
-	h.add(10, 1)
-	h.add(30, 1)
-	h.add(20.04, 2)
-	h.add(-5, 0) // clamped into bin 0 with no weight: never a percentile
-	got := h.percentiles(0.25, 0.5, 0.75, 1)
-	want := []float64{10, 20, 20, 30}
-	if !slices.Equal(got, want) {
-		t.Errorf("got %v, want %v", got, want)
-	}
-}
-
 // FuzzReadTruth: the truth parser never panics and names the line of what
 // it rejects. Seeds: a real truth file's head, and damaged variants.
 func FuzzReadTruth(f *testing.F) {

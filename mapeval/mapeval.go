@@ -1,0 +1,208 @@
+// Package mapeval scores a route map against a simulated world's ground
+// truth (package sim's truth file): the core of steer eval --truth.
+//
+// Two views, as issue #7 asks:
+//
+//   - per network: each client network gets the first-ranked PoP of its
+//     own map entry; a network without one falls back to the GeoIP-nearest
+//     PoP (when a database is given) and then to anycast;
+//   - as DNS serves it: a client whose resolver sends ECS gets its network's
+//     entry; otherwise every client of a resolver gets the resolver's entry,
+//     else the PoP nearest the resolver's GeoIP location, else anycast —
+//     the decision chain of package steering.
+//
+// Each view is compared with the best achievable in it: the latency-best PoP
+// per network, and, for resolvers without ECS, the one PoP that is best
+// for the resolver's whole weighted client population.
+//
+// A network's latency at a PoP is a quantile (default: the median) of its
+// true RTT distribution; scores are traffic-weighted: regret (mean extra
+// latency over the best), share of traffic at its best PoP, p50/p75/p95
+// over traffic (0.1 ms histograms, constant memory), and coverage (traffic
+// whose own map entry exists). The truth file is streamed twice; memory
+// is per resolver and per PoP, not per network.
+package mapeval
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+
+	"github.com/steer-gslb/steer/geoip"
+	"github.com/steer-gslb/steer/internal/wstats"
+	"github.com/steer-gslb/steer/popmap"
+	"github.com/steer-gslb/steer/sim"
+)
+
+// Input is what to score.
+type Input struct {
+	Truth    string        // a world's truth.tsv.gz
+	Map      *popmap.Table // the candidate map; nil scores the fallbacks alone (a geo map)
+	Geo      *geoip.DB     // GeoIP fallback; nil: no geo step
+	Quantile float64       // per-network latency statistic; 0 means the median
+}
+
+// Score is one strategy's traffic-weighted result.
+type Score struct {
+	Networks      int
+	Traffic       float64
+	Coverage      float64 // share of traffic answered from a map entry
+	AtBest        float64 // share of traffic at its best PoP
+	Regret        float64 // mean extra latency over the best PoP, ms
+	P50, P75, P95 float64 // latency over traffic, ms
+}
+
+// Result scores both views and what is achievable in each.
+type Result struct {
+	PerNetwork, BestPerNetwork Score
+	Served, BestServed         Score
+}
+
+// acc accumulates one Score.
+type acc struct {
+	n                     int
+	w, covered, best, reg float64
+	h                     wstats.Histogram
+}
+
+func (a *acc) add(w, lat, best float64, covered bool) {
+	a.n++
+	a.w += w
+	if covered {
+		a.covered += w
+	}
+	if lat <= best+1e-9 {
+		a.best += w
+	}
+	a.reg += w * (lat - best)
+	a.h.Add(lat, w)
+}
+
+func (a *acc) score() Score {
+	s := Score{Networks: a.n, Traffic: a.w}
+	if a.w > 0 {
+		s.Coverage, s.AtBest, s.Regret = a.covered/a.w, a.best/a.w, a.reg/a.w
+	}
+	p := a.h.Percentiles(0.5, 0.75, 0.95)
+	s.P50, s.P75, s.P95 = p[0], p[1], p[2]
+	return s
+}
+
+// Evaluate scores in.Map on in.Truth.
+func Evaluate(in Input) (*Result, error) {
+	q := in.Quantile
+	if q == 0 {
+		q = 0.5
+	}
+	if !(q > 0 && q < 1) {
+		return nil, fmt.Errorf("mapeval: quantile %v not in (0, 1)", q)
+	}
+	e := &evaluator{in: in, q: q, resolvers: map[netip.Addr][]float64{}}
+	// pass 1: per-resolver latency sums, for the best achievable per resolver
+	if _, err := sim.ReadTruth(in.Truth, func(h *sim.TruthHeader, t *sim.TruthRecord) error {
+		if err := e.header(h); err != nil {
+			return err
+		}
+		if t.ResolverECS {
+			return nil
+		}
+		sums := e.resolvers[t.Resolver]
+		if sums == nil {
+			sums = make([]float64, len(h.PoPs))
+			e.resolvers[t.Resolver] = sums
+		}
+		for p := range sums {
+			sums[p] += t.Weight * t.Quantile(p, q)
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	bestFor := map[netip.Addr]int{}
+	for r, sums := range e.resolvers {
+		b := 0
+		for p := range sums {
+			if sums[p] < sums[b] {
+				b = p
+			}
+		}
+		bestFor[r] = b
+	}
+	// pass 2: score
+	var pn, bpn, sv, bsv acc
+	if _, err := sim.ReadTruth(in.Truth, func(_ *sim.TruthHeader, t *sim.TruthRecord) error {
+		bestP := t.Best(q)
+		best := t.Quantile(bestP, q)
+		lat := func(p int) float64 { return t.Quantile(p, q) }
+
+		p, covered := e.decide(t.Network, t.Network.Addr(), t.Anycast)
+		pn.add(t.Weight, lat(p), best, covered)
+		bpn.add(t.Weight, best, best, true)
+
+		if t.ResolverECS {
+			sv.add(t.Weight, lat(p), best, covered)
+			bsv.add(t.Weight, best, best, true)
+			return nil
+		}
+		rp, rcovered := e.decide(netip.Prefix{}, t.Resolver, t.Anycast)
+		sv.add(t.Weight, lat(rp), best, rcovered)
+		bsv.add(t.Weight, lat(bestFor[t.Resolver]), best, true)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	return &Result{PerNetwork: pn.score(), BestPerNetwork: bpn.score(), Served: sv.score(), BestServed: bsv.score()}, nil
+}
+
+type evaluator struct {
+	in        Input
+	q         float64
+	h         *sim.TruthHeader
+	labels    map[popmap.Label]int
+	sites     []geoip.Site
+	resolvers map[netip.Addr][]float64
+}
+
+func (e *evaluator) header(h *sim.TruthHeader) error {
+	if e.h != nil {
+		return nil
+	}
+	e.h = h
+	e.labels = map[popmap.Label]int{}
+	for i, p := range h.PoPs {
+		e.labels[p.Label] = i
+		e.sites = append(e.sites, geoip.Site{Label: p.Label, Lat: p.Lat, Lon: p.Lon})
+	}
+	return nil
+}
+
+// decide is the steering chain for one query: the map entry of the ECS
+// prefix (when valid) or of the resolver address, else the PoP nearest the
+// GeoIP location of what the server sees, else anycast.
+func (e *evaluator) decide(ecs netip.Prefix, addr netip.Addr, anycast int) (pop int, fromMap bool) {
+	if e.in.Map != nil {
+		var labels []popmap.Label
+		if ecs.IsValid() {
+			labels, _ = e.in.Map.LookupPrefix(ecs)
+		} else {
+			labels, _ = e.in.Map.Lookup(addr)
+		}
+		for _, l := range labels {
+			if p, ok := e.labels[l]; ok {
+				return p, true
+			}
+		}
+	}
+	if e.in.Geo != nil {
+		if loc, _, ok := e.in.Geo.Locate(addr); ok {
+			best, bd := 0, math.Inf(1)
+			for i, s := range e.sites {
+				if d := geoip.Distance(loc.Lat, loc.Lon, s.Lat, s.Lon); d < bd {
+					best, bd = i, d
+				}
+			}
+			return best, false
+		}
+	}
+	return anycast, false
+}

@@ -1,0 +1,185 @@
+package mapeval
+
+import (
+	"cmp"
+	"math"
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/steer-gslb/steer/geoip"
+	"github.com/steer-gslb/steer/popmap"
+	"github.com/steer-gslb/steer/sim"
+)
+
+// world writes a small simulated world and returns its directory.
+func world(t *testing.T) string {
+	t.Helper()
+	o := sim.DefaultOptions()
+	o.Networks, o.Seed, o.Measured = 3000, 5, 0.05
+	w, err := sim.Plan(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, err := sim.Generate(w, dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+type rec struct {
+	net      netip.Prefix
+	w        float64
+	res      netip.Addr
+	ecs      bool
+	geo, any int
+	lat      []float64
+}
+
+func readAll(t *testing.T, dir string) (*sim.TruthHeader, []rec) {
+	t.Helper()
+	var out []rec
+	h, err := sim.ReadTruth(filepath.Join(dir, sim.FileTruth), func(h *sim.TruthHeader, r *sim.TruthRecord) error {
+		x := rec{net: r.Network, w: r.Weight, res: r.Resolver, ecs: r.ResolverECS, geo: r.Geo, any: r.Anycast}
+		for p := range h.PoPs {
+			x.lat = append(x.lat, r.Quantile(p, 0.5))
+		}
+		out = append(out, x)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, out
+}
+
+func argmin(xs []float64) int {
+	b := 0
+	for i := range xs {
+		if xs[i] < xs[b] {
+			b = i
+		}
+	}
+	return b
+}
+
+// refP75 is a slow, independent traffic-weighted p75 (0.1 ms bins, as the
+// histograms).
+func refPct(vals, ws []float64, q float64) float64 {
+	type vw struct{ v, w float64 }
+	var xs []vw
+	var total float64
+	for i := range vals {
+		xs = append(xs, vw{math.Round(vals[i]*10) / 10, ws[i]})
+		total += ws[i]
+	}
+	slices.SortFunc(xs, func(a, b vw) int { return cmp.Compare(a.v, b.v) })
+	cum := 0.0
+	for _, x := range xs {
+		cum += x.w
+		if x.w > 0 && cum >= q*total*(1-1e-12) {
+			return x.v
+		}
+	}
+	return math.NaN()
+}
+
+func TestEvaluate(t *testing.T) {
+	dir := world(t)
+	h, recs := readAll(t, dir)
+	truth := filepath.Join(dir, sim.FileTruth)
+	db, err := geoip.Open(filepath.Join(dir, sim.FileGeoIP))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+
+	// A geo map (no map, GeoIP fallback) scores exactly what the truth's
+	// geo column says.
+	geo, err := Evaluate(Input{Truth: truth, Geo: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vals, ws []float64
+	var reg, tw float64
+	for _, r := range recs {
+		p := r.geo
+		if p < 0 {
+			p = r.any
+		}
+		vals, ws = append(vals, r.lat[p]), append(ws, r.w)
+		reg += r.w * (r.lat[p] - r.lat[argmin(r.lat)])
+		tw += r.w
+	}
+	if got, want := geo.PerNetwork.P75, refPct(vals, ws, 0.75); got != want {
+		t.Errorf("geo p75 %v, independent %v", got, want)
+	}
+	if got, want := geo.PerNetwork.Regret, reg/tw; math.Abs(got-want) > 1e-6*want {
+		t.Errorf("geo regret %v, independent %v", got, want)
+	}
+	if geo.PerNetwork.Coverage != 0 || geo.PerNetwork.Networks != len(recs) {
+		t.Errorf("geo: %+v", geo.PerNetwork)
+	}
+
+	// A perfect map: every network's best PoP, and each resolver without
+	// ECS its clients' best PoP (computed here independently).
+	sums := map[netip.Addr][]float64{}
+	m := &popmap.Map{}
+	for _, r := range recs {
+		m.Entries = append(m.Entries, popmap.Entry{Networks: []netip.Prefix{r.net}, Labels: []popmap.Label{h.PoPs[argmin(r.lat)].Label}})
+		if !r.ecs {
+			s := sums[r.res]
+			if s == nil {
+				s = make([]float64, len(h.PoPs))
+				sums[r.res] = s
+			}
+			for p := range s {
+				s[p] += r.w * r.lat[p]
+			}
+		}
+	}
+	perNet, err := popmap.Compile(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Evaluate(Input{Truth: truth, Map: perNet, Geo: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := res.PerNetwork; s.Regret != 0 || s.AtBest != 1 || s.Coverage != 1 || s.P75 != res.BestPerNetwork.P75 {
+		t.Errorf("perfect per-network map: %+v (best %+v)", s, res.BestPerNetwork)
+	}
+	if res.Served.Regret <= res.BestServed.Regret {
+		t.Errorf("without resolver entries, serving (regret %v) should be worse than the best per resolver (%v)", res.Served.Regret, res.BestServed.Regret)
+	}
+	for r, s := range sums {
+		m.Entries = append(m.Entries, popmap.Entry{Networks: []netip.Prefix{netip.PrefixFrom(r, r.BitLen())}, Labels: []popmap.Label{h.PoPs[argmin(s)].Label}})
+	}
+	full, err := popmap.Compile(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res2, err := Evaluate(Input{Truth: truth, Map: full, Geo: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := math.Abs(res2.Served.Regret - res2.BestServed.Regret); d > 1e-9 || res2.Served.P75 != res2.BestServed.P75 {
+		t.Errorf("with resolver entries, served %+v != best served %+v", res2.Served, res2.BestServed)
+	}
+	if res2.BestServed.Regret < res2.BestPerNetwork.Regret || res2.BestServed.Regret == 0 {
+		t.Errorf("one PoP per resolver cannot beat one per network: %v vs %v", res2.BestServed.Regret, res2.BestPerNetwork.Regret)
+	}
+	// and the latency map beats geo, as the world was built to show
+	if res.PerNetwork.P75 >= geo.PerNetwork.P75 {
+		t.Errorf("perfect map p75 %v not better than geo %v", res.PerNetwork.P75, geo.PerNetwork.P75)
+	}
+
+	if _, err := Evaluate(Input{Truth: truth, Quantile: 1.5}); err == nil {
+		t.Error("quantile 1.5 accepted")
+	}
+	if _, err := Evaluate(Input{Truth: filepath.Join(dir, "nope")}); err == nil {
+		t.Error("a missing truth file accepted")
+	}
+}
