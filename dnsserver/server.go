@@ -149,15 +149,10 @@ func (s *Server) Start() error {
 	}
 	s.stopFD = stopFD
 	for _, ap := range cfg.Listen.DNS {
-		port, err := s.listenUDP(ap, n)
+		ln, err := s.listenPair(ap, n)
 		if err != nil {
 			s.Close()
 			return err
-		}
-		ln, err := reuseListenConfig.Listen(s.ctx, "tcp", netip.AddrPortFrom(ap.Addr(), port).String())
-		if err != nil {
-			s.Close()
-			return fmt.Errorf("listening on tcp %s: %w", ap, err)
 		}
 		s.tcp = append(s.tcp, ln)
 	}
@@ -230,6 +225,31 @@ var reuseListenConfig = net.ListenConfig{
 		}
 		return serr
 	},
+}
+
+// listenPair binds the UDP sockets and the TCP listener of one address on
+// the same port. With port 0 the kernel picks the UDP port, and another
+// program may hold that port for TCP: then another port is tried, a few
+// times.
+func (s *Server) listenPair(ap netip.AddrPort, n int) (net.Listener, error) {
+	for attempt := 1; ; attempt++ {
+		before := len(s.udp)
+		port, err := s.listenUDP(ap, n)
+		if err != nil {
+			return nil, err
+		}
+		ln, err := reuseListenConfig.Listen(s.ctx, "tcp", netip.AddrPortFrom(ap.Addr(), port).String())
+		if err == nil {
+			return ln, nil
+		}
+		if ap.Port() != 0 || attempt == 10 || !errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("listening on tcp %s: %w", ap, err)
+		}
+		for _, c := range s.udp[before:] {
+			_ = c.Close() // never served
+		}
+		s.udp = s.udp[:before]
+	}
 }
 
 // listenUDP binds n SO_REUSEPORT sockets on ap; port 0 picks one port for all.
