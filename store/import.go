@@ -120,7 +120,9 @@ func (st *ImportStats) RejectedTotal() int {
 	return n
 }
 
-func (st *ImportStats) add(o *ImportStats, keep int) {
+// Add adds o's counts to st, keeping the first keep line errors of both
+// (by line number).
+func (st *ImportStats) Add(o *ImportStats, keep int) {
 	st.Lines += o.Lines
 	st.Beacons += o.Beacons
 	st.Duplicates += o.Duplicates
@@ -286,7 +288,7 @@ func Import(ctx context.Context, s *DuckDB, r io.Reader, opt ImportOptions) (Imp
 	var werr error
 	handle := func(p *parsed) {
 		if werr == nil {
-			st.add(&p.st, opt.MaxLineErrors)
+			st.Add(&p.st, opt.MaxLineErrors)
 			if t == nil {
 				t, werr = s.begin(ctx)
 			}

@@ -76,19 +76,7 @@ func runIngest(args []string, stdout, stderr io.Writer) int {
 	for _, path := range fs.Args() {
 		st, err := store.ImportFile(ctx, s, path, opt)
 		printImport(stdout, path, &st)
-		total.Lines += st.Lines
-		total.Beacons += st.Beacons
-		total.Duplicates += st.Duplicates
-		total.Samples += st.Samples
-		total.Queries += st.Queries
-		total.Unknown += st.Unknown
-		total.Truncated += st.Truncated
-		for k, v := range st.Rejected {
-			if total.Rejected == nil {
-				total.Rejected = map[string]int{}
-			}
-			total.Rejected[k] += v
-		}
+		total.Add(&st, 0) // the total line lists no line errors: each file's did
 		if err != nil {
 			fmt.Fprintf(stderr, "steer ingest: %v\n", err)
 			failed++
