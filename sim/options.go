@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/steer-gslb/steer/config"
 	"github.com/steer-gslb/steer/popmap"
 )
 
@@ -145,7 +146,9 @@ func (o *Options) Validate() error {
 	}
 	seen := map[popmap.Label]bool{}
 	for _, p := range o.PoPs {
-		if err := checkLabel(p.Label); err != nil {
+		// the config's rule: beacons (package rum) and the DNS server
+		// accept exactly these labels
+		if err := config.CheckLabel(p.Label); err != nil {
 			bad("pops: %v", err)
 		}
 		if seen[p.Label] {
@@ -199,17 +202,4 @@ func FormatPoPs(ps []PoPSpec) string {
 		b.WriteString(p.City)
 	}
 	return b.String()
-}
-
-// checkLabel applies the map format's label rule: the label must survive a
-// round trip through the map parser.
-func checkLabel(l popmap.Label) error {
-	m := fmt.Sprintf(`{"map":[{"networks":["192.0.2.0/24"],"labels":[%q]}]}`, string(l))
-	if _, err := popmap.Parse([]byte(m)); err != nil {
-		return fmt.Errorf("label %q: %w", l, err)
-	}
-	if l == "anycast" {
-		return fmt.Errorf("label %q is reserved for anycast samples", l)
-	}
-	return nil
 }

@@ -519,6 +519,8 @@ func TestOptionsValidate(t *testing.T) {
 		{func(o *Options) { o.PoPs = nil }, "pops: 0 PoPs"},
 		{func(o *Options) { o.PoPs = []PoPSpec{{"a b", "London"}} }, `label "a b"`},
 		{func(o *Options) { o.PoPs = []PoPSpec{{"anycast", "London"}} }, "reserved"},
+		// popmap would take it, but beacons (package rum) would not
+		{func(o *Options) { o.PoPs = []PoPSpec{{"FRA", "London"}} }, `label "FRA" must be lowercase`},
 		{func(o *Options) { o.PoPs = []PoPSpec{{"x", "London"}, {"x", "Paris"}} }, `label "x" twice`},
 		{func(o *Options) { o.Zone = "example.net." }, "zone"},
 		{func(o *Options) { o.Exclude = []string{"cn"} }, "exclude"},
