@@ -97,7 +97,8 @@ type World struct {
 	rtt      []float32
 	jit      []float32 // matrix min and jitter mean, n×n, NaN-free
 	sites    []geoip.Site
-	hubIdx   []int // matrix indices of the hubs
+	hubIdx   []int               // matrix indices of the hubs
+	byCtry   map[string]*country // cities by country, for population-weighted draws
 }
 
 // Route is one announcement.
@@ -416,7 +417,8 @@ func (w *World) placeISPs() error {
 		}
 	}
 	w.disjointAllocations()
-	cm := w.countries()
+	w.byCtry = w.countries()
+	cm := w.byCtry
 	var total float64
 	space := map[int]float64{}
 	for i := range w.ISPs {
@@ -692,7 +694,7 @@ func (w *World) hub(isp *ISP, a int) int {
 
 func (w *World) placeResolvers() {
 	r := w.rng(streamResolvers)
-	cm := w.countries()
+	cm := w.byCtry
 	for i := range w.ISPs {
 		isp := &w.ISPs[i]
 		if isp.Networks == 0 || len(isp.v4) == 0 {
