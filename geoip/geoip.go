@@ -277,3 +277,31 @@ func ipNet(p netip.Prefix) (*net.IPNet, error) {
 		Mask: net.CIDRMask(p.Bits(), a.BitLen()),
 	}, nil
 }
+
+// Networks calls fn for every network of the database that has a location,
+// in address order: the builder's GeoIP model maps unmeasured address space
+// block by block. IPv4 networks come as IPv4 prefixes.
+func (db *DB) Networks(fn func(prefix netip.Prefix, loc Location) error) error {
+	for res := range db.r.Networks() {
+		if err := res.Err(); err != nil {
+			return fmt.Errorf("geoip database %q: %w", db.name, err)
+		}
+		var rec record
+		rec.Location.Latitude, rec.Location.Longitude = math.NaN(), math.NaN()
+		if err := res.Decode(&rec); err != nil {
+			return fmt.Errorf("geoip database %q: %w", db.name, err)
+		}
+		loc := Location{Lat: rec.Location.Latitude, Lon: rec.Location.Longitude, Country: rec.Country.ISOCode}
+		if math.IsNaN(loc.Lat) || math.IsNaN(loc.Lon) {
+			continue
+		}
+		p := res.Prefix()
+		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
+		if err := fn(p, loc); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -40,6 +40,10 @@ type Input struct {
 	Map      *popmap.Table // the candidate map; nil scores the fallbacks alone (a geo map)
 	Geo      *geoip.DB     // GeoIP fallback; nil: no geo step
 	Quantile float64       // per-network latency statistic; 0 means the median
+	// KeepPerNetwork keeps each network's latency and weight in the
+	// per-network view (Result.Latency, Result.Weight), in truth order, to
+	// compare two maps network by network.
+	KeepPerNetwork bool
 }
 
 // Score is one strategy's traffic-weighted result.
@@ -56,6 +60,12 @@ type Score struct {
 type Result struct {
 	PerNetwork, BestPerNetwork Score
 	Served, BestServed         Score
+	// The per-network view split by where the answer came from: networks
+	// that send beacons (Measured), others answered by a map entry
+	// (Extrapolated), and the rest (Fallback: GeoIP or anycast).
+	Measured, Extrapolated, Fallback Score
+
+	Latency, Weight []float32 // with Input.KeepPerNetwork
 }
 
 // acc accumulates one Score.
@@ -129,7 +139,8 @@ func Evaluate(in Input) (*Result, error) {
 		bestFor[r] = b
 	}
 	// pass 2: score
-	var pn, bpn, sv, bsv acc
+	var pn, bpn, sv, bsv, meas, extra, fb acc
+	var lat32, w32 []float32
 	if _, err := sim.ReadTruth(in.Truth, func(_ *sim.TruthHeader, t *sim.TruthRecord) error {
 		bestP := t.Best(q)
 		best := t.Quantile(bestP, q)
@@ -138,6 +149,18 @@ func Evaluate(in Input) (*Result, error) {
 		p, covered := e.decide(t.Network, t.Network.Addr(), t.Anycast)
 		pn.add(t.Weight, lat(p), best, covered)
 		bpn.add(t.Weight, best, best, true)
+		switch {
+		case t.Measured:
+			meas.add(t.Weight, lat(p), best, covered)
+		case covered:
+			extra.add(t.Weight, lat(p), best, covered)
+		default:
+			fb.add(t.Weight, lat(p), best, covered)
+		}
+		if in.KeepPerNetwork {
+			lat32 = append(lat32, float32(lat(p)))
+			w32 = append(w32, float32(t.Weight))
+		}
 
 		if t.ResolverECS {
 			sv.add(t.Weight, lat(p), best, covered)
@@ -151,7 +174,8 @@ func Evaluate(in Input) (*Result, error) {
 	}); err != nil {
 		return nil, err
 	}
-	return &Result{PerNetwork: pn.score(), BestPerNetwork: bpn.score(), Served: sv.score(), BestServed: bsv.score()}, nil
+	return &Result{PerNetwork: pn.score(), BestPerNetwork: bpn.score(), Served: sv.score(), BestServed: bsv.score(),
+		Measured: meas.score(), Extrapolated: extra.score(), Fallback: fb.score(), Latency: lat32, Weight: w32}, nil
 }
 
 type evaluator struct {

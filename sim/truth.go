@@ -208,7 +208,7 @@ func readTruth(r io.Reader, fn func(*TruthHeader, *TruthRecord) error) (*TruthHe
 			return nil, lerr("%v", err)
 		}
 		if err := fn(h, &rec); err != nil {
-			return nil, lerr("%v", err)
+			return nil, fmt.Errorf("line %d: %w", line, err)
 		}
 	}
 	if err := sc.Err(); err != nil {

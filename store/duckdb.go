@@ -54,6 +54,12 @@ type Options struct {
 	// Now is the clock (default time.Now): Received of beacons without
 	// one, and the dedup window.
 	Now func() time.Time
+	// ReadOnly opens an existing store for reading only (the builder and
+	// the evaluator): DuckDB's access_mode READ_ONLY, no dedup window
+	// loaded, every write fails. DuckDB lets one process open a database
+	// for writing, or several for reading: a builder runs while no
+	// collector has the store open (or inside the collector's process).
+	ReadOnly bool
 }
 
 // DuckDB is the embedded RUM store: one DuckDB database in a directory.
@@ -101,8 +107,10 @@ func Open(dir string, opt Options) (*DuckDB, error) {
 		// duckdb-go parses the path as part of a URL-like DSN.
 		return nil, fmt.Errorf("opening store %s: a path with '?' or '%%' is not supported", dir)
 	}
-	if err := os.MkdirAll(abs, 0o750); err != nil {
-		return nil, fmt.Errorf("opening store %s: %w", dir, err)
+	if !opt.ReadOnly {
+		if err := os.MkdirAll(abs, 0o750); err != nil {
+			return nil, fmt.Errorf("opening store %s: %w", dir, err)
+		}
 	}
 	s := &DuckDB{dir: abs, path: filepath.Join(abs, DBFile), opt: opt, labels: map[string]uint32{}, recent: newRecentIDs(opt.DedupWindow, opt.MaxRecentIDs)}
 	if err := s.open(); err != nil {
@@ -123,6 +131,12 @@ func (s *DuckDB) open() error {
 	}
 	if s.opt.MemoryLimit != "" {
 		settings = append(settings, [2]string{"memory_limit", s.opt.MemoryLimit})
+	}
+	if s.opt.ReadOnly {
+		if _, err := os.Stat(s.path); err != nil {
+			return fmt.Errorf("no store here: %w", err)
+		}
+		settings = append(settings, [2]string{"access_mode", "READ_ONLY"})
 	}
 	q := url.Values{}
 	for _, kv := range settings {
@@ -157,6 +171,9 @@ func (s *DuckDB) open() error {
 	}
 	if err := s.migrate(); err != nil {
 		return err
+	}
+	if s.opt.ReadOnly {
+		return nil
 	}
 	if err := syncDir(s.dir); err != nil {
 		return err

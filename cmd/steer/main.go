@@ -29,7 +29,11 @@ func commands() []command {
 		{"store", "the RUM store: stats | export --out DIR (Parquet) | prune --older-than D (retention)", runStore},
 		{"probe", "measure every PoP, run the random-name DNS test and post one beacon (desktop/CLI agent)", runProbe},
 		{"probe-target", "serve the /rum/probe endpoint alone: --pop LABEL --listen ADDR", runProbeTarget},
+		{"build", "build a latency map from the RUM store: --store DIR --out MAP.json [--bgp FILE]... [--geoip FILE]", runBuild},
+		{"eval", "score a map on held-out samples and/or a simulated world's truth, against geo and anycast", runEval},
 		{"map", "route maps: validate MAP | lookup [--json] MAP ADDR|PREFIX | diff A B | stats MAP", runMap},
+		{"publish", "publish a map as the next version of a map directory: --dir DIR [--store STORE] [--force] MAP.json", runPublish},
+		{"rollback", "switch a map directory back to the version the current one replaced: --dir DIR", runRollback},
 	}
 }
 

@@ -26,3 +26,13 @@ func runStore(_ []string, _, stderr io.Writer) int {
 	fmt.Fprintln(stderr, "steer store:", noCgo)
 	return 1
 }
+
+func runBuild(_ []string, _, stderr io.Writer) int {
+	fmt.Fprintln(stderr, "steer build:", noCgo)
+	return 1
+}
+
+func runEval(_ []string, _, stderr io.Writer) int {
+	fmt.Fprintln(stderr, "steer eval:", noCgo)
+	return 1
+}

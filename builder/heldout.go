@@ -1,0 +1,232 @@
+package builder
+
+import (
+	"context"
+	"math"
+	"net/netip"
+	"slices"
+
+	"github.com/steer-gslb/steer/geoip"
+	"github.com/steer-gslb/steer/internal/wstats"
+	"github.com/steer-gslb/steer/popmap"
+	"github.com/steer-gslb/steer/store"
+)
+
+// HeldOut is the evaluation data: the held-out beacons' samples, cleaned by
+// the same rules as the build's, reduced to each network's median RTT per
+// PoP and to anycast, plus the held-out DNS test join. Only networks that
+// measured every PoP are scored, so that every map is scored on the same
+// networks and every choice has a measured latency.
+type HeldOut struct {
+	PoPs     []popmap.Label
+	nets     []heldNet
+	join     *joinData
+	Beacons  int
+	Networks int // networks scored
+}
+
+type heldNet struct {
+	prefix  netip.Prefix
+	key     uint64
+	lat     []float32 // median RTT per PoP
+	anycast float32   // median anycast RTT; NaN if none
+	w       float64
+	best    float32
+}
+
+// LoadHeldOut reads the held-out split of st (Options.HoldOut must be the
+// build's).
+func LoadHeldOut(ctx context.Context, st *store.DuckDB, opt Options) (*HeldOut, error) {
+	opt.defaults()
+	d, err := Load(ctx, st, opt, HoldoutBeacons)
+	if err != nil {
+		return nil, err
+	}
+	var cnt Counts
+	j, err := loadJoin(ctx, st, opt, HoldoutBeacons, &cnt)
+	if err != nil {
+		return nil, err
+	}
+	h := &HeldOut{PoPs: d.PoPs, join: j, Beacons: d.Beacons}
+	for i := range d.Networks {
+		n := &d.Networks[i]
+		lat := make([]float32, len(d.PoPs))
+		for p := range lat {
+			lat[p] = float32(math.NaN())
+		}
+		k := 0
+		n.PoPSamples(func(p int, rtts []float32) {
+			lat[p] = float32(percentile(rtts, 0.5))
+			k++
+		})
+		if k < len(d.PoPs) {
+			continue
+		}
+		var any []float32
+		n.Anycast(func(_ int, rtt float32) { any = append(any, rtt) })
+		slices.Sort(any)
+		hn := heldNet{prefix: n.Prefix, key: n.Key, lat: lat, anycast: float32(percentile(any, 0.5)), w: float64(n.Beacons)}
+		hn.best = slices.Min(lat)
+		h.nets = append(h.nets, hn)
+	}
+	h.Networks = len(h.nets)
+	return h, nil
+}
+
+// Strategy is how a query is answered: a map's entry (ECS prefix or
+// resolver address), else the GeoIP-nearest PoP (Geo and Sites, in the
+// order of HeldOut.PoPs), else anycast. A nil Map is the geo map; nil Map
+// and Geo is anycast.
+type Strategy struct {
+	Map   *popmap.Table
+	Geo   *geoip.DB
+	Sites []geoip.Site
+}
+
+// answer returns the PoP index for a query, or -1 for anycast.
+func (s *Strategy) answer(idx map[popmap.Label]int, ecs netip.Prefix, addr netip.Addr) (int, bool) {
+	if s.Map != nil {
+		var labels []popmap.Label
+		if ecs.IsValid() {
+			labels, _ = s.Map.LookupPrefix(ecs)
+		} else {
+			labels, _ = s.Map.Lookup(addr)
+		}
+		for _, l := range labels {
+			if p, ok := idx[l]; ok {
+				return p, true
+			}
+		}
+	}
+	if s.Geo != nil && len(s.Sites) > 0 {
+		if loc, _, ok := s.Geo.Locate(addr); ok {
+			best, bd := -1, math.Inf(1)
+			for i, site := range s.Sites {
+				if d := geoip.Distance(loc.Lat, loc.Lon, site.Lat, site.Lon); d < bd {
+					best, bd = i, d
+				}
+			}
+			if best >= 0 {
+				if p, ok := idx[s.Sites[best].Label]; ok {
+					return p, false
+				}
+			}
+		}
+	}
+	return -1, false
+}
+
+// Score is a strategy's result on held-out data, traffic-weighted (by
+// beacons): latency percentiles, mean regret against each network's (or
+// resolver's) best PoP, share at the best, coverage by map entries.
+type Score struct {
+	Networks      int        `json:"networks"`
+	Coverage      float64    `json:"coverage"`
+	AtBest        float64    `json:"at_best"`
+	Regret        float64    `json:"regret_ms"`
+	P50, P75, P95 float64    `json:"-"`
+	Pct           [3]float64 `json:"p50_p75_p95_ms"`
+}
+
+type scoreAcc struct {
+	n                    int
+	w, cov, best, regret float64
+	h                    wstats.Histogram
+}
+
+func (a *scoreAcc) add(w, lat, best float64, covered bool) {
+	a.n++
+	a.w += w
+	if covered {
+		a.cov += w
+	}
+	if lat <= best+1e-6 {
+		a.best += w
+	}
+	a.regret += w * (lat - best)
+	a.h.Add(lat, w)
+}
+
+func (a *scoreAcc) score() Score {
+	s := Score{Networks: a.n}
+	if a.w > 0 {
+		s.Coverage, s.AtBest, s.Regret = a.cov/a.w, a.best/a.w, a.regret/a.w
+	}
+	p := a.h.Percentiles(0.5, 0.75, 0.95)
+	s.P50, s.P75, s.P95 = p[0], p[1], p[2]
+	s.Pct = [3]float64{p[0], p[1], p[2]}
+	return s
+}
+
+// Scores are a strategy's two views.
+type Scores struct {
+	PerNetwork Score `json:"per_network"` // each client network by its own entry
+	Served     Score `json:"served"`      // each DNS test through its resolver, as DNS serves it
+}
+
+// Score scores a strategy in both views.
+func (h *HeldOut) Score(s *Strategy) Scores {
+	idx := map[popmap.Label]int{}
+	for i, l := range h.PoPs {
+		idx[l] = i
+	}
+	latAt := func(n *heldNet, p int) float64 {
+		if p < 0 {
+			if math.IsNaN(float64(n.anycast)) {
+				return float64(slices.Max(n.lat)) // no anycast sample: the worst case
+			}
+			return float64(n.anycast)
+		}
+		return float64(n.lat[p])
+	}
+	var pn, sv scoreAcc
+	byKey := map[uint64]*heldNet{}
+	for i := range h.nets {
+		n := &h.nets[i]
+		byKey[n.key] = n
+		p, covered := s.answer(idx, n.prefix, n.prefix.Addr())
+		pn.add(n.w, latAt(n, p), float64(n.best), covered)
+	}
+	// served: per resolver, its held-out clients
+	addrs := make([]netip.Addr, 0, len(h.join.resolvers))
+	for a := range h.join.resolvers {
+		addrs = append(addrs, a)
+	}
+	slices.SortFunc(addrs, netip.Addr.Compare)
+	sums := make([]float64, len(h.PoPs))
+	for _, a := range addrs {
+		r := h.join.resolvers[a]
+		ecs := r.ecsShare() >= 0.5
+		rp, rcov := s.answer(idx, netip.Prefix{}, a)
+		clear(sums)
+		var cs []*heldNet
+		var ws []float64
+		for _, c := range r.clients {
+			if n := byKey[c.network]; n != nil {
+				cs = append(cs, n)
+				ws = append(ws, c.weight)
+				for p := range sums {
+					sums[p] += c.weight * float64(n.lat[p])
+				}
+			}
+		}
+		if len(cs) == 0 {
+			continue
+		}
+		bestP := 0
+		for p := range sums {
+			if sums[p] < sums[bestP] {
+				bestP = p
+			}
+		}
+		for k, n := range cs {
+			if ecs {
+				p, cov := s.answer(idx, n.prefix, n.prefix.Addr())
+				sv.add(ws[k], latAt(n, p), float64(n.best), cov)
+				continue
+			}
+			sv.add(ws[k], latAt(n, rp), float64(n.lat[bestP]), rcov)
+		}
+	}
+	return Scores{PerNetwork: pn.score(), Served: sv.score()}
+}

@@ -1,0 +1,162 @@
+package builder
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/steer-gslb/steer/popmap"
+)
+
+// Rule names a cleaning or building rule; the report counts each.
+type Rule string
+
+// The cleaning rules of DESIGN.md and the builder's own, by the name the
+// report and --skip use.
+const (
+	RuleDuplicateBeacon Rule = "duplicate-beacon"   // a beacon stored twice (delivered again after the store's dedup window)
+	RuleBadNetwork      Rule = "bad-network"        // a beacon whose network key is not a client subnet
+	RuleHTTPSOnly       Rule = "https-only"         // plain HTTP and TCP probes (hijacked in the wild): samples dropped
+	RuleImpossibleRTT   Rule = "impossible-rtt"     // negative, sub-microsecond or above MaxRTT: samples dropped
+	RuleBadClock        Rule = "bad-clock"          // sample time after received+MaxClockAhead or before received-MaxAge
+	RuleTickTimer       Rule = "tick-timer"         // beacons declaring a tick-counting timer: samples dropped
+	RuleTickDetected    Rule = "tick-detected"      // beacons whose values sit on 15.6/16 ms steps: samples dropped
+	RuleDNSDuplicate    Rule = "dns-duplicate"      // repeated queries for one test name: first wins, the rest counted
+	RuleDNSUnjoined     Rule = "dns-unjoined"       // beacons whose DNS test name never reached the server
+	RuleSparsePooled    Rule = "sparse-pooled"      // (network, PoP) estimates under MinSamples, pooled with prefix/AS
+	RuleStability       Rule = "stability-kept"     // networks that kept their previous PoP (within the margin)
+	RuleCapacity        Rule = "capacity-moved"     // networks moved to their next PoP by a capacity cap
+	RuleExtrapolateAS   Rule = "extrapolate-as"     // announced prefixes mapped because their AS's networks agree
+	RuleExtrapolatePfx  Rule = "extrapolate-prefix" // announced prefixes mapped because their networks agree
+	RuleExtrapolateGeo  Rule = "extrapolate-geo"    // GeoIP blocks mapped by the AS's (or the place's) measured preferences
+)
+
+// Rules lists every rule, in report order.
+var Rules = []Rule{
+	RuleDuplicateBeacon, RuleBadNetwork, RuleHTTPSOnly, RuleImpossibleRTT, RuleBadClock, RuleTickTimer,
+	RuleTickDetected, RuleDNSDuplicate, RuleDNSUnjoined, RuleSparsePooled, RuleStability, RuleCapacity,
+	RuleExtrapolateAS, RuleExtrapolatePfx, RuleExtrapolateGeo,
+}
+
+// Counts counts what each rule did.
+type Counts map[Rule]int
+
+func (c *Counts) add(r Rule, n int) {
+	if *c == nil {
+		*c = Counts{}
+	}
+	(*c)[r] += n
+}
+
+// ParseRules parses a comma-separated list of rule names.
+func ParseRules(s []string) (map[Rule]bool, error) {
+	out := map[Rule]bool{}
+	for _, name := range s {
+		ok := false
+		for _, r := range Rules {
+			if string(r) == name {
+				out[r], ok = true, true
+			}
+		}
+		if !ok {
+			names := make([]string, len(Rules))
+			for i, r := range Rules {
+				names[i] = string(r)
+			}
+			sort.Strings(names)
+			return nil, fmt.Errorf("unknown rule %q (rules: %v)", name, names)
+		}
+	}
+	return out, nil
+}
+
+// Options configure a build. The zero value is usable: defaults fill in.
+type Options struct {
+	Percentile float64 // of RTT per (network, PoP), in (0, 100); default 75
+	MinSamples int     // samples per (network, PoP) to trust alone; default 3
+	Prior      float64 // pooling strength in samples (shrinkage toward prefix/AS); default 3; 0 disables
+	Labels     int     // ranked labels per entry; default 3
+
+	MaxRTT        time.Duration // impossible-rtt ceiling; default 30 s
+	MaxClockAhead time.Duration // bad-clock: sample time after received by more; default 24 h
+	MaxAge        time.Duration // bad-clock: sample time before received by more; default 30 days
+	HoldOut       float64       // share of beacons held out for steer eval; default 0.1; <0 = none
+
+	MarginMs  float64 // stability: a new PoP must be better by this many ms...
+	MarginPct float64 // ... and this share of the current PoP's latency; defaults 2 ms, 3 %
+
+	// Capacity caps the share of (measured) traffic a PoP is given, 0..1;
+	// PoPs not listed are uncapped.
+	Capacity map[popmap.Label]float64
+
+	Skip map[Rule]bool // rules switched off (to measure what each is worth)
+
+	// Extrapolation switches; all on unless Skip names the rule.
+	MinAgree int // measured networks an AS/prefix needs for the agreement rules; default 2
+}
+
+func (o *Options) defaults() {
+	if o.Percentile == 0 {
+		o.Percentile = 75
+	}
+	if o.MinSamples == 0 {
+		o.MinSamples = 3
+	}
+	if o.Prior == 0 {
+		o.Prior = 3
+	}
+	if o.Prior < 0 {
+		o.Prior = 0
+	}
+	if o.Labels == 0 {
+		o.Labels = 3
+	}
+	if o.MaxRTT == 0 {
+		o.MaxRTT = 30 * time.Second
+	}
+	if o.MaxClockAhead == 0 {
+		o.MaxClockAhead = 24 * time.Hour
+	}
+	if o.MaxAge == 0 {
+		o.MaxAge = 30 * 24 * time.Hour
+	}
+	if o.HoldOut == 0 {
+		o.HoldOut = 0.1
+	}
+	if o.HoldOut < 0 {
+		o.HoldOut = 0
+	}
+	if o.MarginMs == 0 {
+		o.MarginMs = 2
+	}
+	if o.MarginPct == 0 {
+		o.MarginPct = 3
+	}
+	if o.MinAgree == 0 {
+		o.MinAgree = 2
+	}
+}
+
+// Validate reports bad options.
+func (o *Options) Validate() error {
+	c := *o
+	c.defaults()
+	switch {
+	case !(c.Percentile > 0 && c.Percentile < 100):
+		return fmt.Errorf("percentile %v not in (0, 100)", c.Percentile)
+	case c.MinSamples < 1:
+		return fmt.Errorf("min-samples %d < 1", c.MinSamples)
+	case c.Labels < 1 || c.Labels > 64:
+		return fmt.Errorf("labels %d not in [1, 64]", c.Labels)
+	case c.HoldOut >= 1:
+		return fmt.Errorf("holdout %v: must be below 1", c.HoldOut)
+	case c.MaxRTT <= 0:
+		return fmt.Errorf("max-rtt %v must be positive", c.MaxRTT)
+	}
+	for l, v := range c.Capacity {
+		if !(v > 0 && v <= 1) {
+			return fmt.Errorf("capacity %s=%v: a share in (0, 1]", l, v)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,208 @@
+//go:build cgo
+
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+
+	"github.com/steer-gslb/steer/builder"
+	"github.com/steer-gslb/steer/geoip"
+	"github.com/steer-gslb/steer/popmap"
+	"github.com/steer-gslb/steer/store"
+)
+
+const buildUsage = `usage: steer build --store DIR --out MAP.json [--bgp FILE]... [--geoip FILE.mmdb] [--percentile 75] [--previous MAP.json]
+
+Builds a latency map from the RUM store: cleans the samples (each rule named
+and counted in the report), joins DNS test names with the query log
+(resolver ↔ client networks), takes a percentile of RTT per (network, PoP),
+pools sparse networks with their announced prefix and AS, ranks the PoPs per
+client network and per resolver (for its whole client population), keeps
+the previous map's choice unless the new one is better by a margin, applies
+PoP capacity caps, and extrapolates to unmeasured address space by AS, by
+announced prefix and (with --geoip) by the AS's measured preferences at the
+GeoIP location. Writes MAP.json (NS1 route-map format) and the report next
+to it as MAP.report.json and MAP.report.txt (also printed).
+
+A share of beacons (--holdout) is left out for steer eval and steer publish
+to score maps on.
+
+flags:
+`
+
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
+
+func runBuild(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("steer build", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), buildUsage)
+		fs.PrintDefaults()
+	}
+	dir := fs.String("store", "", "RUM store directory (required)")
+	out := fs.String("out", "", "map file to write (required)")
+	var bgpFiles, skip, capacity listFlag
+	fs.Var(&bgpFiles, "bgp", "BGP origin data: pyasn text or MRT TABLE_DUMP_V2, gzip/bzip2 or not (repeatable)")
+	geoFile := fs.String("geoip", "", "MaxMind DB for the GeoIP model of extrapolation")
+	prevFile := fs.String("previous", "", "the map live now: stability (keep near-equal choices) and the diff")
+	var opt builder.Options
+	fs.Float64Var(&opt.Percentile, "percentile", 75, "percentile of RTT per (network, PoP)")
+	fs.IntVar(&opt.MinSamples, "min-samples", 3, "samples per (network, PoP) to be trusted alone")
+	fs.Float64Var(&opt.Prior, "pool", 3, "pooling strength toward the prefix/AS, in samples (-1: off)")
+	fs.IntVar(&opt.Labels, "labels", 3, "ranked PoPs per entry")
+	fs.Float64Var(&opt.HoldOut, "holdout", 0.1, "share of beacons held out for evaluation (-1: none)")
+	fs.Float64Var(&opt.MarginMs, "margin-ms", 2, "stability: a new first choice must be better by this many ms")
+	fs.Float64Var(&opt.MarginPct, "margin-pct", 3, "... and by this many percent")
+	fs.IntVar(&opt.MinAgree, "min-agree", 2, "measured networks an AS or prefix needs for the agreement rules")
+	fs.DurationVar(&opt.MaxRTT, "max-rtt", 0, "impossible-rtt ceiling (default 30s)")
+	fs.Var(&capacity, "capacity", "cap a PoP's share of traffic: LABEL=SHARE, e.g. fra=0.2 (repeatable)")
+	fs.Var(&skip, "skip", "switch a rule off, to measure it (repeatable): "+ruleNames())
+	quiet := fs.Bool("q", false, "do not print the report")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *dir == "" || *out == "" || fs.NArg() != 0 {
+		fmt.Fprintln(stderr, "steer build: --store DIR and --out MAP.json are required, and nothing else")
+		fs.Usage()
+		return 2
+	}
+	var err error
+	if opt.Skip, err = builder.ParseRules(skip); err != nil {
+		fmt.Fprintln(stderr, "steer build: --skip:", err)
+		return 2
+	}
+	if opt.Capacity, err = parseCapacity(capacity); err != nil {
+		fmt.Fprintln(stderr, "steer build: --capacity:", err)
+		return 2
+	}
+	if err := opt.Validate(); err != nil {
+		fmt.Fprintln(stderr, "steer build:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	res, err := buildMap(ctx, *dir, bgpFiles, *geoFile, *prevFile, opt)
+	if err != nil {
+		fmt.Fprintln(stderr, "steer build:", err)
+		return 1
+	}
+	if err := writeBuild(*out, res); err != nil {
+		fmt.Fprintln(stderr, "steer build:", err)
+		return 1
+	}
+	if !*quiet {
+		_ = res.Report.WriteText(stdout)
+	}
+	fmt.Fprintf(stdout, "wrote %s (%d entries), %s, %s\n", *out, len(res.Map.Entries), reportPath(*out, "json"), reportPath(*out, "txt"))
+	return 0
+}
+
+func ruleNames() string {
+	var s []string
+	for _, r := range builder.Rules {
+		s = append(s, string(r))
+	}
+	return strings.Join(s, ", ")
+}
+
+func parseCapacity(items []string) (map[popmap.Label]float64, error) {
+	out := map[popmap.Label]float64{}
+	for _, it := range items {
+		l, v, ok := strings.Cut(it, "=")
+		var f float64
+		if _, err := fmt.Sscanf(v, "%g", &f); !ok || err != nil {
+			return nil, fmt.Errorf("%q is not LABEL=SHARE", it)
+		}
+		out[popmap.Label(l)] = f
+	}
+	return out, nil
+}
+
+// buildMap opens the inputs and builds.
+func buildMap(ctx context.Context, dir string, bgpFiles []string, geoFile, prevFile string, opt builder.Options) (*builder.Result, error) {
+	if _, err := os.Stat(filepath.Join(dir, "steer.duckdb")); err != nil {
+		if _, err2 := os.Stat(dir); err2 != nil {
+			return nil, fmt.Errorf("store %s: %w", dir, err2)
+		}
+	}
+	st, err := store.Open(dir, store.Options{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = st.Close() }()
+	in := builder.Input{Store: st, StoreDir: dir, BGP: bgpFiles, GeoFile: geoFile, PrevFile: prevFile, Options: opt}
+	if geoFile != "" {
+		db, err := geoip.Open(geoFile)
+		if err != nil {
+			return nil, err
+		}
+		defer func() { _ = db.Close() }()
+		in.GeoIP = db
+	}
+	if prevFile != "" {
+		_, tab, err := popmap.Load(prevFile)
+		if err != nil {
+			return nil, fmt.Errorf("previous map: %w", err)
+		}
+		in.Previous = tab
+	}
+	return builder.Build(ctx, in)
+}
+
+func reportPath(mapPath, ext string) string {
+	return strings.TrimSuffix(mapPath, filepath.Ext(mapPath)) + ".report." + ext
+}
+
+// writeBuild writes the map atomically, then the reports.
+func writeBuild(out string, res *builder.Result) error {
+	if err := writeFileAtomic(out, func(w io.Writer) error { return res.Map.Encode(w) }); err != nil {
+		return err
+	}
+	if err := writeFileAtomic(reportPath(out, "json"), res.Report.WriteJSON); err != nil {
+		return err
+	}
+	return writeFileAtomic(reportPath(out, "txt"), res.Report.WriteText)
+}
+
+func writeFileAtomic(path string, write func(io.Writer) error) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.Remove(f.Name()) }()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	if err := write(bw); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := bw.Flush(); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}

@@ -1,0 +1,264 @@
+//go:build cgo
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+
+	"github.com/steer-gslb/steer/builder"
+	"github.com/steer-gslb/steer/config"
+	"github.com/steer-gslb/steer/geoip"
+	"github.com/steer-gslb/steer/mapeval"
+	"github.com/steer-gslb/steer/popmap"
+	"github.com/steer-gslb/steer/sim"
+	"github.com/steer-gslb/steer/store"
+)
+
+const evalUsage = `usage: steer eval --map MAP.json [--store DIR] [--truth FILE] [--geoip FILE.mmdb --pops CONFIG] [--against MAP.json]
+
+Scores a map, and compares it with a geo map (GeoIP → nearest PoP), with
+anycast and with --against (e.g. the published map):
+  --store: on the held-out beacons the build did not use (same --holdout),
+           anycast from their served_by samples;
+  --truth: on a simulated world's ground truth (steer sim's truth.tsv.gz),
+           with the perfect map (every network at its latency-best PoP).
+Two views: per client network (its own entry), and as DNS serves it (each
+client through its resolver: the ECS entry when the resolver sends ECS, else
+the resolver's entry, else GeoIP, else anycast). Writes the numbers as JSON
+(--json) and the per-network gain over geo as a PNG (--png, with --truth).
+
+flags:
+`
+
+// evalRow is one strategy's scores in the report.
+type evalRow struct {
+	Name     string          `json:"name"`
+	HeldOut  *builder.Scores `json:"held_out,omitempty"`
+	Truth    *truthScores    `json:"truth,omitempty"`
+	Extrapol *mapeval.Score  `json:"truth_extrapolated,omitempty"`
+	Measured *mapeval.Score  `json:"truth_measured,omitempty"`
+}
+
+type truthScores struct {
+	PerNetwork mapeval.Score `json:"per_network"`
+	Served     mapeval.Score `json:"served"`
+}
+
+func runEval(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("steer eval", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), evalUsage)
+		fs.PrintDefaults()
+	}
+	dir := fs.String("store", "", "RUM store: score on its held-out beacons")
+	mapFile := fs.String("map", "", "the map to score (required)")
+	truth := fs.String("truth", "", "a simulated world's truth.tsv.gz: score on the ground truth")
+	geoFile := fs.String("geoip", "", "MaxMind DB: the geo fallback and the geo map")
+	popsFile := fs.String("pops", "", "DNS server config whose pops give the PoP locations (the geo map; --truth has its own)")
+	against := fs.String("against", "", "another map to compare with (e.g. the published one)")
+	holdout := fs.Float64("holdout", 0.1, "the build's --holdout")
+	quantile := fs.Float64("quantile", 0.5, "with --truth: the per-network latency statistic (the true quantile of RTT)")
+	jsonOut := fs.String("json", "", "write the scores as JSON here")
+	pngOut := fs.String("png", "", "with --truth: write the per-network gain distribution (vs geo, vs anycast) as a PNG")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *mapFile == "" || (*dir == "" && *truth == "") || fs.NArg() != 0 {
+		fmt.Fprintln(stderr, "steer eval: --map and at least one of --store and --truth are required")
+		fs.Usage()
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	rows, err := evaluate(ctx, evalArgs{dir: *dir, mapFile: *mapFile, truth: *truth, geoFile: *geoFile, popsFile: *popsFile,
+		against: *against, holdout: *holdout, quantile: *quantile, png: *pngOut}, stdout)
+	if err != nil {
+		fmt.Fprintln(stderr, "steer eval:", err)
+		return 1
+	}
+	if *jsonOut != "" {
+		if err := writeFileAtomic(*jsonOut, func(w io.Writer) error {
+			enc := json.NewEncoder(w)
+			enc.SetIndent("", "  ")
+			return enc.Encode(map[string]any{"map": *mapFile, "strategies": rows})
+		}); err != nil {
+			fmt.Fprintln(stderr, "steer eval:", err)
+			return 1
+		}
+	}
+	return 0
+}
+
+type evalArgs struct {
+	dir, mapFile, truth, geoFile, popsFile, against, png string
+	holdout, quantile                                    float64
+}
+
+func evaluate(ctx context.Context, a evalArgs, w io.Writer) ([]*evalRow, error) {
+	_, cand, err := popmap.Load(a.mapFile)
+	if err != nil {
+		return nil, err
+	}
+	var other *popmap.Table
+	if a.against != "" {
+		if _, other, err = popmap.Load(a.against); err != nil {
+			return nil, fmt.Errorf("--against: %w", err)
+		}
+	}
+	var geo *geoip.DB
+	if a.geoFile != "" {
+		if geo, err = geoip.Open(a.geoFile); err != nil {
+			return nil, err
+		}
+		defer func() { _ = geo.Close() }()
+	}
+	rows := []*evalRow{{Name: "latency map"}, {Name: "geo"}, {Name: "anycast"}}
+	tabs := []*popmap.Table{cand, nil, nil}
+	geos := []*geoip.DB{geo, geo, nil}
+	if other != nil {
+		rows = append(rows, &evalRow{Name: "against"})
+		tabs = append(tabs, other)
+		geos = append(geos, geo)
+	}
+	if a.dir != "" {
+		sites, err := popSites(a.popsFile, a.truth)
+		if err != nil {
+			return nil, err
+		}
+		st, err := store.Open(a.dir, store.Options{ReadOnly: true})
+		if err != nil {
+			return nil, err
+		}
+		h, err := builder.LoadHeldOut(ctx, st, builder.Options{HoldOut: a.holdout})
+		_ = st.Close()
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(w, "held-out data: %d beacons; %d networks measured every PoP and are scored\n", h.Beacons, h.Networks)
+		if h.Networks == 0 {
+			return nil, errors.New("no held-out network measured every PoP: nothing to score on (is --holdout the build's?)")
+		}
+		for i, r := range rows {
+			s := h.Score(&builder.Strategy{Map: tabs[i], Geo: geos[i], Sites: sites})
+			r.HeldOut = &s
+		}
+		printHeldOut(w, rows)
+	}
+	if a.truth != "" {
+		if err := evalTruth(a, rows, tabs, geos, w); err != nil {
+			return nil, err
+		}
+	}
+	return rows, nil
+}
+
+// popSites returns PoP locations for the geo map: from the DNS config, or
+// from the truth file's header.
+func popSites(popsFile, truth string) ([]geoip.Site, error) {
+	var sites []geoip.Site
+	switch {
+	case popsFile != "":
+		cfg, err := config.Load(popsFile)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range cfg.PoPs {
+			sites = append(sites, geoip.Site{Label: p.Label, Lat: p.Lat, Lon: p.Lon})
+		}
+	case truth != "":
+		errStop := errors.New("stop")
+		if _, err := sim.ReadTruth(truth, func(h *sim.TruthHeader, _ *sim.TruthRecord) error {
+			for _, p := range h.PoPs {
+				sites = append(sites, geoip.Site{Label: p.Label, Lat: p.Lat, Lon: p.Lon})
+			}
+			return errStop
+		}); err != nil && !errors.Is(err, errStop) {
+			return nil, err
+		}
+	}
+	return sites, nil
+}
+
+func printHeldOut(w io.Writer, rows []*evalRow) {
+	fmt.Fprintln(w, "\non held-out beacons (latency = each network's median RTT; traffic = beacons)")
+	fmt.Fprintf(w, "%-14s %-12s %8s %8s %8s %8s %9s %9s\n", "strategy", "view", "p50 ms", "p75 ms", "p95 ms", "at best", "regret ms", "coverage")
+	for _, r := range rows {
+		for _, v := range []struct {
+			name string
+			s    builder.Score
+		}{{"per network", r.HeldOut.PerNetwork}, {"as served", r.HeldOut.Served}} {
+			fmt.Fprintf(w, "%-14s %-12s %8.1f %8.1f %8.1f %7.1f%% %9.2f %8.1f%%\n", r.Name, v.name, v.s.P50, v.s.P75, v.s.P95,
+				100*v.s.AtBest, v.s.Regret, 100*v.s.Coverage)
+		}
+	}
+}
+
+func evalTruth(a evalArgs, rows []*evalRow, tabs []*popmap.Table, geos []*geoip.DB, w io.Writer) error {
+	var perfect *mapeval.Result
+	var lats [][]float32
+	var weights []float32
+	for i, r := range rows {
+		res, err := mapeval.Evaluate(mapeval.Input{Truth: a.truth, Map: tabs[i], Geo: geos[i], Quantile: a.quantile, KeepPerNetwork: a.png != ""})
+		if err != nil {
+			return err
+		}
+		r.Truth = &truthScores{res.PerNetwork, res.Served}
+		if i == 0 {
+			r.Measured, r.Extrapol = &res.Measured, &res.Extrapolated
+			perfect = res
+		}
+		lats = append(lats, res.Latency)
+		weights = res.Weight
+	}
+	rows = append(rows, &evalRow{Name: "perfect", Truth: &truthScores{perfect.BestPerNetwork, perfect.BestServed}})
+	fmt.Fprintf(w, "\non the ground truth (latency = each network's true p%g RTT; traffic = the world's weights)\n", 100*a.quantile)
+	fmt.Fprintf(w, "%-14s %-12s %8s %8s %8s %8s %9s %9s\n", "strategy", "view", "p50 ms", "p75 ms", "p95 ms", "at best", "regret ms", "coverage")
+	for _, r := range rows {
+		for _, v := range []struct {
+			name string
+			s    mapeval.Score
+		}{{"per network", r.Truth.PerNetwork}, {"as served", r.Truth.Served}} {
+			fmt.Fprintf(w, "%-14s %-12s %8.1f %8.1f %8.1f %7.1f%% %9.2f %8.1f%%\n", r.Name, v.name, v.s.P50, v.s.P75, v.s.P95,
+				100*v.s.AtBest, v.s.Regret, 100*v.s.Coverage)
+		}
+	}
+	c, g, p := rows[0].Truth, rows[1].Truth, rows[len(rows)-1].Truth
+	for _, v := range []struct {
+		name          string
+		cand, geo, pf mapeval.Score
+	}{{"per network", c.PerNetwork, g.PerNetwork, p.PerNetwork}, {"as served", c.Served, g.Served, p.Served}} {
+		gain := "-"
+		if d := v.geo.P75 - v.pf.P75; d > 0 {
+			gain = fmt.Sprintf("%.1f%%", 100*(v.geo.P75-v.cand.P75)/d)
+		}
+		fmt.Fprintf(w, "%-12s p75 %+.2f%% against perfect, %+.1f%% against geo; %s of the perfect map's p75 gain over geo\n",
+			v.name, 100*(v.cand.P75/v.pf.P75-1), 100*(v.cand.P75/v.geo.P75-1), gain)
+	}
+	m, e := rows[0].Measured, rows[0].Extrapol
+	fmt.Fprintf(w, "networks with beacons: %d, mean regret %.2f ms, %.1f%% at best; extrapolated (no beacons, map entry): %d, mean regret %.2f ms, %.1f%% at best\n",
+		m.Networks, m.Regret, 100*m.AtBest, e.Networks, e.Regret, 100*e.AtBest)
+	if a.png != "" {
+		if err := gainPlot(a.png, lats, weights); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "wrote %s\n", a.png)
+	}
+	return nil
+}
+
+// gainPlot is filled in when the plot package lands.
+var gainPlot = func(path string, lats [][]float32, weights []float32) error {
+	return fmt.Errorf("--png: %s", strings.TrimSpace("not available in this build"))
+}
