@@ -91,16 +91,17 @@ type asPlace struct {
 	at  place
 }
 
-type asCountry struct {
-	asn     uint32
-	country string
-}
-
 // extrapolate maps unmeasured address space: DESIGN.md's two rules (an AS
 // whose measured networks all agree; else an announced prefix whose
 // networks agree), then, with a GeoIP database, every remaining database
-// block by the measured networks of its AS at its place (else of its AS in
-// its country, else of any AS at its place).
+// block: by the pooled latencies of the measured networks of its announced
+// prefix (they disagree on the best PoP, and their traffic-weighted mean
+// picks the PoP best for a network of the prefix whose own preference is
+// unknown); else by its AS's measured networks weighted by nearness to the
+// block's GeoIP location; else by any AS's networks at that place.
+// Measured on the simulator's default world, per-network p75 against the
+// perfect map: rules alone +7.1 %, with the location model +2.1 %, with the
+// prefix pool first +2.0 % (docs/BENCHMARKS.md).
 func (b *mapBuilder) extrapolate() error {
 	byAS := map[uint32]*group{}
 	byPfx := map[netip.Prefix]*group{}
@@ -165,9 +166,14 @@ func (b *mapBuilder) extrapolate() error {
 	if b.geo == nil || b.opt.Skip[RuleExtrapolateGeo] {
 		return nil
 	}
-	// the GeoIP model
-	atAS := map[asPlace]*group{}
-	inCountry := map[asCountry]*group{}
+	// the GeoIP model: per AS, its measured networks grouped by place
+	type placed struct {
+		at       place
+		lat, lon float64
+		g        *group
+	}
+	atAS := map[uint32][]*placed{}
+	index := map[asPlace]*placed{}
 	atPlace := map[place]*group{}
 	for i, r := range b.ranked {
 		if len(r) == 0 {
@@ -183,10 +189,16 @@ func (b *mapBuilder) extrapolate() error {
 			asn = rt.asn
 		}
 		pl := placeOf(loc)
-		getGroup(atAS, asPlace{asn, pl}).add(b, i)
-		getGroup(inCountry, asCountry{asn, loc.Country}).add(b, i)
+		k := asPlace{asn, pl}
+		if index[k] == nil {
+			index[k] = &placed{at: pl, lat: loc.Lat, lon: loc.Lon, g: &group{}}
+			atAS[asn] = append(atAS[asn], index[k])
+		}
+		index[k].g.add(b, i)
 		getGroup(atPlace, pl).add(b, i)
 	}
+	np := len(b.d.PoPs)
+	sum := make([]float64, np)
 	return b.geo.Networks(func(blk netip.Prefix, loc geoip.Location) error {
 		if blk.Addr().Is4() && blk.Bits() > 24 || !blk.Addr().Is4() && blk.Bits() > 56 {
 			return nil // finer than a client network
@@ -195,19 +207,47 @@ func (b *mapBuilder) extrapolate() error {
 			return nil // an agreement rule covers it
 		}
 		var asn uint32
-		if _, rt, ok := b.rt.table.LookupPrefixLPM(blk); ok {
+		if rp, rt, ok := b.rt.table.LookupPrefixLPM(blk); ok {
 			asn = rt.asn
-		}
-		pl := placeOf(loc)
-		for _, g := range []*group{atAS[asPlace{asn, pl}], inCountry[asCountry{asn, loc.Country}], atPlace[pl]} {
-			if g != nil && g.n > 0 {
+			if g := byPfx[rp]; g != nil && g.n >= 1 {
 				addEntry(blk, g.ranking(-1, b.opt.Labels), RuleExtrapolateGeo)
 				return nil
 			}
 		}
+		// the AS's measured networks, weighted by traffic and by nearness
+		// (a kernel of geoKernelKm), within geoMaxKm
+		clear(sum)
+		wsum, n := 0.0, 0
+		for _, pc := range atAS[asn] {
+			d := geoip.Distance(loc.Lat, loc.Lon, pc.lat, pc.lon)
+			if d > geoMaxKm {
+				continue
+			}
+			k := math.Exp(-d / geoKernelKm)
+			for p := range sum {
+				sum[p] += k * pc.g.sum[p]
+			}
+			wsum += k * pc.g.w
+			n += pc.g.n
+		}
+		if n > 0 && wsum > 0 {
+			g := &group{sum: sum, w: wsum, n: n}
+			addEntry(blk, g.ranking(-1, b.opt.Labels), RuleExtrapolateGeo)
+			return nil
+		}
+		if g := atPlace[placeOf(loc)]; g != nil {
+			addEntry(blk, g.ranking(-1, b.opt.Labels), RuleExtrapolateGeo)
+		}
 		return nil
 	})
 }
+
+// The GeoIP model's kernel: measured networks of the AS count with weight
+// exp(-distance/geoKernelKm), up to geoMaxKm away.
+const (
+	geoKernelKm = 150
+	geoMaxKm    = 1500
+)
 
 // space is a prefix's size in /24s (IPv4) or /56s (IPv6).
 func space(p netip.Prefix) float64 {

@@ -103,7 +103,7 @@ func (o *Options) defaults() {
 		o.MinSamples = 3
 	}
 	if o.Prior == 0 {
-		o.Prior = 3
+		o.Prior = 0.5
 	}
 	if o.Prior < 0 {
 		o.Prior = 0

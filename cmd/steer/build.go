@@ -60,7 +60,7 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 	var opt builder.Options
 	fs.Float64Var(&opt.Percentile, "percentile", 75, "percentile of RTT per (network, PoP)")
 	fs.IntVar(&opt.MinSamples, "min-samples", 3, "samples per (network, PoP) to be trusted alone")
-	fs.Float64Var(&opt.Prior, "pool", 3, "pooling strength toward the prefix/AS, in samples (-1: off)")
+	fs.Float64Var(&opt.Prior, "pool", 0.5, "pooling strength toward the prefix/AS, in samples (-1: off)")
 	fs.IntVar(&opt.Labels, "labels", 3, "ranked PoPs per entry")
 	fs.Float64Var(&opt.HoldOut, "holdout", 0.1, "share of beacons held out for evaluation (-1: none)")
 	fs.Float64Var(&opt.MarginMs, "margin-ms", 2, "stability: a new first choice must be better by this many ms")

@@ -5,6 +5,8 @@ package main
 import (
 	"fmt"
 	"io"
+
+	"github.com/steer-gslb/steer/mapstore"
 )
 
 // The RUM store is DuckDB, which needs cgo: a steer built without a C
@@ -35,4 +37,11 @@ func runBuild(_ []string, _, stderr io.Writer) int {
 func runEval(_ []string, _, stderr io.Writer) int {
 	fmt.Fprintln(stderr, "steer eval:", noCgo)
 	return 1
+}
+
+func heldOutGate(storeDir string) (mapstore.Gate, func() error, error) {
+	if storeDir == "" {
+		return nil, func() error { return nil }, nil
+	}
+	return nil, nil, fmt.Errorf("--store: %s", noCgo)
 }
