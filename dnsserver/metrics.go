@@ -78,7 +78,7 @@ type metrics struct {
 
 	queries, ecs, dropped, truncated *prometheus.Desc
 	mapInfo, mapEntries, mapNets     *prometheus.Desc
-	mapAge, serial                   *prometheus.Desc
+	mapVersion, mapAge, serial       *prometheus.Desc
 
 	lastOK      prometheus.Gauge
 	lastOKTime  prometheus.Gauge
@@ -96,6 +96,7 @@ func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
 		dropped:    prometheus.NewDesc("steer_dns_queries_dropped_total", "Messages dropped unanswered (shorter than a header, or responses).", nil, nil),
 		truncated:  prometheus.NewDesc("steer_dns_responses_truncated_total", "UDP responses sent with TC set.", nil, nil),
 		mapInfo:    prometheus.NewDesc("steer_dns_map_info", "Maps being served, with their meta.version.", []string{"path", "version"}, nil),
+		mapVersion: prometheus.NewDesc("steer_dns_map_version", "meta.version of each map being served (0 when absent): the version `steer publish` made current when file is a map directory's current.json.", []string{"file"}, nil),
 		mapEntries: prometheus.NewDesc("steer_dns_map_entries", "Entries of each map being served.", []string{"path"}, nil),
 		mapNets:    prometheus.NewDesc("steer_dns_map_networks", "Networks of each map being served, by family.", []string{"path", "family"}, nil),
 		mapAge:     prometheus.NewDesc("steer_dns_map_age_seconds", "Seconds since each served map was loaded.", []string{"path"}, nil),
@@ -131,7 +132,7 @@ func (m *metrics) reloaded(snap *snapshot, err error, took time.Duration) {
 
 // Describe implements prometheus.Collector.
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.queries, m.ecs, m.dropped, m.truncated, m.mapInfo, m.mapEntries, m.mapNets, m.mapAge, m.serial} {
+	for _, d := range []*prometheus.Desc{m.queries, m.ecs, m.dropped, m.truncated, m.mapInfo, m.mapVersion, m.mapEntries, m.mapNets, m.mapAge, m.serial} {
 		ch <- d
 	}
 }
@@ -172,6 +173,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	for path, lm := range snap.maps {
 		t := lm.table
 		ch <- prometheus.MustNewConstMetric(m.mapInfo, prometheus.GaugeValue, 1, path, strconv.FormatInt(t.Meta().Version, 10))
+		ch <- prometheus.MustNewConstMetric(m.mapVersion, prometheus.GaugeValue, float64(lm.version), path)
 		ch <- prometheus.MustNewConstMetric(m.mapEntries, prometheus.GaugeValue, float64(t.Entries()), path)
 		n4, n6 := t.Networks()
 		ch <- prometheus.MustNewConstMetric(m.mapNets, prometheus.GaugeValue, float64(n4), path, "ipv4")

@@ -61,9 +61,10 @@ type record struct {
 // loadedMap is a compiled map and the identity of the file it came from, so
 // that an unchanged map is not recompiled when something else changed.
 type loadedMap struct {
-	table  *popmap.Table
-	id     fileID
-	loaded time.Time
+	table   *popmap.Table
+	id      fileID
+	loaded  time.Time
+	version int64 // the map's meta.version (0 when absent), e.g. a mapstore version
 }
 
 // fileID identifies a file's content cheaply: a replacement by rename has a
@@ -133,7 +134,7 @@ func build(cfg *config.Config, cfgID fileID, prev *snapshot, serial uint64) (*sn
 		}
 		// The file may have changed while we read it; the next event
 		// triggers another reload, so the identity taken before is right.
-		s.maps[path] = &loadedMap{table: t, id: id, loaded: time.Now()}
+		s.maps[path] = &loadedMap{table: t, id: id, loaded: time.Now(), version: m.Meta.Version}
 	}
 
 	if cfg.GeoIP != "" {
@@ -205,6 +206,22 @@ func build(cfg *config.Config, cfgID fileID, prev *snapshot, serial uint64) (*sn
 	}
 	return s, nil
 }
+
+// mapVersions returns the meta.version of every map the snapshot serves,
+// by path as configured (resolved against the config's directory, symlinks
+// such as a map directory's current.json kept as named).
+func (s *snapshot) mapVersions() map[string]int64 {
+	out := make(map[string]int64, len(s.maps))
+	for p, m := range s.maps {
+		out[p] = m.version
+	}
+	return out
+}
+
+// MapVersions returns the meta.version (0 when absent) of every map being
+// served, by path as configured: with ecs_map pointing at a map
+// directory's current.json, the version `steer publish` made current.
+func (s *Server) MapVersions() map[string]int64 { return s.snap.Load().mapVersions() }
 
 // addNode returns the node for name, creating it and its empty non-terminal
 // ancestors up to the zone apex.

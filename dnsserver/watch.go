@@ -85,7 +85,11 @@ func (s *Server) newWatcher() *watcher {
 }
 
 // arm watches the directories of the snapshot's files (a rename over a
-// file is an event in its directory, not on the old inode).
+// file is an event in its directory, not on the old inode). The directory
+// is that of the path as configured, never of a symlink's target: `steer
+// publish` switches DIR/current.json by renaming a new symlink over it,
+// which fsnotify reports as a CREATE of DIR/current.json, and the poll's
+// os.Stat follows the link, so the target's identity changes too.
 func (w *watcher) arm(snap *snapshot) {
 	if w.w == nil {
 		return

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/steer-gslb/steer/config"
+	"github.com/steer-gslb/steer/mapstore"
+	"github.com/steer-gslb/steer/popmap"
+)
+
+// gateFor opens the gate of steer publish --store; tests replace it.
+var gateFor = heldOutGate
+
+const publishUsage = `usage: steer publish --dir DIR [--store STORE] [--force] [--config FILE] MAP.json
+
+Publishes MAP.json as the next version of the map directory DIR:
+DIR/versions/NNNNNN.json (read-only, meta.version = N), then switches the
+symlink DIR/current.json, the path DNS configs name as ecs_map/resolver_map.
+The map must parse and compile; when a version is current, the candidate is
+scored against it on STORE's held-out samples and refused if worse, unless
+--force. A map equal to the current version publishes nothing.
+
+flags:
+`
+
+func runPublish(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("steer publish", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, publishUsage)
+		fs.PrintDefaults()
+	}
+	dir := fs.String("dir", "", "map directory (required; created when absent)")
+	store := fs.String("store", "", "RUM store whose held-out samples score the candidate against the current version")
+	force := fs.Bool("force", false, "publish even if the candidate scores worse than the current version, or unscored")
+	cfgPath := fs.String("config", "", "also check that every label names a PoP of this DNS config")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *dir == "" || len(pos) != 1 {
+		fmt.Fprintln(stderr, "usage: steer publish --dir DIR [--store STORE] [--force] [--config FILE] MAP.json")
+		return 2
+	}
+	candidate := pos[0]
+	opt := mapstore.PublishOptions{Force: *force}
+	if *cfgPath != "" {
+		cfg, err := config.Load(*cfgPath)
+		if err != nil {
+			fmt.Fprintln(stderr, "steer publish:", err)
+			return 1
+		}
+		opt.Check = func(m *popmap.Map) error {
+			return m.CheckLabels(func(l popmap.Label) bool { _, ok := cfg.PoP(l); return ok })
+		}
+	}
+	d, err := mapstore.Open(*dir)
+	if err != nil {
+		fmt.Fprintln(stderr, "steer publish:", err)
+		return 1
+	}
+	// The store is opened only when there is something to score against:
+	// not for a first version, nor for a map equal to the current one.
+	var release func() error
+	if *store != "" {
+		var inner mapstore.Gate
+		opt.Gate = func(cand, cur *popmap.Table) (mapstore.GateVerdict, error) {
+			if inner == nil {
+				g, rel, err := gateFor(*store)
+				if err != nil {
+					return mapstore.GateVerdict{}, fmt.Errorf("store %s: %w", *store, err)
+				}
+				if g == nil {
+					return mapstore.GateVerdict{}, fmt.Errorf("store %s: no gate", *store)
+				}
+				inner, release = g, rel
+			}
+			return inner(cand, cur)
+		}
+	}
+	res, err := d.Publish(candidate, opt)
+	if release != nil {
+		if rerr := release(); rerr != nil {
+			fmt.Fprintf(stderr, "steer publish: closing store %s: %v\n", *store, rerr)
+		}
+	}
+	switch {
+	case errors.Is(err, mapstore.ErrNoGate):
+		cur, _, _ := d.Current()
+		fmt.Fprintf(stderr, "steer publish: %s: version %d is current in %s and the candidate is unscored: give --store STORE (held-out samples to score it against version %d) or --force to publish it unscored\n",
+			candidate, cur, d.Path(), cur)
+		return 1
+	case err != nil:
+		fmt.Fprintln(stderr, "steer publish:", err)
+		return 1
+	case res.Unchanged:
+		fmt.Fprintf(stdout, "%s is identical to current version %d (%s): nothing published\n", candidate, res.Version, res.Path)
+		return 0
+	}
+	fmt.Fprintf(stdout, "published version %d (%s) from %s: %s\n", res.Version, res.Path, candidate, describe(res))
+	return 0
+}
+
+// describe is the tail of publish's line: what was replaced, forced, scored.
+func describe(res mapstore.Result) string {
+	if res.Previous == 0 {
+		return "first version, no gate"
+	}
+	gate := "not scored"
+	if res.Gate != nil {
+		gate = res.Gate.String()
+		if res.Gate.Worse {
+			gate += ", worse"
+		}
+	}
+	return fmt.Sprintf("replaces version %d, forced %v, gate: %s", res.Previous, res.Forced, gate)
+}
+
+func runRollback(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("steer rollback", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("dir", "", "map directory (required)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *dir == "" || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "usage: steer rollback --dir DIR   (switches DIR/current.json back to the version it replaced)")
+		return 2
+	}
+	d, err := mapstore.Open(*dir)
+	if err != nil {
+		fmt.Fprintln(stderr, "steer rollback:", err)
+		return 1
+	}
+	res, err := d.Rollback()
+	if err != nil {
+		fmt.Fprintln(stderr, "steer rollback:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "rolled back to version %d (%s): replaces version %d\n", res.Version, res.Path, res.Previous)
+	return 0
+}
+
+// parseInterspersed parses flags before and after the positional
+// arguments (steer publish --dir D MAP.json --force) and returns the
+// positional ones. Everything after "--" is positional.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		// fs.Parse stopped at a positional argument or after "--".
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}

@@ -1,0 +1,539 @@
+package mapstore
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/steer-gslb/steer/popmap"
+)
+
+// Names inside DIR.
+const (
+	versionsDir = "versions"
+	currentName = "current.json"
+	historyName = "history.ndjson"
+	lockName    = ".lock"
+)
+
+// ErrNoGate is returned by Publish when a version is current, no gate was
+// given and the publish was not forced.
+var ErrNoGate = errors.New("no gate to score the candidate against the current version")
+
+// ErrWorse is returned (wrapped, naming both scores) by Publish when the
+// gate says the candidate is worse and the publish was not forced.
+var ErrWorse = errors.New("candidate scores worse than the current version")
+
+// ErrNothingToRollBack is returned by Rollback when no earlier version
+// precedes the current one.
+var ErrNothingToRollBack = errors.New("nothing to roll back to")
+
+// Dir is an opened map directory. Its methods may be called from several
+// goroutines and processes at once: writers serialise on DIR/.lock.
+type Dir struct {
+	dir string // absolute
+}
+
+// Gate scores a candidate against the current map, typically on held-out
+// measurements the candidate's builder did not see. It runs with the
+// directory locked, before anything is written.
+type Gate func(candidate, current *popmap.Table) (GateVerdict, error)
+
+// GateVerdict is a gate's judgement: a worse candidate is refused unless
+// forced. The scores are recorded in history and named in errors.
+type GateVerdict struct {
+	Metric    string  // what Candidate and Current measure, e.g. "regret_ms"
+	Candidate float64 // the candidate's score
+	Current   float64 // the current map's score
+	Worse     bool    // the candidate is worse: refused unless forced
+	// Detail is optional JSON-encodable detail (other scores), recorded in
+	// history with the verdict.
+	Detail any
+}
+
+// String gives the scores as "regret_ms 3.1 (candidate) vs 3.4 (current)".
+func (v GateVerdict) String() string {
+	metric := v.Metric
+	if metric == "" {
+		metric = "score"
+	}
+	return fmt.Sprintf("%s %s (candidate) vs %s (current)", metric,
+		strconv.FormatFloat(v.Candidate, 'g', 6, 64), strconv.FormatFloat(v.Current, 'g', 6, 64))
+}
+
+// PublishOptions tune Publish.
+type PublishOptions struct {
+	// Force publishes even when the gate says the candidate is worse, or
+	// without a gate; the history line records it as forced.
+	Force bool
+	// Gate scores the candidate against the current version; it is not
+	// called for the first version or for a candidate equal to the current.
+	Gate Gate
+	// Check, if set, is a further check of the parsed candidate (e.g. its
+	// labels against a DNS config's PoPs); an error refuses the candidate.
+	Check func(*popmap.Map) error
+	// Score is free-form JSON-encodable data recorded in the history line.
+	Score any
+	// Now gives the time recorded in history; time.Now when nil.
+	Now func() time.Time
+}
+
+// Result says what Publish or Rollback did.
+type Result struct {
+	Action    Action       // publish or rollback; empty when Unchanged
+	Unchanged bool         // the candidate equals the current version: nothing written
+	Version   int          // the version current afterwards
+	Previous  int          // the version current before (0: none)
+	Path      string       // DIR/versions/NNNNNN.json of Version
+	SHA256    string       // of that file
+	Forced    bool         // published only because it was forced
+	Gate      *GateVerdict // the gate's verdict, when it ran
+}
+
+// Version is one version file and the history lines that name it.
+type Version struct {
+	Version int
+	Path    string
+	Current bool
+	History []Record // oldest first
+}
+
+// Open opens the map directory dir, creating it and its layout when absent.
+// An existing current.json that is not a symlink into versions/ is an error:
+// the directory is not one steer publishes to.
+func Open(dir string) (*Dir, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	d := &Dir{dir: abs}
+	if err := os.MkdirAll(d.path(versionsDir), 0o755); err != nil {
+		return nil, fmt.Errorf("map directory %s: %w", abs, err)
+	}
+	f, err := os.OpenFile(d.path(lockName), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("map directory %s: %w", abs, err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	if err := syncDir(abs); err != nil {
+		return nil, err
+	}
+	if _, _, err := d.Current(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Path is the directory's absolute path.
+func (d *Dir) Path() string { return d.dir }
+
+// CurrentPath is DIR/current.json, the path a DNS config names.
+func (d *Dir) CurrentPath() string { return d.path(currentName) }
+
+func (d *Dir) path(name string) string { return filepath.Join(d.dir, name) }
+
+// versionFile is the path of version n relative to DIR.
+func versionFile(n int) string { return versionsDir + "/" + fmt.Sprintf("%06d.json", n) }
+
+// parseVersionName returns the version of a file name "NNNNNN.json" (at
+// least six digits), or 0.
+func parseVersionName(name string) int {
+	stem, ok := strings.CutSuffix(name, ".json")
+	if !ok || len(stem) < 6 || len(stem) > 9 {
+		return 0
+	}
+	for _, c := range stem {
+		if c < '0' || c > '9' {
+			return 0
+		}
+	}
+	n, _ := strconv.Atoi(stem)
+	if fmt.Sprintf("%06d", n) != stem {
+		return 0
+	}
+	return n
+}
+
+// Current returns the version current.json points at and that version
+// file's path; 0 and "" before the first publish.
+func (d *Dir) Current() (version int, path string, err error) {
+	cur := d.path(currentName)
+	target, err := os.Readlink(cur)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, "", nil
+	}
+	if err != nil {
+		if fi, serr := os.Lstat(cur); serr == nil && fi.Mode()&fs.ModeSymlink == 0 {
+			return 0, "", fmt.Errorf("%s is not a symlink into %s: not a directory steer publish manages", cur, versionsDir)
+		}
+		return 0, "", err
+	}
+	dir, name := filepath.Split(filepath.ToSlash(target))
+	n := parseVersionName(name)
+	if dir != versionsDir+"/" || n == 0 {
+		return 0, "", fmt.Errorf("%s points at %q, not at %s/NNNNNN.json", cur, target, versionsDir)
+	}
+	path = d.path(versionFile(n))
+	if _, err := os.Stat(path); err != nil {
+		return 0, "", fmt.Errorf("%s points at version %d: %w", cur, n, err)
+	}
+	return n, path, nil
+}
+
+// History returns every history line, oldest first.
+func (d *Dir) History() ([]Record, error) { return readHistory(d.path(historyName)) }
+
+// Versions lists the version files, oldest first, each with the history
+// lines that name it (none for a version a crash left unpublished).
+func (d *Dir) Versions() ([]Version, error) {
+	cur, _, err := d.Current()
+	if err != nil {
+		return nil, err
+	}
+	nums, err := d.versionNumbers()
+	if err != nil {
+		return nil, err
+	}
+	hist, err := d.History()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Version, 0, len(nums))
+	for _, n := range nums {
+		v := Version{Version: n, Path: d.path(versionFile(n)), Current: n == cur}
+		for _, r := range hist {
+			if r.Version == n {
+				v.History = append(v.History, r)
+			}
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// versionNumbers returns the numbers of the version files, ascending.
+func (d *Dir) versionNumbers() ([]int, error) {
+	ents, err := os.ReadDir(d.path(versionsDir))
+	if err != nil {
+		return nil, err
+	}
+	var out []int
+	for _, e := range ents {
+		if n := parseVersionName(e.Name()); n > 0 && e.Type().IsRegular() {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// Publish makes the map at candidatePath the current version, if it parses,
+// compiles, passes opt.Check and, when a version is current, the gate (or
+// is forced). Nothing is written unless all of that holds; a candidate equal
+// to the current version is a no-op (Result.Unchanged).
+func (d *Dir) Publish(candidatePath string, opt PublishOptions) (Result, error) {
+	now := time.Now
+	if opt.Now != nil {
+		now = opt.Now
+	}
+	score, err := encodeJSON(opt.Score)
+	if err != nil {
+		return Result{}, fmt.Errorf("score: %w", err)
+	}
+	data, err := os.ReadFile(candidatePath)
+	if err != nil {
+		return Result{}, fmt.Errorf("reading map: %w", err)
+	}
+	m, err := popmap.Parse(data)
+	if err != nil {
+		return Result{}, fmt.Errorf("map %s: %w", candidatePath, err)
+	}
+	cand, err := popmap.Compile(m)
+	if err != nil {
+		return Result{}, fmt.Errorf("map %s: %w", candidatePath, err)
+	}
+	if opt.Check != nil {
+		if err := opt.Check(m); err != nil {
+			return Result{}, fmt.Errorf("map %s: %w", candidatePath, err)
+		}
+	}
+	source, err := filepath.Abs(candidatePath)
+	if err != nil {
+		return Result{}, err
+	}
+
+	unlock, err := lock(d.path(lockName))
+	if err != nil {
+		return Result{}, fmt.Errorf("locking %s: %w", d.path(lockName), err)
+	}
+	defer func() { _ = unlock() }()
+
+	cur, curPath, err := d.Current()
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Action: ActionPublish, Previous: cur}
+	if cur > 0 {
+		curData, err := os.ReadFile(curPath)
+		if err != nil {
+			return Result{}, fmt.Errorf("current version %d: %w", cur, err)
+		}
+		if bytes.Equal(data, curData) || bytes.Equal(encodeVersion(m, cur), curData) {
+			return Result{Unchanged: true, Version: cur, Previous: cur, Path: curPath, SHA256: sha256Hex(curData)}, nil
+		}
+		switch {
+		case opt.Gate != nil:
+			curMap, err := popmap.Parse(curData)
+			if err != nil {
+				return Result{}, fmt.Errorf("current version %d: map %s: %w", cur, curPath, err)
+			}
+			curTable, err := popmap.Compile(curMap)
+			if err != nil {
+				return Result{}, fmt.Errorf("current version %d: map %s: %w", cur, curPath, err)
+			}
+			v, err := opt.Gate(cand, curTable)
+			if err != nil {
+				return Result{}, fmt.Errorf("scoring map %s against current version %d: %w", candidatePath, cur, err)
+			}
+			if !finite(v.Candidate) || !finite(v.Current) {
+				return Result{}, fmt.Errorf("scoring map %s against current version %d: non-finite score: %s", candidatePath, cur, v)
+			}
+			res.Gate = &v
+			if v.Worse {
+				if !opt.Force {
+					return Result{}, fmt.Errorf("map %s: %w %d: %s; not published (force to publish anyway)", candidatePath, ErrWorse, cur, v)
+				}
+				res.Forced = true
+			}
+		case opt.Force:
+			res.Forced = true
+		default:
+			return Result{}, fmt.Errorf("map %s: version %d is current: %w (give a gate, or force)", candidatePath, cur, ErrNoGate)
+		}
+	}
+
+	n, err := d.nextVersion()
+	if err != nil {
+		return Result{}, err
+	}
+	out := encodeVersion(m, n)
+	rec := Record{
+		Version: n, Action: ActionPublish, Time: now().UTC(), SHA256: sha256Hex(out),
+		Forced: res.Forced, Previous: cur, File: versionFile(n), Source: source, Score: score,
+	}
+	if res.Gate != nil {
+		detail, err := encodeJSON(res.Gate.Detail)
+		if err != nil {
+			return Result{}, fmt.Errorf("gate detail: %w", err)
+		}
+		rec.Gate = &GateRecord{Metric: res.Gate.Metric, Candidate: res.Gate.Candidate, Current: res.Gate.Current, Worse: res.Gate.Worse, Detail: detail}
+	}
+	if _, err := AppendRecord(nil, rec); err != nil { // checked before anything is written
+		return Result{}, err
+	}
+	if err := d.writeVersion(n, out); err != nil {
+		return Result{}, err
+	}
+	if err := d.commit(rec); err != nil {
+		return Result{}, err
+	}
+	res.Version, res.Path, res.SHA256 = n, d.path(rec.File), rec.SHA256
+	return res, nil
+}
+
+// Rollback makes current the version that was current when the current
+// one was published. Repeated rollbacks walk further back; it is an error
+// (ErrNothingToRollBack) when the current version was the first.
+func (d *Dir) Rollback() (Result, error) {
+	return d.rollback(time.Now)
+}
+
+func (d *Dir) rollback(now func() time.Time) (Result, error) {
+	unlock, err := lock(d.path(lockName))
+	if err != nil {
+		return Result{}, fmt.Errorf("locking %s: %w", d.path(lockName), err)
+	}
+	defer func() { _ = unlock() }()
+
+	cur, _, err := d.Current()
+	if err != nil {
+		return Result{}, err
+	}
+	if cur == 0 {
+		return Result{}, fmt.Errorf("map directory %s: no version published: %w", d.dir, ErrNothingToRollBack)
+	}
+	hist, err := d.History()
+	if err != nil {
+		return Result{}, err
+	}
+	var pub *Record
+	for i := range hist {
+		if hist[i].Action == ActionPublish && hist[i].Version == cur {
+			pub = &hist[i]
+		}
+	}
+	if pub == nil {
+		return Result{}, fmt.Errorf("map directory %s: history has no publish line for current version %d, so the version before it is unknown", d.dir, cur)
+	}
+	prev := pub.Previous
+	if prev == 0 {
+		return Result{}, fmt.Errorf("map directory %s: version %d was the first published: %w", d.dir, cur, ErrNothingToRollBack)
+	}
+	path := d.path(versionFile(prev))
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Result{}, fmt.Errorf("version %d: %w", prev, err)
+	}
+	sum := sha256Hex(data)
+	for _, r := range hist {
+		if r.Version == prev && r.SHA256 != sum {
+			return Result{}, fmt.Errorf("version %d: %s has sha256 %s, history says %s: not rolling back to a changed file", prev, path, sum, r.SHA256)
+		}
+	}
+	rec := Record{Version: prev, Action: ActionRollback, Time: now().UTC(), SHA256: sum, Previous: cur, File: versionFile(prev)}
+	if err := d.commit(rec); err != nil {
+		return Result{}, err
+	}
+	return Result{Action: ActionRollback, Version: prev, Previous: cur, Path: path, SHA256: sum}, nil
+}
+
+// commit records rec in history and then switches current.json to its
+// version. The caller holds the lock and the version file is durable.
+func (d *Dir) commit(rec Record) error {
+	if err := appendHistory(d.path(historyName), rec); err != nil {
+		return fmt.Errorf("recording version %d in %s: %w", rec.Version, d.path(historyName), err)
+	}
+	if err := d.switchCurrent(rec.Version); err != nil {
+		return fmt.Errorf("switching %s to version %d: %w", d.path(currentName), rec.Version, err)
+	}
+	return nil
+}
+
+// nextVersion is one above every version file and history line.
+func (d *Dir) nextVersion() (int, error) {
+	nums, err := d.versionNumbers()
+	if err != nil {
+		return 0, err
+	}
+	hist, err := d.History()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	if len(nums) > 0 {
+		n = nums[len(nums)-1]
+	}
+	for _, r := range hist {
+		n = max(n, r.Version)
+	}
+	return n + 1, nil
+}
+
+// writeVersion writes version n durably and read-only: temporary file,
+// fsync, rename, fsync of versions/. An existing version is never replaced.
+func (d *Dir) writeVersion(n int, data []byte) (err error) {
+	final := d.path(versionFile(n))
+	if _, err := os.Lstat(final); err == nil {
+		return fmt.Errorf("version %d: %s already exists", n, final)
+	}
+	vdir := d.path(versionsDir)
+	f, err := os.CreateTemp(vdir, ".tmp-*.json")
+	if err != nil {
+		return fmt.Errorf("version %d: %w", n, err)
+	}
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = os.Remove(f.Name())
+			err = fmt.Errorf("version %d: writing %s: %w", n, final, err)
+		}
+	}()
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	if err := f.Chmod(0o444); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), final); err != nil {
+		return err
+	}
+	return syncDir(vdir)
+}
+
+// switchCurrent points current.json at version n: a new symlink under a
+// temporary name renamed over it (atomic), then an fsync of DIR.
+func (d *Dir) switchCurrent(n int) error {
+	tmp := d.path("." + currentName + ".tmp")
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := os.Symlink(versionFile(n), tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, d.path(currentName)); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	return syncDir(d.dir)
+}
+
+// encodeVersion is m in NS1 JSON form with meta.version set to n; m is
+// not modified.
+func encodeVersion(m *popmap.Map, n int) []byte {
+	c := *m
+	c.Meta.Version = int64(n)
+	var b bytes.Buffer
+	_ = c.Encode(&b) // a bytes.Buffer does not fail
+	return b.Bytes()
+}
+
+func sha256Hex(data []byte) string {
+	s := sha256.Sum256(data)
+	return hex.EncodeToString(s[:])
+}
+
+// encodeJSON marshals v (nil stays nil).
+func encodeJSON(v any) (json.RawMessage, error) {
+	if v == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return canonicalJSON(b)
+}
+
+// syncDir fsyncs a directory, making renames and creations in it durable.
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("fsync %s: %w", dir, err)
+	}
+	return nil
+}
