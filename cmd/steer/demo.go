@@ -40,7 +40,30 @@ var demoCases = []demoCase{
 }
 
 func runDemo(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "dns" {
+		return runDNSDemo(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("steer demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o loopOptions
+	fs.IntVar(&o.networks, "networks", 50_000, "client networks in the simulated world")
+	fs.Uint64Var(&o.seed, "seed", 1, "the world's random seed")
+	fs.StringVar(&o.keep, "keep", "", "keep the world, store and maps in this directory")
+	fs.IntVar(&o.workers, "workers", 8, "concurrent HTTP posts and DNS queries")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if err := runLoopDemo(stdout, o); err != nil {
+		fmt.Fprintln(stderr, "steer demo:", err)
+		return 1
+	}
+	return 0
+}
+
+// runDNSDemo is `steer demo dns`: the DNS server alone on the embedded
+// example config and map (no C compiler needed).
+func runDNSDemo(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("steer demo dns", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	serve := fs.Bool("serve", false, "keep serving on --listen after the demo, until interrupted")
 	listen := fs.String("listen", "127.0.0.1:0", "DNS listen address (UDP and TCP)")

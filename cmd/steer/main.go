@@ -21,7 +21,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"demo", "run the demo: DNS server on the embedded example config and map, answers for a few client subnets", runDemo},
+		{"demo", "the whole loop on a simulated world (world → collector → DNS tests → build → eval → publish → DNS answers); `demo dns`: the DNS server alone", runDemo},
 		{"dns", "run the authoritative GSLB DNS server (--config FILE)", runDNS},
 		{"sim", "build a simulated world from real data: --out DIR [flags] | report DIR", runSim},
 		{"collect", "run the RUM collector: --store DIR [--listen ADDR] [--config FILE]", runCollect},

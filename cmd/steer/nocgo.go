@@ -45,3 +45,15 @@ func heldOutGate(storeDir string) (mapstore.Gate, func() error, error) {
 	}
 	return nil, nil, fmt.Errorf("--store: %s", noCgo)
 }
+
+// loopOptions is the end-to-end demo's; without cgo it cannot run.
+type loopOptions struct {
+	networks int
+	seed     uint64
+	keep     string
+	workers  int
+}
+
+func runLoopDemo(_ io.Writer, _ loopOptions) error {
+	return fmt.Errorf("the end-to-end demo needs the RUM store: %s; `steer demo dns` runs the DNS server part alone", noCgo)
+}

@@ -1,0 +1,537 @@
+//go:build cgo
+
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/steer-gslb/steer/builder"
+	"github.com/steer-gslb/steer/collector"
+	"github.com/steer-gslb/steer/config"
+	"github.com/steer-gslb/steer/dnsserver"
+	"github.com/steer-gslb/steer/geoip"
+	"github.com/steer-gslb/steer/mapstore"
+	"github.com/steer-gslb/steer/rum"
+	"github.com/steer-gslb/steer/sim"
+	"github.com/steer-gslb/steer/store"
+)
+
+// loopOptions size the end-to-end demo.
+type loopOptions struct {
+	networks int
+	seed     uint64
+	keep     string // keep the files here ("" = a temporary directory, removed)
+	workers  int
+}
+
+// demoCities are the places whose answers the demo shows before and after
+// the latency map (the simulator's report names the same ones).
+var demoCities = []string{"Johannesburg", "Karachi", "Lagos", "Dubai", "Vienna", "Budapest", "Reykjavik", "Istanbul", "Tehran"}
+
+// loopDemo runs the whole loop on one machine: a simulated world from real
+// data; its beacons posted one by one through the real collector over HTTP
+// into a RUM store; its random-name DNS tests resolved through the real DNS
+// server, whose query log is the one the builder joins; build; evaluate
+// against geo and anycast on held-out beacons and on the world's truth;
+// publish (gated) into a versioned map directory that the running DNS
+// server follows; and real queries for named cities before and after.
+//
+// On one machine every query comes from 127.0.0.1, so each simulated
+// resolver gets its own loopback address (127.1.x.y) to send from, and the
+// demo maps those back to the resolvers' addresses when it loads the
+// server's query log into the store: the only step a real deployment does
+// not have.
+func runLoopDemo(w io.Writer, o loopOptions) (err error) {
+	start := time.Now()
+	step := func(format string, args ...any) {
+		fmt.Fprintf(w, "[%5.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
+	}
+	dir := o.keep
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "steer-loop-"); err != nil {
+			return err
+		}
+		defer func() { _ = os.RemoveAll(dir) }()
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	worldDir, storeDir, mapDir := filepath.Join(dir, "world"), filepath.Join(dir, "store"), filepath.Join(dir, "maps")
+	ctx := context.Background()
+
+	// 1. the world
+	so := sim.DefaultOptions()
+	so.Networks, so.Seed = o.networks, o.seed
+	world, err := sim.Plan(so)
+	if err != nil {
+		return err
+	}
+	rep, err := sim.Generate(world, worldDir, nil)
+	if err != nil {
+		return err
+	}
+	c := rep.Counts
+	step("world: %d client networks in %d PoPs' reach, %d measured; %d beacons (%d samples), %d DNS tests logged — from WonderProxy RTTs, GeoNames, pyasn and IP2Location (%s)",
+		c.Networks, len(world.PoPs), c.Measured, c.Beacons, c.Samples, c.DNSQueries, worldDir)
+
+	// 2. the DNS server, following a versioned map directory whose first
+	// version is the world's empty map: every answer is geo
+	md, err := mapstore.Open(mapDir)
+	if err != nil {
+		return err
+	}
+	if _, err := md.Publish(filepath.Join(worldDir, "map.json"), mapstore.PublishOptions{}); err != nil {
+		return err
+	}
+	cfgPath := filepath.Join(worldDir, "steer.yaml")
+	cfgText, err := os.ReadFile(cfgPath)
+	if err != nil {
+		return err
+	}
+	s := string(cfgText)
+	s = strings.Replace(s, `dns: ["127.0.0.1:5353"]`, `dns: ["127.0.0.1:0"]`, 1)
+	s = strings.Replace(s, `admin: "127.0.0.1:9153"`, `admin: "127.0.0.1:0"`, 1)
+	s = strings.ReplaceAll(s, "_map: map.json", "_map: "+md.CurrentPath())
+	if err := os.WriteFile(cfgPath, []byte(s), 0o644); err != nil {
+		return err
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return err
+	}
+	srv, err := dnsserver.New(cfgPath, dnsserver.Options{Logger: slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelError}))})
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	defer srv.Close()
+	dnsAddr := srv.Addrs()[0]
+	step("DNS server on %s (UDP+TCP), serving %s (version 1: no entries, so GeoIP decides)", dnsAddr, md.CurrentPath())
+
+	// the cities to watch, and what geo answers them now
+	picks, err := pickCities(filepath.Join(worldDir, "truth.tsv.gz"))
+	if err != nil {
+		return err
+	}
+	popOf := popByAddr(cfg)
+	before := map[string]string{}
+	for _, p := range picks {
+		a, err := askPoP(dnsAddr, p.network, popOf)
+		if err != nil {
+			return err
+		}
+		before[p.city] = a
+	}
+
+	// 3. the collector, and every beacon posted over HTTP
+	st, err := store.Open(storeDir, store.Options{})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if st != nil {
+			_ = st.Close()
+		}
+	}()
+	ccfg := collector.Defaults()
+	ccfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	ccfg.Tokens = []string{demoToken}
+	col, err := collector.New(ccfg, st, collector.Options{SpoolDir: filepath.Join(dir, "spool")})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: col, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	posted, err := postBeacons(filepath.Join(worldDir, "beacons.ndjson"), "http://"+ln.Addr().String()+"/beacon", 8*o.workers)
+	_ = hs.Close()
+	if cerr := col.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	step("collector on %s: %d beacons posted over HTTP, one a request, client address in X-Forwarded-For (truncated to /24 or /56 at the door)", ln.Addr(), posted)
+
+	// 4. the DNS tests through the DNS server
+	aliases, asked, err := replayDNSTests(filepath.Join(worldDir, "dnslog.ndjson"), dnsAddr, o.workers)
+	if err != nil {
+		return err
+	}
+	logPath := cfg.QueryLog
+	if err := waitLines(logPath, asked); err != nil {
+		return err
+	}
+	translated := filepath.Join(dir, "queries-resolvers.ndjson")
+	if err := unalias(logPath, translated, aliases); err != nil {
+		return err
+	}
+	ist, err := store.ImportFile(ctx, st, translated, store.ImportOptions{})
+	if err != nil {
+		return err
+	}
+	step("DNS tests: %d queries for random names answered by the DNS server from %d resolvers' loopback addresses; its query log (%d lines) loaded into the store",
+		asked, len(aliases), ist.Queries)
+
+	// 5. build
+	bres, err := builder.Build(ctx, builder.Input{Store: st, StoreDir: storeDir, BGP: []string{filepath.Join(worldDir, "bgp.mrt")},
+		GeoIP: mustGeo(filepath.Join(worldDir, "geoip.mmdb")), GeoFile: filepath.Join(worldDir, "geoip.mmdb")})
+	if err != nil {
+		return err
+	}
+	_ = st.Close()
+	st = nil
+	mapPath := filepath.Join(dir, "latency.json")
+	if err := writeBuild(mapPath, bres); err != nil {
+		return err
+	}
+	r := bres.Report
+	step("build: %d beacons, %d samples after cleaning; %d client networks, %d resolvers and %d extrapolated prefixes mapped (coverage ×%.1f); %s",
+		r.Inputs.Beacons, r.Inputs.Samples, r.Entries.Networks, r.Entries.Resolvers, r.Entries.Extrap,
+		r.Coverage.After24/max(r.Coverage.Measured24, 1), mapPath)
+	var rules []string
+	for _, rc := range r.Rules[:9] {
+		rules = append(rules, fmt.Sprintf("%s %d", rc.Rule, rc.Count))
+	}
+	fmt.Fprintf(w, "         cleaning: %s\n", strings.Join(rules, ", "))
+
+	// 6. evaluate
+	step("evaluate against geo and anycast, on held-out beacons and on the world's truth:")
+	var ev bytes.Buffer
+	rows, err := evaluate(ctx, evalArgs{dir: storeDir, mapFile: mapPath, truth: filepath.Join(worldDir, "truth.tsv.gz"),
+		geoFile: filepath.Join(worldDir, "geoip.mmdb"), popsFile: cfgPath, holdout: 0.1, quantile: 0.5}, &ev)
+	if err != nil {
+		return err
+	}
+	for _, l := range strings.Split(strings.TrimSpace(ev.String()), "\n") {
+		fmt.Fprintf(w, "         %s\n", l)
+	}
+
+	// 7. publish, gated on the held-out beacons
+	gate, release, err := heldOutGate(storeDir)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = release() }()
+	serial := srv.Serial()
+	pres, err := md.Publish(mapPath, mapstore.PublishOptions{Gate: gate})
+	if err != nil {
+		return err
+	}
+	if err := waitFor(func() bool { return srv.Serial() > serial }); err != nil {
+		return fmt.Errorf("the DNS server did not load version %d: %w", pres.Version, err)
+	}
+	gv := ""
+	if pres.Gate != nil {
+		gv = " (gate: " + pres.Gate.String() + ")"
+	}
+	step("published version %d%s; the DNS server reloaded it", pres.Version, gv)
+
+	// 8. the named cities, asked again
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "real queries for networks in named cities, before (geo) and after (latency map):")
+	for _, p := range picks {
+		after, err := askPoP(dnsAddr, p.network, popOf)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "  $ dig @%s -p %d www.example.net A +subnet=%s   # %s, %s\n", dnsAddr.Addr(), dnsAddr.Port(), p.network, p.city, p.country)
+		fmt.Fprintf(w, "    before: %-4s (true median %3.0f ms)   after: %-4s (%3.0f ms)   best: %s (%3.0f ms)\n",
+			before[p.city], p.lat[before[p.city]], after, p.lat[after], p.best, p.lat[p.best])
+	}
+
+	// 9. the closing table
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "as users get it (each client through its resolver; true median RTT, traffic-weighted):")
+	fmt.Fprintf(w, "  %-14s %7s %7s %7s\n", "steering", "p50 ms", "p75 ms", "p95 ms")
+	for _, row := range rows {
+		if row.Truth == nil || row.Name == "against" {
+			continue
+		}
+		t := row.Truth.Served
+		fmt.Fprintf(w, "  %-14s %7.1f %7.1f %7.1f\n", row.Name, t.P50, t.P75, t.P95)
+	}
+	step("done")
+	return nil
+}
+
+func mustGeo(path string) *geoip.DB {
+	db, err := geoip.Open(path)
+	if err != nil {
+		return nil
+	}
+	return db
+}
+
+// demoToken is the agent token the demo's collector accepts.
+const demoToken = "steer-demo-agent-token"
+
+// cityPick is one network the demo asks for.
+type cityPick struct {
+	city, country string
+	network       string
+	best          string
+	lat           map[string]float64 // true median RTT per PoP label
+}
+
+// pickCities chooses, per named city, its heaviest network whose best PoP
+// is not the GeoIP-nearest one.
+func pickCities(truth string) ([]cityPick, error) {
+	byCity := map[string]*cityPick{}
+	weight := map[string]float64{}
+	_, err := sim.ReadTruth(truth, func(h *sim.TruthHeader, t *sim.TruthRecord) error {
+		if !slices.Contains(demoCities, t.City) || t.Geo < 0 || !t.Network.Addr().Is4() {
+			return nil
+		}
+		b := t.Best(0.5)
+		if b == t.Geo || t.Weight <= weight[t.City] {
+			return nil
+		}
+		p := &cityPick{city: t.City, country: t.Country, network: t.Network.String(), best: string(h.PoPs[b].Label), lat: map[string]float64{}}
+		for i, pp := range h.PoPs {
+			p.lat[string(pp.Label)] = t.Quantile(i, 0.5)
+		}
+		byCity[t.City], weight[t.City] = p, t.Weight
+		return nil
+	})
+	var out []cityPick
+	for _, c := range demoCities {
+		if p := byCity[c]; p != nil {
+			out = append(out, *p)
+		}
+	}
+	return out, err
+}
+
+func popByAddr(cfg *config.Config) map[netip.Addr]string {
+	m := map[netip.Addr]string{}
+	for _, p := range cfg.PoPs {
+		for _, a := range append(slices.Clone(p.IPv4), p.IPv6...) {
+			m[a] = string(p.Label)
+		}
+	}
+	return m
+}
+
+// askPoP asks www.example.net A with ECS and names the PoP of the answer.
+func askPoP(server netip.AddrPort, subnet string, popOf map[netip.Addr]string) (string, error) {
+	p := netip.MustParsePrefix(subnet)
+	m := new(dns.Msg)
+	m.SetQuestion("www.example.net.", dns.TypeA)
+	opt := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT, Class: 1232}}
+	opt.Option = append(opt.Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: uint8(p.Bits()), Address: p.Addr().AsSlice()})
+	m.Extra = append(m.Extra, opt)
+	cl := &dns.Client{Net: "udp", Timeout: 2 * time.Second}
+	r, _, err := cl.Exchange(m, server.String())
+	if err != nil {
+		return "", err
+	}
+	for _, rr := range r.Answer {
+		if a, ok := rr.(*dns.A); ok {
+			addr, _ := netip.AddrFromSlice(a.A.To4())
+			if l, ok := popOf[addr]; ok {
+				return l, nil
+			}
+			return addr.String(), nil
+		}
+	}
+	return "(none)", nil
+}
+
+// postBeacons posts every beacon of an NDJSON file to the collector as a
+// client would: one request each, without client_subnet (the collector
+// takes the client's address from X-Forwarded-For, as behind a proxy).
+func postBeacons(path, url string, workers int) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = f.Close() }()
+	type item struct {
+		body []byte
+		xff  string
+	}
+	ch := make(chan item, 256)
+	var posted atomic.Int64
+	var firstErr error
+	var once sync.Once
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
+	for range workers {
+		wg.Go(func() {
+			for it := range ch {
+				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(it.body))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("X-Forwarded-For", it.xff)
+				req.Header.Set("Authorization", "Bearer "+demoToken)
+				resp, err := client.Do(req)
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					_ = resp.Body.Close()
+					if resp.StatusCode/100 != 2 {
+						err = fmt.Errorf("collector answered %s", resp.Status)
+					}
+				}
+				if err != nil {
+					once.Do(func() { firstErr = err })
+					continue
+				}
+				posted.Add(1)
+			}
+		})
+	}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	var b rum.Beacon
+	for sc.Scan() {
+		if _, err := rum.ParseBeacon(sc.Bytes(), rum.Bulk, &b); err != nil {
+			continue // the world's garbage lines, if any
+		}
+		// a host address inside the subnet: what a real client connects from
+		host := b.ClientSubnet.Addr().Next().String()
+		b.ClientSubnet = netip.Prefix{}
+		ch <- item{rum.AppendBeacon(nil, &b), host}
+	}
+	close(ch)
+	wg.Wait()
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	return int(posted.Load()), firstErr
+}
+
+// replayDNSTests sends the world's DNS tests (its dnslog.ndjson: random
+// names, their resolvers, ECS) to the DNS server, each from its resolver's
+// loopback alias. It returns alias → resolver and the queries answered.
+func replayDNSTests(path string, server netip.AddrPort, workers int) (map[netip.Addr]string, int, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	aliases := map[netip.Addr]string{}
+	byResolver := map[string]netip.Addr{}
+	type q struct {
+		name  string
+		from  netip.Addr
+		ecs   netip.Prefix
+		qtype uint16
+	}
+	var qs []q
+	for line := range bytes.SplitSeq(data, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var e rum.LogEntry
+		if err := rum.ParseLogEntry(line, &e); err != nil {
+			return nil, 0, fmt.Errorf("%s: %w", path, err)
+		}
+		a, ok := byResolver[e.Resolver.String()]
+		if !ok {
+			n := len(byResolver) + 1
+			a = netip.AddrFrom4([4]byte{127, 1, byte(n >> 8), byte(n)})
+			byResolver[e.Resolver.String()] = a
+			aliases[a] = e.Resolver.String()
+		}
+		qs = append(qs, q{e.QName, a, e.ECS, dns.StringToType[e.QType]})
+	}
+	var answered atomic.Int64
+	ch := make(chan q, 256)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for x := range ch {
+				m := new(dns.Msg)
+				m.SetQuestion(x.name, x.qtype)
+				if x.ecs.IsValid() {
+					fam := uint16(1)
+					if x.ecs.Addr().Is6() {
+						fam = 2
+					}
+					opt := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT, Class: 1232}}
+					opt.Option = append(opt.Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: fam, SourceNetmask: uint8(x.ecs.Bits()), Address: x.ecs.Addr().AsSlice()})
+					m.Extra = append(m.Extra, opt)
+				}
+				cl := &dns.Client{Net: "udp", Timeout: 2 * time.Second, Dialer: &net.Dialer{LocalAddr: &net.UDPAddr{IP: x.from.AsSlice()}}}
+				for range 3 {
+					if _, _, err := cl.Exchange(m, server.String()); err == nil {
+						answered.Add(1)
+						break
+					}
+				}
+			}
+		})
+	}
+	for _, x := range qs {
+		ch <- x
+	}
+	close(ch)
+	wg.Wait()
+	if answered.Load() < int64(len(qs))*99/100 {
+		return nil, 0, fmt.Errorf("only %d of %d DNS tests answered", answered.Load(), len(qs))
+	}
+	return aliases, int(answered.Load()), nil
+}
+
+// waitLines waits until the query log holds at least n lines (its writer
+// flushes every 100 ms).
+func waitLines(path string, n int) error {
+	var got int
+	err := waitFor(func() bool {
+		b, err := os.ReadFile(path)
+		got = bytes.Count(b, []byte("\n"))
+		return err == nil && got >= n
+	})
+	if err != nil {
+		return fmt.Errorf("query log %s: %d of %d lines: %w", path, got, n, err)
+	}
+	return nil
+}
+
+// unalias rewrites the query log's loopback aliases to the resolvers' own
+// addresses.
+func unalias(in, out string, aliases map[netip.Addr]string) error {
+	data, err := os.ReadFile(in)
+	if err != nil {
+		return err
+	}
+	var buf []byte
+	for line := range bytes.SplitSeq(data, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var e rum.LogEntry
+		if err := rum.ParseLogEntry(line, &e); err != nil {
+			return fmt.Errorf("%s: %w", in, err)
+		}
+		r, ok := aliases[e.Resolver]
+		if !ok {
+			return errors.New("query log: a query from an address the demo did not send from: " + e.Resolver.String())
+		}
+		e.Resolver = netip.MustParseAddr(r)
+		buf = rum.AppendLogEntry(buf, &e)
+		buf = append(buf, '\n')
+	}
+	return os.WriteFile(out, buf, 0o644)
+}
