@@ -157,7 +157,7 @@ func evaluate(ctx context.Context, a evalArgs, w io.Writer) ([]*evalRow, error) 
 		printHeldOut(w, rows)
 	}
 	if a.truth != "" {
-		if err := evalTruth(a, rows, tabs, geos, w); err != nil {
+		if rows, err = evalTruth(a, rows, tabs, geos, w); err != nil {
 			return nil, err
 		}
 	}
@@ -205,14 +205,15 @@ func printHeldOut(w io.Writer, rows []*evalRow) {
 	}
 }
 
-func evalTruth(a evalArgs, rows []*evalRow, tabs []*popmap.Table, geos []*geoip.DB, w io.Writer) error {
+// evalTruth scores every strategy on the truth and appends the perfect map.
+func evalTruth(a evalArgs, rows []*evalRow, tabs []*popmap.Table, geos []*geoip.DB, w io.Writer) ([]*evalRow, error) {
 	var perfect *mapeval.Result
 	var lats [][]float32
 	var weights []float32
 	for i, r := range rows {
 		res, err := mapeval.Evaluate(mapeval.Input{Truth: a.truth, Map: tabs[i], Geo: geos[i], Quantile: a.quantile, KeepPerNetwork: a.png != ""})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		r.Truth = &truthScores{res.PerNetwork, res.Served}
 		if i == 0 {
@@ -251,11 +252,11 @@ func evalTruth(a evalArgs, rows []*evalRow, tabs []*popmap.Table, geos []*geoip.
 		m.Networks, m.Regret, 100*m.AtBest, e.Networks, e.Regret, 100*e.AtBest)
 	if a.png != "" {
 		if err := gainPlot(a.png, lats, weights); err != nil {
-			return err
+			return nil, err
 		}
 		fmt.Fprintf(w, "wrote %s\n", a.png)
 	}
-	return nil
+	return rows, nil
 }
 
 // gainPlot draws the distribution of per-network latency gain of the

@@ -267,7 +267,7 @@ func runLoopDemo(w io.Writer, o loopOptions) (err error) {
 	fmt.Fprintln(w, "as users get it (each client through its resolver; true median RTT, traffic-weighted):")
 	fmt.Fprintf(w, "  %-14s %7s %7s %7s\n", "steering", "p50 ms", "p75 ms", "p95 ms")
 	for _, row := range rows {
-		if row.Truth == nil || row.Name == "against" {
+		if row.Truth == nil || row.Name == "against" { // perfect: every network at its best PoP, each non-ECS resolver at its population's
 			continue
 		}
 		t := row.Truth.Served

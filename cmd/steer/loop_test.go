@@ -1,0 +1,168 @@
+//go:build cgo
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/steer-gslb/steer/builder"
+	"github.com/steer-gslb/steer/mapeval"
+	"github.com/steer-gslb/steer/sim"
+	"github.com/steer-gslb/steer/store"
+)
+
+// smallWorld writes a simulated world of n networks and loads it into a
+// store; it returns the world and store directories.
+func smallWorld(t *testing.T, n int) (string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	opt := sim.DefaultOptions()
+	opt.Networks = n
+	w, err := sim.Plan(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	worldDir, storeDir := filepath.Join(dir, "world"), filepath.Join(dir, "store")
+	if _, err := sim.Generate(w, worldDir, nil); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(storeDir, store.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"beacons.ndjson", "dnslog.ndjson"} {
+		if _, err := store.ImportFile(context.Background(), st, filepath.Join(worldDir, f), store.ImportOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return worldDir, storeDir
+}
+
+// TestBuildEvalSmallWorld is issue #7's quality bar shown by steer eval on a
+// small world (20k networks, 30 % measured with 2–5 beacons, full noise,
+// geo fallback): p75 within 2 % of the perfect map and at least 90 % of its
+// p75 gain over geo in both views, measured networks' regret under
+// 0.75 ms, extrapolation at least doubling coverage.
+func TestBuildEvalSmallWorld(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and scores a 20k-network world")
+	}
+	worldDir, storeDir := smallWorld(t, 20_000)
+	mapPath := filepath.Join(t.TempDir(), "map.json")
+	var out, errb bytes.Buffer
+	if rc := run([]string{"build", "--store", storeDir, "--out", mapPath, "--bgp", filepath.Join(worldDir, "bgp.mrt"),
+		"--geoip", filepath.Join(worldDir, "geoip.mmdb")}, &out, &errb); rc != 0 {
+		t.Fatalf("build: rc %d: %s", rc, errb.String())
+	}
+	var rep builder.Report
+	b, err := os.ReadFile(strings.TrimSuffix(mapPath, ".json") + ".report.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if c := rep.Coverage; c.After24 < 2*c.Measured24 {
+		t.Errorf("extrapolation: %v /24s covered after, %v measured: not doubled", c.After24, c.Measured24)
+	}
+	for _, rc := range rep.Rules {
+		switch rc.Rule {
+		case builder.RuleHTTPSOnly, builder.RuleTickTimer, builder.RuleTickDetected, builder.RuleImpossibleRTT, builder.RuleBadClock, builder.RuleDNSDuplicate:
+			if rc.Count == 0 {
+				t.Errorf("rule %s counted nothing on a world with full noise", rc.Rule)
+			}
+		}
+	}
+
+	jsonPath := filepath.Join(t.TempDir(), "eval.json")
+	pngPath := filepath.Join(t.TempDir(), "gain.png")
+	out.Reset()
+	if rc := run([]string{"eval", "--store", storeDir, "--map", mapPath, "--truth", filepath.Join(worldDir, "truth.tsv.gz"),
+		"--geoip", filepath.Join(worldDir, "geoip.mmdb"), "--json", jsonPath, "--png", pngPath}, &out, &errb); rc != 0 {
+		t.Fatalf("eval: rc %d: %s", rc, errb.String())
+	}
+	t.Log("\n" + out.String())
+	var ev struct {
+		Strategies []struct {
+			Name  string
+			Truth *struct {
+				PerNetwork mapeval.Score `json:"per_network"`
+				Served     mapeval.Score `json:"served"`
+			}
+			HeldOut *builder.Scores `json:"held_out"`
+			Measur  *mapeval.Score  `json:"truth_measured"`
+		}
+	}
+	if b, err = os.ReadFile(jsonPath); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &ev); err != nil {
+		t.Fatal(err)
+	}
+	by := map[string]int{}
+	for i, s := range ev.Strategies {
+		by[s.Name] = i
+	}
+	cand, geo, perfect := ev.Strategies[by["latency map"]], ev.Strategies[by["geo"]], ev.Strategies[by["perfect"]]
+	for _, v := range []struct {
+		name       string
+		c, g       mapeval.Score
+		perfectP75 float64
+	}{
+		{"per network", cand.Truth.PerNetwork, geo.Truth.PerNetwork, perfect.Truth.PerNetwork.P75},
+		{"as served", cand.Truth.Served, geo.Truth.Served, perfect.Truth.Served.P75},
+	} {
+		if v.c.P75 > 1.02*v.perfectP75 {
+			t.Errorf("%s: p75 %.1f ms, more than 2%% above the perfect map's %.1f", v.name, v.c.P75, v.perfectP75)
+		}
+		if gain := (v.g.P75 - v.c.P75) / (v.g.P75 - v.perfectP75); gain < 0.9 {
+			t.Errorf("%s: %.0f%% of the perfect map's p75 gain over geo, want >= 90%%", v.name, 100*gain)
+		}
+	}
+	if m := cand.Measur; m == nil || m.Regret >= 0.75 {
+		t.Errorf("measured networks' regret: %+v, want < 0.75 ms", m)
+	}
+	if h := cand.HeldOut; h == nil || h.Served.Regret >= geo.HeldOut.Served.Regret {
+		t.Errorf("held-out: the latency map does not beat geo: %+v vs %+v", h, geo.HeldOut)
+	}
+	if fi, err := os.Stat(pngPath); err != nil || fi.Size() < 1000 {
+		t.Errorf("gain PNG: %v", err)
+	}
+}
+
+// TestLoopDemo runs the README's command one on a small world.
+func TestLoopDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole loop")
+	}
+	var out, errb bytes.Buffer
+	if rc := run([]string{"demo", "--networks", "5000", "--workers", "4"}, &out, &errb); rc != 0 {
+		t.Fatalf("demo: rc %d: %s\n%s", rc, errb.String(), out.String())
+	}
+	s := out.String()
+	for _, want := range []string{"beacons posted over HTTP", "queries for random names answered by the DNS server",
+		"published version 2", "before: ", "as users get it", "done"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, s)
+		}
+	}
+	// the closing table: the latency map beats geo and anycast at p75
+	p75 := map[string]float64{}
+	for _, m := range regexp.MustCompile(`(?m)^  (latency map|geo|anycast|perfect)\s+([0-9.]+)\s+([0-9.]+)\s+([0-9.]+)$`).FindAllStringSubmatch(s, -1) {
+		p75[m[1]], _ = strconv.ParseFloat(m[3], 64)
+	}
+	if len(p75) < 4 || !(p75["latency map"] < p75["geo"] && p75["latency map"] < p75["anycast"]) {
+		t.Errorf("closing table p75s %v: the latency map should beat geo and anycast\n%s", p75, s)
+	}
+}
