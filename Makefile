@@ -60,7 +60,10 @@ fuzz: ## run every Fuzz target for FUZZTIME (default 30s) each
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 500x "$$pkg" </dev/null; \
 	done; [ "$$found" = 1 ] || echo "fuzz: no Fuzz targets found"; }
 
-demo: ## run the self-contained demo (go run ./cmd/steer demo)
+demo: ## the end-to-end demo (go run ./cmd/steer demo); installs gcc/g++ for DuckDB first when missing (root + apt)
+	@command -v g++ >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		echo "demo: installing gcc and g++ (the RUM store, DuckDB, is cgo)" && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gcc g++ >/dev/null; } || true
 	$(GO) run ./cmd/steer demo
 
 clean: ## remove bin/ and coverage output

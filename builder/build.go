@@ -450,6 +450,9 @@ func (r *resolverClients) ecsShare() float64 {
 
 // splitSQL is the SQL form of IsHeldOut for a beacons table aliased b.
 func splitSQL(split Split, share float64) string {
+	if share <= 0 {
+		share = 0 // no beacon held out
+	}
 	cond := fmt.Sprintf("CAST((b.id >> 7) %% 10000 AS DOUBLE) < %v", share*10000)
 	switch split {
 	case TrainBeacons:
@@ -521,9 +524,7 @@ func loadJoin(ctx context.Context, st *store.DuckDB, opt Options, split Split, c
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("builder: joining DNS tests: %w", err)
 	}
-	if !opt.Skip[RuleDNSDuplicate] {
-		cnt.add(RuleDNSUnjoined, int(tests-joined))
-	}
+	cnt.add(RuleDNSUnjoined, int(max(tests-joined, 0)))
 	_ = badResolvers
 	return j, nil
 }

@@ -50,7 +50,7 @@ func (n *Network) PoPSamples(fn func(p int, rtts []float32)) {
 		j := i
 		rtts := buf[:0]
 		for j < len(n.packed) && int(n.packed[j]>>32) == p {
-			rtts = append(rtts, math.Float32frombits(uint32(n.packed[j])))
+			rtts = append(rtts, rttValue(n.packed[j]))
 			j++
 		}
 		fn(p, rtts)
@@ -66,7 +66,7 @@ func (n *Network) Anycast(fn func(servedBy int, rtt float32)) {
 		if s == noPoP {
 			s = -1
 		}
-		fn(s, math.Float32frombits(uint32(v)))
+		fn(s, rttValue(v))
 	}
 }
 
@@ -83,7 +83,26 @@ const (
 // evaluation when share of beacons are: a fixed hash split, the same in
 // every run, so steer build and steer eval agree on it without talking.
 func IsHeldOut(id uint64, share float64) bool {
-	return float64((id>>7)%10000) < share*10000
+	return share > 0 && float64((id>>7)%10000) < share*10000
+}
+
+// rttKey maps an RTT to 32 bits whose unsigned order is the values' order
+// (negative ones included, which reach here only with impossible-rtt
+// switched off); rttValue is its inverse.
+func rttKey(v float64) uint64 {
+	b := math.Float32bits(float32(v))
+	if b&(1<<31) != 0 {
+		return uint64(^b)
+	}
+	return uint64(b | 1<<31)
+}
+
+func rttValue(k uint64) float32 {
+	b := uint32(k)
+	if b&(1<<31) != 0 {
+		return math.Float32frombits(b &^ (1 << 31))
+	}
+	return math.Float32frombits(^b)
 }
 
 // loader reads a store through its C API in chunks.
@@ -230,7 +249,7 @@ func (l *loader) loadBeacons(ctx context.Context, split Split) error {
 		timers := store.Column[uint32](c, 4)
 		ns := store.Column[uint16](c, 5)
 		for r := range c.Len() {
-			if _, dup := seen[ids[r]]; dup {
+			if _, dup := seen[ids[r]]; dup && !l.opt.Skip[RuleDuplicateBeacon] {
 				l.cnt.add(RuleDuplicateBeacon, 1)
 				continue
 			}
@@ -372,7 +391,7 @@ func (l *loader) flush(cur *pending) {
 	n := &l.nets[ni]
 	n.Beacons++
 	for i, v := range cur.rtts {
-		f := uint64(math.Float32bits(float32(v)))
+		f := rttKey(v)
 		if cur.pops[i] < 0 {
 			n.anycast = append(n.anycast, uint64(cur.servers[i])<<32|f)
 			continue
@@ -384,17 +403,18 @@ func (l *loader) flush(cur *pending) {
 }
 
 // quantized reports whether a beacon's RTTs look like a tick-counting
-// timer's: at least 5 values, and 90 % of them within 0.6 ms of a multiple
-// of 15.625 ms (the 64 Hz Windows tick) or of 16 ms. Values from a fine
-// clock land that close by chance one time in 13 (15.6 ms) or 1 in 13
-// (16 ms): nine in ten of five or more is a chance of 1e-5 or less.
+// timer's: at least 5 values, and 90 % of them at least 5 ms and within
+// 1 ms of a multiple of 15.625 ms (the 64 Hz Windows tick, read rounded or
+// truncated to whole ms: 15, 31, 46, 62, ...) or of 16 ms. Values from a
+// fine clock land that close by chance one time in 8: nine in ten of five
+// or more is a chance of 4e-5 or less.
 func quantized(rtts []float64) bool {
 	if len(rtts) < 5 {
 		return false
 	}
 	near := func(v, step float64) bool {
 		d := v - math.Round(v/step)*step
-		return math.Abs(d) <= 0.6
+		return v >= 5 && math.Abs(d) <= 1
 	}
 	a, b := 0, 0
 	for _, v := range rtts {

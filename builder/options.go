@@ -48,10 +48,19 @@ func (c *Counts) add(r Rule, n int) {
 	(*c)[r] += n
 }
 
-// ParseRules parses a comma-separated list of rule names.
+// countOnly are rules that only count: they cannot be switched off.
+var countOnly = map[Rule]string{
+	RuleBadNetwork:  "a beacon without a client subnet cannot be mapped",
+	RuleDNSUnjoined: "it counts beacons whose DNS test found no query",
+}
+
+// ParseRules parses rule names (for --skip).
 func ParseRules(s []string) (map[Rule]bool, error) {
 	out := map[Rule]bool{}
 	for _, name := range s {
+		if why, ok := countOnly[Rule(name)]; ok {
+			return nil, fmt.Errorf("rule %q cannot be switched off: %s", name, why)
+		}
 		ok := false
 		for _, r := range Rules {
 			if string(r) == name {
@@ -74,13 +83,13 @@ func ParseRules(s []string) (map[Rule]bool, error) {
 type Options struct {
 	Percentile float64 // of RTT per (network, PoP), in (0, 100); default 75
 	MinSamples int     // samples per (network, PoP) to trust alone; default 3
-	Prior      float64 // pooling strength in samples (shrinkage toward prefix/AS); default 3; 0 disables
+	Prior      float64 // pooling strength in samples (shrinkage toward prefix/AS); default 0.5; negative disables
 	Labels     int     // ranked labels per entry; default 3
 
 	MaxRTT        time.Duration // impossible-rtt ceiling; default 30 s
 	MaxClockAhead time.Duration // bad-clock: sample time after received by more; default 24 h
 	MaxAge        time.Duration // bad-clock: sample time before received by more; default 30 days
-	HoldOut       float64       // share of beacons held out for steer eval; default 0.1; <0 = none
+	HoldOut       float64       // share of beacons held out for steer eval; default 0.1; negative: none
 
 	MarginMs  float64 // stability: a new PoP must be better by this many ms...
 	MarginPct float64 // ... and this share of the current PoP's latency; defaults 2 ms, 3 %
@@ -121,10 +130,7 @@ func (o *Options) defaults() {
 		o.MaxAge = 30 * 24 * time.Hour
 	}
 	if o.HoldOut == 0 {
-		o.HoldOut = 0.1
-	}
-	if o.HoldOut < 0 {
-		o.HoldOut = 0
+		o.HoldOut = 0.1 // negative: none (kept negative, so that defaults stays idempotent)
 	}
 	if o.MarginMs == 0 {
 		o.MarginMs = 2
