@@ -133,7 +133,7 @@ func runLoopDemo(w io.Writer, o loopOptions) (err error) {
 		return err
 	}
 	popOf := popByAddr(cfg)
-	before := map[string]string{}
+	before := map[string]answer{}
 	for _, p := range picks {
 		a, err := askPoP(dnsAddr, p.network, popOf)
 		if err != nil {
@@ -257,9 +257,11 @@ func runLoopDemo(w io.Writer, o loopOptions) (err error) {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "  $ dig @%s -p %d www.example.net A +subnet=%s   # %s, %s\n", dnsAddr.Addr(), dnsAddr.Port(), p.network, p.city, p.country)
-		fmt.Fprintf(w, "    before: %-4s (true median %3.0f ms)   after: %-4s (%3.0f ms)   best: %s (%3.0f ms)\n",
-			before[p.city], p.lat[before[p.city]], after, p.lat[after], p.best, p.lat[p.best])
+		b := before[p.city]
+		fmt.Fprintf(w, "  $ dig @%s -p %d www.example.net A +subnet=%s        # %s, %s\n", dnsAddr.Addr(), dnsAddr.Port(), p.network, p.city, p.country)
+		fmt.Fprintf(w, "    before  %-44s ; %s, scope /%d, true median %3.0f ms\n", b.rr, b.pop, b.scope, p.lat[b.pop])
+		fmt.Fprintf(w, "    after   %-44s ; %s, scope /%d, true median %3.0f ms (best: %s, %.0f ms)\n",
+			after.rr, after.pop, after.scope, p.lat[after.pop], p.best, p.lat[p.best])
 	}
 
 	// 9. the closing table
@@ -335,8 +337,15 @@ func popByAddr(cfg *config.Config) map[netip.Addr]string {
 	return m
 }
 
+// answer is one reply: its A record as dig prints it, the PoP it names and
+// the ECS scope.
+type answer struct {
+	rr, pop string
+	scope   int
+}
+
 // askPoP asks www.example.net A with ECS and names the PoP of the answer.
-func askPoP(server netip.AddrPort, subnet string, popOf map[netip.Addr]string) (string, error) {
+func askPoP(server netip.AddrPort, subnet string, popOf map[netip.Addr]string) (answer, error) {
 	p := netip.MustParsePrefix(subnet)
 	m := new(dns.Msg)
 	m.SetQuestion("www.example.net.", dns.TypeA)
@@ -346,18 +355,29 @@ func askPoP(server netip.AddrPort, subnet string, popOf map[netip.Addr]string) (
 	cl := &dns.Client{Net: "udp", Timeout: 2 * time.Second}
 	r, _, err := cl.Exchange(m, server.String())
 	if err != nil {
-		return "", err
+		return answer{}, err
+	}
+	var ans answer
+	if o := r.IsEdns0(); o != nil {
+		for _, e := range o.Option {
+			if s, ok := e.(*dns.EDNS0_SUBNET); ok {
+				ans.scope = int(s.SourceScope)
+			}
+		}
 	}
 	for _, rr := range r.Answer {
 		if a, ok := rr.(*dns.A); ok {
 			addr, _ := netip.AddrFromSlice(a.A.To4())
+			ans.rr = strings.ReplaceAll(rr.String(), "\t", " ")
+			ans.pop = addr.String()
 			if l, ok := popOf[addr]; ok {
-				return l, nil
+				ans.pop = l
 			}
-			return addr.String(), nil
+			return ans, nil
 		}
 	}
-	return "(none)", nil
+	ans.rr, ans.pop = "(no answer)", "-"
+	return ans, nil
 }
 
 // postBeacons posts every beacon of an NDJSON file to the collector as a
