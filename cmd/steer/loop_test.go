@@ -139,6 +139,33 @@ func TestBuildEvalSmallWorld(t *testing.T) {
 	if fi, err := os.Stat(pngPath); err != nil || fi.Size() < 1000 {
 		t.Errorf("gain PNG: %v", err)
 	}
+
+	// publishing: the built map first; a map sending everyone to Sydney is
+	// refused on the held-out data, published only when forced, and rolled
+	// back
+	maps := filepath.Join(t.TempDir(), "maps")
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"meta": {"version": 1}, "map": [{"networks": ["0.0.0.0/0", "::/0"], "labels": ["syd"]}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		args []string
+		rc   int
+		want string
+	}{
+		{[]string{"publish", "--dir", maps, mapPath}, 0, "version 1"},
+		{[]string{"publish", "--dir", maps, "--store", storeDir, bad}, 1, "worse"},
+		{[]string{"publish", "--dir", maps, bad}, 1, "--store"},
+		{[]string{"publish", "--dir", maps, "--store", storeDir, "--force", bad}, 0, "version 2"},
+		{[]string{"rollback", "--dir", maps}, 0, "version 1"},
+	} {
+		out.Reset()
+		errb.Reset()
+		rc := run(step.args, &out, &errb)
+		if rc != step.rc || !strings.Contains(out.String()+errb.String(), step.want) {
+			t.Errorf("steer %v: rc %d, output %q %q; want rc %d and %q", step.args, rc, out.String(), errb.String(), step.rc, step.want)
+		}
+	}
 }
 
 // TestLoopDemo runs the README's command one on a small world.
