@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/gaissmai/bart"
@@ -527,13 +526,4 @@ func loadJoin(ctx context.Context, st *store.DuckDB, opt Options, split Split, c
 	cnt.add(RuleDNSUnjoined, int(max(tests-joined, 0)))
 	_ = badResolvers
 	return j, nil
-}
-
-// cidrKey is a printable key for a ranking.
-func cidrKey(r []int32) string {
-	var sb strings.Builder
-	for _, p := range r {
-		fmt.Fprintf(&sb, "%d,", p)
-	}
-	return sb.String()
 }

@@ -109,10 +109,6 @@ func (g *profile) add(e *estimates, i int, sign float64) {
 // the level carries the access term.
 func pool(d *Data, e *estimates, routes *bart.Table[route], prior float64, minSamples int, cnt *Counts) {
 	np := e.nPoP
-	type groupKey struct {
-		pfx netip.Prefix
-		asn uint32
-	}
 	pfxOf := make([]netip.Prefix, len(d.Networks))
 	asOf := make([]uint32, len(d.Networks))
 	byPfx := map[netip.Prefix]*profile{}

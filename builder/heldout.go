@@ -62,10 +62,10 @@ func LoadHeldOut(ctx context.Context, st *store.DuckDB, opt Options) (*HeldOut, 
 		if k < len(d.PoPs) {
 			continue
 		}
-		var any []float32
-		n.Anycast(func(_ int, rtt float32) { any = append(any, rtt) })
-		slices.Sort(any)
-		hn := heldNet{prefix: n.Prefix, key: n.Key, lat: lat, anycast: float32(percentile(any, 0.5)), w: float64(n.Beacons)}
+		var ac []float32
+		n.Anycast(func(_ int, rtt float32) { ac = append(ac, rtt) })
+		slices.Sort(ac)
+		hn := heldNet{prefix: n.Prefix, key: n.Key, lat: lat, anycast: float32(percentile(ac, 0.5)), w: float64(n.Beacons)}
 		hn.best = slices.Min(lat)
 		h.nets = append(h.nets, hn)
 	}
@@ -119,44 +119,7 @@ func (s *Strategy) answer(idx map[popmap.Label]int, ecs netip.Prefix, addr netip
 // Score is a strategy's result on held-out data, traffic-weighted (by
 // beacons): latency percentiles, mean regret against each network's (or
 // resolver's) best PoP, share at the best, coverage by map entries.
-type Score struct {
-	Networks      int        `json:"networks"`
-	Coverage      float64    `json:"coverage"`
-	AtBest        float64    `json:"at_best"`
-	Regret        float64    `json:"regret_ms"`
-	P50, P75, P95 float64    `json:"-"`
-	Pct           [3]float64 `json:"p50_p75_p95_ms"`
-}
-
-type scoreAcc struct {
-	n                    int
-	w, cov, best, regret float64
-	h                    wstats.Histogram
-}
-
-func (a *scoreAcc) add(w, lat, best float64, covered bool) {
-	a.n++
-	a.w += w
-	if covered {
-		a.cov += w
-	}
-	if lat <= best+1e-6 {
-		a.best += w
-	}
-	a.regret += w * (lat - best)
-	a.h.Add(lat, w)
-}
-
-func (a *scoreAcc) score() Score {
-	s := Score{Networks: a.n}
-	if a.w > 0 {
-		s.Coverage, s.AtBest, s.Regret = a.cov/a.w, a.best/a.w, a.regret/a.w
-	}
-	p := a.h.Percentiles(0.5, 0.75, 0.95)
-	s.P50, s.P75, s.P95 = p[0], p[1], p[2]
-	s.Pct = [3]float64{p[0], p[1], p[2]}
-	return s
-}
+type Score = wstats.Score
 
 // Scores are a strategy's two views.
 type Scores struct {
@@ -179,13 +142,13 @@ func (h *HeldOut) Score(s *Strategy) Scores {
 		}
 		return float64(n.lat[p])
 	}
-	var pn, sv scoreAcc
+	var pn, sv wstats.Scorer
 	byKey := map[uint64]*heldNet{}
 	for i := range h.nets {
 		n := &h.nets[i]
 		byKey[n.key] = n
 		p, covered := s.answer(idx, n.prefix, n.prefix.Addr())
-		pn.add(n.w, latAt(n, p), float64(n.best), covered)
+		pn.Add(n.w, latAt(n, p), float64(n.best), covered)
 	}
 	// served: per resolver, its held-out clients
 	addrs := make([]netip.Addr, 0, len(h.join.resolvers))
@@ -222,11 +185,11 @@ func (h *HeldOut) Score(s *Strategy) Scores {
 		for k, n := range cs {
 			if ecs {
 				p, cov := s.answer(idx, n.prefix, n.prefix.Addr())
-				sv.add(ws[k], latAt(n, p), float64(n.best), cov)
+				sv.Add(ws[k], latAt(n, p), float64(n.best), cov)
 				continue
 			}
-			sv.add(ws[k], latAt(n, rp), float64(n.lat[bestP]), rcov)
+			sv.Add(ws[k], latAt(n, rp), float64(n.lat[bestP]), rcov)
 		}
 	}
-	return Scores{PerNetwork: pn.score(), Served: sv.score()}
+	return Scores{PerNetwork: pn.Score(), Served: sv.Score()}
 }

@@ -47,14 +47,7 @@ type Input struct {
 }
 
 // Score is one strategy's traffic-weighted result.
-type Score struct {
-	Networks      int
-	Traffic       float64
-	Coverage      float64 // share of traffic answered from a map entry
-	AtBest        float64 // share of traffic at its best PoP
-	Regret        float64 // mean extra latency over the best PoP, ms
-	P50, P75, P95 float64 // latency over traffic, ms
-}
+type Score = wstats.Score
 
 // Result scores both views and what is achievable in each.
 type Result struct {
@@ -66,36 +59,6 @@ type Result struct {
 	Measured, Extrapolated, Fallback Score
 
 	Latency, Weight []float32 // with Input.KeepPerNetwork
-}
-
-// acc accumulates one Score.
-type acc struct {
-	n                     int
-	w, covered, best, reg float64
-	h                     wstats.Histogram
-}
-
-func (a *acc) add(w, lat, best float64, covered bool) {
-	a.n++
-	a.w += w
-	if covered {
-		a.covered += w
-	}
-	if lat <= best+1e-9 {
-		a.best += w
-	}
-	a.reg += w * (lat - best)
-	a.h.Add(lat, w)
-}
-
-func (a *acc) score() Score {
-	s := Score{Networks: a.n, Traffic: a.w}
-	if a.w > 0 {
-		s.Coverage, s.AtBest, s.Regret = a.covered/a.w, a.best/a.w, a.reg/a.w
-	}
-	p := a.h.Percentiles(0.5, 0.75, 0.95)
-	s.P50, s.P75, s.P95 = p[0], p[1], p[2]
-	return s
 }
 
 // Evaluate scores in.Map on in.Truth.
@@ -139,7 +102,7 @@ func Evaluate(in Input) (*Result, error) {
 		bestFor[r] = b
 	}
 	// pass 2: score
-	var pn, bpn, sv, bsv, meas, extra, fb acc
+	var pn, bpn, sv, bsv, meas, extra, fb wstats.Scorer
 	var lat32, w32 []float32
 	if _, err := sim.ReadTruth(in.Truth, func(_ *sim.TruthHeader, t *sim.TruthRecord) error {
 		bestP := t.Best(q)
@@ -147,15 +110,15 @@ func Evaluate(in Input) (*Result, error) {
 		lat := func(p int) float64 { return t.Quantile(p, q) }
 
 		p, covered := e.decide(t.Network, t.Network.Addr(), t.Anycast)
-		pn.add(t.Weight, lat(p), best, covered)
-		bpn.add(t.Weight, best, best, true)
+		pn.Add(t.Weight, lat(p), best, covered)
+		bpn.Add(t.Weight, best, best, true)
 		switch {
 		case t.Measured:
-			meas.add(t.Weight, lat(p), best, covered)
+			meas.Add(t.Weight, lat(p), best, covered)
 		case covered:
-			extra.add(t.Weight, lat(p), best, covered)
+			extra.Add(t.Weight, lat(p), best, covered)
 		default:
-			fb.add(t.Weight, lat(p), best, covered)
+			fb.Add(t.Weight, lat(p), best, covered)
 		}
 		if in.KeepPerNetwork {
 			lat32 = append(lat32, float32(lat(p)))
@@ -163,19 +126,19 @@ func Evaluate(in Input) (*Result, error) {
 		}
 
 		if t.ResolverECS {
-			sv.add(t.Weight, lat(p), best, covered)
-			bsv.add(t.Weight, best, best, true)
+			sv.Add(t.Weight, lat(p), best, covered)
+			bsv.Add(t.Weight, best, best, true)
 			return nil
 		}
 		rp, rcovered := e.decide(netip.Prefix{}, t.Resolver, t.Anycast)
-		sv.add(t.Weight, lat(rp), best, rcovered)
-		bsv.add(t.Weight, lat(bestFor[t.Resolver]), best, true)
+		sv.Add(t.Weight, lat(rp), best, rcovered)
+		bsv.Add(t.Weight, lat(bestFor[t.Resolver]), best, true)
 		return nil
 	}); err != nil {
 		return nil, err
 	}
-	return &Result{PerNetwork: pn.score(), BestPerNetwork: bpn.score(), Served: sv.score(), BestServed: bsv.score(),
-		Measured: meas.score(), Extrapolated: extra.score(), Fallback: fb.score(), Latency: lat32, Weight: w32}, nil
+	return &Result{PerNetwork: pn.Score(), BestPerNetwork: bpn.Score(), Served: sv.Score(), BestServed: bsv.Score(),
+		Measured: meas.Score(), Extrapolated: extra.Score(), Fallback: fb.Score(), Latency: lat32, Weight: w32}, nil
 }
 
 type evaluator struct {

@@ -179,7 +179,7 @@ func TestLoopDemo(t *testing.T) {
 	}
 	s := out.String()
 	for _, want := range []string{"beacons posted over HTTP", "queries for random names answered by the DNS server",
-		"published version 2", "before: ", "as users get it", "done"} {
+		"published version 2", "before  www.example.net. 30 IN A", "after   www.example.net. 30 IN A", "as users get it", "done"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, s)
 		}

@@ -43,3 +43,52 @@ func (h *Histogram) Percentiles(qs ...float64) []float64 {
 	}
 	return out
 }
+
+// Score is a steering strategy's traffic-weighted result: how much traffic
+// its map entries answered (Coverage), the share at its best PoP (AtBest),
+// the mean extra latency over the best (Regret, ms) and latency
+// percentiles (ms). steer eval prints it for the truth and for held-out
+// data alike.
+type Score struct {
+	Networks int     `json:"networks"`
+	Traffic  float64 `json:"traffic"`
+	Coverage float64 `json:"coverage"`
+	AtBest   float64 `json:"at_best"`
+	Regret   float64 `json:"regret_ms"`
+	P50      float64 `json:"p50_ms"`
+	P75      float64 `json:"p75_ms"`
+	P95      float64 `json:"p95_ms"`
+}
+
+// Scorer accumulates a Score.
+type Scorer struct {
+	n                        int
+	w, covered, best, regret float64
+	h                        Histogram
+}
+
+// Add counts one network (or client) of traffic w whose latency is lat
+// where the best achievable is best; covered says a map entry answered it.
+func (a *Scorer) Add(w, lat, best float64, covered bool) {
+	a.n++
+	a.w += w
+	if covered {
+		a.covered += w
+	}
+	if lat <= best+1e-6 {
+		a.best += w
+	}
+	a.regret += w * (lat - best)
+	a.h.Add(lat, w)
+}
+
+// Score returns what was added.
+func (a *Scorer) Score() Score {
+	s := Score{Networks: a.n, Traffic: a.w}
+	if a.w > 0 {
+		s.Coverage, s.AtBest, s.Regret = a.covered/a.w, a.best/a.w, a.regret/a.w
+	}
+	p := a.h.Percentiles(0.5, 0.75, 0.95)
+	s.P50, s.P75, s.P95 = p[0], p[1], p[2]
+	return s
+}
