@@ -58,6 +58,14 @@ func (n *Network) PoPSamples(fn func(p int, rtts []float32)) {
 	}
 }
 
+// dropSamples releases every network's samples (one backing array).
+func (d *Data) dropSamples() {
+	for i := range d.Networks {
+		d.Networks[i].packed = nil
+		d.Networks[i].anycast = nil
+	}
+}
+
 // Anycast calls fn for each anycast sample: the PoP that served it (-1
 // when not said) and its RTT.
 func (n *Network) Anycast(fn func(servedBy int, rtt float32)) {

@@ -19,7 +19,6 @@ import (
 	"github.com/steer-gslb/steer/mapeval"
 	"github.com/steer-gslb/steer/popmap"
 	"github.com/steer-gslb/steer/sim"
-	"github.com/steer-gslb/steer/store"
 )
 
 const evalUsage = `usage: steer eval --map MAP.json [--store DIR] [--truth FILE] [--geoip FILE.mmdb --pops CONFIG] [--against MAP.json]
@@ -137,7 +136,7 @@ func evaluate(ctx context.Context, a evalArgs, w io.Writer) ([]*evalRow, error) 
 		if err != nil {
 			return nil, err
 		}
-		st, err := store.Open(a.dir, store.Options{ReadOnly: true})
+		st, err := openForReading(a.dir)
 		if err != nil {
 			return nil, err
 		}

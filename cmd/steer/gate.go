@@ -8,7 +8,6 @@ import (
 	"github.com/steer-gslb/steer/builder"
 	"github.com/steer-gslb/steer/mapstore"
 	"github.com/steer-gslb/steer/popmap"
-	"github.com/steer-gslb/steer/store"
 )
 
 // heldOutGate returns the gate steer publish --store STORE scores a
@@ -21,7 +20,7 @@ func heldOutGate(storeDir string) (mapstore.Gate, func() error, error) {
 	if storeDir == "" {
 		return nil, noop, nil
 	}
-	st, err := store.Open(storeDir, store.Options{ReadOnly: true})
+	st, err := openForReading(storeDir)
 	if err != nil {
 		return nil, nil, err
 	}
