@@ -79,6 +79,14 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
+	if *geoFile == "" {
+		fmt.Fprintln(stderr, "steer eval: --geoip is required: the geo map (GeoIP → nearest PoP) is the baseline and the fallback")
+		return 2
+	}
+	if *dir != "" && *popsFile == "" && *truth == "" {
+		fmt.Fprintln(stderr, "steer eval: with --store, --pops CONFIG (or --truth) is required: the PoPs' locations make the geo map")
+		return 2
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	rows, err := evaluate(ctx, evalArgs{dir: *dir, mapFile: *mapFile, truth: *truth, geoFile: *geoFile, popsFile: *popsFile,
