@@ -153,7 +153,7 @@ type mapBuilder struct {
 
 	entries      []entry // extrapolated entries
 	extrapolated []netip.Prefix
-	ruleSpace    map[Rule]float64 // /24 equivalents mapped by each extrapolation rule
+	ruleSpace    map[Rule]*RuleSpace // address space each extrapolation rule mapped
 }
 
 type entry struct {

@@ -118,12 +118,21 @@ func (b *mapBuilder) extrapolate() error {
 		}
 	}
 	ruled := &bart.Table[struct{}]{}
-	b.ruleSpace = map[Rule]float64{}
+	b.ruleSpace = map[Rule]*RuleSpace{}
 	addEntry := func(p netip.Prefix, r []int32, rule Rule) {
 		b.entries = append(b.entries, entry{p, r, rule})
 		b.extrapolated = append(b.extrapolated, p)
 		b.cnt.add(rule, 1)
-		b.ruleSpace[rule] += space(p)
+		rs := b.ruleSpace[rule]
+		if rs == nil {
+			rs = &RuleSpace{}
+			b.ruleSpace[rule] = rs
+		}
+		if p.Addr().Is4() {
+			rs.Space24 += space(p)
+		} else {
+			rs.Space56 += space(p)
+		}
 	}
 	if !b.opt.Skip[RuleExtrapolateAS] {
 		asns := make([]uint32, 0, len(byAS))

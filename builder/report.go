@@ -35,15 +35,23 @@ type Report struct {
 		Total     int `json:"total_networks"`
 	} `json:"entries"`
 	Coverage struct {
-		Measured24, Measured56 float64 // /24s and /56s mapped from own samples
-		After24, After56       float64 // with extrapolation (after longest-prefix resolution)
-		ByRule                 map[Rule]float64
+		Measured24, Measured56 float64             // /24s and /56s mapped from own samples
+		After24, After56       float64             // with extrapolation (after longest-prefix resolution)
+		ByRule                 map[Rule]*RuleSpace // before longest-prefix resolution
 	} `json:"coverage"`
 	PerPoP  []PoPShare `json:"per_pop"`
 	Changes *Changes   `json:"changes,omitempty"`
 	Timing  struct {
 		Load, Join, Estimate, Select, Total float64 // seconds
 	} `json:"timing_s"`
+}
+
+// RuleSpace is the address space an extrapolation rule's entries cover, in
+// IPv4 /24s and IPv6 /56s, counted before longest-prefix resolution (an
+// entry overridden by a more specific one still counts).
+type RuleSpace struct {
+	Space24 float64 `json:"space_24"`
+	Space56 float64 `json:"space_56"`
 }
 
 // BGPInput describes one BGP file read.
@@ -205,7 +213,8 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	sort.Strings(rules)
 	for _, rule := range rules {
-		fmt.Fprintf(&sb, "  %-20s %12.0f /24s or /56s (before longest-prefix resolution)\n", rule, c.ByRule[Rule(rule)])
+		rs := c.ByRule[Rule(rule)]
+		fmt.Fprintf(&sb, "  %-20s %10.0f /24s and %.3g /56s (entries' space, before longest-prefix resolution)\n", rule, rs.Space24, rs.Space56)
 	}
 	sb.WriteString("\nPoP     networks   traffic  resolvers\n")
 	for _, p := range r.PerPoP {
