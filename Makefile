@@ -52,6 +52,7 @@ bench: ## run all benchmarks with -benchmem, then bench/sim.sh, bench/collect.sh
 	@if [ -f bench/dns-qps.sh ]; then bash bench/dns-qps.sh; \
 	else echo "bench: bench/dns-qps.sh not present, skipping"; fi
 	bash bench/build.sh
+	bash bench/plan.sh
 
 fuzz: ## run every Fuzz target for FUZZTIME (default 30s) each
 	@$(GO) test -list '^Fuzz' ./... \
