@@ -28,6 +28,9 @@ type Point struct {
 	Weight   float64 // ≥ 0: people, users, requests
 	Name     string  // optional: the place, e.g. a city, for explanations
 	Country  string  // optional: ISO 3166-1 alpha-2
+	// RTTms is the measured RTT (ms) from this point's users to their best
+	// existing PoP (real-user measurements); 0 when not measured.
+	RTTms float64
 }
 
 // Place is a named point: a city.
@@ -44,6 +47,11 @@ type Cell struct {
 	Lat, Lon float64 // the weighted centroid of its points: where its weight sits
 	Place    Place   // its heaviest named point (Name "" if it has none), which names the cell
 	Points   int     // how many points fell in it
+	// MeasuredRTT is the weighted mean of its measured points' RTTs to
+	// their best existing PoP (ms); 0 when none is measured. With
+	// Problem.Measured, it replaces the distance model for the cell's
+	// current loss.
+	MeasuredRTT float64
 }
 
 // Name is the cell's name: its heaviest named point, else its s2 token.
@@ -76,9 +84,10 @@ func CheckLatLon(lat, lon float64) error {
 // position or a negative, NaN or infinite weight is an error naming it.
 func Cells(points []Point) ([]Cell, error) {
 	type acc struct {
-		cell     Cell
-		x, y, z  float64
-		heaviest float64
+		cell         Cell
+		x, y, z      float64
+		heaviest     float64
+		rttW, rttSum float64
 	}
 	byID := map[s2.CellID]*acc{}
 	for i, p := range points {
@@ -87,6 +96,9 @@ func Cells(points []Point) ([]Cell, error) {
 		}
 		if !(p.Weight >= 0) || math.IsInf(p.Weight, 0) {
 			return nil, fmt.Errorf("point %d: weight %v is not a finite number ≥ 0", i, p.Weight)
+		}
+		if !(p.RTTms >= 0) || math.IsInf(p.RTTms, 0) {
+			return nil, fmt.Errorf("point %d: RTT %v ms is not a finite number ≥ 0", i, p.RTTms)
 		}
 		if p.Weight == 0 {
 			continue
@@ -104,6 +116,10 @@ func Cells(points []Point) ([]Cell, error) {
 		a.z += p.Weight * v.Z
 		a.cell.Weight += p.Weight
 		a.cell.Points++
+		if p.RTTms > 0 {
+			a.rttW += p.Weight
+			a.rttSum += p.Weight * p.RTTms
+		}
 		if p.Name != "" && p.Weight > a.heaviest {
 			a.heaviest = p.Weight
 			a.cell.Place = Place{Name: p.Name, Country: p.Country, Lat: p.Lat, Lon: p.Lon, Weight: p.Weight}
@@ -119,6 +135,9 @@ func Cells(points []Point) ([]Cell, error) {
 			ll = c.ID.LatLng()
 		}
 		c.Lat, c.Lon = ll.Lat.Degrees(), ll.Lng.Degrees()
+		if a.rttW > 0 {
+			c.MeasuredRTT = a.rttSum / a.rttW
+		}
 		out = append(out, c)
 	}
 	slices.SortFunc(out, func(a, b Cell) int {

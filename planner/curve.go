@@ -19,7 +19,11 @@ func (pl *Plan) Curve() []CurvePoint {
 	p := pl.Problem
 	n := len(p.Existing)
 	var curve []CurvePoint
-	if n > 0 {
+	if n > 0 && p.Measured != nil {
+		// measured latency exists for the existing PoPs as they are, not
+		// for any subset of them: the curve starts there
+		curve = append(curve, CurvePoint{PoPs: n, Loss: pl.Initial, Site: -1})
+	} else if n > 0 {
 		order, losses := thin(p.Cells, p.Existing, p.Loss)
 		// order[i] is dropped at stage i, leaving n−1−i PoPs at losses[i].
 		for k := 1; k <= n; k++ {

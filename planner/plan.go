@@ -24,6 +24,13 @@ type Problem struct {
 	MinDistanceKm float64  // a new PoP is at least this far from every other PoP, existing or new
 	Exclude       []string // ISO 3166-1 alpha-2 codes: no new PoP in these countries (a candidate's Country decides)
 	Workers       int      // goroutines per step; 0 means GOMAXPROCS
+	// Measured, when set, converts a cell's MeasuredRTT (real users' RTT to
+	// their best existing PoP) into the distance whose modelled RTT it is:
+	// that cell's current loss is what its users measure, not what its
+	// distance to the nearest PoP predicts, and a candidate helps it only
+	// when nearer than that. New sites are still judged by distance (no
+	// one has measured a PoP that does not exist).
+	Measured *Fibre
 }
 
 // Plan is the result of [Problem.Plan].
@@ -95,6 +102,9 @@ func (p *Problem) Validate() error {
 	}
 	if err := p.Loss.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if m := p.Measured; m != nil && !(m.MsPerKm > 0 && m.InterceptMs >= 0) {
+		errs = append(errs, fmt.Errorf("measured: fibre line %v ms + %v ms/km: want a positive slope", m.InterceptMs, m.MsPerKm))
 	}
 	if len(errs) > 3 {
 		errs = append(errs[:3], fmt.Errorf("and %d more errors", len(errs)-3))
@@ -224,6 +234,13 @@ func newState(p *Problem) *state {
 		s.cur[i] = c.Weight * fFar
 		if s.near[i].Site >= 0 {
 			s.near[i].Km = pops[s.near[i].Site].km(u)
+			if m := p.Measured; m != nil && c.MeasuredRTT > 0 {
+				// what the users measure, as the distance the model would
+				// need to give that RTT
+				km := min(max(0, (c.MeasuredRTT-m.InterceptMs)/m.MsPerKm), far)
+				s.near[i].Km = km
+				s.vs[i].best = math.Cos(km / geoip.EarthRadiusKm)
+			}
 			s.cur[i] = c.Weight * s.f.of(s.near[i].Km)
 		}
 	}

@@ -279,3 +279,55 @@ func TestGainMatchesBruteForce(t *testing.T) {
 		}
 	}
 }
+
+// TestMeasuredLatency: where real users measured their RTT to the best
+// existing PoP, that (not the distance model) is the cell's current loss.
+func TestMeasuredLatency(t *testing.T) {
+	// two cells at the same distance (about 2,000 km) from one PoP; a
+	// candidate on each
+	pop := Site{Label: "p", Lat: 0, Lon: 0}
+	cells := []Cell{
+		{Weight: 1, Lat: 0, Lon: 18},
+		{Weight: 1, Lat: 0, Lon: -18},
+	}
+	cands := []Site{{Name: "east", Lat: 0, Lon: 18}, {Name: "west", Lat: 0, Lon: -18}}
+	plan := func(measured *Fibre, rtts ...float64) *Plan {
+		t.Helper()
+		cs := slices.Clone(cells)
+		for i, r := range rtts {
+			cs[i].MeasuredRTT = r
+		}
+		p := &Problem{Cells: cs, Candidates: cands, Existing: []Site{pop}, Loss: Loss{Kind: L1}, Measured: measured}
+		pl, err := p.Plan(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pl
+	}
+	line := &Fibre{InterceptMs: 10, MsPerKm: 0.02}
+	// by distance alone: a tie, the first candidate
+	if pl := plan(nil); pl.Steps[0].Site.Name != "east" {
+		t.Errorf("by distance: %s, want east (the tie's first)", pl.Steps[0].Site.Name)
+	}
+	// the west cell's users measure 110 ms (5,000 km at 0.02 ms/km + 10):
+	// a detour the map does not show; west gains 5,000 km, east 2,000
+	pl := plan(line, 0, 110)
+	if got := pl.Steps[0].Site.Name; got != "west" {
+		t.Fatalf("measured: %s, want west", got)
+	}
+	if g := pl.Steps[0].Before - pl.Steps[0].After; math.Abs(g-5000) > 1 {
+		t.Errorf("gain %.1f km, want 5000 (the measured equivalent distance to 0)", g)
+	}
+	if pl.Initial < 5000+2000-1 || pl.Initial > 5000+2001+1 {
+		t.Errorf("initial loss %.1f, want the measured 5000 + the modelled ~2001", pl.Initial)
+	}
+	// users that measure 10 ms (0 km) cannot be helped
+	pl = plan(line, 10, 10)
+	if len(pl.Steps) != 0 {
+		t.Errorf("cells measured at the line's intercept: %d steps, want none (no gain)", len(pl.Steps))
+	}
+	// a bad line is refused
+	if _, err := (&Problem{Cells: cells, Candidates: cands, Loss: Loss{Kind: L1}, Measured: &Fibre{}}).Plan(1); err == nil {
+		t.Error("a zero fibre line accepted")
+	}
+}

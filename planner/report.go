@@ -37,6 +37,10 @@ func (r Report) Write(w io.Writer, pl *Plan) {
 			fmt.Fprintf(w, ", mean distance to the nearest PoP %s km", num(pl.meanKm(pl.Before)))
 		}
 		fmt.Fprintln(w)
+		if m := p.Measured; m != nil {
+			fmt.Fprintf(w, "measured: cells with real-user RTTs start from what their users measure to their best PoP, as the distance the fibre line gives that RTT (%s ms + %s ms/km); below, such a cell's \"km from\" is that distance, with the nearest PoP named\n",
+				num(m.InterceptMs), num(m.MsPerKm))
+		}
 	} else {
 		fmt.Fprintln(w, "no existing PoPs: the first step is the best single site")
 	}
@@ -47,9 +51,12 @@ func (r Report) Write(w io.Writer, pl *Plan) {
 		fmt.Fprintf(w, "no new site: %s\n", pl.Stopped)
 	}
 	fmt.Fprintln(w)
-	if n > 1 {
+	switch {
+	case n > 1 && p.Measured != nil:
+		fmt.Fprintln(w, "loss curve (from the existing PoPs as measured; then the new sites):")
+	case n > 1:
 		fmt.Fprintln(w, "loss curve (the existing PoPs thinned greedily, the least needed dropped first, shown from 1 PoP up; then the new sites):")
-	} else {
+	default:
 		fmt.Fprintln(w, "loss curve:")
 	}
 	fmt.Fprintf(w, "%5s %14s %10s  %s\n", "PoPs", "mean "+unit, "change", "PoP added")
@@ -204,6 +211,9 @@ func (pl *Plan) Explain(i, top int, weightUnit string) string {
 // siteTitle names site i of pl.Sites: an existing PoP by its label, a new
 // site by its city with a "+".
 func (pl *Plan) siteTitle(i int) string {
+	if i < 0 {
+		return "(the existing PoPs, as measured)"
+	}
 	if i < len(pl.Problem.Existing) {
 		return pl.Sites[i].Title()
 	}

@@ -193,3 +193,25 @@ func TestLoopDemo(t *testing.T) {
 		t.Errorf("closing table p75s %v: the latency map should beat geo and anycast\n%s", p75, s)
 	}
 }
+
+// TestPlanFromStore: steer plan weighs cells by the RUM store's measured
+// users and starts them from their measured RTTs.
+func TestPlanFromStore(t *testing.T) {
+	worldDir, storeDir := smallWorld(t, 3000)
+	var out, errb bytes.Buffer
+	rc := run([]string{"plan", "--add", "2", "--store", storeDir, "--geoip", filepath.Join(worldDir, "geoip.mmdb"),
+		"--config", filepath.Join(worldDir, "steer.yaml")}, &out, &errb)
+	if rc != 0 {
+		t.Fatalf("rc %d: %s", rc, errb.String())
+	}
+	s := out.String()
+	for _, want := range []string{"RUM store " + storeDir, "with a measured RTT to an existing PoP", "measured: cells with real-user RTTs",
+		"from the existing PoPs as measured", "  1  ", "  2  "} {
+		if !strings.Contains(s, want) {
+			t.Errorf("output lacks %q:\n%s", want, s)
+		}
+	}
+	if rc := run([]string{"plan", "--store", storeDir}, &out, &errb); rc != 2 {
+		t.Errorf("--store without --geoip: rc %d, want 2", rc)
+	}
+}

@@ -1,11 +1,13 @@
 // Command steer is steer's command line: one binary with subcommands for the
 // whole loop. Each subcommand only parses flags and wires packages together.
 //
-//	steer demo                         the end-to-end demo on embedded examples
+//	steer demo                         the end-to-end demo: the whole loop on a simulated world
 //	steer dns --config FILE            the authoritative GSLB DNS server
 //	steer map validate|lookup|diff|stats ...
 //	steer sim --out DIR | report DIR   a world built from real data
 //	steer collect|ingest|probe|probe-target   real-user measurement
+//	steer build|eval|publish|rollback          the latency map: build, score, roll out
+//	steer plan --add K                         where the next PoPs should go
 package main
 
 import (

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/steer-gslb/steer/mapstore"
+	"github.com/steer-gslb/steer/planner"
 )
 
 // The RUM store is DuckDB, which needs cgo: a steer built without a C
@@ -56,4 +57,8 @@ type loopOptions struct {
 
 func runLoopDemo(_ io.Writer, _ loopOptions) error {
 	return fmt.Errorf("the end-to-end demo needs the RUM store: %s; `steer demo dns` runs the DNS server part alone", noCgo)
+}
+
+func rumPoints(string, string, []planner.Site) ([]planner.Point, string, error) {
+	return nil, "", fmt.Errorf("--store: %s", noCgo)
 }

@@ -17,7 +17,7 @@ import (
 )
 
 const planUsage = `usage: steer plan [--add K] [--loss tcp|l1|l2] [--config FILE | --pops LIST] [--candidates FILE|all]
-                  [--weights FILE] [--min-distance KM] [--exclude CC,...] [--out DIR]
+                  [--weights FILE | --store DIR --geoip FILE] [--min-distance KM] [--exclude CC,...] [--out DIR]
 
 Where the next PoPs should go. Splits the Earth into s2 level-7 cells,
 weights them by population (GeoNames cities of 15,000 or more, shipped) or
@@ -32,6 +32,11 @@ Losses (per unit of weight, at the distance d to the nearest PoP):
        on the shipped WonderProxy matrix, handshakes + size / throughput
        (Mathis et al., capped at the access bandwidth)
   l1   d in km          l2   d² in km²
+
+Real users (--store DIR --geoip FILE): every client network of the RUM store
+is a point at its GeoIP location weighted by its beacons, and where it
+measured the existing PoPs, its median RTT to the best one (not its
+distance) is where its cell starts (--measured=false: distance only).
 
 Files:
   --weights FILE     lines of lat,lon,weight (header and # comments allowed)
@@ -57,6 +62,9 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 	pops := fs.String("pops", sim.FormatPoPs(sim.DefaultPoPs), `existing PoPs as label=City,... (WonderProxy or GeoNames cities); "none" for none`)
 	candFile := fs.String("candidates", "", `candidate sites file, or "all" (default: every populated cell)`)
 	weightFile := fs.String("weights", "", "weights file of lat,lon,weight (default: GeoNames population)")
+	storeDir := fs.String("store", "", "RUM store: weights are measured users (beacons per client network, located by --geoip), and their measured RTT to the best existing PoP replaces the distance model")
+	geoFile := fs.String("geoip", "", "MaxMind DB locating the RUM store's client networks (with --store)")
+	measured := fs.Bool("measured", true, "with --store: use measured latency to the existing PoPs where it exists")
 	minWeight := fs.Float64("min-weight", 0, "default candidates: only cells holding at least this weight (e.g. 1e6 people: metropolitan areas)")
 	minKm := fs.Float64("min-distance", 0, "minimum distance in km between a new PoP and any other")
 	exclude := fs.String("exclude", "", "countries (ISO codes, comma-separated) where no new PoP goes")
@@ -100,7 +108,10 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 	tcp.ObjectBytes = *objectKB * 1000
 
 	t0 := time.Now()
-	in, err := loadPlanInputs(*weightFile, *candFile, *cfgFile, *pops, *minWeight)
+	if (*storeDir == "") != (*geoFile == "") || (*storeDir != "" && *weightFile != "") {
+		return usageErr("--store and --geoip go together (users located by GeoIP), and not with --weights")
+	}
+	in, err := loadPlanInputs(*weightFile, *storeDir, *geoFile, *candFile, *cfgFile, *pops, *minWeight)
 	if err != nil {
 		fmt.Fprintf(stderr, "steer plan: %v\n", err)
 		return 1
@@ -116,6 +127,15 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 	}
 	p := &planner.Problem{Cells: in.cells, Candidates: in.candidates, Existing: in.existing, Loss: loss,
 		MinDistanceKm: *minKm, Exclude: excluded, Workers: *workers}
+	if *storeDir != "" && *measured {
+		if fit.Pairs == 0 {
+			if fit, err = planner.FitFibre(in.matrix); err != nil {
+				fmt.Fprintf(stderr, "steer plan: %v\n", err)
+				return 1
+			}
+		}
+		p.Measured = &fit.Fibre
+	}
 	pl, err := p.Plan(*add)
 	if err != nil {
 		fmt.Fprintf(stderr, "steer plan: %v\n", err)
@@ -147,7 +167,7 @@ type planInputs struct {
 	candSource, popSource string
 }
 
-func loadPlanInputs(weightFile, candFile, cfgFile, pops string, minWeight float64) (*planInputs, error) {
+func loadPlanInputs(weightFile, storeDir, geoFile, candFile, cfgFile, pops string, minWeight float64) (*planInputs, error) {
 	cities, err := data.Cities()
 	if err != nil {
 		return nil, err
@@ -159,11 +179,34 @@ func loadPlanInputs(weightFile, candFile, cfgFile, pops string, minWeight float6
 	g := planner.NewGazetteer(cities)
 	in := &planInputs{matrix: m}
 
+	switch {
+	case cfgFile != "":
+		c, err := config.Load(cfgFile)
+		if err != nil {
+			return nil, err
+		}
+		in.existing, in.popSource = planner.ConfigSites(c, g), "from "+cfgFile
+	case strings.TrimSpace(pops) == "none":
+		in.popSource = "none"
+	default:
+		if in.existing, err = planner.ParsePoPs(pops, m, g); err != nil {
+			return nil, err
+		}
+		in.popSource = "--pops"
+		if pops == sim.FormatPoPs(sim.DefaultPoPs) {
+			in.popSource = "the simulator's default footprint"
+		}
+	}
+
 	var points []planner.Point
-	if weightFile != "" {
+	switch {
+	case storeDir != "":
+		points, in.weightSource, err = rumPoints(storeDir, geoFile, in.existing)
+		in.unit = "beacons"
+	case weightFile != "":
 		err = readFile(weightFile, func(r io.Reader) (err error) { points, err = planner.ParseWeights(r); return err })
 		in.unit, in.weightSource = "users", weightFile
-	} else {
+	default:
 		points = planner.PopulationPoints(cities)
 		in.unit, in.weightSource = "people", "GeoNames cities of 15,000 or more"
 	}
@@ -191,24 +234,6 @@ func loadPlanInputs(weightFile, candFile, cfgFile, pops string, minWeight float6
 		return nil, err
 	}
 
-	switch {
-	case cfgFile != "":
-		c, err := config.Load(cfgFile)
-		if err != nil {
-			return nil, err
-		}
-		in.existing, in.popSource = planner.ConfigSites(c, g), "from "+cfgFile
-	case strings.TrimSpace(pops) == "none":
-		in.popSource = "none"
-	default:
-		if in.existing, err = planner.ParsePoPs(pops, m, g); err != nil {
-			return nil, err
-		}
-		in.popSource = "--pops"
-		if pops == sim.FormatPoPs(sim.DefaultPoPs) {
-			in.popSource = "the simulator's default footprint"
-		}
-	}
 	return in, nil
 }
 
