@@ -13,8 +13,13 @@
 //     GeoNames cities of 15,000 people or more ([PopulationPoints]) fill
 //     8,791 of the 98,304 level-7 cells with 3.65 billion people; a weights
 //     file is read by [ParseWeights]; users measured by the RUM store
-//     (networks located by GeoIP, weighted by traffic) are a []Point the
-//     caller fills.
+//     (networks located by GeoIP, weighted by traffic; `steer plan --store
+//     --geoip`) are a []Point the caller fills, each with its measured RTT
+//     to its best existing PoP.
+//   - Measured latency: with [Problem].Measured (a fibre line), a cell with
+//     a MeasuredRTT starts from what its users measure, as the distance
+//     whose modelled RTT that is, instead of its distance to the nearest
+//     PoP; a candidate helps it only when nearer than that.
 //   - Candidates: every populated cell at its largest city
 //     ([CellCandidates], optionally only cells of at least some weight),
 //     every cell of the sphere at its centre ([EveryCell]), or a list of
