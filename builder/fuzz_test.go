@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/steer-gslb/steer/config"
+	"github.com/steer-gslb/steer/popmap"
 )
 
 // FuzzParseRules feeds ParseRules (the --skip flag's parser) a
@@ -151,6 +154,70 @@ func FuzzQuantized(f *testing.F) {
 		slices.Reverse(r)
 		if quantized(r) != got {
 			t.Fatalf("quantized(%v) = %v, but %v reversed", v, got, !got)
+		}
+	})
+}
+
+var capacityCases = []struct {
+	in   []string
+	want map[popmap.Label]float64
+	err  string
+}{
+	{nil, map[popmap.Label]float64{}, ""},
+	{[]string{"fra=0.2"}, map[popmap.Label]float64{"fra": 0.2}, ""},
+	{[]string{"fra=0.2", " ams = 1 "}, map[popmap.Label]float64{"fra": 0.2, "ams": 1}, ""},
+	{[]string{"fra"}, nil, "not LABEL=SHARE"},
+	{[]string{"fra=0"}, nil, "not a number in (0, 1]"},
+	{[]string{"fra=1.5"}, nil, "not a number in (0, 1]"},
+	{[]string{"fra=NaN"}, nil, "not a number in (0, 1]"},
+	{[]string{"fra=x"}, nil, "not a number in (0, 1]"},
+	{[]string{"FRA=0.5"}, nil, "label"},
+	{[]string{"=0.5"}, nil, "label"},
+	{[]string{"fra=0.5", "fra=0.2"}, nil, "given twice"},
+}
+
+func TestParseCapacity(t *testing.T) {
+	for _, c := range capacityCases {
+		got, err := ParseCapacity(c.in)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("ParseCapacity(%q): error %v, want one containing %q", c.in, err, c.err)
+			}
+			continue
+		}
+		if err != nil || len(got) != len(c.want) {
+			t.Errorf("ParseCapacity(%q) = %v, %v; want %v", c.in, got, err, c.want)
+			continue
+		}
+		for l, v := range c.want {
+			if got[l] != v {
+				t.Errorf("ParseCapacity(%q)[%s] = %v, want %v", c.in, l, got[l], v)
+			}
+		}
+	}
+}
+
+func FuzzParseCapacity(f *testing.F) {
+	for _, c := range capacityCases {
+		f.Add(strings.Join(c.in, "\n"))
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		items := strings.Split(s, "\n")
+		got, err := ParseCapacity(items)
+		if err != nil {
+			if got != nil {
+				t.Fatalf("ParseCapacity(%q): %v with error %v", items, got, err)
+			}
+			return
+		}
+		for l, v := range got {
+			if !(v > 0 && v <= 1) || config.CheckLabel(l) != nil {
+				t.Fatalf("ParseCapacity(%q) accepted %s=%v", items, l, v)
+			}
+		}
+		o := Options{Capacity: got}
+		if err := o.Validate(); err != nil {
+			t.Fatalf("ParseCapacity(%q) = %v, which Options.Validate refuses: %v", items, got, err)
 		}
 	})
 }

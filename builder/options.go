@@ -3,8 +3,11 @@ package builder
 import (
 	"fmt"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/steer-gslb/steer/config"
 	"github.com/steer-gslb/steer/popmap"
 )
 
@@ -165,4 +168,29 @@ func (o *Options) Validate() error {
 		}
 	}
 	return nil
+}
+
+// ParseCapacity parses --capacity items, "LABEL=SHARE" with SHARE in (0, 1]:
+// the largest share of measured traffic the PoP LABEL may be given.
+func ParseCapacity(items []string) (map[popmap.Label]float64, error) {
+	out := map[popmap.Label]float64{}
+	for i, it := range items {
+		l, v, ok := strings.Cut(it, "=")
+		if !ok {
+			return nil, fmt.Errorf("item %d %q: not LABEL=SHARE", i+1, it)
+		}
+		label := popmap.Label(strings.TrimSpace(l))
+		if err := config.CheckLabel(label); err != nil {
+			return nil, fmt.Errorf("item %d %q: label: %w", i+1, it, err)
+		}
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil || !(f > 0 && f <= 1) {
+			return nil, fmt.Errorf("item %d %q: share %q is not a number in (0, 1]", i+1, it, v)
+		}
+		if _, dup := out[label]; dup {
+			return nil, fmt.Errorf("item %d %q: %s given twice", i+1, it, label)
+		}
+		out[label] = f
+	}
+	return out, nil
 }

@@ -88,7 +88,7 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "steer build: --skip:", err)
 		return 2
 	}
-	if opt.Capacity, err = parseCapacity(capacity); err != nil {
+	if opt.Capacity, err = builder.ParseCapacity(capacity); err != nil {
 		fmt.Fprintln(stderr, "steer build: --capacity:", err)
 		return 2
 	}
@@ -120,19 +120,6 @@ func ruleNames() string {
 		s = append(s, string(r))
 	}
 	return strings.Join(s, ", ")
-}
-
-func parseCapacity(items []string) (map[popmap.Label]float64, error) {
-	out := map[popmap.Label]float64{}
-	for _, it := range items {
-		l, v, ok := strings.Cut(it, "=")
-		var f float64
-		if _, err := fmt.Sscanf(v, "%g", &f); !ok || err != nil {
-			return nil, fmt.Errorf("%q is not LABEL=SHARE", it)
-		}
-		out[popmap.Label(l)] = f
-	}
-	return out, nil
 }
 
 // buildMap opens the inputs and builds.
