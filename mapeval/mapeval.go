@@ -193,3 +193,57 @@ func (e *evaluator) decide(ecs netip.Prefix, addr netip.Addr, anycast int) (pop 
 	}
 	return anycast, false
 }
+
+// BlockOracle scores the best any extrapolation that decides per GeoIP
+// block can do: every network gets the PoP best for its block's whole
+// traffic, chosen with the truth of every network in the block. It returns
+// the scores of the networks that send no beacons and of those that do: its
+// regret is a floor for extrapolated entries, which know nothing finer than
+// their block, prefix and AS about an unmeasured network.
+func BlockOracle(truth string, geo *geoip.DB, quantile float64) (unmeasured, measured Score, err error) {
+	q := quantile
+	if q == 0 {
+		q = 0.5
+	}
+	blockOf := func(t *sim.TruthRecord) netip.Prefix {
+		if _, blk, ok := geo.Locate(t.Network.Addr()); ok || blk.IsValid() {
+			return blk
+		}
+		return t.Network
+	}
+	sums := map[netip.Prefix][]float64{}
+	if _, err := sim.ReadTruth(truth, func(h *sim.TruthHeader, t *sim.TruthRecord) error {
+		b := blockOf(t)
+		s := sums[b]
+		if s == nil {
+			s = make([]float64, len(h.PoPs))
+			sums[b] = s
+		}
+		for p := range s {
+			s[p] += t.Weight * t.Quantile(p, q)
+		}
+		return nil
+	}); err != nil {
+		return Score{}, Score{}, err
+	}
+	var um, m wstats.Scorer
+	if _, err := sim.ReadTruth(truth, func(_ *sim.TruthHeader, t *sim.TruthRecord) error {
+		s := sums[blockOf(t)]
+		b := 0
+		for p := range s {
+			if s[p] < s[b] {
+				b = p
+			}
+		}
+		best := t.Quantile(t.Best(q), q)
+		if t.Measured {
+			m.Add(t.Weight, t.Quantile(b, q), best, true)
+		} else {
+			um.Add(t.Weight, t.Quantile(b, q), best, true)
+		}
+		return nil
+	}); err != nil {
+		return Score{}, Score{}, err
+	}
+	return um.Score(), m.Score(), nil
+}

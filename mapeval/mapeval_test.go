@@ -183,3 +183,35 @@ func TestEvaluate(t *testing.T) {
 		t.Error("a missing truth file accepted")
 	}
 }
+
+// TestBlockOracle: the per-block oracle can only do as well as or better
+// than any per-block choice, the geo map among them (GeoIP gives a whole
+// block one location, so one nearest PoP), and no better than each
+// network at its own best.
+func TestBlockOracle(t *testing.T) {
+	dir := world(t)
+	db, err := geoip.Open(filepath.Join(dir, sim.FileGeoIP))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	truth := filepath.Join(dir, sim.FileTruth)
+	um, m, err := BlockOracle(truth, db, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	geo, err := Evaluate(Input{Truth: truth, Geo: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := (um.Regret*um.Traffic + m.Regret*m.Traffic) / (um.Traffic + m.Traffic)
+	if !(all >= 0) || all > geo.PerNetwork.Regret+1e-9 {
+		t.Errorf("block oracle regret %.3f ms, geo map %.3f ms: the oracle must be in [0, geo]", all, geo.PerNetwork.Regret)
+	}
+	if um.Networks+m.Networks != geo.PerNetwork.Networks || um.Networks == 0 || m.Networks == 0 {
+		t.Errorf("oracle scored %d + %d networks, the world has %d", um.Networks, m.Networks, geo.PerNetwork.Networks)
+	}
+	if all < 0.01 {
+		t.Errorf("block oracle regret %.3f ms: blocks hold networks with different best PoPs, so it cannot be ~0", all)
+	}
+}

@@ -257,6 +257,13 @@ func evalTruth(a evalArgs, rows []*evalRow, tabs []*popmap.Table, geos []*geoip.
 	m, e := rows[0].Measured, rows[0].Extrapol
 	fmt.Fprintf(w, "networks with beacons: %d, mean regret %.2f ms, %.1f%% at best; extrapolated (no beacons, map entry): %d, mean regret %.2f ms, %.1f%% at best\n",
 		m.Networks, m.Regret, 100*m.AtBest, e.Networks, e.Regret, 100*e.AtBest)
+	if geos[0] != nil {
+		um, _, err := mapeval.BlockOracle(a.truth, geos[0], a.quantile)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(w, "floor for extrapolation: a perfect-knowledge choice per GeoIP block leaves networks without beacons %.2f ms of mean regret\n", um.Regret)
+	}
 	if a.png != "" {
 		if err := gainPlot(a.png, lats, weights); err != nil {
 			return nil, err
