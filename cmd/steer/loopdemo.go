@@ -196,8 +196,14 @@ func runLoopDemo(w io.Writer, o loopOptions) (err error) {
 		asked, len(aliases), ist.Queries)
 
 	// 5. build
+	geoPath := filepath.Join(worldDir, "geoip.mmdb")
+	geo, err := geoip.Open(geoPath)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = geo.Close() }()
 	bres, err := builder.Build(ctx, builder.Input{Store: st, StoreDir: storeDir, BGP: []string{filepath.Join(worldDir, "bgp.mrt")},
-		GeoIP: mustGeo(filepath.Join(worldDir, "geoip.mmdb")), GeoFile: filepath.Join(worldDir, "geoip.mmdb")})
+		GeoIP: geo, GeoFile: geoPath})
 	if err != nil {
 		return err
 	}
@@ -277,14 +283,6 @@ func runLoopDemo(w io.Writer, o loopOptions) (err error) {
 	}
 	step("done")
 	return nil
-}
-
-func mustGeo(path string) *geoip.DB {
-	db, err := geoip.Open(path)
-	if err != nil {
-		return nil
-	}
-	return db
 }
 
 // demoToken is the agent token the demo's collector accepts.
