@@ -120,7 +120,7 @@ type loader struct {
 	cnt  Counts
 	dict map[uint32]string
 
-	popIndex map[uint32]int // dict id of a PoP label → index in pops
+	popIndex []int32 // dict id → index in pops, -1 if the id is not a PoP label (a slice: looked up per sample)
 	pops     []popmap.Label
 	anycast  uint32 // dict id of "anycast"
 	https    uint8
@@ -209,9 +209,16 @@ func (l *loader) loadDict(ctx context.Context) error {
 		return fmt.Errorf("builder: %d sample targets, more than %d", len(labels), noPoP)
 	}
 	l.pops = labels
-	l.popIndex = map[uint32]int{}
+	maxID := uint32(0)
+	for id := range l.dict {
+		maxID = max(maxID, id)
+	}
+	l.popIndex = make([]int32, int(maxID)+1)
+	for i := range l.popIndex {
+		l.popIndex[i] = -1
+	}
 	for i, lb := range labels {
-		l.popIndex[ids[lb]] = i
+		l.popIndex[ids[lb]] = int32(i)
 	}
 	l.tickIDs = map[uint32]bool{}
 	for id, v := range l.dict {
@@ -220,6 +227,14 @@ func (l *loader) loadDict(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// pop is the PoP index of a dict id, or -1.
+func (l *loader) pop(id uint32) int32 {
+	if int(id) < len(l.popIndex) {
+		return l.popIndex[id]
+	}
+	return -1
 }
 
 // isTickTimer reports whether a declared timer name is a coarse, tick-
@@ -360,12 +375,10 @@ func (l *loader) loadSamples(ctx context.Context) error {
 			}
 			p, srv := int32(-1), int32(noPoP)
 			if targets[r] == l.anycast {
-				if i, ok := l.popIndex[served[r]]; ok {
-					srv = int32(i)
+				if i := l.pop(served[r]); i >= 0 {
+					srv = i
 				}
-			} else if i, ok := l.popIndex[targets[r]]; ok {
-				p = int32(i)
-			} else {
+			} else if p = l.pop(targets[r]); p < 0 {
 				continue
 			}
 			cur.pops = append(cur.pops, p)
