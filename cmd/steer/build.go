@@ -210,5 +210,9 @@ func openForReading(dir string) (*store.DuckDB, error) {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(2 << 30)
 	}
-	return store.Open(dir, store.Options{ReadOnly: true, MemoryLimit: readMemoryLimit})
+	st, err := store.Open(dir, store.Options{ReadOnly: true, MemoryLimit: readMemoryLimit})
+	if err != nil && strings.Contains(err.Error(), "Conflicting lock") {
+		return nil, fmt.Errorf("%w\n(DuckDB lets one process write a store or several read it: stop the steer collect or ingest that holds it, then build)", err)
+	}
+	return st, err
 }
