@@ -18,7 +18,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/steer-gslb/steer/builder"
 	"github.com/steer-gslb/steer/collector"
+	"github.com/steer-gslb/steer/geoip"
+	"github.com/steer-gslb/steer/mapstore"
+	"github.com/steer-gslb/steer/popmap"
 	"github.com/steer-gslb/steer/store"
 )
 
@@ -33,6 +37,11 @@ endpoint), /rum/pops.json (the PoP list for agents), /metrics and /healthz.
 Desktop and CLI agents authenticate with a token (Authorization: Bearer);
 web pages may send anonymous beacons only from the configured origins.
 SIGINT or SIGTERM stops it gracefully.
+
+The collector holds the store's write lock (DuckDB: one writing process), so
+maps are built inside it: --build-every 1h --build-out MAP.json [--build-bgp
+FILE] [--build-geoip FILE] [--publish-dir DIR] builds from its own handle and
+publishes each map into a versioned map directory, gated on held-out data.
 
 flags:
 `
@@ -50,6 +59,12 @@ func runCollect(args []string, stdout, stderr io.Writer) int {
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	retention := fs.Duration("retention", 0, "delete raw rows received longer ago than this, checked hourly (e.g. 720h; 0 keeps everything)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file until exit (for benchmarks)")
+	var pb periodicBuild
+	fs.DurationVar(&pb.every, "build-every", 0, "build a map from the store this often, inside this process (DuckDB lets one process open the store for writing), e.g. 1h; 0: never")
+	fs.StringVar(&pb.out, "build-out", "", "with --build-every: the map file to write (and its .report.json/.txt)")
+	fs.Var((*listFlag)(&pb.bgp), "build-bgp", "with --build-every: BGP origin data for extrapolation (repeatable)")
+	fs.StringVar(&pb.geo, "build-geoip", "", "with --build-every: MaxMind DB for the GeoIP model")
+	fs.StringVar(&pb.publish, "publish-dir", "", "with --build-every: publish each map into this versioned map directory, gated on held-out data")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -58,6 +73,10 @@ func runCollect(args []string, stdout, stderr io.Writer) int {
 	}
 	if *dir == "" || fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "steer collect: --store DIR is required (and takes no arguments); see steer collect --help")
+		return 2
+	}
+	if (pb.every > 0) != (pb.out != "") {
+		fmt.Fprintln(stderr, "steer collect: --build-every and --build-out go together")
 		return 2
 	}
 	var lv slog.Level
@@ -95,12 +114,12 @@ func runCollect(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return collect(ctx, *dir, cfg, lv, *retention, stdout, stderr, nil)
+	return collect(ctx, *dir, cfg, lv, *retention, stdout, stderr, nil, pb)
 }
 
 // collect runs the collector until ctx is done; ready (when not nil) gets
 // the listening address.
-func collect(ctx context.Context, dir string, cfg *collector.Config, lv slog.Level, retention time.Duration, stdout, stderr io.Writer, ready func(net.Addr)) int {
+func collect(ctx context.Context, dir string, cfg *collector.Config, lv slog.Level, retention time.Duration, stdout, stderr io.Writer, ready func(net.Addr), pb periodicBuild) int {
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
 	st, err := store.Open(dir, store.Options{})
 	if err != nil {
@@ -133,6 +152,9 @@ func collect(ctx context.Context, dir string, cfg *collector.Config, lv slog.Lev
 	if retention > 0 {
 		go prune(ctx, st, retention, logger)
 	}
+	if pb.every > 0 {
+		go pb.run(ctx, st, dir, logger)
+	}
 	if err := srv.Serve(ctx, l); err != nil {
 		fmt.Fprintf(stderr, "steer collect: %v\n", err)
 		return 1
@@ -159,4 +181,79 @@ func prune(ctx context.Context, st store.Store, retention time.Duration, log *sl
 		case <-t.C:
 		}
 	}
+}
+
+// periodicBuild builds (and optionally publishes) a map now and then from
+// the collector's own store handle: a running collector holds DuckDB's
+// write lock, so another process cannot open the store to build.
+type periodicBuild struct {
+	every    time.Duration
+	out, geo string
+	bgp      []string
+	publish  string
+}
+
+func (pb periodicBuild) run(ctx context.Context, st *store.DuckDB, dir string, log *slog.Logger) {
+	t := time.NewTicker(pb.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := pb.once(ctx, st, dir, log); err != nil && ctx.Err() == nil {
+			log.Error("periodic build", "error", err)
+		}
+	}
+}
+
+func (pb periodicBuild) once(ctx context.Context, st *store.DuckDB, dir string, log *slog.Logger) error {
+	in := builder.Input{Store: st, StoreDir: dir, BGP: pb.bgp, GeoFile: pb.geo}
+	if pb.geo != "" {
+		db, err := geoip.Open(pb.geo)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = db.Close() }()
+		in.GeoIP = db
+	}
+	if pb.publish != "" {
+		md, err := mapstore.Open(pb.publish)
+		if err != nil {
+			return err
+		}
+		if _, cur, err := md.Current(); err == nil && cur != "" {
+			if _, tab, err := popmap.Load(cur); err == nil {
+				in.Previous, in.PrevFile = tab, cur
+			}
+		}
+	}
+	res, err := builder.Build(ctx, in)
+	if err != nil {
+		return err
+	}
+	if err := writeBuild(pb.out, res); err != nil {
+		return err
+	}
+	r := res.Report
+	log.Info("built a map", "file", pb.out, "networks", r.Entries.Networks, "resolvers", r.Entries.Resolvers,
+		"extrapolated", r.Entries.Extrap, "seconds", r.Timing.Total)
+	if pb.publish == "" {
+		return nil
+	}
+	md, err := mapstore.Open(pb.publish)
+	if err != nil {
+		return err
+	}
+	gate, err := storeGate(ctx, st)
+	if err != nil {
+		return err
+	}
+	pr, err := md.Publish(pb.out, mapstore.PublishOptions{Gate: gate})
+	if err != nil {
+		return err
+	}
+	log.Info("published", "dir", pb.publish, "version", pr.Version, "unchanged", pr.Unchanged)
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/steer-gslb/steer/builder"
 	"github.com/steer-gslb/steer/mapstore"
 	"github.com/steer-gslb/steer/popmap"
+	"github.com/steer-gslb/steer/store"
 )
 
 // heldOutGate returns the gate steer publish --store STORE scores a
@@ -24,12 +25,21 @@ func heldOutGate(storeDir string) (mapstore.Gate, func() error, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	h, err := builder.LoadHeldOut(context.Background(), st, builder.Options{})
+	gate, err := storeGate(context.Background(), st)
 	_ = st.Close()
 	if err != nil {
 		return nil, nil, err
 	}
-	gate := func(cand, cur *popmap.Table) (mapstore.GateVerdict, error) {
+	return gate, noop, nil
+}
+
+// storeGate is heldOutGate on an open store: the held-out data is read now.
+func storeGate(ctx context.Context, st *store.DuckDB) (mapstore.Gate, error) {
+	h, err := builder.LoadHeldOut(ctx, st, builder.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return func(cand, cur *popmap.Table) (mapstore.GateVerdict, error) {
 		c := h.Score(&builder.Strategy{Map: cand})
 		o := h.Score(&builder.Strategy{Map: cur})
 		return mapstore.GateVerdict{
@@ -39,6 +49,5 @@ func heldOutGate(storeDir string) (mapstore.Gate, func() error, error) {
 			Worse:     c.Served.Regret > o.Served.Regret+1e-9,
 			Detail:    map[string]any{"held_out_networks": h.Networks, "candidate": c, "current": o},
 		}, nil
-	}
-	return gate, noop, nil
+	}, nil
 }

@@ -6,15 +6,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/steer-gslb/steer/builder"
+	"github.com/steer-gslb/steer/collector"
 	"github.com/steer-gslb/steer/mapeval"
+	"github.com/steer-gslb/steer/mapstore"
+	"github.com/steer-gslb/steer/popmap"
 	"github.com/steer-gslb/steer/sim"
 	"github.com/steer-gslb/steer/store"
 )
@@ -213,5 +218,52 @@ func TestPlanFromStore(t *testing.T) {
 	}
 	if rc := run([]string{"plan", "--store", storeDir}, &out, &errb); rc != 2 {
 		t.Errorf("--store without --geoip: rc %d, want 2", rc)
+	}
+}
+
+// TestCollectBuildsAndPublishes: a running collector holds the store's
+// write lock; --build-every builds (and publishes) from its own handle.
+func TestCollectBuildsAndPublishes(t *testing.T) {
+	worldDir, storeDir := smallWorld(t, 3000)
+	tmp := t.TempDir()
+	pb := periodicBuild{every: 20 * time.Millisecond, out: filepath.Join(tmp, "map.json"), bgp: []string{filepath.Join(worldDir, "bgp.txt")},
+		geo: filepath.Join(worldDir, "geoip.mmdb"), publish: filepath.Join(tmp, "maps")}
+	cfg := collector.Defaults()
+	cfg.Listen = "127.0.0.1:0"
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	codec := make(chan int, 1)
+	var out, errb bytes.Buffer
+	go func() { codec <- collect(ctx, storeDir, cfg, slog.LevelInfo, 0, &out, &errb, nil, pb) }()
+	md, err := mapstore.Open(pb.publish)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if v, _, err := md.Current(); err == nil && v >= 1 {
+			break
+		}
+		select {
+		case c := <-codec:
+			t.Fatalf("collect exited %d: %s", c, errb.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			<-codec
+			t.Fatalf("nothing published within 2 minutes: %s", errb.String())
+		}
+		time.Sleep(10 * time.Millisecond) // polling, with the deadline above
+	}
+	cancel()
+	if c := <-codec; c != 0 {
+		t.Fatalf("collect exited %d: %s", c, errb.String())
+	}
+	if _, tab, err := popmap.Load(pb.out); err != nil || tab.Entries() == 0 {
+		t.Fatalf("built map: %v", err)
+	}
+	if !strings.Contains(errb.String(), "built a map") || !strings.Contains(errb.String(), "published") {
+		t.Errorf("log lacks the build and publish lines:\n%s", errb.String())
 	}
 }
