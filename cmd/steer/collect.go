@@ -39,7 +39,8 @@ web pages may send anonymous beacons only from the configured origins.
 SIGINT or SIGTERM stops it gracefully.
 
 The collector holds the store's write lock (DuckDB: one writing process), so
-maps are built inside it: --build-every 1h --build-out MAP.json [--build-bgp
+DNS query logs are loaded by it (--query-log FILE, followed like tail -F, its
+position kept in DIR) and maps are built inside it: --build-every 1h --build-out MAP.json [--build-bgp
 FILE] [--build-geoip FILE] [--publish-dir DIR] builds from its own handle and
 publishes each map into a versioned map directory, gated on held-out data.
 
@@ -59,12 +60,14 @@ func runCollect(args []string, stdout, stderr io.Writer) int {
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	retention := fs.Duration("retention", 0, "delete raw rows received longer ago than this, checked hourly (e.g. 720h; 0 keeps everything)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file until exit (for benchmarks)")
-	var pb periodicBuild
+	var pb loopJobs
 	fs.DurationVar(&pb.every, "build-every", 0, "build a map from the store this often, inside this process (DuckDB lets one process open the store for writing), e.g. 1h; 0: never")
 	fs.StringVar(&pb.out, "build-out", "", "with --build-every: the map file to write (and its .report.json/.txt)")
 	fs.Var((*listFlag)(&pb.bgp), "build-bgp", "with --build-every: BGP origin data for extrapolation (repeatable)")
 	fs.StringVar(&pb.geo, "build-geoip", "", "with --build-every: MaxMind DB for the GeoIP model")
 	fs.StringVar(&pb.publish, "publish-dir", "", "with --build-every: publish each map into this versioned map directory, gated on held-out data")
+	var qlogs []string
+	fs.Var((*listFlag)(&qlogs), "query-log", "follow this DNS query log (the DNS server's query_log NDJSON) into the store, checked every second (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -114,12 +117,13 @@ func runCollect(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	pb.queryLogs = qlogs
 	return collect(ctx, *dir, cfg, lv, *retention, stdout, stderr, nil, pb)
 }
 
 // collect runs the collector until ctx is done; ready (when not nil) gets
 // the listening address.
-func collect(ctx context.Context, dir string, cfg *collector.Config, lv slog.Level, retention time.Duration, stdout, stderr io.Writer, ready func(net.Addr), pb periodicBuild) int {
+func collect(ctx context.Context, dir string, cfg *collector.Config, lv slog.Level, retention time.Duration, stdout, stderr io.Writer, ready func(net.Addr), pb loopJobs) int {
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
 	st, err := store.Open(dir, store.Options{})
 	if err != nil {
@@ -152,6 +156,13 @@ func collect(ctx context.Context, dir string, cfg *collector.Config, lv slog.Lev
 	if retention > 0 {
 		go prune(ctx, st, retention, logger)
 	}
+	if len(pb.queryLogs) > 0 {
+		qt := &queryTail{files: pb.queryLogs, every: time.Second, dir: dir, st: st, log: logger}
+		if pb.tailEvery > 0 {
+			qt.every = pb.tailEvery
+		}
+		go qt.run(ctx)
+	}
 	if pb.every > 0 {
 		go pb.run(ctx, st, dir, logger)
 	}
@@ -183,17 +194,22 @@ func prune(ctx context.Context, st store.Store, retention time.Duration, log *sl
 	}
 }
 
-// periodicBuild builds (and optionally publishes) a map now and then from
-// the collector's own store handle: a running collector holds DuckDB's
-// write lock, so another process cannot open the store to build.
-type periodicBuild struct {
+// loopJobs is what the collector runs besides collecting, with its own
+// store handle: a running collector holds DuckDB's write lock, so no other
+// process can open the store to load DNS query logs or to build. It
+// follows query logs into the store, and builds (and optionally
+// publishes) a map now and then.
+type loopJobs struct {
 	every    time.Duration
 	out, geo string
 	bgp      []string
 	publish  string
+
+	queryLogs []string      // DNS query logs to follow into the store
+	tailEvery time.Duration // how often (default 1 s)
 }
 
-func (pb periodicBuild) run(ctx context.Context, st *store.DuckDB, dir string, log *slog.Logger) {
+func (pb loopJobs) run(ctx context.Context, st *store.DuckDB, dir string, log *slog.Logger) {
 	t := time.NewTicker(pb.every)
 	defer t.Stop()
 	for {
@@ -208,7 +224,7 @@ func (pb periodicBuild) run(ctx context.Context, st *store.DuckDB, dir string, l
 	}
 }
 
-func (pb periodicBuild) once(ctx context.Context, st *store.DuckDB, dir string, log *slog.Logger) error {
+func (pb loopJobs) once(ctx context.Context, st *store.DuckDB, dir string, log *slog.Logger) error {
 	in := builder.Input{Store: st, StoreDir: dir, BGP: pb.bgp, GeoFile: pb.geo}
 	if pb.geo != "" {
 		db, err := geoip.Open(pb.geo)

@@ -6,10 +6,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,6 +23,7 @@ import (
 	"github.com/steer-gslb/steer/mapeval"
 	"github.com/steer-gslb/steer/mapstore"
 	"github.com/steer-gslb/steer/popmap"
+	"github.com/steer-gslb/steer/rum"
 	"github.com/steer-gslb/steer/sim"
 	"github.com/steer-gslb/steer/store"
 )
@@ -226,15 +230,10 @@ func TestPlanFromStore(t *testing.T) {
 func TestCollectBuildsAndPublishes(t *testing.T) {
 	worldDir, storeDir := smallWorld(t, 3000)
 	tmp := t.TempDir()
-	pb := periodicBuild{every: 20 * time.Millisecond, out: filepath.Join(tmp, "map.json"), bgp: []string{filepath.Join(worldDir, "bgp.txt")},
+	pb := loopJobs{every: 20 * time.Millisecond, out: filepath.Join(tmp, "map.json"), bgp: []string{filepath.Join(worldDir, "bgp.txt")},
 		geo: filepath.Join(worldDir, "geoip.mmdb"), publish: filepath.Join(tmp, "maps")}
-	cfg := collector.Defaults()
-	cfg.Listen = "127.0.0.1:0"
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	codec := make(chan int, 1)
-	var out, errb bytes.Buffer
-	go func() { codec <- collect(ctx, storeDir, cfg, slog.LevelInfo, 0, &out, &errb, nil, pb) }()
+	r := startCollect(t, storeDir, pb)
+	codec, errb, cancel := r.code, r.errb, r.cancel
 	md, err := mapstore.Open(pb.publish)
 	if err != nil {
 		t.Fatal(err)
@@ -266,4 +265,107 @@ func TestCollectBuildsAndPublishes(t *testing.T) {
 	if !strings.Contains(errb.String(), "built a map") || !strings.Contains(errb.String(), "published") {
 		t.Errorf("log lacks the build and publish lines:\n%s", errb.String())
 	}
+}
+
+// TestCollectFollowsQueryLogs: --query-log loads the DNS server's query log
+// into the store as it grows, a half-written last line waits for its
+// newline, and a rotated (replaced) file is read from its start.
+func TestCollectFollowsQueryLogs(t *testing.T) {
+	dir := t.TempDir()
+	storeDir, logPath := filepath.Join(dir, "store"), filepath.Join(dir, "queries.ndjson")
+	line := func(i int) []byte {
+		e := rum.LogEntry{TS: time.Date(2026, 11, 26, 0, 0, i, 0, time.UTC), QName: fmt.Sprintf("t%d.rum.example.net.", i), QType: "A",
+			Resolver: netip.MustParseAddr("198.51.100.53"), PoP: "fra", Source: rum.SourceResolver}
+		return append(rum.AppendLogEntry(nil, &e), '\n')
+	}
+	var first []byte
+	for i := range 100 {
+		first = append(first, line(i)...)
+	}
+	partial := line(100)
+	if err := os.WriteFile(logPath, append(slices.Clone(first), partial[:10]...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := startCollect(t, storeDir, loopJobs{queryLogs: []string{logPath}, tailEvery: 5 * time.Millisecond})
+	codec, errb, cancel := r.code, r.errb, r.cancel
+	offset := func() int64 {
+		var pos map[string]tailPos
+		b, err := os.ReadFile(filepath.Join(storeDir, "querylog-positions.json"))
+		if err != nil || json.Unmarshal(b, &pos) != nil {
+			return -1
+		}
+		return pos[logPath].Offset
+	}
+	waitOffset := func(want int64) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for offset() != want {
+			select {
+			case c := <-codec:
+				t.Fatalf("collect exited %d: %s", c, errb.String())
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("position %d, want %d", offset(), want)
+			}
+			time.Sleep(5 * time.Millisecond) // polling, with the deadline above
+		}
+	}
+	waitOffset(int64(len(first))) // the half line waits
+	f, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(append(partial[10:], line(101)...)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitOffset(int64(len(first) + len(partial) + len(line(101))))
+	// rotation: the file is replaced by a new, shorter one
+	if err := os.Rename(logPath, logPath+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(logPath, append(line(200), line(201)...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitOffset(int64(len(line(200)) + len(line(201))))
+	cancel()
+	if c := <-codec; c != 0 {
+		t.Fatalf("collect exited %d: %s", c, errb.String())
+	}
+	st, err := store.Open(storeDir, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = st.Close() }()
+	s, err := st.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Queries != 104 {
+		t.Errorf("%d queries in the store, want 104 (100 + the completed line + 1 + 2 after rotation)", s.Queries)
+	}
+}
+
+// running is a collector started by startCollect.
+type running struct {
+	code   chan int      // its exit code, once it returns
+	errb   *bytes.Buffer // its log: read only after it returned
+	cancel context.CancelFunc
+}
+
+// startCollect runs steer collect's loop on storeDir with jobs, on a free
+// port, until the test cancels it (or ends).
+func startCollect(t *testing.T, storeDir string, jobs loopJobs) running {
+	t.Helper()
+	cfg := collector.Defaults()
+	cfg.Listen = "127.0.0.1:0"
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	r := running{code: make(chan int, 1), errb: &bytes.Buffer{}, cancel: cancel}
+	var out bytes.Buffer
+	go func() { r.code <- collect(ctx, storeDir, cfg, slog.LevelInfo, 0, &out, r.errb, nil, jobs) }()
+	return r
 }

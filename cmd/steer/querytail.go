@@ -1,0 +1,177 @@
+//go:build cgo
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/steer-gslb/steer/rum"
+	"github.com/steer-gslb/steer/store"
+)
+
+// queryTail follows DNS query logs (the DNS server's query_log NDJSON) into
+// the store while the collector runs: the collector holds the store's
+// write lock, so `steer ingest` cannot load them meanwhile.
+//
+// Each file's position (device, inode, offset of the last whole line
+// stored) is kept in DIR/querylog-positions.json, written and fsynced after
+// the lines before it are committed to the store: a crash between the two
+// loads those lines again on restart (at least once); the builder's
+// first-query-wins join counts such repeats and is not misled by them. A
+// file replaced (rotation: another inode) or cut shorter than the position
+// is read from its start.
+type queryTail struct {
+	files []string
+	every time.Duration
+	dir   string // where the positions file lives
+	st    store.Store
+	log   *slog.Logger
+}
+
+// tailPos is where reading a file stopped.
+type tailPos struct {
+	Dev    uint64 `json:"dev"`
+	Inode  uint64 `json:"inode"`
+	Offset int64  `json:"offset"`
+}
+
+const tailBatch = 8192 // lines a transaction
+
+func (q *queryTail) positionsFile() string { return filepath.Join(q.dir, "querylog-positions.json") }
+
+func (q *queryTail) load() map[string]tailPos {
+	pos := map[string]tailPos{}
+	b, err := os.ReadFile(q.positionsFile())
+	if err == nil {
+		if err := json.Unmarshal(b, &pos); err != nil {
+			q.log.Warn("query log positions unreadable: reading the logs from their start", "file", q.positionsFile(), "error", err)
+			pos = map[string]tailPos{}
+		}
+	}
+	return pos
+}
+
+func (q *queryTail) save(pos map[string]tailPos) error {
+	b, err := json.Marshal(pos)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(q.positionsFile(), func(w io.Writer) error { _, err := w.Write(b); return err })
+}
+
+func (q *queryTail) run(ctx context.Context) {
+	pos := q.load()
+	t := time.NewTicker(q.every)
+	defer t.Stop()
+	for {
+		for _, f := range q.files {
+			if err := q.poll(ctx, f, pos); err != nil && ctx.Err() == nil {
+				q.log.Error("query log", "file", f, "error", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// poll loads the whole lines appended to path since its position.
+func (q *queryTail) poll(ctx context.Context, path string, pos map[string]tailPos) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // not written yet
+	}
+	if err != nil {
+		return err
+	}
+	defer func() { _ = f.Close() }() // read only
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	p := pos[path]
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		dev, ino := uint64(st.Dev), st.Ino //nolint:unconvert // Dev is not uint64 on every platform
+		if dev != p.Dev || ino != p.Inode || fi.Size() < p.Offset {
+			p = tailPos{Dev: dev, Inode: ino} // a new file: from its start
+		}
+	}
+	if fi.Size() == p.Offset {
+		return nil
+	}
+	if _, err := f.Seek(p.Offset, io.SeekStart); err != nil {
+		return err
+	}
+	buf := make([]byte, 1<<20)
+	var pending []byte
+	var batch []rum.LogEntry
+	bad := 0
+	flush := func(upTo int64) error {
+		if len(batch) > 0 {
+			if _, err := q.st.AddQueries(ctx, batch); err != nil {
+				return err
+			}
+			batch = batch[:0]
+		}
+		p.Offset = upTo
+		pos[path] = p
+		return q.save(pos)
+	}
+	off := p.Offset
+	for {
+		n, rerr := f.Read(buf)
+		pending = append(pending, buf[:n]...)
+		for {
+			i := bytes.IndexByte(pending, '\n')
+			if i < 0 {
+				break
+			}
+			line := pending[:i]
+			off += int64(i + 1)
+			pending = pending[i+1:]
+			if len(bytes.TrimSpace(line)) == 0 {
+				continue
+			}
+			var e rum.LogEntry
+			if err := rum.ParseLogEntry(line, &e); err != nil {
+				bad++
+				if bad <= 3 {
+					q.log.Warn("query log: bad line skipped", "file", path, "offset", off-int64(i+1), "error", err)
+				}
+				continue
+			}
+			batch = append(batch, e)
+			if len(batch) >= tailBatch {
+				if err := flush(off); err != nil {
+					return err
+				}
+			}
+		}
+		if rerr == io.EOF || n == 0 {
+			break
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+	// a last line without its newline is being written: it waits
+	if err := flush(off); err != nil {
+		return err
+	}
+	if bad > 0 {
+		return fmt.Errorf("%d bad lines skipped", bad)
+	}
+	return nil
+}
