@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
+	"sync"
 	"syscall"
 	"time"
 
@@ -153,18 +154,23 @@ func collect(ctx context.Context, dir string, cfg *collector.Config, lv slog.Lev
 	if ready != nil {
 		ready(l.Addr())
 	}
+	// the background jobs stop, and are waited for, before the store closes
+	var jobs sync.WaitGroup
+	defer jobs.Wait()
+	jctx, stopJobs := context.WithCancel(ctx)
+	defer stopJobs()
 	if retention > 0 {
-		go prune(ctx, st, retention, logger)
+		jobs.Go(func() { prune(jctx, st, retention, logger) })
 	}
 	if len(pb.queryLogs) > 0 {
 		qt := &queryTail{files: pb.queryLogs, every: time.Second, dir: dir, st: st, log: logger}
 		if pb.tailEvery > 0 {
 			qt.every = pb.tailEvery
 		}
-		go qt.run(ctx)
+		jobs.Go(func() { qt.run(jctx) })
 	}
 	if pb.every > 0 {
-		go pb.run(ctx, st, dir, logger)
+		jobs.Go(func() { pb.run(jctx, st, dir, logger) })
 	}
 	if err := srv.Serve(ctx, l); err != nil {
 		fmt.Fprintf(stderr, "steer collect: %v\n", err)
