@@ -463,7 +463,15 @@ func splitSQL(split Split, share float64) string {
 // loadJoin joins the beacons' DNS test names with the query log: the first
 // query for a name gives its resolver (and whether it carried ECS); later
 // ones are counted as duplicates (retries, prefetches).
-func loadJoin(ctx context.Context, st *store.DuckDB, opt Options, split Split, cnt *Counts) (*joinData, error) {
+func loadJoin(ctx context.Context, st *store.DuckDB, opt Options, split Split, cnt *Counts) (j *joinData, err error) {
+	err = st.Read(func() error {
+		j, err = readJoin(ctx, st, opt, split, cnt)
+		return err
+	})
+	return j, err
+}
+
+func readJoin(ctx context.Context, st *store.DuckDB, opt Options, split Split, cnt *Counts) (*joinData, error) {
 	j := &joinData{resolvers: map[netip.Addr]*resolverClients{}}
 	var queries, names int64
 	if err := st.DB().QueryRowContext(ctx,

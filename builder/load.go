@@ -142,13 +142,16 @@ type loader struct {
 func Load(ctx context.Context, st *store.DuckDB, opt Options, split Split) (*Data, error) {
 	opt.defaults()
 	l := &loader{st: st, opt: &opt, netIndex: map[uint64]int32{}, https: uint8(rum.ProbeHTTPS)}
-	if err := l.loadDict(ctx); err != nil {
-		return nil, err
-	}
-	if err := l.loadBeacons(ctx, split); err != nil {
-		return nil, err
-	}
-	if err := l.loadSamples(ctx); err != nil {
+	// one consistent read: writes wait (store.DuckDB.Read)
+	if err := st.Read(func() error {
+		if err := l.loadDict(ctx); err != nil {
+			return err
+		}
+		if err := l.loadBeacons(ctx, split); err != nil {
+			return err
+		}
+		return l.loadSamples(ctx)
+	}); err != nil {
 		return nil, err
 	}
 	d := &Data{PoPs: l.pops, Networks: l.nets, Counts: l.cnt}

@@ -58,10 +58,18 @@
 // numbers are stored straight into the vectors, strings copied by
 // duckdb_vector_assign_string_element, and each full 2,048-row chunk is
 // handed to duckdb_append_data_chunk. Reads (Scan*, Query, Stats) use
-// database/sql connections and run concurrently with writes, each on its
-// own snapshot (DuckDB's MVCC). Both open the one database instance
-// through duckdb-go's instance cache, which requires them to pass the same
-// configuration.
+// database/sql connections, and ScanChunks a C connection of its own. Both
+// open the one database instance through duckdb-go's instance cache, which
+// requires them to pass the same configuration.
+//
+// Reads are serialized with writes: Scan*, Stats and ExportParquet take the
+// writer's lock, and Query, DB and ScanChunks are meant to run inside Read,
+// which does. DuckDB's MVCC should make that unnecessary, but measured, it
+// does not hold between its appender and a reader in one process: a scan
+// overlapping an AddBeacons transaction saw beacons with only some of
+// their samples (TestScanWhileWriting failed about one run in fifty on the
+// loaded machine before, none in 120 after). A long read (a build) delays
+// writes, not the collector's acknowledgements, which its spool gives.
 //
 // # Durability: what "acknowledged" means
 //
