@@ -45,7 +45,7 @@ test-deps: ## install the DNS servers and tools the integration tests drive (roo
 lint: ## run golangci-lint (.golangci.yml)
 	$(LINT) run ./...
 
-bench: ## run all benchmarks with -benchmem, then bench/sim.sh, bench/collect.sh and bench/dns-qps.sh
+bench: ## run all benchmarks with -benchmem, then bench/sim.sh, collect.sh, dns-qps.sh, build.sh (10M/100M samples) and plan.sh
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	bash bench/sim.sh
 	bash bench/collect.sh
