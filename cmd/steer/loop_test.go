@@ -233,37 +233,20 @@ func TestCollectBuildsAndPublishes(t *testing.T) {
 	pb := loopJobs{every: 20 * time.Millisecond, out: filepath.Join(tmp, "map.json"), bgp: []string{filepath.Join(worldDir, "bgp.txt")},
 		geo: filepath.Join(worldDir, "geoip.mmdb"), publish: filepath.Join(tmp, "maps")}
 	r := startCollect(t, storeDir, pb)
-	codec, errb, cancel := r.code, r.errb, r.cancel
 	md, err := mapstore.Open(pb.publish)
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		if v, _, err := md.Current(); err == nil && v >= 1 {
-			break
-		}
-		select {
-		case c := <-codec:
-			t.Fatalf("collect exited %d: %s", c, errb.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			cancel()
-			<-codec
-			t.Fatalf("nothing published within 2 minutes: %s", errb.String())
-		}
-		time.Sleep(10 * time.Millisecond) // polling, with the deadline above
-	}
-	cancel()
-	if c := <-codec; c != 0 {
-		t.Fatalf("collect exited %d: %s", c, errb.String())
-	}
+	r.until(t, 2*time.Minute, "a published version", func() bool {
+		v, _, err := md.Current()
+		return err == nil && v >= 1
+	})
+	r.stop(t)
 	if _, tab, err := popmap.Load(pb.out); err != nil || tab.Entries() == 0 {
 		t.Fatalf("built map: %v", err)
 	}
-	if !strings.Contains(errb.String(), "built a map") || !strings.Contains(errb.String(), "published") {
-		t.Errorf("log lacks the build and publish lines:\n%s", errb.String())
+	if log := r.errb.String(); !strings.Contains(log, "built a map") || !strings.Contains(log, "published") {
+		t.Errorf("log lacks the build and publish lines:\n%s", log)
 	}
 }
 
@@ -287,7 +270,6 @@ func TestCollectFollowsQueryLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := startCollect(t, storeDir, loopJobs{queryLogs: []string{logPath}, tailEvery: 5 * time.Millisecond})
-	codec, errb, cancel := r.code, r.errb, r.cancel
 	offset := func() int64 {
 		var pos map[string]tailPos
 		b, err := os.ReadFile(filepath.Join(storeDir, "querylog-positions.json"))
@@ -298,18 +280,7 @@ func TestCollectFollowsQueryLogs(t *testing.T) {
 	}
 	waitOffset := func(want int64) {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for offset() != want {
-			select {
-			case c := <-codec:
-				t.Fatalf("collect exited %d: %s", c, errb.String())
-			default:
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("position %d, want %d", offset(), want)
-			}
-			time.Sleep(5 * time.Millisecond) // polling, with the deadline above
-		}
+		r.until(t, 30*time.Second, fmt.Sprintf("the query log position to reach %d", want), func() bool { return offset() == want })
 	}
 	waitOffset(int64(len(first))) // the half line waits
 	f, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
@@ -331,10 +302,7 @@ func TestCollectFollowsQueryLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitOffset(int64(len(line(200)) + len(line(201))))
-	cancel()
-	if c := <-codec; c != 0 {
-		t.Fatalf("collect exited %d: %s", c, errb.String())
-	}
+	r.stop(t)
 	st, err := store.Open(storeDir, store.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
@@ -354,6 +322,36 @@ type running struct {
 	code   chan int      // its exit code, once it returns
 	errb   *bytes.Buffer // its log: read only after it returned
 	cancel context.CancelFunc
+}
+
+// until polls cond every 5 ms until it holds; it fails the test when the
+// collector exits first or within passes.
+func (r running) until(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.NewTimer(within)
+	defer deadline.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case c := <-r.code:
+			t.Fatalf("collect exited %d while waiting for %s: %s", c, what, r.errb.String())
+		case <-deadline.C:
+			r.cancel()
+			<-r.code
+			t.Fatalf("timed out after %v waiting for %s: %s", within, what, r.errb.String())
+		case <-tick.C:
+		}
+	}
+}
+
+// stop cancels the collector and fails the test unless it exits cleanly.
+func (r running) stop(t *testing.T) {
+	t.Helper()
+	r.cancel()
+	if c := <-r.code; c != 0 {
+		t.Fatalf("collect exited %d: %s", c, r.errb.String())
+	}
 }
 
 // startCollect runs steer collect's loop on storeDir with jobs, on a free
