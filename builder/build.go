@@ -35,9 +35,6 @@ type Result struct {
 	Map    *popmap.Map
 	Table  *popmap.Table
 	Report *Report
-	// Extrapolated lists the map's extrapolated networks (not from a
-	// network's own measurements); the evaluator scores them apart.
-	Extrapolated []netip.Prefix
 }
 
 type route struct{ asn uint32 }
@@ -45,9 +42,8 @@ type route struct{ asn uint32 }
 // routing is the BGP origin data: longest-prefix match and each AS's
 // announced prefixes.
 type routing struct {
-	table  *bart.Table[route]
-	byAS   map[uint32][]netip.Prefix
-	routes int
+	table *bart.Table[route]
+	byAS  map[uint32][]netip.Prefix
 }
 
 func loadRouting(files []string, rep *Report) (*routing, error) {
@@ -61,7 +57,6 @@ func loadRouting(files []string, rep *Report) (*routing, error) {
 			}
 			r.table.Insert(rt.Prefix, route{rt.ASN})
 			r.byAS[rt.ASN] = append(r.byAS[rt.ASN], rt.Prefix)
-			r.routes++
 			return nil
 		})
 		if err != nil {
@@ -133,7 +128,7 @@ func Build(ctx context.Context, in Input) (*Result, error) {
 
 	rep.fill(b, m, tab, in.Previous, cnt)
 	rep.Timing.Total = time.Since(start).Seconds()
-	return &Result{Map: m, Table: tab, Report: rep, Extrapolated: b.extrapolated}, nil
+	return &Result{Map: m, Table: tab, Report: rep}, nil
 }
 
 // mapBuilder turns estimates into map entries.
@@ -151,9 +146,8 @@ type mapBuilder struct {
 	weight []float64 // per network: traffic weight (beacons)
 	res    []resolverEntry
 
-	entries      []entry // extrapolated entries
-	extrapolated []netip.Prefix
-	ruleSpace    map[Rule]*RuleSpace // address space each extrapolation rule mapped
+	entries   []entry             // extrapolated entries
+	ruleSpace map[Rule]*RuleSpace // address space each extrapolation rule mapped
 }
 
 type entry struct {
@@ -163,11 +157,9 @@ type entry struct {
 }
 
 type resolverEntry struct {
-	addr    netip.Addr
-	ranked  []int32
-	weight  float64
-	clients int
-	ecs     bool
+	addr   netip.Addr
+	ranked []int32
+	ecs    bool
 }
 
 // rank orders the PoPs by a latency row, best first, keeping at most n
@@ -272,14 +264,14 @@ func (b *mapBuilder) rankResolvers() {
 			prevLabels, _ := b.prev.Lookup(a)
 			ranked = b.keep(ranked, row, prevLabels)
 		}
-		b.res = append(b.res, resolverEntry{addr: a, ranked: ranked, weight: w, clients: clients, ecs: r.ecsShare() >= 0.5})
+		b.res = append(b.res, resolverEntry{addr: a, ranked: ranked, ecs: r.ecsShare() >= 0.5})
 	}
 }
 
-// capacity enforces Options.Capacity: while a PoP holds more than its share
-// of the measured traffic (client networks, and resolvers without ECS, by
-// beacon weight), the networks and resolvers with the cheapest detour move
-// to their next-ranked PoP that has room.
+// capacity enforces Options.Capacity: while a PoP is the first choice of
+// more than its share of the measured client networks' traffic (by beacon
+// weight), the networks with the cheapest detour move to their next-ranked
+// PoP that has room. Resolver entries are not capped.
 func (b *mapBuilder) capacity() {
 	if len(b.opt.Capacity) == 0 || b.opt.Skip[RuleCapacity] {
 		return
@@ -502,7 +494,6 @@ func readJoin(ctx context.Context, st *store.DuckDB, opt Options, split Split, c
 		return nil, fmt.Errorf("builder: joining DNS tests with the query log: %w", err)
 	}
 	defer func() { _ = rows.Close() }()
-	var badResolvers int
 	for rows.Next() {
 		var network uint64
 		var resolver string
@@ -513,8 +504,7 @@ func readJoin(ctx context.Context, st *store.DuckDB, opt Options, split Split, c
 		joined += n
 		a, err := netip.ParseAddr(resolver)
 		if err != nil {
-			badResolvers++
-			continue
+			continue // the store keeps resolvers as parsed addresses: not expected
 		}
 		a = a.Unmap()
 		r := j.resolvers[a]
@@ -530,6 +520,5 @@ func readJoin(ctx context.Context, st *store.DuckDB, opt Options, split Split, c
 		return nil, fmt.Errorf("builder: joining DNS tests: %w", err)
 	}
 	cnt.add(RuleDNSUnjoined, int(max(tests-joined, 0)))
-	_ = badResolvers
 	return j, nil
 }

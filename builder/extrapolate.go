@@ -121,7 +121,6 @@ func (b *mapBuilder) extrapolate() error {
 	b.ruleSpace = map[Rule]*RuleSpace{}
 	addEntry := func(p netip.Prefix, r []int32, rule Rule) {
 		b.entries = append(b.entries, entry{p, r, rule})
-		b.extrapolated = append(b.extrapolated, p)
 		b.cnt.add(rule, 1)
 		rs := b.ruleSpace[rule]
 		if rs == nil {

@@ -135,7 +135,6 @@ type loader struct {
 
 	nets     []Network
 	netIndex map[uint64]int32
-	cursor   []int32 // per network: next free place in packed
 }
 
 // Load reads and cleans the beacons and samples of split from st.
@@ -314,7 +313,6 @@ func (l *loader) loadBeacons(ctx context.Context, split Split) error {
 		total += int(n)
 	}
 	backing := make([]uint64, total)
-	l.cursor = make([]int32, len(l.nets))
 	off := 0
 	for i, n := range sampleCount {
 		l.nets[i].packed = backing[off : off : off+int(n)]
