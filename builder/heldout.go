@@ -8,6 +8,7 @@ import (
 
 	"github.com/steer-gslb/steer/geoip"
 	"github.com/steer-gslb/steer/internal/wstats"
+	"github.com/steer-gslb/steer/mapeval"
 	"github.com/steer-gslb/steer/popmap"
 	"github.com/steer-gslb/steer/store"
 )
@@ -73,47 +74,13 @@ func LoadHeldOut(ctx context.Context, st *store.DuckDB, opt Options) (*HeldOut, 
 	return h, nil
 }
 
-// Strategy is how a query is answered: a map's entry (ECS prefix or
-// resolver address), else the GeoIP-nearest PoP (Geo and Sites, in the
-// order of HeldOut.PoPs), else anycast. A nil Map is the geo map; nil Map
-// and Geo is anycast.
+// Strategy is how a query is answered (mapeval.Chooser): a map's entry
+// (ECS prefix or resolver address), else the GeoIP-nearest of Sites, else
+// anycast. A nil Map is the geo map; nil Map and Geo is anycast.
 type Strategy struct {
 	Map   *popmap.Table
 	Geo   *geoip.DB
 	Sites []geoip.Site
-}
-
-// answer returns the PoP index for a query, or -1 for anycast.
-func (s *Strategy) answer(idx map[popmap.Label]int, ecs netip.Prefix, addr netip.Addr) (int, bool) {
-	if s.Map != nil {
-		var labels []popmap.Label
-		if ecs.IsValid() {
-			labels, _ = s.Map.LookupPrefix(ecs)
-		} else {
-			labels, _ = s.Map.Lookup(addr)
-		}
-		for _, l := range labels {
-			if p, ok := idx[l]; ok {
-				return p, true
-			}
-		}
-	}
-	if s.Geo != nil && len(s.Sites) > 0 {
-		if loc, _, ok := s.Geo.Locate(addr); ok {
-			best, bd := -1, math.Inf(1)
-			for i, site := range s.Sites {
-				if d := geoip.Distance(loc.Lat, loc.Lon, site.Lat, site.Lon); d < bd {
-					best, bd = i, d
-				}
-			}
-			if best >= 0 {
-				if p, ok := idx[s.Sites[best].Label]; ok {
-					return p, false
-				}
-			}
-		}
-	}
-	return -1, false
 }
 
 // Score is a strategy's result on held-out data, traffic-weighted (by
@@ -129,10 +96,7 @@ type Scores struct {
 
 // Score scores a strategy in both views.
 func (h *HeldOut) Score(s *Strategy) Scores {
-	idx := map[popmap.Label]int{}
-	for i, l := range h.PoPs {
-		idx[l] = i
-	}
+	ch := mapeval.NewChooser(s.Map, s.Geo, s.Sites, h.PoPs)
 	latAt := func(n *heldNet, p int) float64 {
 		if p < 0 {
 			if math.IsNaN(float64(n.anycast)) {
@@ -147,7 +111,7 @@ func (h *HeldOut) Score(s *Strategy) Scores {
 	for i := range h.nets {
 		n := &h.nets[i]
 		byKey[n.key] = n
-		p, covered := s.answer(idx, n.prefix, n.prefix.Addr())
+		p, covered := ch.Choose(n.prefix, n.prefix.Addr())
 		pn.Add(n.w, latAt(n, p), float64(n.best), covered)
 	}
 	// served: per resolver, its held-out clients
@@ -160,7 +124,7 @@ func (h *HeldOut) Score(s *Strategy) Scores {
 	for _, a := range addrs {
 		r := h.join.resolvers[a]
 		ecs := r.ecsShare() >= 0.5
-		rp, rcov := s.answer(idx, netip.Prefix{}, a)
+		rp, rcov := ch.Choose(netip.Prefix{}, a)
 		clear(sums)
 		var cs []*heldNet
 		var ws []float64
@@ -184,7 +148,7 @@ func (h *HeldOut) Score(s *Strategy) Scores {
 		}
 		for k, n := range cs {
 			if ecs {
-				p, cov := s.answer(idx, n.prefix, n.prefix.Addr())
+				p, cov := ch.Choose(n.prefix, n.prefix.Addr())
 				sv.Add(ws[k], latAt(n, p), float64(n.best), cov)
 				continue
 			}

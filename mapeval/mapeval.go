@@ -145,8 +145,7 @@ type evaluator struct {
 	in        Input
 	q         float64
 	h         *sim.TruthHeader
-	labels    map[popmap.Label]int
-	sites     []geoip.Site
+	ch        *Chooser
 	resolvers map[netip.Addr][]float64
 }
 
@@ -155,43 +154,81 @@ func (e *evaluator) header(h *sim.TruthHeader) error {
 		return nil
 	}
 	e.h = h
-	e.labels = map[popmap.Label]int{}
+	labels := make([]popmap.Label, len(h.PoPs))
+	sites := make([]geoip.Site, len(h.PoPs))
 	for i, p := range h.PoPs {
-		e.labels[p.Label] = i
-		e.sites = append(e.sites, geoip.Site{Label: p.Label, Lat: p.Lat, Lon: p.Lon})
+		labels[i] = p.Label
+		sites[i] = geoip.Site{Label: p.Label, Lat: p.Lat, Lon: p.Lon}
 	}
+	e.ch = NewChooser(e.in.Map, e.in.Geo, sites, labels)
 	return nil
 }
 
-// decide is the steering chain for one query: the map entry of the ECS
-// prefix (when valid) or of the resolver address, else the PoP nearest the
-// GeoIP location of what the server sees, else anycast.
+// decide is Choose, with the network's anycast PoP when neither the map
+// nor GeoIP decides.
 func (e *evaluator) decide(ecs netip.Prefix, addr netip.Addr, anycast int) (pop int, fromMap bool) {
-	if e.in.Map != nil {
+	if p, fromMap := e.ch.Choose(ecs, addr); p >= 0 {
+		return p, fromMap
+	}
+	return anycast, false
+}
+
+// Chooser answers a query as the DNS server's steering chain does, for
+// scoring: the map entry of the ECS prefix (when valid) or of the resolver
+// address, else the PoP nearest the GeoIP location of what the server
+// sees, else nothing (anycast). steer eval's truth and held-out scores
+// both use it.
+type Chooser struct {
+	m     *popmap.Table
+	geo   *geoip.DB
+	sites []geoip.Site
+	index map[popmap.Label]int
+}
+
+// NewChooser answers with map m (nil: none), the GeoIP database geo (nil:
+// no geo step) and the PoP locations sites; the PoPs it returns are
+// indexes into pops.
+func NewChooser(m *popmap.Table, geo *geoip.DB, sites []geoip.Site, pops []popmap.Label) *Chooser {
+	c := &Chooser{m: m, geo: geo, sites: sites, index: make(map[popmap.Label]int, len(pops))}
+	for i, l := range pops {
+		c.index[l] = i
+	}
+	return c
+}
+
+// Choose returns the PoP index for a query and whether a map entry gave
+// it; -1 when neither the map nor GeoIP decides.
+func (c *Chooser) Choose(ecs netip.Prefix, addr netip.Addr) (pop int, fromMap bool) {
+	if c.m != nil {
 		var labels []popmap.Label
 		if ecs.IsValid() {
-			labels, _ = e.in.Map.LookupPrefix(ecs)
+			labels, _ = c.m.LookupPrefix(ecs)
 		} else {
-			labels, _ = e.in.Map.Lookup(addr)
+			labels, _ = c.m.Lookup(addr)
 		}
 		for _, l := range labels {
-			if p, ok := e.labels[l]; ok {
+			if p, ok := c.index[l]; ok {
 				return p, true
 			}
 		}
 	}
-	if e.in.Geo != nil {
-		if loc, _, ok := e.in.Geo.Locate(addr); ok {
-			best, bd := 0, math.Inf(1)
-			for i, s := range e.sites {
-				if d := geoip.Distance(loc.Lat, loc.Lon, s.Lat, s.Lon); d < bd {
-					best, bd = i, d
-				}
-			}
-			return best, false
+	if c.geo == nil || len(c.sites) == 0 {
+		return -1, false
+	}
+	loc, _, ok := c.geo.Locate(addr)
+	if !ok {
+		return -1, false
+	}
+	best, bd := 0, math.Inf(1)
+	for i, s := range c.sites {
+		if d := geoip.Distance(loc.Lat, loc.Lon, s.Lat, s.Lon); d < bd {
+			best, bd = i, d
 		}
 	}
-	return anycast, false
+	if p, ok := c.index[c.sites[best].Label]; ok {
+		return p, false
+	}
+	return -1, false
 }
 
 // BlockOracle scores the best any extrapolation that decides per GeoIP
