@@ -41,14 +41,9 @@ flags:
 type evalRow struct {
 	Name     string          `json:"name"`
 	HeldOut  *builder.Scores `json:"held_out,omitempty"`
-	Truth    *truthScores    `json:"truth,omitempty"`
+	Truth    *builder.Scores `json:"truth,omitempty"`
 	Extrapol *mapeval.Score  `json:"truth_extrapolated,omitempty"`
 	Measured *mapeval.Score  `json:"truth_measured,omitempty"`
-}
-
-type truthScores struct {
-	PerNetwork mapeval.Score `json:"per_network"`
-	Served     mapeval.Score `json:"served"`
 }
 
 func runEval(args []string, stdout, stderr io.Writer) int {
@@ -161,7 +156,8 @@ func evaluate(ctx context.Context, a evalArgs, w io.Writer) ([]*evalRow, error) 
 			s := h.Score(&builder.Strategy{Map: tabs[i], Geo: geos[i], Sites: sites})
 			r.HeldOut = &s
 		}
-		printHeldOut(w, rows)
+		printScores(w, "on held-out beacons (latency = each network's median RTT; traffic = beacons)", rows,
+			func(r *evalRow) *builder.Scores { return r.HeldOut })
 	}
 	if a.truth != "" {
 		if rows, err = evalTruth(a, rows, tabs, geos, w); err != nil {
@@ -198,14 +194,16 @@ func popSites(popsFile, truth string) ([]geoip.Site, error) {
 	return sites, nil
 }
 
-func printHeldOut(w io.Writer, rows []*evalRow) {
-	fmt.Fprintln(w, "\non held-out beacons (latency = each network's median RTT; traffic = beacons)")
+// printScores prints both views of each row's scores (those pick gives).
+func printScores(w io.Writer, title string, rows []*evalRow, pick func(*evalRow) *builder.Scores) {
+	fmt.Fprintf(w, "\n%s\n", title)
 	fmt.Fprintf(w, "%-14s %-12s %8s %8s %8s %8s %9s %9s\n", "strategy", "view", "p50 ms", "p75 ms", "p95 ms", "at best", "regret ms", "coverage")
 	for _, r := range rows {
+		sc := pick(r)
 		for _, v := range []struct {
 			name string
 			s    builder.Score
-		}{{"per network", r.HeldOut.PerNetwork}, {"as served", r.HeldOut.Served}} {
+		}{{"per network", sc.PerNetwork}, {"as served", sc.Served}} {
 			fmt.Fprintf(w, "%-14s %-12s %8.1f %8.1f %8.1f %7.1f%% %9.2f %8.1f%%\n", r.Name, v.name, v.s.P50, v.s.P75, v.s.P95,
 				100*v.s.AtBest, v.s.Regret, 100*v.s.Coverage)
 		}
@@ -222,7 +220,7 @@ func evalTruth(a evalArgs, rows []*evalRow, tabs []*popmap.Table, geos []*geoip.
 		if err != nil {
 			return nil, err
 		}
-		r.Truth = &truthScores{res.PerNetwork, res.Served}
+		r.Truth = &builder.Scores{PerNetwork: res.PerNetwork, Served: res.Served}
 		if i == 0 {
 			r.Measured, r.Extrapol = &res.Measured, &res.Extrapolated
 			perfect = res
@@ -230,18 +228,9 @@ func evalTruth(a evalArgs, rows []*evalRow, tabs []*popmap.Table, geos []*geoip.
 		lats = append(lats, res.Latency)
 		weights = res.Weight
 	}
-	rows = append(rows, &evalRow{Name: "perfect", Truth: &truthScores{perfect.BestPerNetwork, perfect.BestServed}})
-	fmt.Fprintf(w, "\non the ground truth (latency = each network's true p%g RTT; traffic = the world's weights)\n", 100*a.quantile)
-	fmt.Fprintf(w, "%-14s %-12s %8s %8s %8s %8s %9s %9s\n", "strategy", "view", "p50 ms", "p75 ms", "p95 ms", "at best", "regret ms", "coverage")
-	for _, r := range rows {
-		for _, v := range []struct {
-			name string
-			s    mapeval.Score
-		}{{"per network", r.Truth.PerNetwork}, {"as served", r.Truth.Served}} {
-			fmt.Fprintf(w, "%-14s %-12s %8.1f %8.1f %8.1f %7.1f%% %9.2f %8.1f%%\n", r.Name, v.name, v.s.P50, v.s.P75, v.s.P95,
-				100*v.s.AtBest, v.s.Regret, 100*v.s.Coverage)
-		}
-	}
+	rows = append(rows, &evalRow{Name: "perfect", Truth: &builder.Scores{PerNetwork: perfect.BestPerNetwork, Served: perfect.BestServed}})
+	printScores(w, fmt.Sprintf("on the ground truth (latency = each network's true p%g RTT; traffic = the world's weights)", 100*a.quantile), rows,
+		func(r *evalRow) *builder.Scores { return r.Truth })
 	c, g, p := rows[0].Truth, rows[1].Truth, rows[len(rows)-1].Truth
 	for _, v := range []struct {
 		name          string
