@@ -2,6 +2,7 @@ package builder
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -15,7 +16,10 @@ import (
 
 // cleanBeacon adds the honest measurements of a network: near at 20-22 ms,
 // far at 40-42 ms (p75: 21.5 against 41.5).
-func cleanBeacon(s *beaconSet, pfx, dnsTest string) {
+func cleanBeacon(s *beaconSet, pfx string) { cleanTestBeacon(s, pfx, "") }
+
+// cleanTestBeacon is cleanBeacon with a DNS test name.
+func cleanTestBeacon(s *beaconSet, pfx, dnsTest string) {
 	s.add(pfx, "qpc", dnsTest,
 		smp{pop: near, rtt: 20}, smp{pop: near, rtt: 21}, smp{pop: near, rtt: 22},
 		smp{pop: far, rtt: 40}, smp{pop: far, rtt: 41}, smp{pop: far, rtt: 42})
@@ -28,6 +32,22 @@ func closeBeacon(s *beaconSet, pfx string) {
 	s.add(pfx, "qpc", "",
 		smp{pop: near, rtt: 20}, smp{pop: near, rtt: 20.5}, smp{pop: near, rtt: 21},
 		smp{pop: far, rtt: 24}, smp{pop: far, rtt: 24.5}, smp{pop: far, rtt: 25})
+}
+
+// dirtyNets fills a store with, for every test network, the honest beacon
+// base writes and reps beacons of dirt from a clock named timer.
+func dirtyNets(base func(*beaconSet, string), reps int, timer string, dirt ...smp) func(*testing.T, *store.DuckDB) []string {
+	return func(t *testing.T, st *store.DuckDB) []string {
+		var s beaconSet
+		for _, n := range testNets {
+			base(&s, n)
+			for range reps {
+				s.add(n, timer, "", dirt...)
+			}
+		}
+		s.store(t, st)
+		return nil
+	}
 }
 
 var testNets = []string{"192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"}
@@ -49,21 +69,11 @@ var ruleCases = []ruleCase{
 	{
 		rule: RuleHTTPSOnly,
 		why:  "a middlebox answers plain HTTP and TCP probes to far in 1-3 ms",
-		fill: func(t *testing.T, st *store.DuckDB) []string {
-			var s beaconSet
-			for _, n := range testNets {
-				cleanBeacon(&s, n, "")
-				for range 2 {
-					s.add(n, "qpc", "",
-						smp{pop: far, rtt: 1, probe: rum.ProbeHTTP}, smp{pop: far, rtt: 1.5, probe: rum.ProbeHTTP},
-						smp{pop: far, rtt: 2, probe: rum.ProbeHTTP}, smp{pop: far, rtt: 2.5, probe: rum.ProbeHTTP},
-						smp{pop: far, rtt: 3, probe: rum.ProbeHTTP}, smp{pop: far, rtt: 1.2, probe: rum.ProbeTCP},
-						smp{pop: far, rtt: 2.2, probe: rum.ProbeTCP}, smp{pop: near, rtt: 20.5})
-				}
-			}
-			s.store(t, st)
-			return nil
-		},
+		fill: dirtyNets(cleanBeacon, 2, "qpc",
+			smp{pop: far, rtt: 1, probe: rum.ProbeHTTP}, smp{pop: far, rtt: 1.5, probe: rum.ProbeHTTP},
+			smp{pop: far, rtt: 2, probe: rum.ProbeHTTP}, smp{pop: far, rtt: 2.5, probe: rum.ProbeHTTP},
+			smp{pop: far, rtt: 3, probe: rum.ProbeHTTP}, smp{pop: far, rtt: 1.2, probe: rum.ProbeTCP},
+			smp{pop: far, rtt: 2.2, probe: rum.ProbeTCP}, smp{pop: near, rtt: 20.5}),
 		clients: testNets,
 		count:   3 * 2 * 7,
 	},
@@ -73,7 +83,7 @@ var ruleCases = []ruleCase{
 		fill: func(t *testing.T, st *store.DuckDB) []string {
 			var s beaconSet
 			for _, n := range testNets {
-				cleanBeacon(&s, n, "")
+				cleanBeacon(&s, n)
 				s.add(n, "qpc", "", smp{pop: near, rtt: 1e9}, smp{pop: near, rtt: 1e6}, smp{pop: near, rtt: 5e5})
 				s.add(n, "qpc", "", smp{pop: far, rtt: 0.0004}, smp{pop: far, rtt: 0.0002},
 					smp{pop: far, rtt: 0.0009}, smp{pop: far, rtt: 0})
@@ -87,58 +97,28 @@ var ruleCases = []ruleCase{
 	{
 		rule: RuleBadClock,
 		why:  "samples stamped two years back (before a route change, when far was fast) and three years ahead",
-		fill: func(t *testing.T, st *store.DuckDB) []string {
-			var s beaconSet
-			for _, n := range testNets {
-				cleanBeacon(&s, n, "")
-				for range 2 {
-					s.add(n, "qpc", "",
-						smp{pop: far, rtt: 8, at: -2 * year}, smp{pop: far, rtt: 9, at: -2 * year},
-						smp{pop: far, rtt: 10, at: -2 * year}, smp{pop: far, rtt: 8.5, at: -2 * year},
-						smp{pop: near, rtt: 90, at: 3 * year})
-				}
-			}
-			s.store(t, st)
-			return nil
-		},
+		fill: dirtyNets(cleanBeacon, 2, "qpc",
+			smp{pop: far, rtt: 8, at: -2 * year}, smp{pop: far, rtt: 9, at: -2 * year},
+			smp{pop: far, rtt: 10, at: -2 * year}, smp{pop: far, rtt: 8.5, at: -2 * year},
+			smp{pop: near, rtt: 90, at: 3 * year}),
 		clients: testNets,
 		count:   3 * 2 * 5,
 	},
 	{
 		rule: RuleTickTimer,
 		why:  "GetTickCount reads the 24 ms PoP as 15-16 ms and the 20 ms PoP as 31-32 ms, in beacons too short for the detector",
-		fill: func(t *testing.T, st *store.DuckDB) []string {
-			var s beaconSet
-			for _, n := range testNets {
-				closeBeacon(&s, n)
-				for range 3 {
-					s.add(n, "GetTickCount64", "",
-						smp{pop: near, rtt: 31}, smp{pop: near, rtt: 32},
-						smp{pop: far, rtt: 15}, smp{pop: far, rtt: 16})
-				}
-			}
-			s.store(t, st)
-			return nil
-		},
+		fill: dirtyNets(closeBeacon, 3, "GetTickCount64",
+			smp{pop: near, rtt: 31}, smp{pop: near, rtt: 32},
+			smp{pop: far, rtt: 15}, smp{pop: far, rtt: 16}),
 		clients: testNets,
 		count:   3 * 3 * 4,
 	},
 	{
 		rule: RuleTickDetected,
 		why:  "an undeclared 64 Hz clock reads the 24 ms PoP as 15.6 ms and the 20 ms PoP as 31.25 ms",
-		fill: func(t *testing.T, st *store.DuckDB) []string {
-			var s beaconSet
-			for _, n := range testNets {
-				closeBeacon(&s, n)
-				for range 2 {
-					s.add(n, "", "",
-						smp{pop: near, rtt: 31.2}, smp{pop: near, rtt: 31.25}, smp{pop: near, rtt: 31.3},
-						smp{pop: far, rtt: 15.6}, smp{pop: far, rtt: 15.625}, smp{pop: far, rtt: 15.7})
-				}
-			}
-			s.store(t, st)
-			return nil
-		},
+		fill: dirtyNets(closeBeacon, 2, "",
+			smp{pop: near, rtt: 31.2}, smp{pop: near, rtt: 31.25}, smp{pop: near, rtt: 31.3},
+			smp{pop: far, rtt: 15.6}, smp{pop: far, rtt: 15.625}, smp{pop: far, rtt: 15.7}),
 		clients: testNets,
 		count:   3 * 2 * 6,
 	},
@@ -151,7 +131,7 @@ var ruleCases = []ruleCase{
 			var qs []rum.LogEntry
 			// 192.0.2.0/24 resolves through 198.51.100.53: near is its best
 			for _, name := range []string{"t1a.rum.example.net", "t1b.rum.example.net"} {
-				cleanBeacon(&s, "192.0.2.0/24", name)
+				cleanTestBeacon(&s, "192.0.2.0/24", name)
 				qs = append(qs, query(name, "198.51.100.53", time.Second))
 			}
 			// 203.0.113.0/24 resolves through 100.64.0.53: far is its best
@@ -244,7 +224,7 @@ func TestRulesCleanInputUnchanged(t *testing.T) {
 	st := openStore(t)
 	var s beaconSet
 	for _, n := range testNets {
-		cleanBeacon(&s, n, "")
+		cleanBeacon(&s, n)
 		closeBeacon(&s, n)
 	}
 	s.store(t, st)
@@ -358,7 +338,7 @@ func TestHoldOutSplitAgrees(t *testing.T) {
 	st := openStore(t)
 	var s beaconSet
 	for i := range 2000 {
-		pfx := "10." + itoa(uint64(i/256)) + "." + itoa(uint64(i%256)) + ".0/24"
+		pfx := fmt.Sprintf("10.%d.%d.0/24", i/256, i%256)
 		s.add(pfx, "qpc", "", smp{pop: near, rtt: 20 + float64(i%7)}, smp{pop: far, rtt: 40})
 	}
 	s.store(t, st)
@@ -464,7 +444,7 @@ func TestBuildHoldOutNone(t *testing.T) {
 	st := openStore(t)
 	var s beaconSet
 	for _, n := range testNets {
-		cleanBeacon(&s, n, "")
+		cleanBeacon(&s, n)
 		closeBeacon(&s, n)
 	}
 	s.store(t, st)

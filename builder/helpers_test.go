@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -45,27 +46,13 @@ func writePyASN(t testing.TB, routes map[string]uint32) string {
 	var sb strings.Builder
 	sb.WriteString("; IP-ASN32-DAT file\n")
 	for _, p := range slices.Sorted(maps.Keys(routes)) {
-		sb.WriteString(p + "\t" + itoa(uint64(routes[p])) + "\n")
+		sb.WriteString(p + "\t" + strconv.FormatUint(uint64(routes[p]), 10) + "\n")
 	}
 	f := filepath.Join(t.TempDir(), "routes.pyasn")
 	if err := os.WriteFile(f, []byte(sb.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return f
-}
-
-func itoa(v uint64) string {
-	if v == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for v > 0 {
-		i--
-		b[i] = byte('0' + v%10)
-		v /= 10
-	}
-	return string(b[i:])
 }
 
 // beaconSet accumulates test beacons; every beacon gets its own sample
