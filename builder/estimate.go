@@ -84,15 +84,15 @@ type profile struct {
 
 func newProfile(np int) *profile { return &profile{make([]float64, np), make([]float64, np)} }
 
-func (g *profile) add(e *estimates, i int, sign float64) {
+func (g *profile) add(e *estimates, i int) {
 	lv := float64(e.level[i])
 	for p := range g.sum {
 		c := float64(e.count[i*e.nPoP+p])
 		if c == 0 {
 			continue
 		}
-		g.sum[p] += sign * c * (float64(e.own[i*e.nPoP+p]) - lv)
-		g.n[p] += sign * c
+		g.sum[p] += c * (float64(e.own[i*e.nPoP+p]) - lv)
+		g.n[p] += c
 	}
 }
 
@@ -124,24 +124,24 @@ func pool(d *Data, e *estimates, routes *bart.Table[route], prior float64, minSa
 				g = newProfile(np)
 				byPfx[pfx] = g
 			}
-			g.add(e, i, 1)
+			g.add(e, i)
 			a := byAS[r.asn]
 			if a == nil {
 				a = newProfile(np)
 				byAS[r.asn] = a
 			}
-			a.add(e, i, 1)
+			a.add(e, i)
 		}
 	}
 	sparse := 0
 	for i := range d.Networks {
 		own := e.own[i*np : (i+1)*np]
-		cnt := e.count[i*np : (i+1)*np]
+		counts := e.count[i*np : (i+1)*np]
 		est := e.est[i*np : (i+1)*np]
 		lv := float64(e.level[i])
 		gp, ga := byPfx[pfxOf[i]], byAS[asOf[i]]
 		for p := range est {
-			c := float64(cnt[p])
+			c := float64(counts[p])
 			// the group's relative value at p without this network's own
 			// samples (leave one out), the prefix shrunk toward the AS
 			var rel, relN float64
