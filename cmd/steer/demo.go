@@ -165,18 +165,11 @@ func demo(w io.Writer, listen string, serve bool) error {
 // demoQuery asks like `dig +subnet=…` and prints the interesting part of the
 // answer in dig's format.
 func demoQuery(w io.Writer, server netip.AddrPort, name string, c demoCase) error {
-	m := new(dns.Msg)
-	m.SetQuestion(name, c.qtype)
-	opt := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT, Class: 1232}}
+	var ecs netip.Prefix
 	if c.subnet != "" {
-		p := netip.MustParsePrefix(c.subnet)
-		fam := uint16(1)
-		if p.Addr().Is6() {
-			fam = 2
-		}
-		opt.Option = append(opt.Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: fam, SourceNetmask: uint8(p.Bits()), Address: p.Addr().AsSlice()})
+		ecs = netip.MustParsePrefix(c.subnet)
 	}
-	m.Extra = append(m.Extra, opt)
+	m := newQuery(name, c.qtype, ecs, true)
 	cl := &dns.Client{Net: "udp", Timeout: 2 * time.Second}
 	r, _, err := cl.Exchange(m, server.String())
 	if err != nil {
@@ -199,6 +192,26 @@ func demoQuery(w io.Writer, server netip.AddrPort, name string, c demoCase) erro
 	}
 	fmt.Fprintln(w)
 	return nil
+}
+
+// newQuery is a question for name, with an EDNS OPT record (1232-byte UDP
+// payload) when edns is set or an ECS option is given, like dig +subnet.
+func newQuery(name string, qtype uint16, ecs netip.Prefix, edns bool) *dns.Msg {
+	m := new(dns.Msg)
+	m.SetQuestion(name, qtype)
+	if !edns && !ecs.IsValid() {
+		return m
+	}
+	opt := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT, Class: 1232}}
+	if ecs.IsValid() {
+		fam := uint16(1)
+		if ecs.Addr().Is6() {
+			fam = 2
+		}
+		opt.Option = append(opt.Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: fam, SourceNetmask: uint8(ecs.Bits()), Address: ecs.Addr().AsSlice()})
+	}
+	m.Extra = append(m.Extra, opt)
+	return m
 }
 
 func flagString(r *dns.Msg) string {

@@ -344,12 +344,7 @@ type answer struct {
 
 // askPoP asks www.example.net A with ECS and names the PoP of the answer.
 func askPoP(server netip.AddrPort, subnet string, popOf map[netip.Addr]string) (answer, error) {
-	p := netip.MustParsePrefix(subnet)
-	m := new(dns.Msg)
-	m.SetQuestion("www.example.net.", dns.TypeA)
-	opt := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT, Class: 1232}}
-	opt.Option = append(opt.Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: uint8(p.Bits()), Address: p.Addr().AsSlice()})
-	m.Extra = append(m.Extra, opt)
+	m := newQuery("www.example.net.", dns.TypeA, netip.MustParsePrefix(subnet), true)
 	cl := &dns.Client{Net: "udp", Timeout: 2 * time.Second}
 	r, _, err := cl.Exchange(m, server.String())
 	if err != nil {
@@ -480,17 +475,7 @@ func replayDNSTests(path string, server netip.AddrPort, workers int) (map[netip.
 	for range workers {
 		wg.Go(func() {
 			for x := range ch {
-				m := new(dns.Msg)
-				m.SetQuestion(x.name, x.qtype)
-				if x.ecs.IsValid() {
-					fam := uint16(1)
-					if x.ecs.Addr().Is6() {
-						fam = 2
-					}
-					opt := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT, Class: 1232}}
-					opt.Option = append(opt.Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: fam, SourceNetmask: uint8(x.ecs.Bits()), Address: x.ecs.Addr().AsSlice()})
-					m.Extra = append(m.Extra, opt)
-				}
+				m := newQuery(x.name, x.qtype, x.ecs, false)
 				cl := &dns.Client{Net: "udp", Timeout: 2 * time.Second, Dialer: &net.Dialer{LocalAddr: &net.UDPAddr{IP: x.from.AsSlice()}}}
 				for range 3 {
 					if _, _, err := cl.Exchange(m, server.String()); err == nil {
