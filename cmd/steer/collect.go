@@ -240,9 +240,10 @@ func (pb loopJobs) once(ctx context.Context, st *store.DuckDB, dir string, log *
 		defer func() { _ = db.Close() }()
 		in.GeoIP = db
 	}
+	var md *mapstore.Dir
 	if pb.publish != "" {
-		md, err := mapstore.Open(pb.publish)
-		if err != nil {
+		var err error
+		if md, err = mapstore.Open(pb.publish); err != nil {
 			return err
 		}
 		if _, cur, err := md.Current(); err == nil && cur != "" {
@@ -261,12 +262,8 @@ func (pb loopJobs) once(ctx context.Context, st *store.DuckDB, dir string, log *
 	r := res.Report
 	log.Info("built a map", "file", pb.out, "networks", r.Entries.Networks, "resolvers", r.Entries.Resolvers,
 		"extrapolated", r.Entries.Extrap, "seconds", r.Timing.Total)
-	if pb.publish == "" {
+	if md == nil {
 		return nil
-	}
-	md, err := mapstore.Open(pb.publish)
-	if err != nil {
-		return err
 	}
 	gate, err := storeGate(ctx, st)
 	if err != nil {
