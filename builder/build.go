@@ -32,9 +32,10 @@ type Input struct {
 
 // Result is a built map with its report.
 type Result struct {
-	Map    *popmap.Map
-	Table  *popmap.Table
-	Report *Report
+	Map     *popmap.Map
+	Table   *popmap.Table
+	Report  *Report
+	Sources *Sources // where each network of Map came from (MAP.sources.tsv)
 }
 
 type route struct{ asn uint32 }
@@ -119,7 +120,7 @@ func Build(ctx context.Context, in Input) (*Result, error) {
 	if err := b.extrapolate(); err != nil {
 		return nil, err
 	}
-	m := b.emit()
+	m, src := b.emit()
 	tab, err := popmap.Compile(m)
 	if err != nil {
 		return nil, fmt.Errorf("builder: the built map does not compile: %w", err)
@@ -128,7 +129,7 @@ func Build(ctx context.Context, in Input) (*Result, error) {
 
 	rep.fill(b, m, tab, in.Previous, cnt)
 	rep.Timing.Total = time.Since(start).Seconds()
-	return &Result{Map: m, Table: tab, Report: rep}, nil
+	return &Result{Map: m, Table: tab, Report: rep, Sources: src}, nil
 }
 
 // mapBuilder turns estimates into map entries.
@@ -368,15 +369,20 @@ func (b *mapBuilder) labels(r []int32) []popmap.Label {
 	return out
 }
 
-// emit writes the map: one entry per distinct ranking, networks sorted.
-func (b *mapBuilder) emit() *popmap.Map {
+// emit writes the map, one entry per distinct ranking, networks sorted,
+// and where each network came from.
+func (b *mapBuilder) emit() (*popmap.Map, *Sources) {
 	groups := map[string]*popmap.Entry{}
 	seen := map[netip.Prefix]bool{}
+	src := &Sources{}
+	var from string
 	add := func(p netip.Prefix, r []int32) {
 		if len(r) == 0 || seen[p] {
 			return
 		}
 		seen[p] = true
+		src.Networks = append(src.Networks, p)
+		src.From = append(src.From, from)
 		ls := b.labels(r)
 		k := popmap.FormatLabels(ls)
 		g := groups[k]
@@ -386,13 +392,16 @@ func (b *mapBuilder) emit() *popmap.Map {
 		}
 		g.Networks = append(g.Networks, p)
 	}
+	from = FromMeasured
 	for i := range b.ranked {
 		add(b.d.Networks[i].Prefix, b.ranked[i])
 	}
+	from = FromResolver
 	for _, r := range b.res {
 		add(netip.PrefixFrom(r.addr, r.addr.BitLen()), r.ranked)
 	}
 	for _, e := range b.entries {
+		from = string(e.rule)
 		add(e.pfx, e.ranked)
 	}
 	m := &popmap.Map{}
@@ -411,7 +420,7 @@ func (b *mapBuilder) emit() *popmap.Map {
 		})
 		m.Entries = append(m.Entries, *g)
 	}
-	return m
+	return m, src
 }
 
 // joinData is resolver ↔ client networks from the DNS test join.

@@ -19,14 +19,19 @@
 // true RTT distribution; scores are traffic-weighted: regret (mean extra
 // latency over the best), share of traffic at its best PoP, p50/p75/p95
 // over traffic (0.1 ms histograms, constant memory), and coverage (traffic
-// whose own map entry exists). The truth file is streamed twice; memory
-// is per resolver and per PoP, not per network.
+// whose own map entry exists). The per-network view is also split by where
+// each answer came from (Result.Classes), next to the geo map and to
+// per-GeoIP-block oracles. The truth file is streamed twice; memory is per
+// resolver, per GeoIP block and per PoP, not per network.
 package mapeval
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"net/netip"
+	"slices"
+	"strings"
 
 	"github.com/steer-gslb/steer/geoip"
 	"github.com/steer-gslb/steer/internal/wstats"
@@ -40,6 +45,10 @@ type Input struct {
 	Map      *popmap.Table // the candidate map; nil scores the fallbacks alone (a geo map)
 	Geo      *geoip.DB     // GeoIP fallback; nil: no geo step
 	Quantile float64       // per-network latency statistic; 0 means the median
+	// Source names where the map entry answering a network came from (the
+	// builder's MAP.sources.tsv: the source of the network's longest match);
+	// nil names every entry "map".
+	Source func(netip.Prefix) string
 	// KeepPerNetwork keeps each network's latency and weight in the
 	// per-network view (Result.Latency, Result.Weight), in truth order, to
 	// compare two maps network by network.
@@ -57,9 +66,33 @@ type Result struct {
 	// that send beacons (Measured), others answered by a map entry
 	// (Extrapolated), and the rest (Fallback: GeoIP or anycast).
 	Measured, Extrapolated, Fallback Score
+	// Classes splits the per-network view finer: networks with beacons
+	// (ClassMeasured), then those without by the Source of the map entry
+	// that answers them, then those no entry answers (ClassFallback).
+	Classes []Class
 
 	Latency, Weight []float32 // with Input.KeepPerNetwork
 }
+
+// Class is one kind of network in the per-network view, scored as the map
+// serves it, as the geo map would, and as two block oracles would. Each
+// oracle gives every network of a GeoIP block one PoP, chosen knowing the
+// true latencies of every network in the block: Oracle picks the best for
+// the block's traffic; OracleEqual the best with every network counted
+// equally, as a builder must when, as in the simulator, beacons do not
+// follow traffic. Any extrapolation knows nothing finer than a network's
+// block, prefix and AS about a network that sends no beacons, so Oracle's
+// regret is a floor for it (both are 0 without a GeoIP database).
+type Class struct {
+	Name                          string
+	Map, Geo, Oracle, OracleEqual Score
+}
+
+// Class names besides the sources.
+const (
+	ClassMeasured = "measured (beacons)"
+	ClassFallback = "no entry (fallback)"
+)
 
 // Evaluate scores in.Map on in.Truth.
 func Evaluate(in Input) (*Result, error) {
@@ -71,38 +104,31 @@ func Evaluate(in Input) (*Result, error) {
 		return nil, fmt.Errorf("mapeval: quantile %v not in (0, 1)", q)
 	}
 	e := &evaluator{in: in, q: q, resolvers: map[netip.Addr][]float64{}}
-	// pass 1: per-resolver latency sums, for the best achievable per resolver
+	blocks := map[netip.Prefix][]float64{}
+	blocksEq := map[netip.Prefix][]float64{}
+	// pass 1: per-resolver and per-GeoIP-block latency sums, for the best
+	// achievable per resolver and the block oracle
 	if _, err := sim.ReadTruth(in.Truth, func(h *sim.TruthHeader, t *sim.TruthRecord) error {
 		if err := e.header(h); err != nil {
 			return err
 		}
-		if t.ResolverECS {
-			return nil
+		if in.Geo != nil {
+			blk := blockOf(in.Geo, t.Network)
+			addLatencies(blocks, blk, t, t.Weight, q)
+			addLatencies(blocksEq, blk, t, 1, q)
 		}
-		sums := e.resolvers[t.Resolver]
-		if sums == nil {
-			sums = make([]float64, len(h.PoPs))
-			e.resolvers[t.Resolver] = sums
-		}
-		for p := range sums {
-			sums[p] += t.Weight * t.Quantile(p, q)
+		if !t.ResolverECS {
+			addLatencies(e.resolvers, t.Resolver, t, t.Weight, q)
 		}
 		return nil
 	}); err != nil {
 		return nil, err
 	}
-	bestFor := map[netip.Addr]int{}
-	for r, sums := range e.resolvers {
-		b := 0
-		for p := range sums {
-			if sums[p] < sums[b] {
-				b = p
-			}
-		}
-		bestFor[r] = b
-	}
+	bestFor := argmins(e.resolvers)
+	bestInBlock, bestInBlockEq := argmins(blocks), argmins(blocksEq)
 	// pass 2: score
 	var pn, bpn, sv, bsv, meas, extra, fb wstats.Scorer
+	classes := map[string]*[4]wstats.Scorer{}
 	var lat32, w32 []float32
 	if _, err := sim.ReadTruth(in.Truth, func(_ *sim.TruthHeader, t *sim.TruthRecord) error {
 		bestP := t.Best(q)
@@ -112,14 +138,35 @@ func Evaluate(in Input) (*Result, error) {
 		p, covered := e.decide(t.Network, t.Network.Addr(), t.Anycast)
 		pn.Add(t.Weight, lat(p), best, covered)
 		bpn.Add(t.Weight, best, best, true)
+		class := ClassMeasured
 		switch {
 		case t.Measured:
 			meas.Add(t.Weight, lat(p), best, covered)
 		case covered:
 			extra.Add(t.Weight, lat(p), best, covered)
+			class = "map"
+			if in.Source != nil {
+				class = in.Source(t.Network)
+			}
 		default:
 			fb.Add(t.Weight, lat(p), best, covered)
+			class = ClassFallback
 		}
+		c := classes[class]
+		if c == nil {
+			c = &[4]wstats.Scorer{}
+			classes[class] = c
+		}
+		c[0].Add(t.Weight, lat(p), best, covered)
+		geoP := e.geoOnly(t.Network.Addr(), t.Anycast)
+		c[1].Add(t.Weight, lat(geoP), best, false)
+		oracleP, oracleEqP := bestP, bestP
+		if in.Geo != nil {
+			blk := blockOf(in.Geo, t.Network)
+			oracleP, oracleEqP = bestInBlock[blk], bestInBlockEq[blk]
+		}
+		c[2].Add(t.Weight, lat(oracleP), best, true)
+		c[3].Add(t.Weight, lat(oracleEqP), best, true)
 		if in.KeepPerNetwork {
 			lat32 = append(lat32, float32(lat(p)))
 			w32 = append(w32, float32(t.Weight))
@@ -138,14 +185,81 @@ func Evaluate(in Input) (*Result, error) {
 		return nil, err
 	}
 	return &Result{PerNetwork: pn.Score(), BestPerNetwork: bpn.Score(), Served: sv.Score(), BestServed: bsv.Score(),
-		Measured: meas.Score(), Extrapolated: extra.Score(), Fallback: fb.Score(), Latency: lat32, Weight: w32}, nil
+		Measured: meas.Score(), Extrapolated: extra.Score(), Fallback: fb.Score(), Classes: sortClasses(classes),
+		Latency: lat32, Weight: w32}, nil
+}
+
+// addLatencies adds a network's latency row, times w, to sums[k].
+func addLatencies[K comparable](sums map[K][]float64, k K, t *sim.TruthRecord, w, q float64) {
+	s := sums[k]
+	if s == nil {
+		s = make([]float64, len(t.Base))
+		sums[k] = s
+	}
+	for p := range s {
+		s[p] += w * t.Quantile(p, q)
+	}
+}
+
+// argmins is the index of each row's least sum.
+func argmins[K comparable](sums map[K][]float64) map[K]int {
+	out := make(map[K]int, len(sums))
+	for k, s := range sums {
+		b := 0
+		for p := range s {
+			if s[p] < s[b] {
+				b = p
+			}
+		}
+		out[k] = b
+	}
+	return out
+}
+
+// blockOf is a network's GeoIP block (the network itself where the
+// database has none).
+func blockOf(geo *geoip.DB, n netip.Prefix) netip.Prefix {
+	if _, blk, ok := geo.Locate(n.Addr()); ok || blk.IsValid() {
+		return blk
+	}
+	return n
+}
+
+// sortClasses orders classes: measured, the sources by name, then the
+// fallback.
+func sortClasses(m map[string]*[4]wstats.Scorer) []Class {
+	rank := func(name string) int {
+		switch name {
+		case ClassMeasured:
+			return 0
+		case ClassFallback:
+			return 2
+		}
+		return 1
+	}
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	slices.SortFunc(names, func(a, b string) int {
+		if c := cmp.Compare(rank(a), rank(b)); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	out := make([]Class, len(names))
+	for i, n := range names {
+		c := m[n]
+		out[i] = Class{Name: n, Map: c[0].Score(), Geo: c[1].Score(), Oracle: c[2].Score(), OracleEqual: c[3].Score()}
+	}
+	return out
 }
 
 type evaluator struct {
 	in        Input
 	q         float64
 	h         *sim.TruthHeader
-	ch        *Chooser
+	ch, geo   *Chooser
 	resolvers map[netip.Addr][]float64
 }
 
@@ -161,6 +275,7 @@ func (e *evaluator) header(h *sim.TruthHeader) error {
 		sites[i] = geoip.Site{Label: p.Label, Lat: p.Lat, Lon: p.Lon}
 	}
 	e.ch = NewChooser(e.in.Map, e.in.Geo, sites, labels)
+	e.geo = NewChooser(nil, e.in.Geo, sites, labels)
 	return nil
 }
 
@@ -171,6 +286,15 @@ func (e *evaluator) decide(ecs netip.Prefix, addr netip.Addr, anycast int) (pop 
 		return p, fromMap
 	}
 	return anycast, false
+}
+
+// geoOnly is the geo map's choice: the PoP nearest the GeoIP location,
+// else anycast.
+func (e *evaluator) geoOnly(addr netip.Addr, anycast int) int {
+	if p, _ := e.geo.Choose(netip.Prefix{}, addr); p >= 0 {
+		return p
+	}
+	return anycast
 }
 
 // Chooser answers a query as the DNS server's steering chain does, for
@@ -229,58 +353,4 @@ func (c *Chooser) Choose(ecs netip.Prefix, addr netip.Addr) (pop int, fromMap bo
 		return p, false
 	}
 	return -1, false
-}
-
-// BlockOracle scores the best any extrapolation that decides per GeoIP
-// block can do: every network gets the PoP best for its block's whole
-// traffic, chosen with the truth of every network in the block. It returns
-// the scores of the networks that send no beacons and of those that do: its
-// regret is a floor for extrapolated entries, which know nothing finer than
-// their block, prefix and AS about an unmeasured network.
-func BlockOracle(truth string, geo *geoip.DB, quantile float64) (unmeasured, measured Score, err error) {
-	q := quantile
-	if q == 0 {
-		q = 0.5
-	}
-	blockOf := func(t *sim.TruthRecord) netip.Prefix {
-		if _, blk, ok := geo.Locate(t.Network.Addr()); ok || blk.IsValid() {
-			return blk
-		}
-		return t.Network
-	}
-	sums := map[netip.Prefix][]float64{}
-	if _, err := sim.ReadTruth(truth, func(h *sim.TruthHeader, t *sim.TruthRecord) error {
-		b := blockOf(t)
-		s := sums[b]
-		if s == nil {
-			s = make([]float64, len(h.PoPs))
-			sums[b] = s
-		}
-		for p := range s {
-			s[p] += t.Weight * t.Quantile(p, q)
-		}
-		return nil
-	}); err != nil {
-		return Score{}, Score{}, err
-	}
-	var um, m wstats.Scorer
-	if _, err := sim.ReadTruth(truth, func(_ *sim.TruthHeader, t *sim.TruthRecord) error {
-		s := sums[blockOf(t)]
-		b := 0
-		for p := range s {
-			if s[p] < s[b] {
-				b = p
-			}
-		}
-		best := t.Quantile(t.Best(q), q)
-		if t.Measured {
-			m.Add(t.Weight, t.Quantile(b, q), best, true)
-		} else {
-			um.Add(t.Weight, t.Quantile(b, q), best, true)
-		}
-		return nil
-	}); err != nil {
-		return Score{}, Score{}, err
-	}
-	return um.Score(), m.Score(), nil
 }

@@ -34,6 +34,7 @@ type rec struct {
 	w        float64
 	res      netip.Addr
 	ecs      bool
+	measured bool
 	geo, any int
 	lat      []float64
 }
@@ -42,7 +43,7 @@ func readAll(t *testing.T, dir string) (*sim.TruthHeader, []rec) {
 	t.Helper()
 	var out []rec
 	h, err := sim.ReadTruth(filepath.Join(dir, sim.FileTruth), func(h *sim.TruthHeader, r *sim.TruthRecord) error {
-		x := rec{net: r.Network, w: r.Weight, res: r.Resolver, ecs: r.ResolverECS, geo: r.Geo, any: r.Anycast}
+		x := rec{net: r.Network, w: r.Weight, res: r.Resolver, ecs: r.ResolverECS, measured: r.Measured, geo: r.Geo, any: r.Anycast}
 		for p := range h.PoPs {
 			x.lat = append(x.lat, r.Quantile(p, 0.5))
 		}
@@ -195,23 +196,106 @@ func TestBlockOracle(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = db.Close() }()
-	truth := filepath.Join(dir, sim.FileTruth)
-	um, m, err := BlockOracle(truth, db, 0.5)
+	geo, err := Evaluate(Input{Truth: filepath.Join(dir, sim.FileTruth), Geo: db})
 	if err != nil {
 		t.Fatal(err)
 	}
-	geo, err := Evaluate(Input{Truth: truth, Geo: db})
+	var names []string
+	var regret, geoRegret, traffic float64
+	n := 0
+	for _, c := range geo.Classes {
+		names = append(names, c.Name)
+		regret += c.Oracle.Regret * c.Oracle.Traffic
+		geoRegret += c.Geo.Regret * c.Geo.Traffic
+		traffic += c.Oracle.Traffic
+		n += c.Oracle.Networks
+		if c.Map != c.Geo {
+			t.Errorf("%s: with no map, the map's score %+v differs from the geo map's %+v", c.Name, c.Map, c.Geo)
+		}
+	}
+	if !slices.Equal(names, []string{ClassMeasured, ClassFallback}) {
+		t.Errorf("classes %q, want measured and fallback (no map)", names)
+	}
+	regret /= traffic
+	if n != geo.PerNetwork.Networks {
+		t.Errorf("classes hold %d networks, the world has %d", n, geo.PerNetwork.Networks)
+	}
+	if d := geoRegret/traffic - geo.PerNetwork.Regret; math.Abs(d) > 1e-6 {
+		t.Errorf("classes' geo regret differs from the whole view's by %g ms", d)
+	}
+	if !(regret >= 0) || regret > geo.PerNetwork.Regret+1e-9 {
+		t.Errorf("block oracle regret %.3f ms, geo map %.3f ms: the oracle must be in [0, geo]", regret, geo.PerNetwork.Regret)
+	}
+	if regret < 0.01 {
+		t.Errorf("block oracle regret %.3f ms: blocks hold networks with different best PoPs, so it cannot be ~0", regret)
+	}
+}
+
+// TestClasses: the per-network view splits by where each answer came from,
+// as the Source function names it, and the classes add up to the whole.
+func TestClasses(t *testing.T) {
+	dir := world(t)
+	h, recs := readAll(t, dir)
+	db, err := geoip.Open(filepath.Join(dir, sim.FileGeoIP))
 	if err != nil {
 		t.Fatal(err)
 	}
-	all := (um.Regret*um.Traffic + m.Regret*m.Traffic) / (um.Traffic + m.Traffic)
-	if !(all >= 0) || all > geo.PerNetwork.Regret+1e-9 {
-		t.Errorf("block oracle regret %.3f ms, geo map %.3f ms: the oracle must be in [0, geo]", all, geo.PerNetwork.Regret)
+	defer func() { _ = db.Close() }()
+	// measured networks and every other unmeasured one at their best PoP
+	m := &popmap.Map{}
+	from := map[netip.Prefix]string{}
+	unmeasured := 0
+	for _, r := range recs {
+		if !r.measured {
+			if unmeasured++; unmeasured%2 == 0 {
+				continue
+			}
+			from[r.net] = "best-guess"
+		}
+		m.Entries = append(m.Entries, popmap.Entry{Networks: []netip.Prefix{r.net}, Labels: []popmap.Label{h.PoPs[argmin(r.lat)].Label}})
 	}
-	if um.Networks+m.Networks != geo.PerNetwork.Networks || um.Networks == 0 || m.Networks == 0 {
-		t.Errorf("oracle scored %d + %d networks, the world has %d", um.Networks, m.Networks, geo.PerNetwork.Networks)
+	tab, err := popmap.Compile(m)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if all < 0.01 {
-		t.Errorf("block oracle regret %.3f ms: blocks hold networks with different best PoPs, so it cannot be ~0", all)
+	res, err := Evaluate(Input{Truth: filepath.Join(dir, sim.FileTruth), Map: tab, Geo: db,
+		Source: func(p netip.Prefix) string { return from[p] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	n := 0
+	var oracle, equal float64
+	for _, c := range res.Classes {
+		names = append(names, c.Name)
+		n += c.Map.Networks
+		oracle += c.Oracle.Regret * c.Oracle.Traffic
+		equal += c.OracleEqual.Regret * c.OracleEqual.Traffic
+		switch c.Name {
+		case ClassMeasured, "best-guess":
+			if c.Map.Regret != 0 || c.Map.Coverage != 1 {
+				t.Errorf("%s: every network at its best, scored %+v", c.Name, c.Map)
+			}
+		case ClassFallback:
+			if c.Map != c.Geo || c.Map.Coverage != 0 {
+				t.Errorf("fallback: map %+v, geo %+v: the same choices must score the same", c.Map, c.Geo)
+			}
+		}
+		if c.Geo.Regret < c.Map.Regret {
+			t.Errorf("%s: geo regret %.2f below the map's %.2f", c.Name, c.Geo.Regret, c.Map.Regret)
+		}
+	}
+	if !slices.Equal(names, []string{ClassMeasured, "best-guess", ClassFallback}) {
+		t.Errorf("classes %q", names)
+	}
+	if n != len(recs) || n != res.PerNetwork.Networks {
+		t.Errorf("classes hold %d networks, the world %d", n, len(recs))
+	}
+	if c := res.Classes[1]; c.Map.Networks != (unmeasured+1)/2 {
+		t.Errorf("best-guess class: %d networks, %d were given entries", c.Map.Networks, (unmeasured+1)/2)
+	}
+	// over every network, the traffic-weighted oracle is the best per block
+	if oracle > equal+1e-6 {
+		t.Errorf("traffic-weighted oracle %.3f worse than the equal-weight one %.3f", oracle, equal)
 	}
 }

@@ -32,7 +32,10 @@ the previous map's choice unless the new one is better by a margin, applies
 PoP capacity caps, and extrapolates to unmeasured address space by AS, by
 announced prefix and (with --geoip) by the AS's measured preferences at the
 GeoIP location. Writes MAP.json (NS1 route-map format) and the report next
-to it as MAP.report.json and MAP.report.txt (also printed).
+to it as MAP.report.json and MAP.report.txt (also printed), and
+MAP.sources.tsv: each network of the map with where it came from (measured,
+resolver, extrapolate-as, extrapolate-prefix, extrapolate-geo), which steer
+eval uses to score each kind apart.
 
 A share of beacons (--holdout) is left out for steer eval and steer publish
 to score maps on.
@@ -110,7 +113,7 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 	if !*quiet {
 		_ = res.Report.WriteText(stdout)
 	}
-	fmt.Fprintf(stdout, "wrote %s (%d entries), %s, %s\n", *out, len(res.Map.Entries), reportPath(*out, "json"), reportPath(*out, "txt"))
+	fmt.Fprintf(stdout, "wrote %s (%d entries), %s, %s, %s\n", *out, len(res.Map.Entries), reportPath(*out, "json"), reportPath(*out, "txt"), sourcesPath(*out))
 	return 0
 }
 
@@ -157,12 +160,21 @@ func reportPath(mapPath, ext string) string {
 	return strings.TrimSuffix(mapPath, filepath.Ext(mapPath)) + ".report." + ext
 }
 
-// writeBuild writes the map atomically, then the reports.
+// sourcesPath is where steer build writes, and steer eval looks for, the
+// map's sources: MAP.sources.tsv.
+func sourcesPath(mapPath string) string {
+	return strings.TrimSuffix(mapPath, filepath.Ext(mapPath)) + ".sources.tsv"
+}
+
+// writeBuild writes the map atomically, then the reports and the sources.
 func writeBuild(out string, res *builder.Result) error {
 	if err := writeFileAtomic(out, func(w io.Writer) error { return res.Map.Encode(w) }); err != nil {
 		return err
 	}
 	if err := writeFileAtomic(reportPath(out, "json"), res.Report.WriteJSON); err != nil {
+		return err
+	}
+	if err := writeFileAtomic(sourcesPath(out), res.Sources.WriteTSV); err != nil {
 		return err
 	}
 	return writeFileAtomic(reportPath(out, "txt"), res.Report.WriteText)

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/signal"
 
@@ -44,6 +45,10 @@ type evalRow struct {
 	Truth    *builder.Scores `json:"truth,omitempty"`
 	Extrapol *mapeval.Score  `json:"truth_extrapolated,omitempty"`
 	Measured *mapeval.Score  `json:"truth_measured,omitempty"`
+	// Classes: the per-network view on the truth by where the answer came
+	// from (measured; the map's sources; no entry), each also as the geo
+	// map and the per-block oracle would serve it.
+	Classes []mapeval.Class `json:"truth_classes,omitempty"`
 }
 
 func runEval(args []string, stdout, stderr io.Writer) int {
@@ -63,6 +68,7 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	quantile := fs.Float64("quantile", 0.5, "with --truth: the per-network latency statistic (the true quantile of RTT)")
 	jsonOut := fs.String("json", "", "write the scores as JSON here")
 	pngOut := fs.String("png", "", "with --truth: write the per-network gain distribution (vs geo, vs anycast) as a PNG")
+	sources := fs.String("sources", "", "the map's sources (steer build's MAP.sources.tsv; default: next to --map, when there): with --truth, score each kind of entry apart")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -85,7 +91,7 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	rows, err := evaluate(ctx, evalArgs{dir: *dir, mapFile: *mapFile, truth: *truth, geoFile: *geoFile, popsFile: *popsFile,
-		against: *against, holdout: *holdout, quantile: *quantile, png: *pngOut}, stdout)
+		against: *against, holdout: *holdout, quantile: *quantile, png: *pngOut, sources: *sources}, stdout)
 	if err != nil {
 		fmt.Fprintln(stderr, "steer eval:", err)
 		return 1
@@ -104,8 +110,35 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 }
 
 type evalArgs struct {
-	dir, mapFile, truth, geoFile, popsFile, against, png string
-	holdout, quantile                                    float64
+	dir, mapFile, truth, geoFile, popsFile, against, png, sources string
+	holdout, quantile                                             float64
+}
+
+// loadSources reads the candidate map's sources: --sources, else
+// MAP.sources.tsv when it exists, else none (nil).
+func loadSources(a evalArgs) (func(netip.Prefix) string, error) {
+	path := a.sources
+	if path == "" {
+		path = sourcesPath(a.mapFile)
+		if _, err := os.Stat(path); err != nil {
+			return nil, nil
+		}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = f.Close() }()
+	t, err := builder.ReadSources(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return func(p netip.Prefix) string {
+		if from, ok := t.Lookup(p.Addr()); ok {
+			return from
+		}
+		return "map"
+	}, nil
 }
 
 func evaluate(ctx context.Context, a evalArgs, w io.Writer) ([]*evalRow, error) {
@@ -212,17 +245,25 @@ func printScores(w io.Writer, title string, rows []*evalRow, pick func(*evalRow)
 
 // evalTruth scores every strategy on the truth and appends the perfect map.
 func evalTruth(a evalArgs, rows []*evalRow, tabs []*popmap.Table, geos []*geoip.DB, w io.Writer) ([]*evalRow, error) {
+	source, err := loadSources(a)
+	if err != nil {
+		return nil, err
+	}
 	var perfect *mapeval.Result
 	var lats [][]float32
 	var weights []float32
 	for i, r := range rows {
-		res, err := mapeval.Evaluate(mapeval.Input{Truth: a.truth, Map: tabs[i], Geo: geos[i], Quantile: a.quantile, KeepPerNetwork: a.png != ""})
+		in := mapeval.Input{Truth: a.truth, Map: tabs[i], Geo: geos[i], Quantile: a.quantile, KeepPerNetwork: a.png != ""}
+		if i == 0 {
+			in.Source = source
+		}
+		res, err := mapeval.Evaluate(in)
 		if err != nil {
 			return nil, err
 		}
 		r.Truth = &builder.Scores{PerNetwork: res.PerNetwork, Served: res.Served}
 		if i == 0 {
-			r.Measured, r.Extrapol = &res.Measured, &res.Extrapolated
+			r.Measured, r.Extrapol, r.Classes = &res.Measured, &res.Extrapolated, res.Classes
 			perfect = res
 		}
 		lats = append(lats, res.Latency)
@@ -243,16 +284,7 @@ func evalTruth(a evalArgs, rows []*evalRow, tabs []*popmap.Table, geos []*geoip.
 		fmt.Fprintf(w, "%-12s p75 %+.2f%% against perfect, %+.1f%% against geo; %s of the perfect map's p75 gain over geo\n",
 			v.name, 100*(v.cand.P75/v.pf.P75-1), 100*(v.cand.P75/v.geo.P75-1), gain)
 	}
-	m, e := rows[0].Measured, rows[0].Extrapol
-	fmt.Fprintf(w, "networks with beacons: %d, mean regret %.2f ms, %.1f%% at best; extrapolated (no beacons, map entry): %d, mean regret %.2f ms, %.1f%% at best\n",
-		m.Networks, m.Regret, 100*m.AtBest, e.Networks, e.Regret, 100*e.AtBest)
-	if geos[0] != nil {
-		um, _, err := mapeval.BlockOracle(a.truth, geos[0], a.quantile)
-		if err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(w, "floor for extrapolation: a perfect-knowledge choice per GeoIP block leaves networks without beacons %.2f ms of mean regret\n", um.Regret)
-	}
+	printClasses(w, rows[0])
 	if a.png != "" {
 		if err := gainPlot(a.png, lats, weights); err != nil {
 			return nil, err
@@ -260,6 +292,35 @@ func evalTruth(a evalArgs, rows []*evalRow, tabs []*popmap.Table, geos []*geoip.
 		fmt.Fprintf(w, "wrote %s\n", a.png)
 	}
 	return rows, nil
+}
+
+// printClasses prints the candidate's per-network view by where each
+// answer came from, next to what the geo map and the block oracles give the
+// same networks, and the regret of networks without beacons against that of
+// networks with them.
+func printClasses(w io.Writer, r *evalRow) {
+	fmt.Fprintf(w, "\nper network, by where the answer came from; regret in ms of the map, the geo map, and one PoP per GeoIP block\n"+
+		"chosen knowing every network's true latency (oracle: and its traffic; equal: each network counted once)\n")
+	fmt.Fprintf(w, "%-22s %9s %8s %8s %8s %8s %8s %8s\n", "networks", "count", "traffic", "at best", "map", "geo", "oracle", "equal")
+	var total float64
+	for _, c := range r.Classes {
+		total += c.Map.Traffic
+	}
+	var un [3]float64 // networks without beacons answered by the map: oracle and equal regret × traffic, traffic
+	for _, c := range r.Classes {
+		fmt.Fprintf(w, "%-22s %9d %7.1f%% %7.1f%% %8.2f %8.2f %8.2f %8.2f\n", c.Name, c.Map.Networks, 100*c.Map.Traffic/total,
+			100*c.Map.AtBest, c.Map.Regret, c.Geo.Regret, c.Oracle.Regret, c.OracleEqual.Regret)
+		if c.Name != mapeval.ClassMeasured && c.Name != mapeval.ClassFallback {
+			un[0] += c.Oracle.Regret * c.Oracle.Traffic
+			un[1] += c.OracleEqual.Regret * c.OracleEqual.Traffic
+			un[2] += c.Oracle.Traffic
+		}
+	}
+	m, e := r.Measured, r.Extrapol
+	if m.Regret > 0 && un[2] > 0 {
+		fmt.Fprintf(w, "networks with beacons: mean regret %.2f ms; without beacons, answered by the map: %.2f ms (%.1f× measured; oracles %.2f and %.2f ms)\n",
+			m.Regret, e.Regret, e.Regret/m.Regret, un[0]/un[2], un[1]/un[2])
+	}
 }
 
 // gainPlot draws the distribution of per-network latency gain of the
