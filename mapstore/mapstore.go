@@ -198,15 +198,7 @@ func (d *Dir) History() ([]Record, error) { return readHistory(d.path(historyNam
 // Versions lists the version files, oldest first, each with the history
 // lines that name it (none for a version a crash left unpublished).
 func (d *Dir) Versions() ([]Version, error) {
-	cur, _, err := d.Current()
-	if err != nil {
-		return nil, err
-	}
-	nums, err := d.versionNumbers()
-	if err != nil {
-		return nil, err
-	}
-	hist, err := d.History()
+	cur, nums, hist, err := d.state()
 	if err != nil {
 		return nil, err
 	}
@@ -221,6 +213,19 @@ func (d *Dir) Versions() ([]Version, error) {
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// state is the current version, the version files' numbers (ascending)
+// and the history.
+func (d *Dir) state() (cur int, nums []int, hist []Record, err error) {
+	if cur, _, err = d.Current(); err != nil {
+		return 0, nil, nil, err
+	}
+	if nums, err = d.versionNumbers(); err != nil {
+		return 0, nil, nil, err
+	}
+	hist, err = d.History()
+	return cur, nums, hist, err
 }
 
 // versionNumbers returns the numbers of the version files, ascending.
@@ -536,4 +541,55 @@ func syncDir(dir string) error {
 		return fmt.Errorf("fsync %s: %w", dir, err)
 	}
 	return nil
+}
+
+// Prune removes old version files, keeping the newest keep versions, the
+// current one and the versions keep rollbacks in a row would return to
+// (Rollback walks back through publish lines). History keeps the lines of
+// removed versions, so their numbers are never reused and the audit trail
+// stays whole. It returns the versions removed, oldest first.
+func (d *Dir) Prune(keep int) (removed []int, err error) {
+	if keep < 1 {
+		return nil, fmt.Errorf("prune: keep %d versions: at least 1", keep)
+	}
+	unlock, err := lock(d.path(lockName))
+	if err != nil {
+		return nil, fmt.Errorf("locking %s: %w", d.path(lockName), err)
+	}
+	defer func() { _ = unlock() }()
+	cur, nums, hist, err := d.state()
+	if err != nil {
+		return nil, err
+	}
+	kept := map[int]bool{cur: true}
+	for _, n := range nums[max(0, len(nums)-keep):] {
+		kept[n] = true
+	}
+	// the rollback chain: each version's last publish line names the one
+	// it replaced
+	replaced := map[int]int{}
+	for _, r := range hist {
+		if r.Action == ActionPublish {
+			replaced[r.Version] = r.Previous
+		}
+	}
+	for v, i := cur, 0; v != 0 && i < keep; i++ {
+		v = replaced[v]
+		kept[v] = true
+	}
+	for _, n := range nums {
+		if kept[n] {
+			continue
+		}
+		if err := os.Remove(d.path(versionFile(n))); err != nil {
+			return removed, fmt.Errorf("prune: %w", err)
+		}
+		removed = append(removed, n)
+	}
+	if len(removed) > 0 {
+		if err := syncDir(d.path(versionsDir)); err != nil {
+			return removed, err
+		}
+	}
+	return removed, nil
 }

@@ -641,3 +641,69 @@ func TestParseVersionName(t *testing.T) {
 		}
 	}
 }
+
+// TestPrune: old versions go, but never the current one, the newest ones
+// or those the next rollbacks return to; numbers are not reused.
+func TestPrune(t *testing.T) {
+	dir := t.TempDir()
+	d, err := Open(filepath.Join(dir, "maps"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if removed, err := d.Prune(1); err != nil || len(removed) != 0 {
+		t.Fatalf("prune of an empty directory: %v, %v", removed, err)
+	}
+	labels := []string{"fra", "ams", "lhr", "cdg", "mad", "waw"}
+	for i, l := range labels {
+		if _, err := d.Publish(writeCandidate(t, dir, testMap(0, l)), PublishOptions{Force: true}); err != nil {
+			t.Fatalf("publish %d: %v", i+1, err)
+		}
+	}
+	for range 2 {
+		if _, err := d.Rollback(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// current 4; newest 5 and 6; two rollbacks from 4 reach 3 and 2
+	if _, err := d.Prune(0); err == nil {
+		t.Error("prune keeping 0 versions accepted")
+	}
+	removed, err := d.Prune(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(removed, []int{1}) {
+		t.Errorf("removed %v, want [1]", removed)
+	}
+	vs, err := d.Versions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []int
+	for _, v := range vs {
+		left = append(left, v.Version)
+	}
+	if !slices.Equal(left, []int{2, 3, 4, 5, 6}) {
+		t.Errorf("versions left %v", left)
+	}
+	for _, want := range []string{"lhr", "ams"} {
+		res, err := d.Rollback()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, tab, err := popmap.Load(res.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := firstLabel(t, tab); string(got) != want {
+			t.Errorf("rolled back to version %d answering %s, want %s", res.Version, got, want)
+		}
+	}
+	if _, err := d.Rollback(); err == nil || !strings.Contains(err.Error(), "version 1") {
+		t.Errorf("rollback to the pruned version 1: %v, want an error naming it", err)
+	}
+	res, err := d.Publish(writeCandidate(t, dir, testMap(0, "sin")), PublishOptions{Force: true})
+	if err != nil || res.Version != 7 {
+		t.Errorf("publish after pruning: version %d, %v; want 7", res.Version, err)
+	}
+}

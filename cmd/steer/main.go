@@ -36,6 +36,7 @@ func commands() []command {
 		{"map", "route maps: validate MAP | lookup [--json] MAP ADDR|PREFIX | diff A B | stats MAP", runMap},
 		{"publish", "publish a map as the next version of a map directory: --dir DIR [--store STORE] [--force] MAP.json", runPublish},
 		{"rollback", "switch a map directory back to the version the current one replaced: --dir DIR", runRollback},
+		{"versions", "list a map directory's versions, and remove old ones: --dir DIR [--keep N]", runVersions},
 		{"plan", "where the next PoPs should go: greedy exhaustive placement on s2 cells: [--add K] [--loss tcp|l1|l2] [--out DIR]", runPlan},
 	}
 }

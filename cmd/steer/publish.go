@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/steer-gslb/steer/config"
 	"github.com/steer-gslb/steer/mapstore"
@@ -170,4 +171,95 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
+}
+
+const versionsUsage = `usage: steer versions --dir DIR [--keep N]
+
+Lists the versions of the map directory DIR, oldest first: when each was
+published, whether forced, the gate's scores, the file it came from, and
+which is current (*). With --keep N, removes the version files older than
+the newest N, except the current version and those the next N rollbacks
+would return to; history.ndjson keeps their lines.
+
+flags:
+`
+
+func runVersions(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("steer versions", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, versionsUsage)
+		fs.PrintDefaults()
+	}
+	dir := fs.String("dir", "", "map directory (required)")
+	keep := fs.Int("keep", 0, "remove versions older than the newest N (keeping the current one and the rollback chain)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *dir == "" || fs.NArg() > 0 || *keep < 0 {
+		fmt.Fprintln(stderr, "usage: steer versions --dir DIR [--keep N]")
+		return 2
+	}
+	if _, err := os.Stat(*dir); err != nil {
+		fmt.Fprintln(stderr, "steer versions:", err)
+		return 1
+	}
+	d, err := mapstore.Open(*dir)
+	if err != nil {
+		fmt.Fprintln(stderr, "steer versions:", err)
+		return 1
+	}
+	if *keep > 0 {
+		removed, err := d.Prune(*keep)
+		if err != nil {
+			fmt.Fprintln(stderr, "steer versions:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "removed %d old versions %v\n", len(removed), removed)
+	}
+	vs, err := d.Versions()
+	if err != nil {
+		fmt.Fprintln(stderr, "steer versions:", err)
+		return 1
+	}
+	if len(vs) == 0 {
+		fmt.Fprintf(stdout, "%s: no version published\n", d.Path())
+		return 0
+	}
+	fmt.Fprintf(stdout, "  %7s  %-20s  %-6s  %-44s  %s\n", "version", "published (UTC)", "forced", "gate (candidate vs current)", "from")
+	for _, v := range vs {
+		mark := " "
+		if v.Current {
+			mark = "*"
+		}
+		when, forced, gate, from := "-", "-", "-", "(no publish line: left by a crash)"
+		rollbacks := 0
+		for _, r := range v.History {
+			switch r.Action {
+			case mapstore.ActionPublish:
+				when, forced, from = r.Time.Format("2006-01-02 15:04:05"), fmt.Sprint(r.Forced), r.Source
+				switch {
+				case r.Gate != nil:
+					gate = fmt.Sprintf("%s %.4g vs %.4g", r.Gate.Metric, r.Gate.Candidate, r.Gate.Current)
+					if r.Gate.Worse {
+						gate += " (worse)"
+					}
+				case r.Previous == 0:
+					gate = "first version"
+				default:
+					gate = "not scored"
+				}
+			case mapstore.ActionRollback:
+				rollbacks++
+			}
+		}
+		if rollbacks > 0 {
+			from += fmt.Sprintf(" (current again after %d rollback(s))", rollbacks)
+		}
+		fmt.Fprintf(stdout, "%s %7d  %-20s  %-6s  %-44s  %s\n", mark, v.Version, when, forced, gate, from)
+	}
+	return 0
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -133,6 +134,41 @@ func TestPublishCommand(t *testing.T) {
 	}
 	if n := strings.Count(string(hist), "\n"); n != 7 {
 		t.Errorf("history has %d lines, want 7 (4 publishes, 3 rollbacks):\n%s", n, hist)
+	}
+
+	// steer versions lists them, and --keep prunes what no rollback needs
+	var out, errb bytes.Buffer
+	if code := run([]string{"versions", "--dir", dir}, &out, &errb); code != 0 {
+		t.Fatalf("versions: exit %d: %s", code, errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 5 || !strings.HasPrefix(lines[1], "*       1 ") || !strings.Contains(lines[1], "first version") ||
+		!strings.Contains(lines[3], "true    regret_ms 5 vs 2 (worse)") || !strings.Contains(lines[3], c+" (current again after 1 rollback(s))") ||
+		!strings.Contains(lines[4], "not scored") {
+		t.Errorf("versions:\n%s", out.String())
+	}
+	out.Reset()
+	if code := run([]string{"versions", "--dir", dir, "--keep", "1"}, &out, &errb); code != 0 || !strings.HasPrefix(out.String(), "removed 2 old versions [2 3]\n") {
+		t.Errorf("versions --keep 1: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	for n, want := range map[int]bool{1: true, 2: false, 3: false, 4: true} {
+		if _, err := os.Stat(v(n)); (err == nil) != want {
+			t.Errorf("version %d: %v after --keep 1 (current 1, newest 4)", n, err)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		err  string
+	}{
+		{[]string{"versions"}, 2, "usage: steer versions --dir DIR"},
+		{[]string{"versions", "--dir", dir, "--keep", "-1"}, 2, "usage: steer versions"},
+		{[]string{"versions", "--dir", filepath.Join(root, "none")}, 1, "no such file or directory"},
+	} {
+		errb.Reset()
+		if code := run(tc.args, io.Discard, &errb); code != tc.code || !strings.Contains(errb.String(), tc.err) {
+			t.Errorf("steer %s: exit %d, stderr %q; want %d, %q", strings.Join(tc.args, " "), code, errb.String(), tc.code, tc.err)
+		}
 	}
 }
 
