@@ -67,6 +67,7 @@ func runCollect(args []string, stdout, stderr io.Writer) int {
 	fs.Var((*listFlag)(&pb.bgp), "build-bgp", "with --build-every: BGP origin data for extrapolation (repeatable)")
 	fs.StringVar(&pb.geo, "build-geoip", "", "with --build-every: MaxMind DB for the GeoIP model")
 	fs.StringVar(&pb.publish, "publish-dir", "", "with --build-every: publish each map into this versioned map directory, gated on held-out data")
+	fs.IntVar(&pb.keep, "publish-keep", 0, "with --publish-dir: after each publish, remove versions older than the newest N (as steer versions --keep N); 0 keeps all")
 	var qlogs []string
 	fs.Var((*listFlag)(&qlogs), "query-log", "follow this DNS query log (the DNS server's query_log NDJSON) into the store, checked every second (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -81,6 +82,10 @@ func runCollect(args []string, stdout, stderr io.Writer) int {
 	}
 	if (pb.every > 0) != (pb.out != "") {
 		fmt.Fprintln(stderr, "steer collect: --build-every and --build-out go together")
+		return 2
+	}
+	if pb.keep < 0 || (pb.keep > 0 && pb.publish == "") {
+		fmt.Fprintln(stderr, "steer collect: --publish-keep N needs --publish-dir and N >= 0")
 		return 2
 	}
 	var lv slog.Level
@@ -210,6 +215,7 @@ type loopJobs struct {
 	out, geo string
 	bgp      []string
 	publish  string
+	keep     int // prune the map directory to this many versions after a publish; 0: never
 
 	queryLogs []string      // DNS query logs to follow into the store
 	tailEvery time.Duration // how often (default 1 s)
@@ -274,5 +280,14 @@ func (pb loopJobs) once(ctx context.Context, st *store.DuckDB, dir string, log *
 		return err
 	}
 	log.Info("published", "dir", pb.publish, "version", pr.Version, "unchanged", pr.Unchanged)
+	if pb.keep > 0 && !pr.Unchanged {
+		removed, err := md.Prune(pb.keep)
+		if err != nil {
+			return err
+		}
+		if len(removed) > 0 {
+			log.Info("pruned old map versions", "dir", pb.publish, "removed", removed)
+		}
+	}
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/steer-gslb/steer/builder"
 	"github.com/steer-gslb/steer/collector"
+	"github.com/steer-gslb/steer/config"
 	"github.com/steer-gslb/steer/mapeval"
 	"github.com/steer-gslb/steer/mapstore"
 	"github.com/steer-gslb/steer/popmap"
@@ -273,17 +274,45 @@ func TestCollectBuildsAndPublishes(t *testing.T) {
 	worldDir, storeDir := smallWorld(t, 3000)
 	tmp := t.TempDir()
 	pb := loopJobs{every: 20 * time.Millisecond, out: filepath.Join(tmp, "map.json"), bgp: []string{filepath.Join(worldDir, "bgp.txt")},
-		geo: filepath.Join(worldDir, "geoip.mmdb"), publish: filepath.Join(tmp, "maps")}
-	r := startCollect(t, storeDir, pb)
+		geo: filepath.Join(worldDir, "geoip.mmdb"), publish: filepath.Join(tmp, "maps"), keep: 1}
+	// three poor maps published before (everything to one PoP), which the
+	// built map beats; --publish-keep 1 then keeps the new version and the
+	// one it replaced
 	md, err := mapstore.Open(pb.publish)
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg, err := config.Load(filepath.Join(worldDir, "steer.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		poor := filepath.Join(tmp, fmt.Sprintf("poor%d.json", i))
+		m := fmt.Sprintf(`{"meta": {"version": 1}, "map": [{"networks": ["0.0.0.0/0", "::/0"], "labels": [%q]}]}`, cfg.PoPs[i].Label)
+		if err := os.WriteFile(poor, []byte(m), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := md.Publish(poor, mapstore.PublishOptions{Force: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := startCollect(t, storeDir, pb)
 	r.until(t, 2*time.Minute, "a published version", func() bool {
 		v, _, err := md.Current()
-		return err == nil && v >= 1
+		return err == nil && v >= 4
 	})
 	r.stop(t)
+	vs, err := md.Versions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []int
+	for _, v := range vs {
+		left = append(left, v.Version)
+	}
+	if !slices.Equal(left, []int{3, 4}) {
+		t.Errorf("versions left %v, want [3 4] (--publish-keep 1: the newest and the one a rollback returns to)", left)
+	}
 	if _, tab, err := popmap.Load(pb.out); err != nil || tab.Entries() == 0 {
 		t.Fatalf("built map: %v", err)
 	}
