@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 //	trusted_proxies: [10.0.0.0/8]           # peers whose proxy_header is believed
 //	proxy_header: X-Forwarded-For
 //	tokens: [s3cret]                        # desktop/CLI agents: Authorization: Bearer s3cret
+//	querylog_tokens: [dns-fra-0123456789]   # DNS servers shipping query logs (steer ship) to POST /querylog
 //	origins: [https://www.example.net]      # web pages whose anonymous beacons are accepted ("*": any)
 //	max_body: 65536                         # bytes per request
 //	rate: 5                                 # beacons per second per client network (/24, /56); 0: unlimited
@@ -41,6 +43,7 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	ProxyHeader    string
 	Tokens         []string
+	QueryLogTokens []string // tokens of DNS servers shipping query logs (POST /querylog)
 	Origins        []string
 	MaxBody        int64
 	Rate           float64
@@ -80,6 +83,7 @@ type rawConfig struct {
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	ProxyHeader    *string  `yaml:"proxy_header"`
 	Tokens         []string `yaml:"tokens"`
+	QueryLogTokens []string `yaml:"querylog_tokens"`
 	Origins        []string `yaml:"origins"`
 	MaxBody        *int64   `yaml:"max_body"`
 	Rate           *float64 `yaml:"rate"`
@@ -154,6 +158,15 @@ func ParseConfig(data []byte) (*Config, error) {
 		}
 	}
 	c.Tokens = raw.Tokens
+	for i, t := range raw.QueryLogTokens {
+		if len(t) < 16 || strings.ContainsAny(t, " \t\r\n") {
+			bad(fmt.Sprintf("querylog_tokens[%d]", i), "a query log token needs at least 16 characters and no white space")
+		}
+		if slices.Contains(raw.Tokens, t) {
+			bad(fmt.Sprintf("querylog_tokens[%d]", i), "also an agent token: agents must not be able to write query logs")
+		}
+	}
+	c.QueryLogTokens = raw.QueryLogTokens
 	for i, o := range raw.Origins {
 		if o == "*" {
 			continue

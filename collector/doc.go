@@ -12,6 +12,9 @@
 //	GET /rum.js                      the JavaScript beacon (package web)
 //	GET /rum/probe                   the probe endpoint (package probe)
 //	GET /rum/pops.json               the PoP list agents measure
+//	POST /querylog                   DNS query log lines (NDJSON, all or nothing)
+//	                                 shipped from DNS servers at other PoPs
+//	                                 (steer ship), with a query log token
 //	GET /metrics, /healthz
 //
 // A beacon is accepted with 200 {"accepted":N}. Every rejection is a 4xx
@@ -20,6 +23,10 @@
 // 262144 bytes"), counted in steer_collector_rejected_total by reason.
 //
 // # Who may send
+//
+// DNS servers shipping query logs use their own tokens (querylog_tokens),
+// which may not also be agent tokens: agent tokens ship inside desktop
+// apps, and query log lines decide which resolver serves which clients.
 //
 // Desktop and CLI agents authenticate with a token (Authorization: Bearer).
 // Web pages cannot keep a secret, so anonymous beacons are accepted only

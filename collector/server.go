@@ -47,18 +47,20 @@ type Options struct {
 // Server is the collector: an http.Handler plus the group-commit loop
 // that writes accepted beacons to the store.
 type Server struct {
-	cfg     *Config
-	st      store.Store
-	log     *slog.Logger
-	now     func() time.Time
-	reg     *prometheus.Registry
-	m       *metrics
-	mux     *http.ServeMux
-	tokens  map[[32]byte]bool
-	origins map[string]bool
-	anyOrig bool
-	limiter *limiter
-	pops    []byte // /rum/pops.json
+	cfg    *Config
+	st     store.Store
+	log    *slog.Logger
+	now    func() time.Time
+	reg    *prometheus.Registry
+	m      *metrics
+	mux    *http.ServeMux
+	tokens map[[32]byte]bool
+	// logTokens are the query log tokens (POST /querylog)
+	logTokens map[[32]byte]bool
+	origins   map[string]bool
+	anyOrig   bool
+	limiter   *limiter
+	pops      []byte // /rum/pops.json
 
 	jobs     chan *job
 	stop     chan struct{}
@@ -106,6 +108,10 @@ func New(cfg *Config, st store.Store, opt Options) (*Server, error) {
 	for _, t := range cfg.Tokens {
 		s.tokens[sha256.Sum256([]byte(t))] = true
 	}
+	s.logTokens = map[[32]byte]bool{}
+	for _, t := range cfg.QueryLogTokens {
+		s.logTokens[sha256.Sum256([]byte(t))] = true
+	}
 	for _, o := range cfg.Origins {
 		if o == "*" {
 			s.anyOrig = true
@@ -130,6 +136,7 @@ func New(cfg *Config, st store.Store, opt Options) (*Server, error) {
 	s.mux.Handle("/rum/probe", probe.Handler(cfg.PoP))
 	s.mux.Handle("/rum.js", web.Handler())
 	s.mux.HandleFunc("/rum/pops.json", s.servePoPs)
+	s.mux.HandleFunc("/querylog", s.serveQueryLog)
 	s.mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	s.mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	if opt.SpoolDir != "" {
@@ -707,6 +714,9 @@ type metrics struct {
 	commit      prometheus.Histogram
 	batch       prometheus.Histogram
 	backlog     prometheus.Gauge
+
+	queryLogRequests *prometheus.CounterVec
+	queries          prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -742,7 +752,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.backlog = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "steer_collector_spool_backlog_bytes", Help: "Acknowledged beacons in the spool not yet loaded into the store.",
 	})
-	for _, c := range []prometheus.Collector{m.requests, m.rejected, m.beacons, m.samples, m.storeErrors, m.latency, m.commit, m.batch, m.backlog} {
+	m.queryLogRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "steer_collector_querylog_requests_total", Help: "Query log requests (POST /querylog) by HTTP status code.",
+	}, []string{"code"})
+	m.queries = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "steer_collector_querylog_lines_total", Help: "DNS query log lines received over HTTP and stored.",
+	})
+	for _, c := range []prometheus.Collector{m.requests, m.rejected, m.beacons, m.samples, m.storeErrors, m.latency, m.commit, m.batch, m.backlog,
+		m.queryLogRequests, m.queries} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -24,6 +24,7 @@ import (
 	"github.com/steer-gslb/steer/geoip"
 	"github.com/steer-gslb/steer/mapstore"
 	"github.com/steer-gslb/steer/popmap"
+	"github.com/steer-gslb/steer/rum"
 	"github.com/steer-gslb/steer/store"
 )
 
@@ -168,7 +169,8 @@ func collect(ctx context.Context, dir string, cfg *collector.Config, lv slog.Lev
 		jobs.Go(func() { prune(jctx, st, retention, logger) })
 	}
 	if len(pb.queryLogs) > 0 {
-		qt := &queryTail{files: pb.queryLogs, every: time.Second, dir: dir, st: st, log: logger}
+		qt := &queryTail{files: pb.queryLogs, every: time.Second, dir: dir, log: logger,
+			add: func(ctx context.Context, qs []rum.LogEntry) error { _, err := st.AddQueries(ctx, qs); return err }}
 		if pb.tailEvery > 0 {
 			qt.every = pb.tailEvery
 		}

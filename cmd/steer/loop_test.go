@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -374,6 +375,15 @@ func TestCollectFollowsQueryLogs(t *testing.T) {
 	}
 	waitOffset(int64(len(line(200)) + len(line(201))))
 	r.stop(t)
+	if n := storedQueries(t, storeDir); n != 104 {
+		t.Errorf("%d queries in the store, want 104 (100 + the completed line + 1 + 2 after rotation)", n)
+	}
+}
+
+// storedQueries is the number of DNS query log lines in the store (opened
+// read-only: no collector may hold it).
+func storedQueries(t *testing.T, storeDir string) int64 {
+	t.Helper()
 	st, err := store.Open(storeDir, store.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
@@ -383,9 +393,7 @@ func TestCollectFollowsQueryLogs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Queries != 104 {
-		t.Errorf("%d queries in the store, want 104 (100 + the completed line + 1 + 2 after rotation)", s.Queries)
-	}
+	return s.Queries
 }
 
 // running is a collector started by startCollect.
@@ -431,10 +439,28 @@ func startCollect(t *testing.T, storeDir string, jobs loopJobs) running {
 	t.Helper()
 	cfg := collector.Defaults()
 	cfg.Listen = "127.0.0.1:0"
+	r, _ := startCollectConfig(t, storeDir, cfg, jobs)
+	return r
+}
+
+// startCollectConfig is startCollect with a config; it returns once the
+// collector listens, with its address.
+func startCollectConfig(t *testing.T, storeDir string, cfg *collector.Config, jobs loopJobs) (running, string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	r := running{code: make(chan int, 1), errb: &bytes.Buffer{}, cancel: cancel}
 	var out bytes.Buffer
-	go func() { r.code <- collect(ctx, storeDir, cfg, slog.LevelInfo, 0, &out, r.errb, nil, jobs) }()
-	return r
+	addr := make(chan string, 1)
+	ready := func(a net.Addr) { addr <- a.String() }
+	go func() { r.code <- collect(ctx, storeDir, cfg, slog.LevelInfo, 0, &out, r.errb, ready, jobs) }()
+	select {
+	case a := <-addr:
+		return r, a
+	case c := <-r.code:
+		t.Fatalf("collect exited %d before listening: %s", c, r.errb.String())
+	case <-time.After(time.Minute):
+		t.Fatal("collect did not listen within a minute")
+	}
+	return r, ""
 }

@@ -27,6 +27,7 @@ func commands() []command {
 		{"dns", "run the authoritative GSLB DNS server (--config FILE)", runDNS},
 		{"sim", "build a simulated world from real data: --out DIR [flags] | report DIR", runSim},
 		{"collect", "run the RUM collector: --store DIR [--listen ADDR] [--config FILE]", runCollect},
+		{"ship", "ship a DNS server's query logs to the collector (tail -F, at least once): --query-log FILE --collector URL --state DIR", runShip},
 		{"ingest", "bulk-load beacon and DNS-log NDJSON into a RUM store: --store DIR FILE...", runIngest},
 		{"store", "the RUM store: stats | export --out DIR (Parquet) | prune --older-than D (retention)", runStore},
 		{"probe", "measure every PoP, run the random-name DNS test and post one beacon (desktop/CLI agent)", runProbe},

@@ -1,5 +1,3 @@
-//go:build cgo
-
 package main
 
 import (
@@ -16,25 +14,28 @@ import (
 	"time"
 
 	"github.com/steer-gslb/steer/rum"
-	"github.com/steer-gslb/steer/store"
 )
 
-// queryTail follows DNS query logs (the DNS server's query_log NDJSON) into
-// the store while the collector runs: the collector holds the store's
-// write lock, so `steer ingest` cannot load them meanwhile.
+// queryTail follows DNS query logs (the DNS server's query_log NDJSON)
+// and hands their lines, in batches, to add: into the store while the
+// collector runs (the collector holds the store's write lock, so `steer
+// ingest` cannot load them meanwhile), or over HTTP to a collector
+// (steer ship).
 //
 // Each file's position (device, inode, offset of the last whole line
-// stored) is kept in DIR/querylog-positions.json, written and fsynced after
-// the lines before it are committed to the store: a crash between the two
-// loads those lines again on restart (at least once); the builder's
-// first-query-wins join counts such repeats and is not misled by them. A
-// file replaced (rotation: another inode) or cut shorter than the position
-// is read from its start.
+// handed on) is kept in DIR/querylog-positions.json, written and fsynced
+// after add returned for the lines before it: a crash between the two
+// hands those lines on again on restart (at least once); the builder's
+// first-query-wins join counts such repeats and is not misled by them. When
+// add fails, the position stays and the next poll retries from it. A file
+// replaced (rotation: another inode) or cut shorter than the position is
+// read from its start.
 type queryTail struct {
 	files []string
 	every time.Duration
 	dir   string // where the positions file lives
-	st    store.Store
+	add   func(context.Context, []rum.LogEntry) error
+	batch int // lines a call of add (default tailBatch)
 	log   *slog.Logger
 }
 
@@ -45,7 +46,7 @@ type tailPos struct {
 	Offset int64  `json:"offset"`
 }
 
-const tailBatch = 8192 // lines a transaction
+const tailBatch = 8192 // lines a store transaction
 
 func (q *queryTail) positionsFile() string { return filepath.Join(q.dir, "querylog-positions.json") }
 
@@ -70,6 +71,9 @@ func (q *queryTail) save(pos map[string]tailPos) error {
 }
 
 func (q *queryTail) run(ctx context.Context) {
+	if q.batch <= 0 {
+		q.batch = tailBatch
+	}
 	pos := q.load()
 	t := time.NewTicker(q.every)
 	defer t.Stop()
@@ -120,7 +124,7 @@ func (q *queryTail) poll(ctx context.Context, path string, pos map[string]tailPo
 	bad := 0
 	flush := func(upTo int64) error {
 		if len(batch) > 0 {
-			if _, err := q.st.AddQueries(ctx, batch); err != nil {
+			if err := q.add(ctx, batch); err != nil {
 				return err
 			}
 			batch = batch[:0]
@@ -153,7 +157,7 @@ func (q *queryTail) poll(ctx context.Context, path string, pos map[string]tailPo
 				continue
 			}
 			batch = append(batch, e)
-			if len(batch) >= tailBatch {
+			if len(batch) >= q.batch {
 				if err := flush(off); err != nil {
 					return err
 				}

@@ -1,0 +1,93 @@
+package collector
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/steer-gslb/steer/rum"
+)
+
+// serveQueryLog accepts DNS query log lines shipped from DNS servers at
+// other PoPs (steer ship, or any log shipper): POST /querylog with a query
+// log token (Config.QueryLogTokens: not an agent's, which web pages and
+// desktop apps carry), an NDJSON body of the DNS server's query_log lines. A batch is all
+// or nothing: one bad line rejects it, naming the line, so the shipper can
+// resend it whole. The answer ({"accepted": N}) comes after the store has
+// committed the lines. Repeats (a shipper resending after a lost answer)
+// are harmless: the builder's join takes the first query of each test name
+// and counts the rest.
+func (s *Server) serveQueryLog(w http.ResponseWriter, r *http.Request) {
+	n, rej := s.handleQueryLog(r)
+	code := http.StatusOK
+	if rej != nil {
+		code = rej.code
+		s.m.rejected.WithLabelValues("querylog-" + rej.reason).Inc()
+		if code == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", "POST")
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(code)
+		_, _ = io.WriteString(w, rej.msg+"\n")
+	} else {
+		s.m.queries.Add(float64(n))
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_, _ = fmt.Fprintf(w, `{"accepted":%d}`+"\n", n)
+	}
+	s.m.queryLogRequests.WithLabelValues(strconv.Itoa(code)).Inc()
+}
+
+func (s *Server) handleQueryLog(r *http.Request) (int, *rejection) {
+	if r.Method != http.MethodPost {
+		return 0, reject(http.StatusMethodNotAllowed, "method", "method %s not allowed: POST query log lines", r.Method)
+	}
+	t, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return 0, reject(http.StatusUnauthorized, "token", "query log lines need a query log token (Authorization: Bearer)")
+	}
+	if !s.logTokens[sha256.Sum256([]byte(strings.TrimSpace(t)))] {
+		return 0, reject(http.StatusUnauthorized, "token", "Authorization: not a query log token")
+	}
+	switch ct, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";"); strings.TrimSpace(strings.ToLower(ct)) {
+	case "application/x-ndjson", "application/jsonl", "text/plain", "":
+	default:
+		return 0, reject(http.StatusUnsupportedMediaType, "type", "Content-Type %q: send application/x-ndjson", ct)
+	}
+	body, err := readBody(r.Body, nil, s.cfg.MaxBody)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) || errors.Is(err, errTooBig) {
+			return 0, reject(http.StatusRequestEntityTooLarge, "size", "body larger than %d bytes", s.cfg.MaxBody)
+		}
+		return 0, reject(http.StatusBadRequest, "read", "reading the body: %v", err)
+	}
+	var qs []rum.LogEntry
+	for line := 1; len(body) > 0; line++ {
+		l, rest, _ := bytes.Cut(body, []byte{'\n'})
+		body = rest
+		if len(bytes.TrimSpace(l)) == 0 {
+			continue
+		}
+		var e rum.LogEntry
+		if err := rum.ParseLogEntry(l, &e); err != nil {
+			return 0, reject(http.StatusBadRequest, "invalid", "line %d: %v", line, err)
+		}
+		qs = append(qs, e)
+	}
+	if len(qs) == 0 {
+		return 0, reject(http.StatusBadRequest, "invalid", "empty batch")
+	}
+	if _, err := s.st.AddQueries(r.Context(), qs); err != nil {
+		s.m.storeErrors.Inc()
+		s.log.Warn("query log lines not stored", "lines", len(qs), "error", err)
+		return 0, reject(http.StatusServiceUnavailable, "store", "not stored: %v", err)
+	}
+	return len(qs), nil
+}
