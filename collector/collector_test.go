@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -422,10 +423,20 @@ func FuzzParseConfig(f *testing.F) {
 	for _, s := range []string{"listen: 127.0.0.1:1\nrate: 1\nburst: 2", "trusted_proxies: [10.0.0.0/8]", "origins: ['*']", "pops: [{label: a, url: 'http://x'}]", "tls: {cert: a}"} {
 		f.Add(s)
 	}
+	for _, c := range queryLogTokenCases {
+		f.Add(c.yaml)
+	}
 	f.Fuzz(func(t *testing.T, s string) {
 		c, err := ParseConfig([]byte(s))
 		if err == nil && (c == nil || c.Burst < 1 || c.CommitBatch < 1 || !validLabel(c.PoP)) {
 			t.Fatalf("accepted an invalid config: %+v", c)
+		}
+		if err == nil {
+			for _, tok := range c.QueryLogTokens {
+				if len(tok) < 16 || slices.Contains(c.Tokens, tok) {
+					t.Fatalf("accepted query log token %q (agent tokens %q)", tok, c.Tokens)
+				}
+			}
 		}
 	})
 }

@@ -69,12 +69,15 @@ func TestQueryLog(t *testing.T) {
 	}
 }
 
+var queryLogTokenCases = []struct{ yaml, err string }{
+	{"querylog_tokens: [short]", "querylog_tokens[0]: a query log token needs at least 16 characters"},
+	{"querylog_tokens: [\"querylog token 0123456789\"]", "querylog_tokens[0]: a query log token needs at least 16 characters and no white space"},
+	{"tokens: [querylog-token-0123456789]\nquerylog_tokens: [querylog-token-0123456789]", "querylog_tokens[0]: also an agent token"},
+	{"querylog_tokens: [querylog-token-0123456789]", ""},
+}
+
 func TestQueryLogTokensConfig(t *testing.T) {
-	for _, c := range []struct{ yaml, err string }{
-		{"querylog_tokens: [short]", "querylog_tokens[0]: a query log token needs at least 16 characters"},
-		{"tokens: [querylog-token-0123456789]\nquerylog_tokens: [querylog-token-0123456789]", "querylog_tokens[0]: also an agent token"},
-		{"querylog_tokens: [querylog-token-0123456789]", ""},
-	} {
+	for _, c := range queryLogTokenCases {
 		_, err := ParseConfig([]byte(c.yaml))
 		if (c.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.err)) {
 			t.Errorf("%q: %v, want %q", c.yaml, err, c.err)
