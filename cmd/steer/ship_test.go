@@ -113,6 +113,21 @@ func TestShipQueryLog(t *testing.T) {
 		}
 	}
 	r.stop(t)
+	// the collector is down: the new line waits where it was
+	before := offset()
+	f, err = os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(line(2502)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := ship(logToken); code != 1 || !strings.Contains(errs, "connection refused") || offset() != before {
+		t.Errorf("collector down: exit %d, offset %d (was %d), %q %q", code, offset(), before, out, errs)
+	}
 	if n := storedQueries(t, storeDir); n != 2503 {
 		t.Errorf("%d queries in the store, want 2503 (2500, the completed line, one more, and the good line of the bad log)", n)
 	}
