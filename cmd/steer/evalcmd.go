@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"sync"
 
 	"github.com/steer-gslb/steer/builder"
 	"github.com/steer-gslb/steer/config"
@@ -249,18 +250,27 @@ func evalTruth(a evalArgs, rows []*evalRow, tabs []*popmap.Table, geos []*geoip.
 	if err != nil {
 		return nil, err
 	}
-	var perfect *mapeval.Result
-	var lats [][]float32
-	var weights []float32
-	for i, r := range rows {
+	// the strategies are scored side by side: each streams the truth file
+	// on its own (maps, GeoIP and sources are read-only)
+	results := make([]*mapeval.Result, len(rows))
+	errs := make([]error, len(rows))
+	var wg sync.WaitGroup
+	for i := range rows {
 		in := mapeval.Input{Truth: a.truth, Map: tabs[i], Geo: geos[i], Quantile: a.quantile, KeepPerNetwork: a.png != ""}
 		if i == 0 {
 			in.Source = source
 		}
-		res, err := mapeval.Evaluate(in)
-		if err != nil {
-			return nil, err
-		}
+		wg.Go(func() { results[i], errs[i] = mapeval.Evaluate(in) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	var perfect *mapeval.Result
+	var lats [][]float32
+	var weights []float32
+	for i, r := range rows {
+		res := results[i]
 		r.Truth = &builder.Scores{PerNetwork: res.PerNetwork, Served: res.Served}
 		if i == 0 {
 			r.Measured, r.Extrapol, r.Classes = &res.Measured, &res.Extrapolated, res.Classes
