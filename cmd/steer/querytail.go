@@ -75,20 +75,40 @@ func (q *queryTail) run(ctx context.Context) {
 		q.batch = tailBatch
 	}
 	pos := q.load()
-	t := time.NewTicker(q.every)
+	t := time.NewTimer(q.every)
 	defer t.Stop()
+	failures := 0
 	for {
+		failed := false
 		for _, f := range q.files {
 			if err := q.poll(ctx, f, pos); err != nil && ctx.Err() == nil {
-				q.log.Error("query log", "file", f, "error", err)
+				q.log.Error("query log", "file", f, "error", err, "retry in", backoff(q.every, failures+1))
+				failed = true
 			}
 		}
+		if failed {
+			failures++
+		} else {
+			failures = 0
+		}
+		t.Reset(backoff(q.every, failures))
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
 	}
+}
+
+// backoff is the wait before the next poll after failures failed polls in
+// a row: every, doubled for each failure, at most a minute (or every, when
+// that is longer), so a collector that is down is not asked every second.
+func backoff(every time.Duration, failures int) time.Duration {
+	d := every
+	for range min(failures, 16) {
+		d *= 2
+	}
+	return max(min(d, time.Minute), every)
 }
 
 // poll loads the whole lines appended to path since its position.

@@ -132,3 +132,23 @@ func TestShipQueryLog(t *testing.T) {
 		t.Errorf("%d queries in the store, want 2503 (2500, the completed line, one more, and the good line of the bad log)", n)
 	}
 }
+
+func TestBackoff(t *testing.T) {
+	for _, c := range []struct {
+		every    time.Duration
+		failures int
+		want     time.Duration
+	}{
+		{time.Second, 0, time.Second},
+		{time.Second, 1, 2 * time.Second},
+		{time.Second, 3, 8 * time.Second},
+		{time.Second, 6, time.Minute},
+		{time.Second, 1000, time.Minute},
+		{2 * time.Minute, 5, 2 * time.Minute},
+		{5 * time.Millisecond, 2, 20 * time.Millisecond},
+	} {
+		if got := backoff(c.every, c.failures); got != c.want {
+			t.Errorf("backoff(%v, %d) = %v, want %v", c.every, c.failures, got, c.want)
+		}
+	}
+}
