@@ -1,11 +1,8 @@
 package collector
 
 import (
-	"bytes"
 	"crypto/sha256"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -31,10 +28,7 @@ func (s *Server) serveQueryLog(w http.ResponseWriter, r *http.Request) {
 		if code == http.StatusMethodNotAllowed {
 			w.Header().Set("Allow", "POST")
 		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.WriteHeader(code)
-		_, _ = io.WriteString(w, rej.msg+"\n")
+		rej.write(w)
 	} else {
 		s.m.queries.Add(float64(n))
 		w.Header().Set("Content-Type", "application/json")
@@ -60,26 +54,13 @@ func (s *Server) handleQueryLog(r *http.Request) (int, *rejection) {
 	default:
 		return 0, reject(http.StatusUnsupportedMediaType, "type", "Content-Type %q: send application/x-ndjson", ct)
 	}
-	body, err := readBody(r.Body, nil, s.cfg.MaxBody)
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) || errors.Is(err, errTooBig) {
-			return 0, reject(http.StatusRequestEntityTooLarge, "size", "body larger than %d bytes", s.cfg.MaxBody)
-		}
-		return 0, reject(http.StatusBadRequest, "read", "reading the body: %v", err)
+	body, rej := s.readBody(r, nil)
+	if rej != nil {
+		return 0, rej
 	}
 	var qs []rum.LogEntry
-	for line := 1; len(body) > 0; line++ {
-		l, rest, _ := bytes.Cut(body, []byte{'\n'})
-		body = rest
-		if len(bytes.TrimSpace(l)) == 0 {
-			continue
-		}
-		var e rum.LogEntry
-		if err := rum.ParseLogEntry(l, &e); err != nil {
-			return 0, reject(http.StatusBadRequest, "invalid", "line %d: %v", line, err)
-		}
-		qs = append(qs, e)
+	if err := rum.EachLogEntry(body, func(e *rum.LogEntry) error { qs = append(qs, *e); return nil }); err != nil {
+		return 0, reject(http.StatusBadRequest, "invalid", "%v", err)
 	}
 	if len(qs) == 0 {
 		return 0, reject(http.StatusBadRequest, "invalid", "empty batch")

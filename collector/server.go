@@ -255,6 +255,14 @@ type rejection struct {
 
 func (e *rejection) Error() string { return e.msg }
 
+// write sends the rejection as a plain-text answer naming the problem.
+func (e *rejection) write(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(e.code)
+	_, _ = io.WriteString(w, e.msg+"\n")
+}
+
 func reject(code int, reason, format string, args ...any) *rejection {
 	return &rejection{code, reason, fmt.Sprintf(format, args...)}
 }
@@ -364,10 +372,7 @@ func (s *Server) serveBeacon(w http.ResponseWriter, r *http.Request) {
 		if rej.code == http.StatusTooManyRequests {
 			w.Header().Set("Retry-After", "1")
 		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.WriteHeader(code)
-		_, _ = io.WriteString(w, rej.msg+"\n")
+		rej.write(w)
 	case r.Method == http.MethodOptions:
 		code = http.StatusNoContent
 		w.WriteHeader(code)
@@ -408,14 +413,10 @@ func (s *Server) handleBeacon(w http.ResponseWriter, r *http.Request) (int, *rej
 	}
 	bp := bodyPool.Get().(*[]byte)
 	defer bodyPool.Put(bp)
-	body, err := readBody(r.Body, (*bp)[:0], s.cfg.MaxBody)
+	body, rej := s.readBody(r, (*bp)[:0])
 	*bp = body[:0]
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) || errors.Is(err, errTooBig) {
-			return 0, reject(http.StatusRequestEntityTooLarge, "size", "body larger than %d bytes", s.cfg.MaxBody)
-		}
-		return 0, reject(http.StatusBadRequest, "read", "reading the body: %v", err)
+	if rej != nil {
+		return 0, rej
 	}
 	bs, rej := s.parse(body, ndjson, token, network)
 	if rej != nil {
@@ -457,6 +458,20 @@ func (s *Server) authorizeOrPreflight(w http.ResponseWriter, r *http.Request) (s
 }
 
 var errTooBig = errors.New("body too large")
+
+// readBody reads a request body of at most the configured max_body into
+// buf: 413 when it is larger, 400 when it cannot be read.
+func (s *Server) readBody(r *http.Request, buf []byte) ([]byte, *rejection) {
+	body, err := readBody(r.Body, buf, s.cfg.MaxBody)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) || errors.Is(err, errTooBig) {
+			return body, reject(http.StatusRequestEntityTooLarge, "size", "body larger than %d bytes", s.cfg.MaxBody)
+		}
+		return body, reject(http.StatusBadRequest, "read", "reading the body: %v", err)
+	}
+	return body, nil
+}
 
 // readBody reads at most limit bytes into buf.
 func readBody(r io.Reader, buf []byte, limit int64) ([]byte, error) {

@@ -1,6 +1,8 @@
 package rum
 
 import (
+	"bytes"
+	"fmt"
 	"net/netip"
 	"strconv"
 	"time"
@@ -213,4 +215,26 @@ func AppendLogEntry(dst []byte, e *LogEntry) []byte {
 	dst = append(dst, `,"source":`...)
 	dst = appendString(dst, e.Source)
 	return append(dst, '}')
+}
+
+// EachLogEntry calls fn with every entry of an NDJSON query log held in
+// data (blank lines skipped; one LogEntry reused, so fn copies what it
+// keeps). It stops at the first line that does not parse, with an error
+// naming it ("line 3: ..."), or at the first error fn returns.
+func EachLogEntry(data []byte, fn func(*LogEntry) error) error {
+	var e LogEntry
+	for line := 1; len(data) > 0; line++ {
+		l, rest, _ := bytes.Cut(data, []byte{'\n'})
+		data = rest
+		if len(bytes.TrimSpace(l)) == 0 {
+			continue
+		}
+		if err := ParseLogEntry(l, &e); err != nil {
+			return fmt.Errorf("line %d: %w", line, err)
+		}
+		if err := fn(&e); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -291,3 +291,30 @@ func TestParseLogEntryAllocs(t *testing.T) {
 		t.Errorf("ParseLogEntry allocates %v times, want ≤ 1 (the qname)", n)
 	}
 }
+
+// TestEachLogEntry: blank lines are skipped, entries come in order (an
+// absent ECS does not keep the previous line's), a bad line stops the walk
+// naming its line number, and fn's error is returned as it is.
+func TestEachLogEntry(t *testing.T) {
+	noECS := logLine("ecs", "-", "source", `"resolver"`)
+	data := []byte(logLine() + "\n\n  \n" + noECS + "\n" + logLine("qtype", `"AAAA"`))
+	var got []LogEntry
+	if err := EachLogEntry(data, func(e *LogEntry) error { got = append(got, *e); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0] != designEntry || got[1].ECS.IsValid() || got[1].Source != SourceResolver || got[2].QType != "AAAA" {
+		t.Errorf("entries %+v", got)
+	}
+	n := 0
+	err := EachLogEntry([]byte(logLine()+"\n\n"+logLine("qtype", "7")+"\n"+logLine()), func(*LogEntry) error { n++; return nil })
+	if err == nil || !strings.HasPrefix(err.Error(), "line 3: ") || n != 1 {
+		t.Errorf("bad third line: %v after %d entries", err, n)
+	}
+	stop := errors.New("stop")
+	if err := EachLogEntry(data, func(*LogEntry) error { return stop }); err != stop { //nolint:errorlint // returned as it is, not wrapped
+		t.Errorf("fn's error: got %v", err)
+	}
+	if err := EachLogEntry(nil, func(*LogEntry) error { t.Error("called on no data"); return nil }); err != nil {
+		t.Error(err)
+	}
+}

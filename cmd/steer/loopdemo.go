@@ -452,14 +452,7 @@ func replayDNSTests(path string, server netip.AddrPort, workers int) (map[netip.
 		qtype uint16
 	}
 	var qs []q
-	for line := range bytes.SplitSeq(data, []byte("\n")) {
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		var e rum.LogEntry
-		if err := rum.ParseLogEntry(line, &e); err != nil {
-			return nil, 0, fmt.Errorf("%s: %w", path, err)
-		}
+	if err := rum.EachLogEntry(data, func(e *rum.LogEntry) error {
 		a, ok := byResolver[e.Resolver.String()]
 		if !ok {
 			n := len(byResolver) + 1
@@ -468,6 +461,9 @@ func replayDNSTests(path string, server netip.AddrPort, workers int) (map[netip.
 			aliases[a] = e.Resolver.String()
 		}
 		qs = append(qs, q{e.QName, a, e.ECS, dns.StringToType[e.QType]})
+		return nil
+	}); err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", path, err)
 	}
 	var answered atomic.Int64
 	ch := make(chan q, 256)
@@ -520,21 +516,17 @@ func unalias(in, out string, aliases map[netip.Addr]string) error {
 		return err
 	}
 	var buf []byte
-	for line := range bytes.SplitSeq(data, []byte("\n")) {
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		var e rum.LogEntry
-		if err := rum.ParseLogEntry(line, &e); err != nil {
-			return fmt.Errorf("%s: %w", in, err)
-		}
+	if err := rum.EachLogEntry(data, func(e *rum.LogEntry) error {
 		r, ok := aliases[e.Resolver]
 		if !ok {
-			return errors.New("query log: a query from an address the demo did not send from: " + e.Resolver.String())
+			return errors.New("a query from an address the demo did not send from: " + e.Resolver.String())
 		}
 		e.Resolver = netip.MustParseAddr(r)
-		buf = rum.AppendLogEntry(buf, &e)
+		buf = rum.AppendLogEntry(buf, e)
 		buf = append(buf, '\n')
+		return nil
+	}); err != nil {
+		return fmt.Errorf("query log %s: %w", in, err)
 	}
 	return os.WriteFile(out, buf, 0o644)
 }
