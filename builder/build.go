@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/netip"
 	"slices"
@@ -405,19 +406,9 @@ func (b *mapBuilder) emit() (*popmap.Map, *Sources) {
 		add(e.pfx, e.ranked)
 	}
 	m := &popmap.Map{}
-	keys := make([]string, 0, len(groups))
-	for k := range groups {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(groups)) {
 		g := groups[k]
-		slices.SortFunc(g.Networks, func(a, c netip.Prefix) int {
-			if x := a.Addr().Compare(c.Addr()); x != 0 {
-				return x
-			}
-			return a.Bits() - c.Bits()
-		})
+		slices.SortFunc(g.Networks, comparePrefixes)
 		m.Entries = append(m.Entries, *g)
 	}
 	return m, src

@@ -1,10 +1,11 @@
 package builder
 
 import (
+	"cmp"
+	"maps"
 	"math"
 	"net/netip"
 	"slices"
-	"sort"
 
 	"github.com/gaissmai/bart"
 
@@ -134,12 +135,7 @@ func (b *mapBuilder) extrapolate() error {
 		}
 	}
 	if !b.opt.Skip[RuleExtrapolateAS] {
-		asns := make([]uint32, 0, len(byAS))
-		for a := range byAS {
-			asns = append(asns, a)
-		}
-		slices.Sort(asns)
-		for _, a := range asns {
+		for _, a := range slices.Sorted(maps.Keys(byAS)) {
 			g := byAS[a]
 			first, ok := g.agreed()
 			if !ok || g.n < b.opt.MinAgree {
@@ -153,12 +149,7 @@ func (b *mapBuilder) extrapolate() error {
 		}
 	}
 	if !b.opt.Skip[RuleExtrapolatePfx] {
-		pfxs := make([]netip.Prefix, 0, len(byPfx))
-		for p := range byPfx {
-			pfxs = append(pfxs, p)
-		}
-		sortPrefixes(pfxs)
-		for _, p := range pfxs {
+		for _, p := range slices.SortedFunc(maps.Keys(byPfx), comparePrefixes) {
 			if _, ok := ruled.Get(p); ok {
 				continue
 			}
@@ -265,11 +256,7 @@ func space(p netip.Prefix) float64 {
 	return math.Exp2(float64(56 - p.Bits()))
 }
 
-func sortPrefixes(ps []netip.Prefix) {
-	sort.Slice(ps, func(i, j int) bool {
-		if c := ps[i].Addr().Compare(ps[j].Addr()); c != 0 {
-			return c < 0
-		}
-		return ps[i].Bits() < ps[j].Bits()
-	})
+// comparePrefixes orders prefixes by address, then by length.
+func comparePrefixes(a, b netip.Prefix) int {
+	return cmp.Or(a.Addr().Compare(b.Addr()), cmp.Compare(a.Bits(), b.Bits()))
 }
