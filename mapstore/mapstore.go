@@ -383,12 +383,7 @@ func (d *Dir) rollback(now func() time.Time) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	var pub *Record
-	for i := range hist {
-		if hist[i].Action == ActionPublish && hist[i].Version == cur {
-			pub = &hist[i]
-		}
-	}
+	pub := lastPublish(hist, cur)
 	if pub == nil {
 		return Result{}, fmt.Errorf("map directory %s: history has no publish line for current version %d, so the version before it is unknown", d.dir, cur)
 	}
@@ -412,6 +407,18 @@ func (d *Dir) rollback(now func() time.Time) (Result, error) {
 		return Result{}, err
 	}
 	return Result{Action: ActionRollback, Version: prev, Previous: cur, Path: path, SHA256: sum}, nil
+}
+
+// lastPublish is the last publish line of version v in hist (nil if none):
+// its Previous is where a rollback from v returns.
+func lastPublish(hist []Record, v int) *Record {
+	var pub *Record
+	for i := range hist {
+		if hist[i].Action == ActionPublish && hist[i].Version == v {
+			pub = &hist[i]
+		}
+	}
+	return pub
 }
 
 // commit records rec in history and then switches current.json to its
@@ -567,14 +574,12 @@ func (d *Dir) Prune(keep int) (removed []int, err error) {
 	}
 	// the rollback chain: each version's last publish line names the one
 	// it replaced
-	replaced := map[int]int{}
-	for _, r := range hist {
-		if r.Action == ActionPublish {
-			replaced[r.Version] = r.Previous
-		}
-	}
 	for v, i := cur, 0; v != 0 && i < keep; i++ {
-		v = replaced[v]
+		pub := lastPublish(hist, v)
+		if pub == nil {
+			break
+		}
+		v = pub.Previous
 		kept[v] = true
 	}
 	for _, n := range nums {
