@@ -79,13 +79,11 @@ func (q *queryTail) run(ctx context.Context) {
 	defer t.Stop()
 	failures := 0
 	for {
-		failed := false
-		for _, f := range q.files {
-			if err := q.poll(ctx, f, pos); err != nil && ctx.Err() == nil {
+		failed := q.pollAll(ctx, pos, func(f string, err error) {
+			if ctx.Err() == nil {
 				q.log.Error("query log", "file", f, "error", err, "retry in", backoff(q.every, failures+1))
-				failed = true
 			}
-		}
+		})
 		if failed {
 			failures++
 		} else {
@@ -98,6 +96,18 @@ func (q *queryTail) run(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// pollAll polls every file once, reporting each failure; it returns
+// whether any failed.
+func (q *queryTail) pollAll(ctx context.Context, pos map[string]tailPos, report func(file string, err error)) (failed bool) {
+	for _, f := range q.files {
+		if err := q.poll(ctx, f, pos); err != nil {
+			report(f, err)
+			failed = true
+		}
+	}
+	return failed
 }
 
 // backoff is the wait before the next poll after failures failed polls in

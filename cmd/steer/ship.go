@@ -91,14 +91,7 @@ func runShip(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *once {
-		pos := q.load()
-		failed := false
-		for _, f := range files {
-			if err := q.poll(ctx, f, pos); err != nil {
-				fmt.Fprintf(stderr, "steer ship: %s: %v\n", f, err)
-				failed = true
-			}
-		}
+		failed := q.pollAll(ctx, q.load(), func(f string, err error) { fmt.Fprintf(stderr, "steer ship: %s: %v\n", f, err) })
 		fmt.Fprintf(stdout, "shipped %d lines in %d requests to %s\n", sh.lines, sh.requests, sh.url)
 		if failed {
 			return 1
