@@ -43,12 +43,7 @@ flags:
 `
 
 func runBuild(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("steer build", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), buildUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlags("steer build", buildUsage, stderr)
 	dir := fs.String("store", "", "RUM store directory (required)")
 	out := fs.String("out", "", "map file to write (required)")
 	var bgpFiles, skip, capacity listFlag

@@ -50,12 +50,7 @@ flags:
 `
 
 func runCollect(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("steer collect", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), collectUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlags("steer collect", collectUsage, stderr)
 	dir := fs.String("store", "", "RUM store directory (created if missing)")
 	listen := fs.String("listen", "", "address to listen on (default: the config's, else 127.0.0.1:8080)")
 	cfgPath := fs.String("config", "", "collector config file (YAML; see the collector package doc)")

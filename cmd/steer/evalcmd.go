@@ -53,12 +53,7 @@ type evalRow struct {
 }
 
 func runEval(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("steer eval", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), evalUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlags("steer eval", evalUsage, stderr)
 	dir := fs.String("store", "", "RUM store: score on its held-out beacons")
 	mapFile := fs.String("map", "", "the map to score (required)")
 	truth := fs.String("truth", "", "a simulated world's truth.tsv.gz: score on the ground truth")

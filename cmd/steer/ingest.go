@@ -34,12 +34,7 @@ flags:
 `
 
 func runIngest(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("steer ingest", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), ingestUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlags("steer ingest", ingestUsage, stderr)
 	dir := fs.String("store", "", "store directory (required)")
 	var opt store.ImportOptions
 	fs.IntVar(&opt.Workers, "workers", 0, "parsing goroutines (0: one per core)")

@@ -50,12 +50,7 @@ flags:
 `
 
 func runPlan(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("steer plan", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), planUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlags("steer plan", planUsage, stderr)
 	add := fs.Int("add", 5, "new PoPs to place")
 	lossName := fs.String("loss", "tcp", "loss function: tcp, l1 or l2")
 	cfgFile := fs.String("config", "", "the DNS server config whose PoPs exist (instead of --pops)")

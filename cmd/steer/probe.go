@@ -43,12 +43,7 @@ func runProbe(args []string, stdout, stderr io.Writer) int {
 
 // probeMain is runProbe with the context given (tests).
 func probeMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("steer probe", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), probeUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlags("steer probe", probeUsage, stderr)
 	var cfg probe.Config
 	var targets []probe.Target
 	fs.StringVar(&cfg.TargetsURL, "pops", "", "URL of the PoP list (the collector's /rum/pops.json), fetched every round")

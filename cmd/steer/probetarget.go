@@ -47,12 +47,7 @@ type probeTargetOptions struct {
 }
 
 func runProbeTarget(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("steer probe-target", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), probeTargetUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlags("steer probe-target", probeTargetUsage, stderr)
 	var o probeTargetOptions
 	fs.StringVar(&o.pop, "pop", "", "label of the PoP this endpoint answers for (X-Edge-PoP)")
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:8443", "address to listen on (host:port; port 0 picks one)")

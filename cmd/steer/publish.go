@@ -28,12 +28,7 @@ flags:
 `
 
 func runPublish(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("steer publish", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, publishUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlags("steer publish", publishUsage, stderr)
 	dir := fs.String("dir", "", "map directory (required; created when absent)")
 	store := fs.String("store", "", "RUM store whose held-out samples score the candidate against the current version")
 	force := fs.Bool("force", false, "publish even if the candidate scores worse than the current version, or unscored")
@@ -185,12 +180,7 @@ flags:
 `
 
 func runVersions(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("steer versions", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, versionsUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlags("steer versions", versionsUsage, stderr)
 	dir := fs.String("dir", "", "map directory (required)")
 	keep := fs.Int("keep", 0, "remove versions older than the newest N (keeping the current one and the rollback chain)")
 	if err := fs.Parse(args); err != nil {

@@ -37,12 +37,7 @@ flags:
 `
 
 func runShip(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("steer ship", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, shipUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlags("steer ship", shipUsage, stderr)
 	var files []string
 	fs.Var((*listFlag)(&files), "query-log", "the DNS server's query log (its query_log file) to follow (repeatable)")
 	to := fs.String("collector", "", "the collector's base URL, e.g. https://collector.example.net (required)")

@@ -48,12 +48,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 		return runSimReport(args[1:], stdout, stderr)
 	}
 	opt := sim.DefaultOptions()
-	fs := flag.NewFlagSet("steer sim", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), simUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlags("steer sim", simUsage, stderr)
 	out := fs.String("out", "", "directory to write the world into (created if missing)")
 	fs.Uint64Var(&opt.Seed, "seed", opt.Seed, "random seed: the same seed and flags give the same world")
 	fs.IntVar(&opt.Networks, "networks", opt.Networks, "client networks (IPv4 /24s and IPv6 /56s)")
