@@ -218,16 +218,24 @@ func TestRulesMatter(t *testing.T) {
 	}
 }
 
+// cleanStore is a store holding a clean beacon and a close one for each
+// test network.
+func cleanStore(t *testing.T) (*store.DuckDB, *beaconSet) {
+	t.Helper()
+	st := openStore(t)
+	s := &beaconSet{}
+	for _, n := range testNets {
+		cleanBeacon(s, n)
+		closeBeacon(s, n)
+	}
+	s.store(t, st)
+	return st, s
+}
+
 // TestRulesCleanInputUnchanged: on clean input, switching a cleaning rule
 // off changes nothing (the rules only remove dirt).
 func TestRulesCleanInputUnchanged(t *testing.T) {
-	st := openStore(t)
-	var s beaconSet
-	for _, n := range testNets {
-		cleanBeacon(&s, n)
-		closeBeacon(&s, n)
-	}
-	s.store(t, st)
+	st, _ := cleanStore(t)
 	for _, r := range []Rule{RuleHTTPSOnly, RuleImpossibleRTT, RuleBadClock, RuleTickTimer, RuleTickDetected} {
 		res := build(t, st, nil, Options{Skip: map[Rule]bool{r: true}})
 		for _, n := range testNets {
@@ -441,13 +449,7 @@ func TestParseRules(t *testing.T) {
 // TestBuildHoldOutNone: Options.HoldOut < 0 means no hold-out, so a build
 // uses every beacon.
 func TestBuildHoldOutNone(t *testing.T) {
-	st := openStore(t)
-	var s beaconSet
-	for _, n := range testNets {
-		cleanBeacon(&s, n)
-		closeBeacon(&s, n)
-	}
-	s.store(t, st)
+	st, s := cleanStore(t)
 	held := 0
 	for _, b := range s.bs {
 		if IsHeldOut(store.BeaconID(&b.Beacon), 0.1) {

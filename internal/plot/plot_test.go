@@ -144,16 +144,23 @@ func TestBinsErrors(t *testing.T) {
 		{"too many bins", []Series{{Values: []float64{0, 1e6}}}, 1e-3, nil, nil, "more than 10000 bins"},
 	} {
 		_, err := Bins(tc.series, tc.width, tc.clip)
-		if err == nil {
-			t.Errorf("%s: no error", tc.name)
-			continue
-		}
-		if tc.is != nil && !errors.Is(err, tc.is) {
-			t.Errorf("%s: %v is not %v", tc.name, err, tc.is)
-		}
-		if !strings.Contains(err.Error(), tc.substr) {
-			t.Errorf("%s: %q does not mention %q", tc.name, err, tc.substr)
-		}
+		checkErr(t, tc.name, err, tc.is, tc.substr)
+	}
+}
+
+// checkErr reports a nil err, one that is not is (when given), or one
+// whose text lacks substr.
+func checkErr(t *testing.T, name string, err, is error, substr string) {
+	t.Helper()
+	if err == nil {
+		t.Errorf("%s: no error", name)
+		return
+	}
+	if is != nil && !errors.Is(err, is) {
+		t.Errorf("%s: %v is not %v", name, err, is)
+	}
+	if !strings.Contains(err.Error(), substr) {
+		t.Errorf("%s: %q does not mention %q", name, err, substr)
 	}
 }
 
@@ -182,16 +189,7 @@ func TestRenderErrors(t *testing.T) {
 	} {
 		var buf bytes.Buffer
 		err := writePNG(tc.chart, &buf)
-		if err == nil {
-			t.Errorf("%s: no error", tc.name)
-			continue
-		}
-		if tc.is != nil && !errors.Is(err, tc.is) {
-			t.Errorf("%s: %v is not %v", tc.name, err, tc.is)
-		}
-		if !strings.Contains(err.Error(), tc.substr) {
-			t.Errorf("%s: %q does not mention %q", tc.name, err, tc.substr)
-		}
+		checkErr(t, tc.name, err, tc.is, tc.substr)
 		if buf.Len() != 0 {
 			t.Errorf("%s: wrote %d bytes despite the error", tc.name, buf.Len())
 		}
