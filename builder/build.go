@@ -37,6 +37,7 @@ type Result struct {
 	Table   *popmap.Table
 	Report  *Report
 	Sources *Sources // where each network of Map came from (MAP.sources.tsv)
+	RTT     *RTT     // each network's weight and expected RTT per ranked PoP (MAP.rtt.tsv)
 }
 
 type route struct{ asn uint32 }
@@ -121,7 +122,8 @@ func Build(ctx context.Context, in Input) (*Result, error) {
 	if err := b.extrapolate(); err != nil {
 		return nil, err
 	}
-	m, src := b.emit()
+	m, src, rtt := b.emit()
+	b.extrapolatedWeights(rtt)
 	tab, err := popmap.Compile(m)
 	if err != nil {
 		return nil, fmt.Errorf("builder: the built map does not compile: %w", err)
@@ -130,7 +132,7 @@ func Build(ctx context.Context, in Input) (*Result, error) {
 
 	rep.fill(b, m, tab, in.Previous, cnt)
 	rep.Timing.Total = time.Since(start).Seconds()
-	return &Result{Map: m, Table: tab, Report: rep, Sources: src}, nil
+	return &Result{Map: m, Table: tab, Report: rep, Sources: src, RTT: rtt}, nil
 }
 
 // mapBuilder turns estimates into map entries.
@@ -156,12 +158,15 @@ type entry struct {
 	pfx    netip.Prefix
 	ranked []int32
 	rule   Rule
+	est    []float32 // the group's estimate at each ranked PoP
 }
 
 type resolverEntry struct {
 	addr   netip.Addr
 	ranked []int32
 	ecs    bool
+	est    []float32 // the clients' weighted mean estimate at each ranked PoP
+	weight float64   // the joined clients' beacons
 }
 
 // rank orders the PoPs by a latency row, best first, keeping at most n
@@ -266,7 +271,11 @@ func (b *mapBuilder) rankResolvers() {
 			prevLabels, _ := b.prev.Lookup(a)
 			ranked = b.keep(ranked, row, prevLabels)
 		}
-		b.res = append(b.res, resolverEntry{addr: a, ranked: ranked, ecs: r.ecsShare() >= 0.5})
+		est := make([]float32, len(ranked))
+		for j, p := range ranked {
+			est[j] = row[p]
+		}
+		b.res = append(b.res, resolverEntry{addr: a, ranked: ranked, ecs: r.ecsShare() >= 0.5, est: est, weight: w})
 	}
 }
 
@@ -371,19 +380,22 @@ func (b *mapBuilder) labels(r []int32) []popmap.Label {
 }
 
 // emit writes the map, one entry per distinct ranking, networks sorted,
-// and where each network came from.
-func (b *mapBuilder) emit() (*popmap.Map, *Sources) {
+// where each network came from, and its weight and estimates (est: at
+// each PoP of r, in order).
+func (b *mapBuilder) emit() (*popmap.Map, *Sources, *RTT) {
 	groups := map[string]*popmap.Entry{}
 	seen := map[netip.Prefix]bool{}
 	src := &Sources{}
+	rtt := &RTT{PoPs: b.d.PoPs, offset: []int32{0}}
 	var from string
-	add := func(p netip.Prefix, r []int32) {
+	add := func(p netip.Prefix, r []int32, est []float32, w float64, extrap bool) {
 		if len(r) == 0 || seen[p] {
 			return
 		}
 		seen[p] = true
 		src.Networks = append(src.Networks, p)
 		src.From = append(src.From, from)
+		rtt.add(r, est, w, extrap)
 		ls := b.labels(r)
 		k := popmap.FormatLabels(ls)
 		g := groups[k]
@@ -394,16 +406,22 @@ func (b *mapBuilder) emit() (*popmap.Map, *Sources) {
 		g.Networks = append(g.Networks, p)
 	}
 	from = FromMeasured
-	for i := range b.ranked {
-		add(b.d.Networks[i].Prefix, b.ranked[i])
+	var est []float32
+	for i, r := range b.ranked {
+		est = est[:0]
+		row := b.e.row(i)
+		for _, p := range r {
+			est = append(est, row[p])
+		}
+		add(b.d.Networks[i].Prefix, r, est, b.weight[i], false)
 	}
 	from = FromResolver
 	for _, r := range b.res {
-		add(netip.PrefixFrom(r.addr, r.addr.BitLen()), r.ranked)
+		add(netip.PrefixFrom(r.addr, r.addr.BitLen()), r.ranked, r.est, r.weight, false)
 	}
 	for _, e := range b.entries {
 		from = string(e.rule)
-		add(e.pfx, e.ranked)
+		add(e.pfx, e.ranked, e.est, 0, true) // weighed by extrapolatedWeights
 	}
 	m := &popmap.Map{}
 	for _, k := range slices.Sorted(maps.Keys(groups)) {
@@ -411,7 +429,8 @@ func (b *mapBuilder) emit() (*popmap.Map, *Sources) {
 		slices.SortFunc(g.Networks, comparePrefixes)
 		m.Entries = append(m.Entries, *g)
 	}
-	return m, src
+	rtt.Networks = src.Networks
+	return m, src, rtt
 }
 
 // joinData is resolver ↔ client networks from the DNS test join.

@@ -36,6 +36,16 @@ func (g *group) add(b *mapBuilder, i int) {
 	g.n++
 }
 
+// est is the group's traffic-weighted mean estimate at each of the PoPs r,
+// in order: what MAP.rtt.tsv reports for an entry the group ranked.
+func (g *group) est(r []int32) []float32 {
+	out := make([]float32, len(r))
+	for j, p := range r {
+		out[j] = float32(g.sum[p] / g.w)
+	}
+	return out
+}
+
 // agreed returns the one first choice every member has.
 func (g *group) agreed() (int32, bool) {
 	if len(g.first) != 1 {
@@ -120,8 +130,9 @@ func (b *mapBuilder) extrapolate() error {
 	}
 	ruled := &bart.Table[struct{}]{}
 	b.ruleSpace = map[Rule]*RuleSpace{}
-	addEntry := func(p netip.Prefix, r []int32, rule Rule) {
-		b.entries = append(b.entries, entry{p, r, rule})
+	// est: the estimates of the group that ranked the entry, for MAP.rtt.tsv
+	addEntry := func(p netip.Prefix, r []int32, rule Rule, est []float32) {
+		b.entries = append(b.entries, entry{pfx: p, ranked: r, rule: rule, est: est})
 		b.cnt.add(rule, 1)
 		rs := b.ruleSpace[rule]
 		if rs == nil {
@@ -142,8 +153,9 @@ func (b *mapBuilder) extrapolate() error {
 				continue
 			}
 			r := g.ranking(first, b.opt.Labels)
+			est := g.est(r)
 			for _, p := range b.rt.byAS[a] {
-				addEntry(p, r, RuleExtrapolateAS)
+				addEntry(p, r, RuleExtrapolateAS, est)
 				ruled.Insert(p, struct{}{})
 			}
 		}
@@ -158,7 +170,8 @@ func (b *mapBuilder) extrapolate() error {
 			if !ok || g.n < b.opt.MinAgree {
 				continue
 			}
-			addEntry(p, g.ranking(first, b.opt.Labels), RuleExtrapolatePfx)
+			r := g.ranking(first, b.opt.Labels)
+			addEntry(p, r, RuleExtrapolatePfx, g.est(r))
 			ruled.Insert(p, struct{}{})
 		}
 	}
@@ -209,7 +222,8 @@ func (b *mapBuilder) extrapolate() error {
 		if rp, rt, ok := b.rt.table.LookupPrefixLPM(blk); ok {
 			asn = rt.asn
 			if g := byPfx[rp]; g != nil && g.n >= 1 {
-				addEntry(blk, g.ranking(-1, b.opt.Labels), RuleExtrapolateGeo)
+				r := g.ranking(-1, b.opt.Labels)
+				addEntry(blk, r, RuleExtrapolateGeo, g.est(r))
 				return nil
 			}
 		}
@@ -231,11 +245,13 @@ func (b *mapBuilder) extrapolate() error {
 		}
 		if n > 0 && wsum > 0 {
 			g := &group{sum: sum, w: wsum, n: n}
-			addEntry(blk, g.ranking(-1, b.opt.Labels), RuleExtrapolateGeo)
+			r := g.ranking(-1, b.opt.Labels)
+			addEntry(blk, r, RuleExtrapolateGeo, g.est(r))
 			return nil
 		}
 		if g := atPlace[placeOf(loc)]; g != nil {
-			addEntry(blk, g.ranking(-1, b.opt.Labels), RuleExtrapolateGeo)
+			r := g.ranking(-1, b.opt.Labels)
+			addEntry(blk, r, RuleExtrapolateGeo, g.est(r))
 		}
 		return nil
 	})

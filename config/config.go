@@ -1,7 +1,7 @@
 // Package config loads and validates the YAML configuration of the steer
 // authoritative DNS server: listeners, server options, PoPs (label, location,
-// service addresses, capacity, state) and zones with their steered, RUM and
-// static records.
+// service addresses, capacity, state, health check) and zones with their
+// steered, RUM and static records.
 //
 // Decoding is strict, in the manner of Prometheus and Caddy: unknown keys, a
 // second YAML document, wrong scalar types and out-of-range values are all
@@ -34,6 +34,7 @@ import (
 	"io"
 	"math"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -62,6 +63,13 @@ const (
 	DefaultSOAExpire      = 604800
 	DefaultSOAMinimum     = 60
 
+	// Health check defaults (pops[].check), as in gdnsd's monitors.
+	DefaultCheckStatus   = 200
+	DefaultCheckInterval = 2 * time.Second
+	DefaultCheckTimeout  = time.Second
+	DefaultCheckRise     = 2
+	DefaultCheckFall     = 3
+
 	// MaxTTL bounds every TTL in the config (one day).
 	MaxTTL = 86400
 )
@@ -69,14 +77,27 @@ const (
 // State is the operator-set state of a PoP.
 type State string
 
-// PoP states. A drained PoP keeps serving the clients the map sends to it
-// only when no healthy alternative is ranked; the DNS server skips drained
-// and down PoPs in favour of the next ranked PoP.
+// PoP states. The DNS server skips drained and down PoPs in favour of the
+// next ranked PoP (drain is the planned way out, down the broken one; both
+// leave the answers alike). A PoP in state anycast is answered with the
+// record's default (anycast) addresses for the networks whose first choice
+// it is: hybrid unicast/anycast, so that its traffic leaves as fast as BGP
+// converges instead of as fast as resolver caches expire.
 const (
-	StateUp    State = "up"
-	StateDrain State = "drain"
-	StateDown  State = "down"
+	StateUp      State = "up"
+	StateDrain   State = "drain"
+	StateDown    State = "down"
+	StateAnycast State = "anycast"
 )
+
+// ParseState parses a PoP state name.
+func ParseState(s string) (State, error) {
+	switch st := State(s); st {
+	case StateUp, StateDrain, StateDown, StateAnycast:
+		return st, nil
+	}
+	return "", fmt.Errorf("unknown PoP state %q (want up, drain, down or anycast)", s)
+}
 
 // Step is one step of a record's steering chain. The values are the query
 // log's "source" values.
@@ -107,7 +128,36 @@ type Config struct {
 	Reload   Reload
 	PoPs     []PoP
 	Zones    []Zone
+	// Control, when set, makes the server follow a control server
+	// (`steer control`): PoP states, health, load moves and the active map.
+	Control *Control
 }
+
+// Control is the control: block: the control server to follow.
+type Control struct {
+	URL   string // http(s)://host:port of the control server
+	Token string // a token with role read (token, or read from token_file)
+	// MapFile is the local file the control server's active map version is
+	// written to (atomically) before the server reloads; records name it
+	// as ecs_map/resolver_map. It is also what a restart serves while the
+	// control server is away.
+	MapFile string
+	// Server is this server's name in the fleet (default: the host name
+	// and the first DNS listener).
+	Server string
+	// StaleAfter: with no answer from the control server for this long, the
+	// server's own health checks decide health again (the last admin state,
+	// map and moves are kept). Default 10s.
+	StaleAfter time.Duration
+	// ReportEvery is the report period (default 2s).
+	ReportEvery time.Duration
+}
+
+// Health policies of a record whose PoPs are all unhealthy.
+const (
+	FailOpen   = "fail_open"
+	FailClosed = "fail_closed"
+)
 
 // Listen holds the listening addresses.
 type Listen struct {
@@ -140,6 +190,34 @@ type PoP struct {
 	IPv6     []netip.Addr
 	Capacity float64
 	State    State
+	Check    *Check // nil = no health check: the PoP is always healthy
+}
+
+// Check types.
+const (
+	CheckHTTP  = "http"
+	CheckHTTPS = "https"
+	CheckTCP   = "tcp"
+)
+
+// MaxCheckBody bounds how much of a response body a check reads, and so the
+// length of Check.Body.
+const MaxCheckBody = 64 << 10
+
+// Check is a PoP's health check (gdnsd-style monitor). It is comparable: a
+// reload that leaves a PoP's Check equal keeps the check's state.
+type Check struct {
+	Type     string         // CheckHTTP, CheckHTTPS or CheckTCP
+	URL      string         // http/https: the URL to GET (required for http/https)
+	Addr     netip.AddrPort // tcp: the address to connect to (required for tcp)
+	Host     string         // http/https: optional Host header and TLS server name override
+	Status   int            // http/https: expected status, default 200 (a redirect is not followed)
+	Body     string         // http/https: optional substring the body must contain (first MaxCheckBody bytes read)
+	Insecure bool           // https: skip TLS verification (default false: verification on)
+	Interval time.Duration  // default 2s, 100ms..1h
+	Timeout  time.Duration  // default 1s, must be < Interval
+	Rise     int            // consecutive successes to go up, default 2, 1..100
+	Fall     int            // consecutive failures to go down, default 3, 1..100
 }
 
 // Zone is an authoritative zone.
@@ -192,6 +270,10 @@ type Record struct {
 	// it (the random test names), and each such query is logged to QueryLog.
 	RUM    bool
 	Static *Static
+	// HealthPolicy is what to answer when health checks leave no PoP of
+	// the record usable: FailOpen (default: answer as if all were healthy)
+	// or FailClosed (answer Default, the anycast addresses).
+	HealthPolicy string
 }
 
 // Steered reports whether the record answers by steering.
@@ -326,13 +408,24 @@ func (l *errList) err() error { return errors.Join(l.errs...) }
 // the key path, pointers where an explicit zero is not the default.
 
 type rawConfig struct {
-	Listen   rawListen `yaml:"listen"`
-	Server   rawServer `yaml:"server"`
-	GeoIP    string    `yaml:"geoip"`
-	QueryLog string    `yaml:"query_log"`
-	Reload   rawReload `yaml:"reload"`
-	PoPs     []rawPoP  `yaml:"pops"`
-	Zones    []rawZone `yaml:"zones"`
+	Listen   rawListen   `yaml:"listen"`
+	Server   rawServer   `yaml:"server"`
+	GeoIP    string      `yaml:"geoip"`
+	QueryLog string      `yaml:"query_log"`
+	Reload   rawReload   `yaml:"reload"`
+	PoPs     []rawPoP    `yaml:"pops"`
+	Zones    []rawZone   `yaml:"zones"`
+	Control  *rawControl `yaml:"control"`
+}
+
+type rawControl struct {
+	URL         string `yaml:"url"`
+	Token       string `yaml:"token"`
+	TokenFile   string `yaml:"token_file"`
+	MapFile     string `yaml:"map_file"`
+	Server      string `yaml:"server"`
+	StaleAfter  string `yaml:"stale_after"`
+	ReportEvery string `yaml:"report_every"`
 }
 
 type rawListen struct {
@@ -354,14 +447,29 @@ type rawReload struct {
 }
 
 type rawPoP struct {
-	Label    string   `yaml:"label"`
-	City     string   `yaml:"city"`
-	Lat      *float64 `yaml:"lat"`
-	Lon      *float64 `yaml:"lon"`
-	IPv4     []string `yaml:"ipv4"`
-	IPv6     []string `yaml:"ipv6"`
-	Capacity *float64 `yaml:"capacity"`
-	State    string   `yaml:"state"`
+	Label    string    `yaml:"label"`
+	City     string    `yaml:"city"`
+	Lat      *float64  `yaml:"lat"`
+	Lon      *float64  `yaml:"lon"`
+	IPv4     []string  `yaml:"ipv4"`
+	IPv6     []string  `yaml:"ipv6"`
+	Capacity *float64  `yaml:"capacity"`
+	State    string    `yaml:"state"`
+	Check    *rawCheck `yaml:"check"`
+}
+
+type rawCheck struct {
+	Type     string `yaml:"type"`
+	URL      string `yaml:"url"`
+	Addr     string `yaml:"addr"`
+	Host     string `yaml:"host"`
+	Status   *int64 `yaml:"status"`
+	Body     string `yaml:"body"`
+	Insecure bool   `yaml:"insecure"`
+	Interval string `yaml:"interval"`
+	Timeout  string `yaml:"timeout"`
+	Rise     *int64 `yaml:"rise"`
+	Fall     *int64 `yaml:"fall"`
 }
 
 type rawZone struct {
@@ -408,6 +516,7 @@ type rawRecord struct {
 	Default     *rawAddrs  `yaml:"default"`
 	RUM         bool       `yaml:"rum"`
 	Static      *rawStatic `yaml:"static"`
+	HealthPol   string     `yaml:"health_policy"`
 }
 
 // convert turns the raw form into a typed Config, applying defaults,
@@ -466,6 +575,9 @@ func convert(raw *rawConfig, name string) (*Config, error) {
 	if raw.QueryLog != "" {
 		c.QueryLog = resolvePath(dir, raw.QueryLog)
 	}
+	if rc := raw.Control; rc != nil {
+		c.Control = convertControl(el, rc, dir)
+	}
 
 	for i, rp := range raw.PoPs {
 		path := fmt.Sprintf("pops[%d]", i)
@@ -492,6 +604,9 @@ func convert(raw *rawConfig, name string) (*Config, error) {
 		}
 		if rp.State != "" {
 			p.State = State(rp.State)
+		}
+		if rp.Check != nil {
+			p.Check = convertCheck(el, path+".check", rp.Check)
 		}
 		c.PoPs = append(c.PoPs, p)
 	}
@@ -572,6 +687,41 @@ func convertZone(el *errList, path string, rz *rawZone, dir string) Zone {
 	return z
 }
 
+func convertControl(el *errList, rc *rawControl, dir string) *Control {
+	c := &Control{URL: rc.URL, Token: rc.Token, Server: rc.Server, StaleAfter: 10 * time.Second, ReportEvery: 2 * time.Second}
+	if u, err := url.Parse(rc.URL); rc.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		el.add("control.url", "must be an http:// or https:// URL of the control server, got %q", rc.URL)
+	}
+	switch {
+	case (rc.Token == "") == (rc.TokenFile == ""):
+		el.add("control", "exactly one of token, token_file required")
+	case rc.TokenFile != "":
+		b, err := os.ReadFile(resolvePath(dir, rc.TokenFile))
+		if err != nil {
+			el.add("control.token_file", "%v", err)
+		}
+		c.Token = strings.TrimSpace(string(b))
+	}
+	if rc.MapFile == "" {
+		el.add("control.map_file", "required: the file the active map is written to (name it as ecs_map/resolver_map)")
+	} else {
+		c.MapFile = resolvePath(dir, rc.MapFile)
+	}
+	if rc.StaleAfter != "" {
+		c.StaleAfter = parseDuration(el, "control.stale_after", rc.StaleAfter)
+	}
+	if rc.ReportEvery != "" {
+		c.ReportEvery = parseDuration(el, "control.report_every", rc.ReportEvery)
+	}
+	if c.StaleAfter <= 0 {
+		el.add("control.stale_after", "must be > 0")
+	}
+	if c.ReportEvery <= 0 {
+		el.add("control.report_every", "must be > 0")
+	}
+	return c
+}
+
 func convertRecord(el *errList, path string, rr *rawRecord, origin, dir string) Record {
 	r := Record{TTL: DefaultRecordTTL, RUM: rr.RUM}
 	switch rr.Name {
@@ -611,6 +761,14 @@ func convertRecord(el *errList, path string, rr *rawRecord, origin, dir string) 
 	if rr.ResolverMap != "" {
 		r.ResolverMap = resolvePath(dir, rr.ResolverMap)
 	}
+	switch rr.HealthPol {
+	case "", FailOpen:
+		r.HealthPolicy = FailOpen
+	case FailClosed:
+		r.HealthPolicy = FailClosed
+	default:
+		el.add(path+".health_policy", "must be fail_open or fail_closed, got %q", rr.HealthPol)
+	}
 	if rr.Default != nil {
 		r.Default = Addrs{
 			IPv4: parseAddrs(el, path+".default.ipv4", rr.Default.IPv4),
@@ -618,6 +776,51 @@ func convertRecord(el *errList, path string, rr *rawRecord, origin, dir string) 
 		}
 	}
 	return r
+}
+
+// convertCheck applies the defaults of a health check. Defaults that only
+// make sense for HTTP (status) are not applied to a TCP check, so that
+// Validate can reject HTTP keys given to one.
+func convertCheck(el *errList, path string, rc *rawCheck) *Check {
+	ck := &Check{
+		Type:     rc.Type,
+		URL:      rc.URL,
+		Host:     rc.Host,
+		Body:     rc.Body,
+		Insecure: rc.Insecure,
+		Interval: DefaultCheckInterval,
+		Timeout:  DefaultCheckTimeout,
+		Rise:     DefaultCheckRise,
+		Fall:     DefaultCheckFall,
+	}
+	if rc.Type != CheckTCP {
+		ck.Status = DefaultCheckStatus
+	}
+	if rc.Addr != "" {
+		ck.Addr, _ = parseAddrPort(el, path+".addr", rc.Addr)
+	}
+	if rc.Status != nil {
+		ck.Status = intField(*rc.Status)
+	}
+	if rc.Rise != nil {
+		ck.Rise = intField(*rc.Rise)
+	}
+	if rc.Fall != nil {
+		ck.Fall = intField(*rc.Fall)
+	}
+	if rc.Interval != "" {
+		ck.Interval = parseDuration(el, path+".interval", rc.Interval)
+	}
+	if rc.Timeout != "" {
+		ck.Timeout = parseDuration(el, path+".timeout", rc.Timeout)
+	}
+	return ck
+}
+
+// intField narrows a YAML integer whose range Validate checks; values beyond
+// int32 are clamped so that they fail that check on every platform.
+func intField(v int64) int {
+	return int(max(min(v, math.MaxInt32), math.MinInt32))
 }
 
 func stepsOf(ss []string) []Step {

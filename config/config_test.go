@@ -197,7 +197,7 @@ func TestValidateGo(t *testing.T) {
 	err := c.Validate()
 	for _, want := range []string{
 		`config sim: zones[0].records[0].name: name "WWW.example.net" is not canonical (want "www.example.net.")`,
-		`config sim: pops[0].state: must be up, drain or down, got ""`,
+		`config sim: pops[0].state: must be up, drain, down or anycast, got ""`,
 	} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v, want %q", err, want)
@@ -264,4 +264,78 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Validate() after Parse = %v", err)
 		}
 	})
+}
+
+func TestChecks(t *testing.T) {
+	c, err := Load("testdata/checks.good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		pop  popmap.Label
+		want *Check
+	}{
+		{"fra", &Check{Type: CheckHTTP, URL: "http://192.0.2.10/healthz", Status: 200, Interval: 2 * time.Second, Timeout: time.Second, Rise: 2, Fall: 3}},
+		{"ams", &Check{
+			Type: CheckHTTPS, URL: "https://192.0.2.20:8443/status?full=1", Host: "ams.example.net", Status: 204,
+			Body: `"ok":true`, Insecure: true, Interval: 10 * time.Second, Timeout: 2500 * time.Millisecond, Rise: 1, Fall: 5,
+		}},
+		{"sin", &Check{Type: CheckTCP, Addr: netip.MustParseAddrPort("[2001:db8::30]:443"), Interval: 100 * time.Millisecond, Timeout: 99 * time.Millisecond, Rise: 100, Fall: 100}},
+		{"nrt", nil},
+	}
+	for _, tc := range tests {
+		p, ok := c.PoP(tc.pop)
+		if !ok {
+			t.Fatalf("PoP(%s) not found", tc.pop)
+		}
+		if !reflect.DeepEqual(p.Check, tc.want) {
+			t.Errorf("PoP(%s).Check = %+v, want %+v", tc.pop, p.Check, tc.want)
+		}
+	}
+}
+
+// TestValidateCheckGo checks Validate on checks built in Go, where no
+// defaults are applied.
+func TestValidateCheckGo(t *testing.T) {
+	base := func() *Config {
+		c := Defaults()
+		c.File = "go"
+		c.PoPs = []PoP{{Label: "fra", Lat: 50, Lon: 8, IPv4: []netip.Addr{netip.MustParseAddr("192.0.2.1")}, Capacity: 1, State: StateUp}}
+		c.Zones = []Zone{{
+			Name: "example.net.", TTL: 3600,
+			SOA:     SOA{MName: "ns.example.org.", RName: "hostmaster.example.net.", Serial: 1, Refresh: 1, Retry: 1, Expire: 1},
+			NS:      []NameServer{{Name: "ns.example.org."}},
+			Records: []Record{{Name: "example.net.", Static: &Static{TXT: []string{"x"}}}},
+		}}
+		return c
+	}
+	tests := []struct {
+		name  string
+		check Check
+		want  string // "" = valid
+	}{
+		{"tcp", Check{Type: CheckTCP, Addr: netip.MustParseAddrPort("192.0.2.1:80"), Interval: time.Second, Timeout: time.Millisecond, Rise: 1, Fall: 1}, ""},
+		{"https", Check{Type: CheckHTTPS, URL: "https://fra.example.net/", Status: 200, Interval: time.Second, Timeout: time.Millisecond, Rise: 1, Fall: 1}, ""},
+		{"zero", Check{}, "pops[0].check.type: required"},
+		{"http status 0", Check{Type: CheckHTTP, URL: "http://a/", Interval: time.Second, Timeout: time.Millisecond, Rise: 1, Fall: 1}, "pops[0].check.status: must be in 100..599, got 0"},
+		{"timeout 0", Check{Type: CheckHTTP, URL: "http://a/", Status: 200, Interval: time.Second, Rise: 1, Fall: 1}, "pops[0].check.timeout: must be > 0 and < interval (1s), got 0s"},
+		{"interval", Check{Type: CheckHTTP, URL: "http://a/", Status: 200, Interval: 2 * time.Hour, Timeout: time.Second, Rise: 1, Fall: 1}, "pops[0].check.interval: must be in 100ms..1h0m0s, got 2h0m0s"},
+		{"rise", Check{Type: CheckHTTP, URL: "http://a/", Status: 200, Interval: time.Second, Timeout: time.Millisecond, Fall: 1}, "pops[0].check.rise: must be in 1..100, got 0"},
+		{"body", Check{Type: CheckHTTP, URL: "http://a/", Status: 200, Body: strings.Repeat("x", MaxCheckBody+1), Interval: time.Second, Timeout: time.Millisecond, Rise: 1, Fall: 1}, "pops[0].check.body: longer than the 65536 bytes"},
+		{"tcp unspecified", Check{Type: CheckTCP, Addr: netip.MustParseAddrPort("0.0.0.0:80"), Interval: time.Second, Timeout: time.Millisecond, Rise: 1, Fall: 1}, "pops[0].check.addr: 0.0.0.0:80 is not a unicast address"},
+		{"tcp body", Check{Type: CheckTCP, Addr: netip.MustParseAddrPort("192.0.2.1:80"), Body: "ok", Interval: time.Second, Timeout: time.Millisecond, Rise: 1, Fall: 1}, "pops[0].check.body: not used by type tcp"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := base()
+			c.PoPs[0].Check = &tc.check
+			err := c.Validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("Validate() = %v, want nil", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("Validate() = %v, want %q", err, tc.want)
+			}
+		})
+	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/steer-gslb/steer/popmap"
@@ -16,6 +18,10 @@ const (
 	maxNSIDLen    = 512
 	maxDebounce   = time.Minute
 	maxTXTLen     = 255 // one DNS character-string
+
+	minCheckInterval = 100 * time.Millisecond
+	maxCheckInterval = time.Hour
+	maxCheckCount    = 100 // rise and fall
 )
 
 // ReservedLabel may not name a PoP: beacons use it as the target of the
@@ -109,12 +115,93 @@ func (c *Config) validatePoPs(el *errList) map[popmap.Label]bool {
 			el.add(path+".capacity", "must be > 0, got %v", p.Capacity)
 		}
 		switch p.State {
-		case StateUp, StateDrain, StateDown:
+		case StateUp, StateDrain, StateDown, StateAnycast:
 		default:
-			el.add(path+".state", "must be up, drain or down, got %q", p.State)
+			el.add(path+".state", "must be up, drain, down or anycast, got %q", p.State)
+		}
+		if p.Check != nil {
+			validateCheck(el, path+".check", p.Check)
 		}
 	}
 	return labels
+}
+
+func validateCheck(el *errList, path string, ck *Check) {
+	switch ck.Type {
+	case CheckHTTP, CheckHTTPS:
+		validateHTTPCheck(el, path, ck)
+	case CheckTCP:
+		validateTCPCheck(el, path, ck)
+	case "":
+		el.add(path+".type", "required (http, https or tcp)")
+	default:
+		el.add(path+".type", "must be http, https or tcp, got %q", ck.Type)
+	}
+	if ck.Interval < minCheckInterval || ck.Interval > maxCheckInterval {
+		el.add(path+".interval", "must be in %v..%v, got %v", minCheckInterval, maxCheckInterval, ck.Interval)
+	}
+	if ck.Timeout <= 0 || ck.Timeout >= ck.Interval {
+		el.add(path+".timeout", "must be > 0 and < interval (%v), got %v", ck.Interval, ck.Timeout)
+	}
+	if ck.Rise < 1 || ck.Rise > maxCheckCount {
+		el.add(path+".rise", "must be in 1..%d, got %d", maxCheckCount, ck.Rise)
+	}
+	if ck.Fall < 1 || ck.Fall > maxCheckCount {
+		el.add(path+".fall", "must be in 1..%d, got %d", maxCheckCount, ck.Fall)
+	}
+}
+
+func validateHTTPCheck(el *errList, path string, ck *Check) {
+	if ck.URL == "" {
+		el.add(path+".url", "required for type %s", ck.Type)
+	} else if u, err := url.Parse(ck.URL); err != nil {
+		el.add(path+".url", "invalid URL %q", ck.URL)
+	} else if u.Scheme != ck.Type {
+		el.add(path+".url", "scheme must be %s for type %s, got %q", ck.Type, ck.Type, ck.URL)
+	} else if u.Host == "" {
+		el.add(path+".url", "no host in URL %q", ck.URL)
+	}
+	if ck.Addr != (netip.AddrPort{}) {
+		el.add(path+".addr", "not used by type %s (the URL names the server)", ck.Type)
+	}
+	if ck.Status < 100 || ck.Status > 599 {
+		el.add(path+".status", "must be in 100..599, got %d", ck.Status)
+	}
+	if len(ck.Body) > MaxCheckBody {
+		el.add(path+".body", "longer than the %d bytes a check reads", MaxCheckBody)
+	}
+	if ck.Insecure && ck.Type != CheckHTTPS {
+		el.add(path+".insecure", "only for type https")
+	}
+	if ck.Host != "" && strings.ContainsFunc(ck.Host, func(r rune) bool { return r <= ' ' || r == 0x7f || r == '/' }) {
+		el.add(path+".host", "invalid host %q", ck.Host)
+	}
+}
+
+func validateTCPCheck(el *errList, path string, ck *Check) {
+	a := ck.Addr.Addr()
+	switch {
+	case !ck.Addr.IsValid():
+		el.add(path+".addr", "required for type tcp")
+	case ck.Addr.Port() == 0:
+		el.add(path+".addr", "%v: port 0", ck.Addr)
+	case a.IsUnspecified() || a.IsMulticast():
+		el.add(path+".addr", "%v is not a unicast address", ck.Addr)
+	}
+	for _, k := range []struct {
+		key string
+		set bool
+	}{
+		{"url", ck.URL != ""},
+		{"host", ck.Host != ""},
+		{"status", ck.Status != 0},
+		{"body", ck.Body != ""},
+		{"insecure", ck.Insecure},
+	} {
+		if k.set {
+			el.add(path+"."+k.key, "not used by type tcp")
+		}
+	}
 }
 
 // CheckLabel reports whether l is a valid PoP label: 1..32 of [a-z0-9-],

@@ -83,17 +83,17 @@ func ecsScope(q *query, scope int) int {
 func (r *responder) fastAnswer(snap *snapshot, src netip.AddrPort, tcp bool, out []byte) []byte {
 	q := &r.q
 	n := snap.names[string(q.lower())]
-	if n == nil || n.rec == nil || n.rec.chain == nil || n.rec.cfg.RUM {
+	if n == nil || n.rec == nil || n.rec.id < 0 || n.rec.cfg.RUM {
 		return nil
 	}
 	rec := n.rec
 	fam := family(q.qtype)
-	d := rec.chain.Decide(fam, client(q, src))
+	d := snap.chains[rec.id].Decide(fam, client(q, src))
 	var addrs [][]byte
 	switch {
 	case d.PoP >= 0:
 		addrs = snap.popAddr[fam][d.PoP]
-	case d.Source == steering.SourceDefault:
+	case d.Source == steering.SourceDefault || d.Anycast:
 		addrs = rec.def[fam]
 	default:
 		return nil // NODATA: slow path
@@ -297,11 +297,11 @@ func (r *responder) resolve(snap *snapshot, m *dns.Msg, src netip.AddrPort) (ste
 	}
 	source, scope := steering.SourceNone, 0
 	switch {
-	case n.rec != nil && n.rec.chain != nil && (q.qtype == typeA || q.qtype == typeAAAA):
+	case n.rec != nil && n.rec.id >= 0 && (q.qtype == typeA || q.qtype == typeAAAA):
 		rec := n.rec
 		fam := family(q.qtype)
 		cl := client(q, src)
-		d := rec.chain.Decide(fam, cl)
+		d := snap.chains[rec.id].Decide(fam, cl)
 		source, scope = d.Source, d.Scope
 		var addrs [][]byte
 		label := popmap.Label("")
@@ -309,7 +309,7 @@ func (r *responder) resolve(snap *snapshot, m *dns.Msg, src netip.AddrPort) (ste
 		case d.PoP >= 0:
 			addrs = snap.popAddr[fam][d.PoP]
 			label = snap.cfg.PoPs[d.PoP].Label
-		case d.Source == steering.SourceDefault:
+		case d.Source == steering.SourceDefault || d.Anycast:
 			addrs = rec.def[fam]
 		}
 		for _, a := range addrs {

@@ -79,6 +79,9 @@ type metrics struct {
 	queries, ecs, dropped, truncated *prometheus.Desc
 	mapInfo, mapEntries, mapNets     *prometheus.Desc
 	mapVersion, mapAge, serial       *prometheus.Desc
+	popUse, ctlAge, ctlIndex, ctlOK  *prometheus.Desc
+	moves                            *prometheus.Desc
+	overlays                         prometheus.Counter
 
 	lastOK      prometheus.Gauge
 	lastOKTime  prometheus.Gauge
@@ -101,6 +104,13 @@ func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
 		mapNets:    prometheus.NewDesc("steer_dns_map_networks", "Networks of each map being served, by family.", []string{"path", "family"}, nil),
 		mapAge:     prometheus.NewDesc("steer_dns_map_age_seconds", "Seconds since each served map was loaded.", []string{"path"}, nil),
 		serial:     prometheus.NewDesc("steer_dns_snapshot_serial", "Serial of the snapshot being served (1 at start, +1 per successful reload).", nil, nil),
+		popUse:     prometheus.NewDesc("steer_dns_pop_state", "1 for how each PoP is answered now (ok, skip: drained, down or unhealthy, anycast), by address family.", []string{"pop", "family", "state"}, nil),
+		ctlAge:     prometheus.NewDesc("steer_dns_control_contact_age_seconds", "Seconds since the control server last answered (-1: never); the state and map being served are at least this old.", nil, nil),
+		ctlIndex:   prometheus.NewDesc("steer_dns_control_state_index", "Index of the last control-server state applied.", nil, nil),
+		ctlOK:      prometheus.NewDesc("steer_dns_control_health_from_control", "1 while the control server's combined health view decides, 0 while the server's own checks do.", nil, nil),
+		moves:      prometheus.NewDesc("steer_dns_load_moves", "Networks the load controller's moves override in the served map (entries of the patch).", nil, nil),
+		overlays: prometheus.NewCounter(prometheus.CounterOpts{Name: "steer_dns_overlay_applies_total",
+			Help: "PoP state changes (admin, health, load moves) applied over the compiled maps without a reload."}),
 		lastOK: prometheus.NewGauge(prometheus.GaugeOpts{Name: "steer_dns_config_last_reload_successful",
 			Help: "Whether the last reload of config, maps and GeoIP succeeded (1) or not (0)."}),
 		lastOKTime: prometheus.NewGauge(prometheus.GaugeOpts{Name: "steer_dns_config_last_reload_success_timestamp_seconds",
@@ -112,7 +122,7 @@ func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
 		qlogDropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "steer_dns_querylog_dropped_total",
 			Help: "RUM query-log lines dropped because the writer fell behind."}),
 	}
-	reg.MustRegister(m, m.lastOK, m.lastOKTime, m.reloads, m.reloadTime, m.qlogDropped)
+	reg.MustRegister(m, m.lastOK, m.lastOKTime, m.reloads, m.reloadTime, m.qlogDropped, m.overlays)
 	m.reloads.WithLabelValues("success")
 	m.reloads.WithLabelValues("failure")
 	return m
@@ -132,7 +142,7 @@ func (m *metrics) reloaded(snap *snapshot, err error, took time.Duration) {
 
 // Describe implements prometheus.Collector.
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.queries, m.ecs, m.dropped, m.truncated, m.mapInfo, m.mapVersion, m.mapEntries, m.mapNets, m.mapAge, m.serial} {
+	for _, d := range []*prometheus.Desc{m.queries, m.ecs, m.dropped, m.truncated, m.mapInfo, m.mapVersion, m.mapEntries, m.mapNets, m.mapAge, m.serial, m.popUse, m.ctlAge, m.ctlIndex, m.ctlOK, m.moves} {
 		ch <- d
 	}
 }
@@ -180,4 +190,37 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.mapNets, prometheus.GaugeValue, float64(n6), path, "ipv6")
 		ch <- prometheus.MustNewConstMetric(m.mapAge, prometheus.GaugeValue, time.Since(lm.loaded).Seconds(), path)
 	}
+	useNames := [...]string{steering.UseOK: "ok", steering.UseSkip: "skip", steering.UseAnycast: "anycast"}
+	for i, p := range snap.cfg.PoPs {
+		for f, fam := range []string{"ipv4", "ipv6"} {
+			u := snap.pops.Use(steering.Family(f), i)
+			for v, name := range useNames {
+				ch <- prometheus.MustNewConstMetric(m.popUse, prometheus.GaugeValue, b2f(steering.Use(v) == u), string(p.Label), fam, name)
+			}
+		}
+	}
+	if f := m.srv.follower; f != nil {
+		age := -1.0
+		if lc := f.LastContact(); !lc.IsZero() {
+			age = time.Since(lc).Seconds()
+		}
+		ch <- prometheus.MustNewConstMetric(m.ctlAge, prometheus.GaugeValue, age)
+		ch <- prometheus.MustNewConstMetric(m.ctlIndex, prometheus.GaugeValue, float64(m.srv.stateIndex.Load()))
+		ch <- prometheus.MustNewConstMetric(m.ctlOK, prometheus.GaugeValue, b2f(snap.ov.ctlHealth))
+	}
+	n := 0
+	if snap.ov.patch != nil {
+		n = snap.ov.patch.Entries()
+	}
+	ch <- prometheus.MustNewConstMetric(m.moves, prometheus.GaugeValue, float64(n))
 }
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// overlayApplied counts a state change applied without a reload.
+func (m *metrics) overlayApplied(*snapshot) { m.overlays.Inc() }

@@ -47,6 +47,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/steer-gslb/steer/config"
+	"github.com/steer-gslb/steer/control"
+	"github.com/steer-gslb/steer/health"
 )
 
 // Server is a running authoritative server.
@@ -78,6 +80,14 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	// The fleet: own health checks, and the control server when
+	// configured (fleet.go).
+	checker    *health.Checker
+	follower   *control.Follower
+	serverName string
+	stateIndex atomic.Uint64          // last control state applied
+	lastErr    atomic.Pointer[string] // why the last control state failed ("" = none)
 }
 
 // Options tune New.
@@ -105,7 +115,7 @@ func New(path string, opts Options) (*Server, error) {
 	}
 	s := &Server{configPath: path, log: opts.Logger.With("component", "dns")}
 	s.metrics = newMetrics(opts.Registry, s)
-	snap, err := build(cfg, cfgID, nil, 1)
+	snap, err := build(cfg, cfgID, nil, 1, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +195,7 @@ func (s *Server) Start() error {
 		mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
 		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 			snap := s.snap.Load()
-			_, _ = fmt.Fprintf(w, "ok serial=%d\n", snap.serial)
+			_, _ = fmt.Fprintf(w, "ok serial=%d%s\n", snap.serial, s.controlDetail())
 		})
 		s.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		s.wg.Add(1)
@@ -205,6 +215,7 @@ func (s *Server) Start() error {
 			w.run(s.ctx)
 		}()
 	}
+	s.startFleet(cfg)
 	s.log.Info("serving", "dns", s.Addrs(), "udp_sockets", len(s.udp), "admin", s.AdminAddr())
 	return nil
 }
@@ -305,6 +316,9 @@ func (s *Server) Close() {
 		_ = s.admin.Close()
 	}
 	s.wg.Wait()
+	if s.checker != nil {
+		s.checker.Stop()
+	}
 	if s.stopFD > 0 {
 		_ = unix.Close(s.stopFD)
 		s.stopFD = 0
@@ -331,7 +345,7 @@ func (s *Server) Reload(reason string) error {
 		cfgID, _ := statID(s.configPath)
 		var cfg *config.Config
 		if cfg, err = config.Load(s.configPath); err == nil {
-			snap, err = build(cfg, cfgID, prev, s.serial+1)
+			snap, err = build(cfg, cfgID, prev, s.serial+1, prev.ov)
 		}
 	})
 	took := time.Since(start)
@@ -346,6 +360,9 @@ func (s *Server) Reload(reason string) error {
 	s.serial++
 	s.snap.Store(snap)
 	s.metrics.reloaded(snap, nil, took)
+	if s.checker != nil {
+		s.checker.Update(snap.cfg.PoPs)
+	}
 	if err := s.qlog.open(snap.cfg.QueryLog); err != nil {
 		s.log.Error("query log", "err", err)
 	}

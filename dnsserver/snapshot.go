@@ -1,6 +1,8 @@
 package dnsserver
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"os"
@@ -33,6 +35,11 @@ type snapshot struct {
 	geoDB   *geoip.DB
 	geoFile fileID
 	cookie  *cookieJar
+	// records are the steered records; chains[r.id] is record r's
+	// decision chain under the overlay the snapshot was made with.
+	records []*record
+	chains  []*steering.Chain
+	ov      *overlay
 }
 
 // node is an owner name the server knows.
@@ -53,9 +60,10 @@ type zone struct {
 }
 
 type record struct {
-	cfg   *config.Record
-	chain *steering.Chain
-	def   [2][][]byte
+	cfg      *config.Record
+	id       int // index into snapshot.chains; -1 for a static record
+	ecs, res *popmap.Table
+	def      [2][][]byte
 }
 
 // loadedMap is a compiled map and the identity of the file it came from, so
@@ -65,6 +73,7 @@ type loadedMap struct {
 	id      fileID
 	loaded  time.Time
 	version int64 // the map's meta.version (0 when absent), e.g. a mapstore version
+	sha256  string // of the file, for the control map file only
 }
 
 // fileID identifies a file's content cheaply: a replacement by rename has a
@@ -92,7 +101,7 @@ func statID(path string) (fileID, error) {
 
 // build loads cfg's maps and GeoIP database (reusing prev's when their files
 // are unchanged) and compiles a snapshot. It never touches prev.
-func build(cfg *config.Config, cfgID fileID, prev *snapshot, serial uint64) (*snapshot, error) {
+func build(cfg *config.Config, cfgID fileID, prev *snapshot, serial uint64, ov *overlay) (*snapshot, error) {
 	s := &snapshot{
 		cfg:    cfg,
 		cfgID:  cfgID,
@@ -103,7 +112,6 @@ func build(cfg *config.Config, cfgID fileID, prev *snapshot, serial uint64) (*sn
 		rum:    map[string]*node{},
 		maps:   map[string]*loadedMap{},
 	}
-	s.pops = steering.NewPoPs(cfg.PoPs)
 	for f := range 2 {
 		s.popAddr[f] = make([][][]byte, len(cfg.PoPs))
 	}
@@ -125,7 +133,20 @@ func build(cfg *config.Config, cfgID fileID, prev *snapshot, serial uint64) (*sn
 				continue
 			}
 		}
-		m, t, err := popmap.Load(path)
+		var sum string
+		var m *popmap.Map
+		var t *popmap.Table
+		if cfg.Control != nil && path == cfg.Control.MapFile {
+			// The control map is checked against the state's digest.
+			data, rerr := os.ReadFile(path)
+			if rerr != nil {
+				return nil, fmt.Errorf("reading map: %w", rerr)
+			}
+			sum = sha256Hex(data)
+			m, t, err = popmap.LoadBytes(data, path)
+		} else {
+			m, t, err = popmap.Load(path)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -134,7 +155,7 @@ func build(cfg *config.Config, cfgID fileID, prev *snapshot, serial uint64) (*sn
 		}
 		// The file may have changed while we read it; the next event
 		// triggers another reload, so the identity taken before is right.
-		s.maps[path] = &loadedMap{table: t, id: id, loaded: time.Now(), version: m.Meta.Version}
+		s.maps[path] = &loadedMap{table: t, id: id, loaded: time.Now(), version: m.Meta.Version, sha256: sum}
 	}
 
 	if cfg.GeoIP != "" {
@@ -152,8 +173,6 @@ func build(cfg *config.Config, cfgID fileID, prev *snapshot, serial uint64) (*sn
 			s.geoDB, s.geoFile = db, id
 		}
 	}
-	geo := steering.NewGeo(s.geoDB, s.pops)
-
 	for zi := range cfg.Zones {
 		zc := &cfg.Zones[zi]
 		z := &zone{cfg: zc, apex: wireName(zc.Name)}
@@ -180,17 +199,17 @@ func build(cfg *config.Config, cfgID fileID, prev *snapshot, serial uint64) (*sn
 		s.addNode(zc.Name, z)
 		for ri := range zc.Records {
 			rc := &zc.Records[ri]
-			r := &record{cfg: rc}
+			r := &record{cfg: rc, id: -1}
 			r.def[0], r.def[1] = addrBytes(rc.Default.IPv4), addrBytes(rc.Default.IPv6)
 			if rc.Steered() {
-				var ecs, res *popmap.Table
 				if rc.ECSMap != "" {
-					ecs = s.maps[rc.ECSMap].table
+					r.ecs = s.maps[rc.ECSMap].table
 				}
 				if rc.ResolverMap != "" {
-					res = s.maps[rc.ResolverMap].table
+					r.res = s.maps[rc.ResolverMap].table
 				}
-				r.chain = steering.NewChain(rc.Steering, ecs, res, geo, s.pops, rc.Default)
+				r.id = len(s.records)
+				s.records = append(s.records, r)
 			}
 			n := s.addNode(rc.Name, z)
 			n.rec = r
@@ -199,6 +218,7 @@ func build(cfg *config.Config, cfgID fileID, prev *snapshot, serial uint64) (*sn
 			}
 		}
 	}
+	s.applyOverlay(ov)
 	if prev != nil {
 		s.cookie = prev.cookie.with(cfg.Server.CookieSecret)
 	} else {
@@ -326,4 +346,9 @@ func textName(w []byte) string {
 		return "."
 	}
 	return b.String()
+}
+
+func sha256Hex(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
 }

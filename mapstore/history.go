@@ -19,6 +19,7 @@ type Action string
 const (
 	ActionPublish  Action = "publish"
 	ActionRollback Action = "rollback"
+	ActionActivate Action = "activate"
 )
 
 // Record is one line of history.ndjson.
@@ -80,14 +81,14 @@ func (r *Record) check() error {
 	switch {
 	case r.Version < 1:
 		return fmt.Errorf("version %d: want ≥ 1", r.Version)
-	case r.Action != ActionPublish && r.Action != ActionRollback:
-		return fmt.Errorf("action %q: want %q or %q", r.Action, ActionPublish, ActionRollback)
+	case r.Action != ActionPublish && r.Action != ActionRollback && r.Action != ActionActivate:
+		return fmt.Errorf("action %q: want %q, %q or %q", r.Action, ActionPublish, ActionRollback, ActionActivate)
 	case r.Time.IsZero():
 		return errors.New("time missing")
 	case r.Previous < 0 || r.Previous == r.Version:
 		return fmt.Errorf("previous %d: want ≥ 0 and not the version itself", r.Previous)
-	case r.Action == ActionRollback && r.Previous == 0:
-		return errors.New("rollback without a previous version")
+	case r.Action != ActionPublish && r.Previous == 0:
+		return fmt.Errorf("%s without a previous version", r.Action)
 	case r.File != versionFile(r.Version):
 		return fmt.Errorf("file %q: want %q for version %d", r.File, versionFile(r.Version), r.Version)
 	}

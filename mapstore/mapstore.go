@@ -409,6 +409,51 @@ func (d *Dir) rollback(now func() time.Time) (Result, error) {
 	return Result{Action: ActionRollback, Version: prev, Previous: cur, Path: path, SHA256: sum}, nil
 }
 
+// Activate makes an existing version current again (after its file is
+// checked against its recorded SHA-256). A rollback from it then follows
+// its publish line, as for any version. Activating the current version is
+// a no-op (Result.Unchanged).
+func (d *Dir) Activate(v int) (Result, error) {
+	unlock, err := lock(d.path(lockName))
+	if err != nil {
+		return Result{}, fmt.Errorf("locking %s: %w", d.path(lockName), err)
+	}
+	defer func() { _ = unlock() }()
+	cur, _, err := d.Current()
+	if err != nil {
+		return Result{}, err
+	}
+	path := d.path(versionFile(v))
+	if v == cur {
+		return Result{Unchanged: true, Version: cur, Previous: cur, Path: path}, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Result{}, fmt.Errorf("version %d: %w", v, err)
+	}
+	hist, err := d.History()
+	if err != nil {
+		return Result{}, err
+	}
+	sum := sha256Hex(data)
+	if lastPublish(hist, v) == nil {
+		return Result{}, fmt.Errorf("version %d was never published", v)
+	}
+	for _, r := range hist {
+		if r.Version == v && r.SHA256 != sum {
+			return Result{}, fmt.Errorf("version %d: %s has sha256 %s, history says %s: not activating a changed file", v, path, sum, r.SHA256)
+		}
+	}
+	rec := Record{Version: v, Action: ActionActivate, Time: time.Now().UTC(), SHA256: sum, Previous: cur, File: versionFile(v)}
+	if cur == 0 {
+		return Result{}, fmt.Errorf("map directory %s: no version current", d.dir)
+	}
+	if err := d.commit(rec); err != nil {
+		return Result{}, err
+	}
+	return Result{Action: ActionActivate, Version: v, Previous: cur, Path: path, SHA256: sum}, nil
+}
+
 // lastPublish is the last publish line of version v in hist (nil if none):
 // its Previous is where a rollback from v returns.
 func lastPublish(hist []Record, v int) *Record {

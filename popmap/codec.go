@@ -78,6 +78,11 @@ func Load(path string) (*Map, *Table, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading map: %w", err)
 	}
+	return LoadBytes(data, path)
+}
+
+// LoadBytes is Load of a map already read; path names it in errors.
+func LoadBytes(data []byte, path string) (*Map, *Table, error) {
 	m, err := parseNoDupCheck(data)
 	if err != nil {
 		return nil, nil, fmt.Errorf("map %s: %w", path, err)
@@ -152,6 +157,27 @@ func (m *Map) checkDuplicates() error {
 			seen[p] = where{i, j}
 		}
 	}
+	return nil
+}
+
+// MarshalJSON encodes m in NS1 form (Encode), so that a Map embedded in
+// other JSON (the control server's state and publish calls) keeps the
+// contract's shape.
+func (m *Map) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	if err := m.Encode(&b); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// UnmarshalJSON parses NS1 form strictly (Parse).
+func (m *Map) UnmarshalJSON(data []byte) error {
+	p, err := Parse(data)
+	if err != nil {
+		return err
+	}
+	*m = *p
 	return nil
 }
 

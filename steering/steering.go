@@ -6,9 +6,21 @@
 //
 // The chain is ECS subnet map → resolver-address map → GeoIP nearest PoP →
 // the record's default (anycast) answer, in the order the record configures.
-// PoPs that are drained or down, or that have no address of the queried
-// family, are skipped in favour of the next ranked label; when a map's
-// labels are all unusable the next step decides.
+// PoPs that are drained, down or unhealthy, or that have no address of the
+// queried family, are skipped in favour of the next ranked label; when a
+// map's labels are all unusable the next step decides.
+//
+// What changes often — PoP admin state (drain, down, anycast), health and
+// the load controller's moves — is an overlay on the compiled maps: a
+// PoPs view (NewPoPsWith) says how each PoP may be used, and a patch table
+// (Options.ECSPatch) overrides the map for the networks it covers. A new
+// overlay costs one pass over the maps' distinct answers (NewChainWith),
+// not a recompile, and the query path one more lookup only while a patch
+// exists. A PoP in anycast state turns a decision into the record's
+// anycast answer (Decision.Anycast) for the networks whose first usable
+// choice it is. When health leaves no PoP of a family usable, the chain
+// fails open (decides with Options.Open, the view without health) or
+// closed (the default answer).
 //
 // Scope: the returned scope is the shortest prefix of the client subnet over
 // which the whole chain gives the same decision. A map hit contributes its
@@ -63,6 +75,9 @@ type Decision struct {
 	PoP    int // index into the PoP list given to NewChain; -1 when not a PoP
 	Source Source
 	Scope  int
+	// Anycast: the deciding step chose a PoP in anycast state; answer the
+	// record's default (anycast) addresses.
+	Anycast bool
 }
 
 // Client is what the server knows about who asks.
@@ -74,28 +89,65 @@ type Client struct {
 	Resolver netip.Addr
 }
 
-// PoPs is the shared, immutable view of the configured PoPs.
+// Use is how the chain treats a PoP when it comes up in a ranking.
+type Use uint8
+
+// Uses of a PoP.
+const (
+	// UseOK: answer the PoP's addresses.
+	UseOK Use = iota
+	// UseSkip: drained, down, unhealthy or without an address of the
+	// family: try the next ranked PoP.
+	UseSkip
+	// UseAnycast: the PoP is being emptied through anycast (hybrid
+	// unicast/anycast): the networks whose first choice it is get the
+	// record's default (anycast) addresses, so traffic leaves as fast as
+	// BGP converges instead of as fast as caches expire.
+	UseAnycast
+)
+
+// PoPs is the shared, immutable view of the configured PoPs and of how
+// each may be used now (admin state, health).
 type PoPs struct {
-	list   []config.PoP
-	usable [2][]bool // per family
-	index  map[popmap.Label]int
-	sites  [2][]geoip.Site
-	idx    [2][]int // site i of family f is PoP idx[f][i]
+	list  []config.PoP
+	use   [2][]Use // per family
+	index map[popmap.Label]int
+	sites [2][]geoip.Site // PoPs the geo step may pick (OK or anycast)
+	idx   [2][]int        // site i of family f is PoP idx[f][i]
 }
 
-// NewPoPs indexes the configured PoPs.
+// NewPoPs indexes the configured PoPs with their configured states and no
+// health information.
 func NewPoPs(list []config.PoP) *PoPs {
+	return NewPoPsWith(list, func(i int) (config.State, bool) { return list[i].State, true })
+}
+
+// NewPoPsWith indexes the PoPs with the state and health that state(i)
+// gives for PoP i: up → usable when healthy, drain and down → skipped,
+// anycast → answered with the record's anycast addresses (whatever its
+// health: the anycast prefix is announced by every PoP).
+func NewPoPsWith(list []config.PoP, state func(i int) (st config.State, healthy bool)) *PoPs {
 	p := &PoPs{list: list, index: make(map[popmap.Label]int, len(list))}
 	for f := range 2 {
-		p.usable[f] = make([]bool, len(list))
+		p.use[f] = make([]Use, len(list))
 	}
 	for i, pop := range list {
 		p.index[pop.Label] = i
-		up := pop.State == config.StateUp || pop.State == ""
-		p.usable[FamilyV4][i] = up && len(pop.IPv4) > 0
-		p.usable[FamilyV6][i] = up && len(pop.IPv6) > 0
+		st, healthy := state(i)
+		u := UseSkip
+		switch {
+		case st == config.StateAnycast:
+			u = UseAnycast
+		case (st == config.StateUp || st == "") && healthy:
+			u = UseOK
+		}
+		has := [2]bool{len(pop.IPv4) > 0, len(pop.IPv6) > 0}
 		for f := range 2 {
-			if p.usable[f][i] {
+			p.use[f][i] = UseSkip
+			if has[f] {
+				p.use[f][i] = u
+			}
+			if p.use[f][i] != UseSkip {
 				p.sites[f] = append(p.sites[f], geoip.Site{Label: pop.Label, Lat: pop.Lat, Lon: pop.Lon})
 				p.idx[f] = append(p.idx[f], i)
 			}
@@ -107,14 +159,35 @@ func NewPoPs(list []config.PoP) *PoPs {
 // List returns the PoPs in config order.
 func (p *PoPs) List() []config.PoP { return p.list }
 
-// Usable reports whether PoP i can be answered for family f.
-func (p *PoPs) Usable(f Family, i int) bool { return p.usable[f][i] }
+// Usable reports whether PoP i's own addresses can be answered for family f.
+func (p *PoPs) Usable(f Family, i int) bool { return p.use[f][i] == UseOK }
 
-// firstUsable returns the index of the first usable PoP of labels, or -1.
+// Use returns how PoP i is used for family f.
+func (p *PoPs) Use(f Family, i int) Use { return p.use[f][i] }
+
+// Index returns the index of the PoP labelled l.
+func (p *PoPs) Index(l popmap.Label) (int, bool) {
+	i, ok := p.index[l]
+	return i, ok
+}
+
+// anyUsable reports whether some PoP can be answered (OK or anycast) for f.
+func (p *PoPs) anyUsable(f Family) bool { return len(p.sites[f]) > 0 }
+
+// pickAnycast is a pick meaning "answer the record's anycast addresses".
+const pickAnycast = -2
+
+// firstUsable returns the index of the first PoP of labels that is not
+// skipped, pickAnycast when that PoP is in anycast state, or -1.
 func (p *PoPs) firstUsable(f Family, labels []popmap.Label) int {
 	for _, l := range labels {
-		if i, ok := p.index[l]; ok && p.usable[f][i] {
-			return i
+		if i, ok := p.index[l]; ok {
+			switch p.use[f][i] {
+			case UseOK:
+				return i
+			case UseAnycast:
+				return pickAnycast
+			}
 		}
 	}
 	return -1
@@ -131,8 +204,9 @@ type Geo struct {
 // NewGeo returns a geo step over db; db may be nil (the step never decides).
 func NewGeo(db *geoip.DB, pops *PoPs) *Geo { return &Geo{db: db, pops: pops} }
 
-// Nearest returns the nearest usable PoP for addr and the GeoIP network that
-// located it (or the "no location" network; invalid if unknown).
+// Nearest returns the nearest usable PoP for addr (pickAnycast when that
+// PoP is in anycast state) and the GeoIP network that located it (or the
+// "no location" network; invalid if unknown).
 func (g *Geo) Nearest(f Family, addr netip.Addr) (int, netip.Prefix) {
 	if g == nil || g.db == nil {
 		return -1, netip.Prefix{}
@@ -153,24 +227,77 @@ func (g *Geo) Nearest(f Family, addr netip.Addr) (int, netip.Prefix) {
 		}
 	}
 	pop := g.pops.idx[f][best]
+	if g.pops.use[f][pop] == UseAnycast {
+		pop = pickAnycast
+	}
 	g.cache[f].Store(key, pop)
 	return pop, pfx
 }
 
 // Chain is one record's compiled decision chain.
 type Chain struct {
-	steps      []config.Step
-	ecs, res   *popmap.Table
-	ecsPick    [2][]int32 // per family, per answer index: PoP or -1
-	resPick    [2][]int32
-	geo        *Geo
-	hasDefault [2]bool
+	steps    []config.Step
+	ecs, res *popmap.Table
+	// ecsPatch and resPatch override ecs and res where they have an entry
+	// (load moves); nil = none.
+	ecsPatch, resPatch *popmap.Table
+	// Picks per family, per answer index: PoP, -1 (none usable) or
+	// pickAnycast.
+	ecsPick, resPick           [2][]int32
+	ecsPatchPick, resPatchPick [2][]int32
+	geo                        [2]*Geo
+	hasDefault                 [2]bool
+	// closed[f]: every PoP of family f is unusable and the record fails
+	// closed: answer the default addresses.
+	closed [2]bool
+}
+
+// Options are the parts of a chain beyond the map and the PoPs.
+type Options struct {
+	// ECSPatch and ResolverPatch are override maps (load moves): where one
+	// has an entry for the client, its answer replaces the map's.
+	ECSPatch, ResolverPatch *popmap.Table
+	// Open is the view of the PoPs without health information, used for a
+	// family in which health leaves no PoP usable, unless FailClosed. Nil:
+	// the chain's own view is used (nothing to fall back to).
+	Open *PoPs
+	// FailClosed answers the record's default (anycast) addresses when no
+	// PoP of the family is usable, instead of ignoring health (fail open).
+	FailClosed bool
+	// GeoDB is the GeoIP database of the geo step; nil = no geo step.
+	GeoDB *geoip.DB
 }
 
 // NewChain compiles a record's chain. ecs and res may be nil when the
 // record's steps do not use them; geo may be nil.
 func NewChain(steps []config.Step, ecs, res *popmap.Table, geo *Geo, pops *PoPs, def config.Addrs) *Chain {
-	c := &Chain{steps: steps, ecs: ecs, res: res, geo: geo}
+	var db *geoip.DB
+	if geo != nil {
+		db = geo.db
+	}
+	return NewChainWith(steps, ecs, res, pops, def, Options{GeoDB: db})
+}
+
+// NewChainWith compiles a record's chain over the PoP view pops. It costs
+// one pass over the distinct answers of the maps (not a recompile of the
+// maps), so a new PoP state is applied by building new chains.
+func NewChainWith(steps []config.Step, ecs, res *popmap.Table, pops *PoPs, def config.Addrs, opt Options) *Chain {
+	c := &Chain{steps: steps, ecs: ecs, res: res, ecsPatch: opt.ECSPatch, resPatch: opt.ResolverPatch}
+	c.hasDefault = [2]bool{len(def.IPv4) > 0, len(def.IPv6) > 0}
+	var views [2]*PoPs
+	for f := range 2 {
+		views[f] = pops
+		if !pops.anyUsable(Family(f)) {
+			if opt.FailClosed {
+				c.closed[f] = true
+			} else if opt.Open != nil {
+				views[f] = opt.Open
+			}
+		}
+		if opt.GeoDB != nil {
+			c.geo[f] = NewGeo(opt.GeoDB, views[f])
+		}
+	}
 	pick := func(t *popmap.Table) [2][]int32 {
 		var out [2][]int32
 		if t == nil {
@@ -179,13 +306,13 @@ func NewChain(steps []config.Step, ecs, res *popmap.Table, geo *Geo, pops *PoPs,
 		for f := range 2 {
 			out[f] = make([]int32, t.NumAnswers())
 			for i := range out[f] {
-				out[f][i] = int32(pops.firstUsable(Family(f), t.Answer(i)))
+				out[f][i] = int32(views[f].firstUsable(Family(f), t.Answer(i)))
 			}
 		}
 		return out
 	}
 	c.ecsPick, c.resPick = pick(ecs), pick(res)
-	c.hasDefault = [2]bool{len(def.IPv4) > 0, len(def.IPv6) > 0}
+	c.ecsPatchPick, c.resPatchPick = pick(c.ecsPatch), pick(c.resPatch)
 	return c
 }
 
@@ -205,9 +332,23 @@ func (c *Chain) Decide(f Family, cl Client) Decision {
 	return d
 }
 
+// picked turns a pick into a decision.
+func picked(p int32, src Source, scope int) Decision {
+	if p == pickAnycast {
+		return Decision{PoP: -1, Source: src, Scope: scope, Anycast: true}
+	}
+	return Decision{PoP: int(p), Source: src, Scope: scope}
+}
+
 func (c *Chain) decide(f Family, cl Client) Decision {
 	clientInfo := cl.ECS.IsValid() && cl.ECS.Bits() > 0
 	scope := 0
+	if c.closed[f] {
+		if c.hasDefault[f] {
+			return Decision{PoP: -1, Source: SourceDefault}
+		}
+		return Decision{PoP: -1, Source: SourceNone}
+	}
 	for _, step := range c.steps {
 		switch step {
 		case config.StepECS:
@@ -216,26 +357,43 @@ func (c *Chain) decide(f Family, cl Client) Decision {
 			}
 			id, s := c.ecs.LookupPrefixIndex(cl.ECS)
 			scope = max(scope, s)
-			if p := c.ecsPick[f][id]; p >= 0 {
-				return Decision{PoP: int(p), Source: SourceECS, Scope: scope}
+			p := c.ecsPick[f][id]
+			if c.ecsPatch != nil {
+				// The combined answer is uniform where both are: over the
+				// longer of the two scopes.
+				pid, ps := c.ecsPatch.LookupPrefixIndex(cl.ECS)
+				scope = max(scope, ps)
+				if pid != popmap.NoAnswer {
+					p = c.ecsPatchPick[f][pid]
+				}
+			}
+			if p != -1 {
+				return picked(p, SourceECS, scope)
 			}
 		case config.StepResolver:
 			if c.res == nil {
 				continue
 			}
 			id, _ := c.res.LookupIndex(cl.Resolver)
-			if p := c.resPick[f][id]; p >= 0 {
-				return Decision{PoP: int(p), Source: SourceResolver, Scope: scope}
+			p := c.resPick[f][id]
+			if c.resPatch != nil {
+				if pid, _ := c.resPatch.LookupIndex(cl.Resolver); pid != popmap.NoAnswer {
+					p = c.resPatchPick[f][pid]
+				}
+			}
+			if p != -1 {
+				return picked(p, SourceResolver, scope)
 			}
 		case config.StepGeo:
-			if c.geo == nil || c.geo.db == nil {
+			g := c.geo[f]
+			if g == nil || g.db == nil {
 				continue // no GeoIP database: the step decides nothing and narrows nothing
 			}
 			addr := cl.Resolver
 			if clientInfo {
 				addr = capped(cl.ECS)
 			}
-			p, pfx := c.geo.Nearest(f, addr)
+			p, pfx := g.Nearest(f, addr)
 			if clientInfo {
 				if pfx.IsValid() {
 					scope = max(scope, pfx.Bits())
@@ -243,8 +401,8 @@ func (c *Chain) decide(f Family, cl Client) Decision {
 					scope = max(scope, capBits(cl.ECS))
 				}
 			}
-			if p >= 0 {
-				return Decision{PoP: p, Source: SourceGeo, Scope: scope}
+			if p != -1 {
+				return picked(int32(p), SourceGeo, scope)
 			}
 		case config.StepDefault:
 			if c.hasDefault[f] {

@@ -114,3 +114,88 @@ func TestDecideGeo(t *testing.T) {
 		t.Errorf("drained sin: %+v, want syd", d)
 	}
 }
+
+// The overlay: load-move patches, anycast state, health with fail-open
+// and fail-closed.
+func TestOverlay(t *testing.T) {
+	v4 := func(s string) []netip.Addr { return []netip.Addr{netip.MustParseAddr(s)} }
+	list := []config.PoP{
+		{Label: "fra", IPv4: v4("192.0.2.10"), State: config.StateUp},
+		{Label: "ams", IPv4: v4("192.0.2.20"), State: config.StateUp},
+		{Label: "lhr", IPv4: v4("192.0.2.30"), State: config.StateUp},
+	}
+	ecs := table(t, `{"map": [
+		{"networks": ["10.0.0.0/16"], "labels": ["fra", "ams", "lhr"]},
+		{"networks": ["10.0.1.0/24"], "labels": ["fra", "ams", "lhr"]}]}`)
+	def := config.Addrs{IPv4: v4("192.0.2.1")}
+	cl := func(p string) Client { return Client{ECS: netip.MustParsePrefix(p), Resolver: netip.MustParseAddr("203.0.113.9")} }
+	state := func(st map[popmap.Label]config.State, down map[popmap.Label]bool) *PoPs {
+		return NewPoPsWith(list, func(i int) (config.State, bool) {
+			s := list[i].State
+			if x, ok := st[list[i].Label]; ok {
+				s = x
+			}
+			return s, !down[list[i].Label]
+		})
+	}
+	up := state(nil, nil)
+
+	t.Run("patch moves one network and narrows the scope", func(t *testing.T) {
+		patch := table(t, `{"map": [{"networks": ["10.0.1.0/24"], "labels": ["ams", "lhr"]}]}`)
+		c := NewChainWith(config.DefaultSteering(), ecs, nil, up, def, Options{ECSPatch: patch})
+		for _, tc := range []struct {
+			ecs   string
+			pop   int
+			scope int
+		}{
+			{"10.0.1.0/24", 1, 24}, // moved to ams
+			{"10.0.0.0/24", 0, 24}, // same map answer as 10.0.1.0/24, but the patch splits their /23
+			{"10.0.2.0/24", 0, 23},
+			{"10.0.128.0/24", 0, 17},
+		} {
+			d := c.Decide(FamilyV4, cl(tc.ecs))
+			if d.PoP != tc.pop || d.Source != SourceECS || d.Scope != tc.scope {
+				t.Errorf("Decide(%s) = %+v, want pop %d /%d", tc.ecs, d, tc.pop, tc.scope)
+			}
+		}
+	})
+	t.Run("anycast state answers anycast for its first-choice networks", func(t *testing.T) {
+		c := NewChainWith(config.DefaultSteering(), ecs, nil, state(map[popmap.Label]config.State{"fra": config.StateAnycast}, nil), def, Options{})
+		d := c.Decide(FamilyV4, cl("10.0.0.0/24"))
+		if d.PoP != -1 || !d.Anycast || d.Source != SourceECS {
+			t.Errorf("anycast fra: %+v, want an anycast answer from the ECS step", d)
+		}
+		// A network whose first usable choice is another PoP is unaffected.
+		c = NewChainWith(config.DefaultSteering(), ecs, nil, state(map[popmap.Label]config.State{"fra": config.StateDrain, "lhr": config.StateAnycast}, nil), def, Options{})
+		if d := c.Decide(FamilyV4, cl("10.0.0.0/24")); d.PoP != 1 || d.Anycast {
+			t.Errorf("drained fra, anycast lhr: %+v, want ams", d)
+		}
+	})
+	t.Run("unhealthy PoPs are skipped", func(t *testing.T) {
+		c := NewChainWith(config.DefaultSteering(), ecs, nil, state(nil, map[popmap.Label]bool{"fra": true}), def, Options{})
+		if d := c.Decide(FamilyV4, cl("10.0.0.0/24")); d.PoP != 1 {
+			t.Errorf("fra unhealthy: %+v, want ams", d)
+		}
+	})
+	allDown := map[popmap.Label]bool{"fra": true, "ams": true, "lhr": true}
+	t.Run("all down, fail open: answer as if all were up", func(t *testing.T) {
+		c := NewChainWith(config.DefaultSteering(), ecs, nil, state(nil, allDown), def, Options{Open: up})
+		if d := c.Decide(FamilyV4, cl("10.0.0.0/24")); d.PoP != 0 || d.Source != SourceECS {
+			t.Errorf("fail open: %+v, want fra from the map", d)
+		}
+	})
+	t.Run("all down, fail closed: the default addresses", func(t *testing.T) {
+		c := NewChainWith(config.DefaultSteering(), ecs, nil, state(nil, allDown), def, Options{Open: up, FailClosed: true})
+		if d := c.Decide(FamilyV4, cl("10.0.0.0/24")); d.PoP != -1 || d.Source != SourceDefault {
+			t.Errorf("fail closed: %+v, want the default answer", d)
+		}
+	})
+	t.Run("drained is not unhealthy: fail open keeps admin state", func(t *testing.T) {
+		st := state(map[popmap.Label]config.State{"fra": config.StateDrain}, map[popmap.Label]bool{"ams": true, "lhr": true})
+		open := state(map[popmap.Label]config.State{"fra": config.StateDrain}, nil)
+		c := NewChainWith(config.DefaultSteering(), ecs, nil, st, def, Options{Open: open})
+		if d := c.Decide(FamilyV4, cl("10.0.0.0/24")); d.PoP != 1 {
+			t.Errorf("fra drained, others unhealthy, fail open: %+v, want ams (health ignored, drain kept)", d)
+		}
+	})
+}

@@ -34,6 +34,9 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv("STEER_TEST_COLLECTOR_DIR"); dir != "" {
 		os.Exit(runChildCollector(dir))
 	}
+	if role := os.Getenv("STEER_TEST_ROLE"); role != "" {
+		os.Exit(runChildRole(role, os.Getenv("STEER_TEST_ROLE_CONFIG")))
+	}
 	os.Exit(m.Run())
 }
 

@@ -34,7 +34,9 @@ GeoIP location. Writes MAP.json (NS1 route-map format) and the report next
 to it as MAP.report.json and MAP.report.txt (also printed), and
 MAP.sources.tsv: each network of the map with where it came from (measured,
 resolver, extrapolate-as, extrapolate-prefix, extrapolate-geo), which steer
-eval uses to score each kind apart.
+eval uses to score each kind apart, and MAP.rtt.tsv: each network's traffic
+weight and the expected RTT (the estimate it was ranked on) at each ranked
+PoP, which load feedback (package loadctl) reads.
 
 A share of beacons (--holdout) is left out for steer eval and steer publish
 to score maps on.
@@ -102,7 +104,7 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 	if !*quiet {
 		_ = res.Report.WriteText(stdout)
 	}
-	fmt.Fprintf(stdout, "wrote %s (%d entries), %s, %s, %s\n", *out, len(res.Map.Entries), reportPath(*out, "json"), reportPath(*out, "txt"), sourcesPath(*out))
+	fmt.Fprintf(stdout, "wrote %s (%d entries), %s, %s, %s, %s\n", *out, len(res.Map.Entries), reportPath(*out, "json"), reportPath(*out, "txt"), sourcesPath(*out), rttPath(*out))
 	return 0
 }
 
@@ -155,7 +157,14 @@ func sourcesPath(mapPath string) string {
 	return strings.TrimSuffix(mapPath, filepath.Ext(mapPath)) + ".sources.tsv"
 }
 
-// writeBuild writes the map atomically, then the reports and the sources.
+// rttPath is where steer build writes each network's weight and expected
+// RTT per ranked PoP: MAP.rtt.tsv.
+func rttPath(mapPath string) string {
+	return strings.TrimSuffix(mapPath, filepath.Ext(mapPath)) + ".rtt.tsv"
+}
+
+// writeBuild writes the map atomically, then the reports, the sources and
+// the RTTs.
 func writeBuild(out string, res *builder.Result) error {
 	if err := writeFileAtomic(out, func(w io.Writer) error { return res.Map.Encode(w) }); err != nil {
 		return err
@@ -164,6 +173,9 @@ func writeBuild(out string, res *builder.Result) error {
 		return err
 	}
 	if err := writeFileAtomic(sourcesPath(out), res.Sources.WriteTSV); err != nil {
+		return err
+	}
+	if err := writeFileAtomic(rttPath(out), res.RTT.WriteTSV); err != nil {
 		return err
 	}
 	return writeFileAtomic(reportPath(out, "txt"), res.Report.WriteText)

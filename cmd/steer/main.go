@@ -7,6 +7,8 @@
 //	steer sim --out DIR | report DIR   a world built from real data
 //	steer collect|ingest|probe|probe-target   real-user measurement
 //	steer build|eval|publish|rollback          the latency map: build, score, roll out
+//	steer control --config FILE                the control server a DNS fleet follows
+//	steer pop drain|up|down|anycast LABEL | list, steer fleet status   operate it
 //	steer plan --add K                         where the next PoPs should go
 package main
 
@@ -38,6 +40,9 @@ func commands() []command {
 		{"publish", "publish a map as the next version of a map directory: --dir DIR [--store STORE] [--force] MAP.json", runPublish},
 		{"rollback", "switch a map directory back to the version the current one replaced: --dir DIR", runRollback},
 		{"versions", "list a map directory's versions, and remove old ones: --dir DIR [--keep N]", runVersions},
+		{"control", "run the control server (PoP state, health, load moves, map versions) a DNS fleet follows: --config FILE", runControl},
+		{"pop", "PoP admin state on the control server: drain|undrain|down|up|anycast LABEL | list --control URL", runPoP},
+		{"fleet", "the DNS servers following the control server: status --control URL", runFleet},
 		{"plan", "where the next PoPs should go: greedy exhaustive placement on s2 cells: [--add K] [--loss tcp|l1|l2] [--out DIR]", runPlan},
 	}
 }

@@ -16,6 +16,7 @@ import (
 var gateFor = heldOutGate
 
 const publishUsage = `usage: steer publish --dir DIR [--store STORE] [--force] [--config FILE] MAP.json
+       steer publish --control URL [--token T] [--force] MAP.json
 
 Publishes MAP.json as the next version of the map directory DIR:
 DIR/versions/NNNNNN.json (read-only, meta.version = N), then switches the
@@ -33,6 +34,8 @@ func runPublish(args []string, stdout, stderr io.Writer) int {
 	store := fs.String("store", "", "RUM store whose held-out samples score the candidate against the current version")
 	force := fs.Bool("force", false, "publish even if the candidate scores worse than the current version, or unscored")
 	cfgPath := fs.String("config", "", "also check that every label names a PoP of this DNS config")
+	ctl := fs.String("control", "", "publish through this control server instead of --dir (it gates with its own store; the map's .rtt.tsv goes along)")
+	token := fs.String("token", "", "with --control: API token of role publish (default $STEER_TOKEN)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -40,11 +43,14 @@ func runPublish(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if *dir == "" || len(pos) != 1 {
-		fmt.Fprintln(stderr, "usage: steer publish --dir DIR [--store STORE] [--force] [--config FILE] MAP.json")
+	if (*dir == "") == (*ctl == "") || len(pos) != 1 {
+		fmt.Fprintln(stderr, "usage: steer publish --dir DIR [--store STORE] [--force] [--config FILE] MAP.json\n       steer publish --control URL [--token T] [--force] MAP.json")
 		return 2
 	}
 	candidate := pos[0]
+	if *ctl != "" {
+		return publishToControl(*ctl, *token, candidate, *force, stdout, stderr)
+	}
 	opt := mapstore.PublishOptions{Force: *force}
 	if *cfgPath != "" {
 		cfg, err := config.Load(*cfgPath)

@@ -1,0 +1,321 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/steer-gslb/steer/control"
+	"github.com/steer-gslb/steer/mapstore"
+	"github.com/steer-gslb/steer/popmap"
+)
+
+const controlUsage = `usage: steer control --config FILE
+
+Runs the control server: the one source of truth for what a fleet of DNS
+servers must agree on — PoP admin states, the fleet's combined health view,
+load reports and moves, and the active map version (a map directory with the
+held-out gate). DNS servers follow it with control: {url, token, map_file}.
+API under /v1/ (bearer tokens with roles read, operate, publish); every
+change is audited (STATE_DIR/audit.ndjson) and persisted (STATE_DIR/state.json).
+
+flags:
+`
+
+func runControl(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("steer control", controlUsage, stderr)
+	cfgPath := fs.String("config", "", "control server config (YAML; required)")
+	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *cfgPath == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return 2
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(*level)); err != nil {
+		fmt.Fprintln(stderr, "steer control: bad --log-level:", err)
+		return 2
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
+	cfg, err := control.LoadConfigFile(*cfgPath)
+	if err != nil {
+		fmt.Fprintln(stderr, "steer control:", err)
+		return 1
+	}
+	srv, err := control.New(cfg, control.Options{Logger: logger, Gate: lazyGate(cfg.GateStore)})
+	if err != nil {
+		fmt.Fprintln(stderr, "steer control:", err)
+		return 1
+	}
+	defer func() { _ = srv.Close() }()
+	ln, err := net.Listen("tcp", cfg.Listen.String())
+	if err != nil {
+		fmt.Fprintln(stderr, "steer control:", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Run(ctx)
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(sctx)
+	}()
+	fmt.Fprintf(stdout, "steer control: listening on http://%s (%d PoPs, map directory %s)\n", ln.Addr(), len(cfg.PoPs), cfg.MapDir)
+	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		fmt.Fprintln(stderr, "steer control:", err)
+		return 1
+	}
+	return 0
+}
+
+// lazyGate opens the RUM store for each publish (the collector may hold
+// it between publishes) and scores the candidate on its held-out samples.
+func lazyGate(store string) mapstore.Gate {
+	if store == "" {
+		return nil
+	}
+	return func(cand, cur *popmap.Table) (mapstore.GateVerdict, error) {
+		g, release, err := gateFor(store)
+		if err != nil {
+			return mapstore.GateVerdict{}, fmt.Errorf("store %s: %w", store, err)
+		}
+		defer func() { _ = release() }()
+		if g == nil {
+			return mapstore.GateVerdict{}, fmt.Errorf("store %s: no gate", store)
+		}
+		return g(cand, cur)
+	}
+}
+
+// controlClient builds the API client of --control URL and --token (else
+// STEER_TOKEN).
+func controlClient(url, token string) (*control.Client, error) {
+	if url == "" {
+		return nil, errors.New("--control URL is required")
+	}
+	if token == "" {
+		token = os.Getenv("STEER_TOKEN")
+	}
+	if token == "" {
+		return nil, errors.New("no token: give --token or set STEER_TOKEN")
+	}
+	return &control.Client{URL: url, Token: token, HTTP: &http.Client{Timeout: 5 * time.Minute}}, nil
+}
+
+const popUsage = `usage: steer pop drain|undrain|down|up|anycast LABEL --control URL [--token T] [--record NAME]
+       steer pop list --control URL [--token T] [--json]
+
+Sets a PoP's admin state on the control server, which the fleet of DNS
+servers applies within a round trip: drain and down send the PoP's networks
+to their next-ranked PoP, anycast answers them with the record's anycast
+addresses, up and undrain bring it back. --record limits the change to one
+record. The token comes from --token or STEER_TOKEN (role operate; list
+needs read).
+
+flags:
+`
+
+func runPoP(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("steer pop", popUsage, stderr)
+	url := fs.String("control", "", "control server URL (required)")
+	token := fs.String("token", "", "API token (default $STEER_TOKEN)")
+	record := fs.String("record", "", "change only this record (e.g. www.example.net)")
+	asJSON := fs.Bool("json", false, "list: print JSON")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if len(pos) == 0 {
+		fs.Usage()
+		return 2
+	}
+	c, err := controlClient(*url, *token)
+	if err != nil {
+		fmt.Fprintln(stderr, "steer pop:", err)
+		return 2
+	}
+	ctx := context.Background()
+	verb := pos[0]
+	if verb == "list" {
+		if len(pos) != 1 {
+			fs.Usage()
+			return 2
+		}
+		pops, err := c.PoPs(ctx)
+		if err != nil {
+			fmt.Fprintln(stderr, "steer pop list:", err)
+			return 1
+		}
+		if *asJSON {
+			return printJSON(stdout, pops)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "POP\tADMIN\tHEALTH\tVOTES(up/down)\tLOAD\tMOVED\tRECORDS")
+		for _, p := range pops {
+			load := "-"
+			if p.LoadAge >= 0 {
+				load = fmt.Sprintf("%.0f%% (%.0fs ago)", 100*p.Load, p.LoadAge)
+			}
+			moved := "-"
+			if p.MovedNetworks > 0 {
+				moved = fmt.Sprintf("%d nets, %.1f%%", p.MovedNetworks, 100*p.MovedShare)
+			}
+			var recs []string
+			for r, s := range p.Records {
+				recs = append(recs, r+"="+string(s))
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\n", p.Label, p.Admin, p.Health, p.VotesUp, p.VotesDown, load, moved, strings.Join(recs, ","))
+		}
+		_ = tw.Flush()
+		return 0
+	}
+	state, ok := map[string]string{"drain": "drain", "undrain": "up", "up": "up", "down": "down", "anycast": "anycast"}[verb]
+	if !ok || len(pos) != 2 {
+		fmt.Fprintf(stderr, "steer pop: unknown verb %q or missing LABEL\n", verb)
+		fs.Usage()
+		return 2
+	}
+	st, err := c.SetState(ctx, pos[1], state, *record)
+	if err != nil {
+		fmt.Fprintln(stderr, "steer pop:", err)
+		return 1
+	}
+	what := pos[1]
+	if *record != "" {
+		what += " for " + *record
+	}
+	fmt.Fprintf(stdout, "%s: %s (state index %d)\n", what, state, st.Index)
+	return 0
+}
+
+const fleetUsage = `usage: steer fleet status --control URL [--token T] [--json]
+
+Lists the DNS servers following the control server: the map version each
+serves and its age, the state index each applied (behind = not yet), the
+error of the last state or map it could not apply, when it last reported.
+
+flags:
+`
+
+func runFleet(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("steer fleet", fleetUsage, stderr)
+	url := fs.String("control", "", "control server URL (required)")
+	token := fs.String("token", "", "API token (default $STEER_TOKEN)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if len(pos) != 1 || pos[0] != "status" {
+		fs.Usage()
+		return 2
+	}
+	c, err := controlClient(*url, *token)
+	if err != nil {
+		fmt.Fprintln(stderr, "steer fleet:", err)
+		return 2
+	}
+	f, err := c.Fleet(context.Background())
+	if err != nil {
+		fmt.Fprintln(stderr, "steer fleet status:", err)
+		return 1
+	}
+	if *asJSON {
+		return printJSON(stdout, f)
+	}
+	active := 0
+	if f.Map != nil {
+		active = f.Map.Version
+	}
+	fmt.Fprintf(stdout, "state index %d, active map version %d, %d servers\n", f.Index, active, len(f.Servers))
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERVER\tVERSION\tMAP\tMAP AGE\tSTATE INDEX\tLAST REPORT\tERROR")
+	for _, s := range f.Servers {
+		idx := fmt.Sprint(s.StateIndex)
+		if s.StateIndex != f.Index {
+			idx += " (behind)"
+		}
+		seen := fmt.Sprintf("%.1fs ago", s.Age)
+		if !s.Fresh {
+			seen += " (stale)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.0fs\t%s\t%s\t%s\n", s.Server, s.Version, s.MapVersion, s.MapAge, idx, seen, s.Error)
+	}
+	_ = tw.Flush()
+	return 0
+}
+
+func printJSON(w io.Writer, v any) int {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return 1
+	}
+	return 0
+}
+
+// publishToControl is steer publish --control: the map and, when present,
+// its RTT file (MAP.rtt.tsv, for load moves) go to the control server,
+// which gates and publishes them.
+func publishToControl(url, token, candidate string, force bool, stdout, stderr io.Writer) int {
+	c, err := controlClient(url, token)
+	if err != nil {
+		fmt.Fprintln(stderr, "steer publish:", err)
+		return 2
+	}
+	m, _, err := popmap.Load(candidate)
+	if err != nil {
+		fmt.Fprintln(stderr, "steer publish:", err)
+		return 1
+	}
+	req := control.PublishRequest{Map: m, Force: force, Source: candidate}
+	rtt := strings.TrimSuffix(candidate, ".json") + ".rtt.tsv"
+	if b, err := os.ReadFile(rtt); err == nil {
+		req.RTT = string(b)
+	}
+	res, err := c.Publish(context.Background(), req)
+	if err != nil {
+		fmt.Fprintln(stderr, "steer publish:", err)
+		return 1
+	}
+	if res.Unchanged {
+		fmt.Fprintf(stdout, "%s is identical to active version %d: nothing published\n", candidate, res.Version)
+		return 0
+	}
+	gate := "not scored"
+	if res.Gate != nil {
+		gate = *res.Gate
+	}
+	withRTT := ""
+	if req.RTT != "" {
+		withRTT = " with " + rtt
+	}
+	fmt.Fprintf(stdout, "published version %d on %s from %s%s (replaces %d, forced %v, gate: %s)\n", res.Version, url, candidate, withRTT, res.Previous, res.Forced, gate)
+	return 0
+}

@@ -1,0 +1,334 @@
+package control
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// FollowerOptions configure a Follower.
+type FollowerOptions struct {
+	URL   string // the control server, e.g. http://127.0.0.1:8480
+	Token string // a token with role read
+	// Wait is the long poll's wait (default 30s).
+	Wait time.Duration
+	// ReportEvery is the report period (default 2s); ReportNow sends one
+	// at once.
+	ReportEvery time.Duration
+	// Apply is called with every new state, in index order, from the
+	// follower's goroutine. An error is reported to the control server
+	// (Report.Error comes from the caller's Report func) and the state is
+	// retried after a backoff.
+	Apply func(ctx context.Context, st *State) error
+	// Report returns the report to send.
+	Report func() Report
+	Logger *slog.Logger
+	Client *http.Client
+}
+
+// Follower keeps a DNS server in step with the control server: a long
+// poll on GET /v1/state (Consul-style: ?index=N returns when the index
+// passes N), and a report every few seconds. When the control server is
+// unreachable the follower retries with a jittered backoff (100 ms doubling
+// to 2 s) and the server keeps serving its last state; on reconnection the
+// first poll returns the current state at once, since its index differs.
+type Follower struct {
+	o      FollowerOptions
+	log    *slog.Logger
+	client *http.Client
+
+	contact atomic.Int64 // unix nanoseconds of the last successful poll or report
+	kick    chan struct{}
+
+	mu   sync.Mutex
+	last *State // last applied; guarded by mu
+}
+
+// NewFollower returns a follower; Run starts it.
+func NewFollower(o FollowerOptions) *Follower {
+	if o.Wait <= 0 {
+		o.Wait = 30 * time.Second
+	}
+	if o.ReportEvery <= 0 {
+		o.ReportEvery = 2 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	c := o.Client
+	if c == nil {
+		c = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: 90 * time.Second}}
+	}
+	o.URL = strings.TrimRight(o.URL, "/")
+	return &Follower{o: o, log: o.Logger.With("component", "follower"), client: c, kick: make(chan struct{}, 1)}
+}
+
+// LastContact is when the control server last answered (zero: never).
+func (f *Follower) LastContact() time.Time {
+	n := f.contact.Load()
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+// State returns the last applied state (nil: none yet).
+func (f *Follower) State() *State {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.last
+}
+
+// ReportNow asks for a report as soon as possible.
+func (f *Follower) ReportNow() {
+	select {
+	case f.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run polls and reports until ctx ends.
+func (f *Follower) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		f.reportLoop(ctx)
+	}()
+	f.pollLoop(ctx)
+	wg.Wait()
+}
+
+func (f *Follower) pollLoop(ctx context.Context) {
+	backoff := time.Duration(0)
+	var index uint64 // of the last state applied
+	for ctx.Err() == nil {
+		if backoff > 0 {
+			t := time.NewTimer(backoff/2 + rand.N(backoff/2+1))
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+		st, err := f.poll(ctx, index)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			backoff = min(max(2*backoff, 100*time.Millisecond), 2*time.Second)
+			f.log.Debug("control poll failed", "err", err, "retry_in", backoff)
+			continue
+		}
+		f.contact.Store(time.Now().UnixNano())
+		if st.Index == index {
+			backoff = 0
+			continue // the wait ended without a change
+		}
+		if err := f.o.Apply(ctx, st); err != nil {
+			// The index stays, so the next poll returns at once with this
+			// state or a newer one: a retry, after a backoff.
+			f.log.Warn("applying control state", "index", st.Index, "err", err)
+			backoff = min(max(2*backoff, 250*time.Millisecond), 5*time.Second)
+			f.ReportNow()
+			continue
+		}
+		backoff = 0
+		index = st.Index
+		f.mu.Lock()
+		f.last = st
+		f.mu.Unlock()
+		f.ReportNow()
+	}
+}
+
+func (f *Follower) poll(ctx context.Context, index uint64) (*State, error) {
+	ctx, cancel := context.WithTimeout(ctx, f.o.Wait+10*time.Second)
+	defer cancel()
+	u := f.o.URL + "/v1/state?index=" + strconv.FormatUint(index, 10) + "&wait=" + f.o.Wait.String()
+	var st State
+	if err := f.do(ctx, http.MethodGet, u, nil, &st); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+func (f *Follower) reportLoop(ctx context.Context) {
+	t := time.NewTicker(f.o.ReportEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-f.kick:
+		}
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := f.do(rctx, http.MethodPost, f.o.URL+"/v1/fleet/report", f.o.Report(), nil)
+		cancel()
+		if err == nil {
+			f.contact.Store(time.Now().UnixNano())
+		} else if ctx.Err() == nil {
+			f.log.Debug("report failed", "err", err)
+		}
+	}
+}
+
+// FetchMap downloads a map version and checks it against ref's SHA-256.
+func (f *Follower) FetchMap(ctx context.Context, ref MapRef) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.o.URL+"/v1/maps/"+strconv.Itoa(ref.Version), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+f.o.Token)
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return nil, apiError(resp)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return nil, fmt.Errorf("map version %d: %w", ref.Version, err)
+	}
+	sum := sha256.Sum256(data)
+	if got := hex.EncodeToString(sum[:]); got != ref.SHA256 {
+		return nil, fmt.Errorf("map version %d: sha256 %s, the control server's state says %s: not loading it", ref.Version, got, ref.SHA256)
+	}
+	return data, nil
+}
+
+// do sends a JSON request with the token and decodes a JSON answer into
+// out (nil: discard).
+func (f *Follower) do(ctx context.Context, method, url string, in, out any) error {
+	return call(ctx, f.client, f.o.Token, method, url, in, out)
+}
+
+func call(ctx context.Context, c *http.Client, token, method, url string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode/100 != 2 {
+		return apiError(resp)
+	}
+	if out == nil {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// HTTPError is a non-2xx answer of the control server.
+type HTTPError struct {
+	Code int
+	APIError
+}
+
+func (e *HTTPError) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("control server: %d %s: %s (field %s)", e.Code, http.StatusText(e.Code), e.APIError.Error, e.Field)
+	}
+	return fmt.Sprintf("control server: %d %s: %s", e.Code, http.StatusText(e.Code), e.APIError.Error)
+}
+
+func apiError(resp *http.Response) error {
+	e := &HTTPError{Code: resp.StatusCode}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err := json.Unmarshal(b, &e.APIError); err != nil || e.APIError.Error == "" {
+		e.APIError.Error = strings.TrimSpace(string(b))
+	}
+	return e
+}
+
+// Client is a CLI's view of the control API.
+type Client struct {
+	URL, Token string
+	HTTP       *http.Client
+}
+
+func (c *Client) call(ctx context.Context, method, path string, in, out any) error {
+	h := c.HTTP
+	if h == nil {
+		h = &http.Client{Timeout: 5 * time.Minute}
+	}
+	return call(ctx, h, c.Token, method, strings.TrimRight(c.URL, "/")+path, in, out)
+}
+
+// SetState sets a PoP's admin state (for one record when record != "").
+func (c *Client) SetState(ctx context.Context, label, state, record string) (*State, error) {
+	var st State
+	if err := c.call(ctx, http.MethodPost, "/v1/pops/"+label+"/state", map[string]string{"state": state, "record": record}, &st); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+// PoPs lists the PoPs with their state.
+func (c *Client) PoPs(ctx context.Context) ([]PoPInfo, error) {
+	var out []PoPInfo
+	return out, c.call(ctx, http.MethodGet, "/v1/pops", nil, &out)
+}
+
+// Fleet returns the fleet's status.
+func (c *Client) Fleet(ctx context.Context) (*Fleet, error) {
+	var out Fleet
+	return &out, c.call(ctx, http.MethodGet, "/v1/fleet", nil, &out)
+}
+
+// Publish sends a candidate map.
+func (c *Client) Publish(ctx context.Context, req PublishRequest) (*PublishResult, error) {
+	var out PublishResult
+	return &out, c.call(ctx, http.MethodPost, "/v1/maps", req, &out)
+}
+
+// Rollback rolls the active map back.
+func (c *Client) Rollback(ctx context.Context) (*PublishResult, error) {
+	var out PublishResult
+	return &out, c.call(ctx, http.MethodPost, "/v1/maps/rollback", struct{}{}, &out)
+}
+
+// Activate makes a published version active.
+func (c *Client) Activate(ctx context.Context, version int) (*PublishResult, error) {
+	var out PublishResult
+	return &out, c.call(ctx, http.MethodPost, "/v1/maps/activate", map[string]int{"version": version}, &out)
+}
+
+// ReportLoad posts a PoP's load.
+func (c *Client) ReportLoad(ctx context.Context, pop string, load, capacity float64) error {
+	return c.call(ctx, http.MethodPost, "/v1/load", map[string]any{"pop": pop, "load": load, "capacity": capacity}, nil)
+}

@@ -1,0 +1,187 @@
+package control
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"os"
+	"slices"
+
+	"github.com/steer-gslb/steer/config"
+	"github.com/steer-gslb/steer/loadctl"
+	"github.com/steer-gslb/steer/popmap"
+	"github.com/steer-gslb/steer/rttfile"
+)
+
+// moveRec is a load move as state.json keeps it.
+type moveRec struct {
+	Prefix  netip.Prefix `json:"prefix"`
+	From    popmap.Label `json:"from"`
+	To      popmap.Label `json:"to"`
+	Weight  float64      `json:"weight"`
+	Penalty float64      `json:"penalty_ms"`
+	At      int          `json:"at"`
+}
+
+func toRecs(ms []loadctl.Move) []moveRec {
+	out := make([]moveRec, len(ms))
+	for i, m := range ms {
+		out[i] = moveRec{Prefix: m.Prefix, From: m.From, To: m.To, Weight: m.Weight, Penalty: m.Penalty, At: m.At}
+	}
+	return out
+}
+
+func fromRecs(rs []moveRec) []loadctl.Move {
+	out := make([]loadctl.Move, len(rs))
+	for i, r := range rs {
+		out[i] = loadctl.Move{Prefix: r.Prefix, From: r.From, To: r.To, Weight: r.Weight, Penalty: r.Penalty, At: r.At}
+	}
+	return out
+}
+
+// balancer is the load controller of the active map version: it needs the
+// builder's RTT file (MAP.rtt.tsv, sent with the map on publish) for each
+// network's traffic weight and its latency to every ranked PoP.
+type balancer struct {
+	version int
+	base    *popmap.Map
+	ctl     *loadctl.Controller
+	nets    map[netip.Prefix]float64 // weight by network
+	mapped  map[popmap.Label]float64 // weight of the networks ranking a PoP first
+}
+
+// loadBalancerLocked (re)creates the balancer for the active version. Moves
+// made on another version are dropped; those made on this one (before a
+// restart) are restored.
+func (s *Server) loadBalancerLocked() error {
+	s.bal = nil
+	v, path, err := s.maps.Current()
+	if err != nil || v == 0 {
+		return err
+	}
+	if s.p.MovesVersion != v {
+		s.p.Moves, s.p.MovesVersion = nil, v
+	}
+	rf, err := os.Open(s.rttPath(v))
+	if err != nil {
+		return fmt.Errorf("version %d has no RTT file (publish it with MAP.rtt.tsv next to the map): %w", v, err)
+	}
+	entries, err := rttfile.Read(rf)
+	_ = rf.Close()
+	if err != nil {
+		return fmt.Errorf("version %d: RTT file: %w", v, err)
+	}
+	base, _, err := popmap.Load(path)
+	if err != nil {
+		return err
+	}
+	b := &balancer{version: v, base: base, nets: map[netip.Prefix]float64{}, mapped: map[popmap.Label]float64{}}
+	nets := make([]loadctl.Network, 0, len(entries))
+	for _, e := range entries {
+		n := loadctl.Network{Prefix: e.Network, Weight: e.Weight}
+		for _, c := range e.Ranked {
+			n.Ranked = append(n.Ranked, loadctl.Choice{Label: c.Label, RTT: c.RTT})
+		}
+		nets = append(nets, n)
+		b.nets[e.Network] = e.Weight
+		if len(e.Ranked) > 0 {
+			b.mapped[e.Ranked[0].Label] += e.Weight
+		}
+	}
+	pops := make([]loadctl.PoP, 0, len(s.cfg.PoPs))
+	for _, p := range s.cfg.PoPs {
+		pops = append(pops, loadctl.PoP{Label: p.Label, Capacity: p.Capacity, Target: s.cfg.Load.Target})
+	}
+	l := s.cfg.Load
+	b.ctl, err = loadctl.New(nets, pops, loadctl.Options{Gain: l.Gain, MaxMove: l.MaxMove, Hysteresis: l.Hysteresis, Delay: l.Delay})
+	if err != nil {
+		return err
+	}
+	if len(s.p.Moves) > 0 {
+		b.ctl.Restore(fromRecs(s.p.Moves))
+	}
+	s.bal = b
+	return nil
+}
+
+// patch is the override map of moves on the balancer's version.
+func (b *balancer) patch(moves []moveRec) *popmap.Map {
+	return loadctl.Patch(b.base, fromRecs(moves))
+}
+
+// annotate adds the moves' counts and shares to st's PoPs.
+func (b *balancer) annotate(st *State, moves []moveRec) {
+	for _, m := range moves {
+		if ps := st.PoPs[m.From]; ps != nil {
+			ps.MovedNetworks++
+			if w := b.mapped[m.From]; w > 0 {
+				ps.MovedShare += m.Weight / w
+			}
+		}
+	}
+}
+
+// balance runs one load-controller period: fresh load reports in, moves
+// out; a change of the move set is audited (token "controller") and
+// reaches the fleet like any other state.
+func (s *Server) balance() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.bal == nil {
+		s.met.steps.WithLabelValues("off").Inc()
+		return
+	}
+	now := s.now()
+	load := map[popmap.Label]float64{}
+	for l, r := range s.loads {
+		if now.Sub(r.at) > s.cfg.Load.ReportTTL {
+			continue
+		}
+		if p, ok := s.pop(l); ok {
+			load[l] = r.util * p.Capacity
+		}
+	}
+	st := s.state
+	usable := func(l popmap.Label) bool {
+		ps := st.PoPs[l]
+		return ps != nil && ps.Admin == config.StateUp && ps.Healthy()
+	}
+	moves := toRecs(s.bal.ctl.Step(load, usable))
+	if slices.Equal(moves, s.p.Moves) {
+		s.met.steps.WithLabelValues("unchanged").Inc()
+		return
+	}
+	s.met.steps.WithLabelValues("moved").Inc()
+	before := summarizeMoves(s.p.Moves)
+	s.p.Moves, s.p.MovesVersion = moves, s.bal.version
+	if err := s.auditLocked("controller", "load period", before, summarizeMoves(moves)); err != nil {
+		s.log.Error("load moves not audited", "err", err)
+	}
+	s.p.Index++
+	if err := s.commitLocked(); err != nil {
+		s.log.Error("load moves", "err", err)
+		return
+	}
+	s.log.Info("load moves", "moves", len(moves), "index", s.p.Index, "by_pop", summarizeMoves(moves))
+}
+
+// summarizeMoves counts moves and their weight by source PoP (the audit
+// log records this rather than every network).
+func summarizeMoves(ms []moveRec) map[popmap.Label]map[string]float64 {
+	out := map[popmap.Label]map[string]float64{}
+	for _, m := range ms {
+		if out[m.From] == nil {
+			out[m.From] = map[string]float64{}
+		}
+		out[m.From]["networks"]++
+		out[m.From]["weight"] += m.Weight
+		out[m.From]["penalty_ms"] += m.Penalty
+	}
+	return out
+}
+
+// checkRTT validates an RTT file sent with a map.
+func checkRTT(text string) error {
+	_, err := rttfile.Read(bytes.NewReader([]byte(text)))
+	return err
+}

@@ -1,0 +1,111 @@
+package control
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/steer-gslb/steer/config"
+	"github.com/steer-gslb/steer/popmap"
+)
+
+// persisted is state.json: what a restart must not lose. Health and load
+// reports are not in it: the fleet re-reports them within seconds.
+type persisted struct {
+	Index uint64                    `json:"index"`
+	Admin map[popmap.Label]adminRec `json:"admin"`
+	// Moves are the load controller's moves on MovesVersion's map, in the
+	// order they were made (undone in reverse).
+	Moves        []moveRec `json:"moves,omitempty"`
+	MovesVersion int       `json:"moves_version,omitempty"`
+}
+
+type adminRec struct {
+	State   config.State            `json:"state"`
+	Records map[string]config.State `json:"records,omitempty"`
+}
+
+// writeFileAtomic writes data to path so that a crash leaves either the old
+// or the new content: a temporary file, fsync, rename, fsync of the
+// directory.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// readPersisted loads state.json; a missing file is the empty state.
+func readPersisted(path string) (*persisted, error) {
+	p := &persisted{Admin: map[popmap.Label]adminRec{}}
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return p, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(data, p); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if p.Admin == nil {
+		p.Admin = map[popmap.Label]adminRec{}
+	}
+	return p, nil
+}
+
+// auditLog appends one fsynced NDJSON line per change.
+type auditLog struct {
+	f *os.File
+}
+
+func openAudit(path string) (*auditLog, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, err
+	}
+	return &auditLog{f: f}, nil
+}
+
+func (a *auditLog) append(e AuditEntry) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	if _, err := a.f.Write(append(b, '\n')); err != nil {
+		return err
+	}
+	return a.f.Sync()
+}
+
+func (a *auditLog) close() error { return a.f.Close() }

@@ -1,0 +1,803 @@
+package control
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/steer-gslb/steer/config"
+	"github.com/steer-gslb/steer/mapstore"
+	"github.com/steer-gslb/steer/popmap"
+)
+
+// Server is the control server. Its methods are safe for concurrent use.
+type Server struct {
+	cfg   *Config
+	log   *slog.Logger
+	maps  *mapstore.Dir
+	gate  mapstore.Gate
+	audit *auditLog
+	now   func() time.Time
+	met   *metrics
+	reg   *prometheus.Registry
+
+	mu      sync.Mutex
+	p       *persisted // guarded by mu
+	changed chan struct{}
+	// Guarded by mu: the derived state and what it is derived from.
+	state   *State
+	members map[string]*Member
+	loads   map[popmap.Label]loadSample
+	bal     *balancer // nil until a map with an RTT file is active
+}
+
+type loadSample struct {
+	util float64
+	at   time.Time
+}
+
+// Options tune New.
+type Options struct {
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+	// Gate scores a candidate map against the current one before a publish
+	// (nil: a second version needs force).
+	Gate mapstore.Gate
+	Now  func() time.Time
+}
+
+// New opens the control server's state directory and map directory.
+func New(cfg *Config, opt Options) (*Server, error) {
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if opt.Registry == nil {
+		opt.Registry = prometheus.NewRegistry()
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if err := os.MkdirAll(filepath.Join(cfg.StateDir, "rtt"), 0o750); err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	d, err := mapstore.Open(cfg.MapDir)
+	if err != nil {
+		return nil, err
+	}
+	p, err := readPersisted(filepath.Join(cfg.StateDir, "state.json"))
+	if err != nil {
+		return nil, fmt.Errorf("reading state: %w", err)
+	}
+	a, err := openAudit(filepath.Join(cfg.StateDir, "audit.ndjson"))
+	if err != nil {
+		return nil, fmt.Errorf("audit log: %w", err)
+	}
+	s := &Server{
+		cfg: cfg, log: opt.Logger.With("component", "control"), maps: d, gate: opt.Gate, audit: a, now: opt.Now,
+		reg: opt.Registry, p: p, changed: make(chan struct{}),
+		members: map[string]*Member{}, loads: map[popmap.Label]loadSample{},
+	}
+	s.met = newMetrics(opt.Registry, s)
+	// A new epoch: a follower that saw an index this process never wrote
+	// (health changes are persisted too, so only after a crash between
+	// change and write) differs from it and is answered at once.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.p.Index++
+	if err := s.loadBalancerLocked(); err != nil {
+		s.log.Warn("load controller off", "err", err)
+	}
+	if err := s.commitLocked(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the audit log.
+func (s *Server) Close() error { return s.audit.close() }
+
+// pop returns the configured PoP labelled l.
+func (s *Server) pop(l popmap.Label) (*config.PoP, bool) {
+	for i := range s.cfg.PoPs {
+		if s.cfg.PoPs[i].Label == l {
+			return &s.cfg.PoPs[i], true
+		}
+	}
+	return nil, false
+}
+
+// deriveLocked computes the State the fleet gets from the persisted state,
+// the fresh health views and the load reports.
+func (s *Server) deriveLocked() *State {
+	now := s.now()
+	st := &State{Index: s.p.Index, Time: now, PoPs: map[popmap.Label]*PoPState{}}
+	for _, pop := range s.cfg.PoPs {
+		ps := &PoPState{Admin: pop.State, Health: HealthUnknown, LoadAge: -1}
+		if ps.Admin == "" {
+			ps.Admin = config.StateUp
+		}
+		if a, ok := s.p.Admin[pop.Label]; ok {
+			if a.State != "" {
+				ps.Admin = a.State
+			}
+			ps.Records = maps.Clone(a.Records)
+		}
+		for _, m := range s.members {
+			if now.Sub(m.LastSeen) > s.cfg.HealthTTL {
+				continue
+			}
+			if up, ok := m.Health[pop.Label]; ok {
+				if up {
+					ps.VotesUp++
+				} else {
+					ps.VotesDown++
+				}
+			}
+		}
+		switch {
+		case ps.VotesUp+ps.VotesDown == 0:
+		case ps.VotesDown*2 > ps.VotesUp+ps.VotesDown: // a strict majority of vantage points
+			ps.Health = HealthDown
+		default:
+			ps.Health = HealthUp
+		}
+		if l, ok := s.loads[pop.Label]; ok {
+			ps.Load, ps.LoadAge = l.util, now.Sub(l.at).Seconds()
+		}
+		st.PoPs[pop.Label] = ps
+	}
+	if v, _, err := s.maps.Current(); err == nil && v > 0 {
+		st.Map = &MapRef{Version: v, SHA256: s.versionSHA(v)}
+	}
+	if s.bal != nil && len(s.p.Moves) > 0 && st.Map != nil && s.p.MovesVersion == st.Map.Version {
+		st.Patch, st.PatchVersion = s.bal.patch(s.p.Moves), s.p.MovesVersion
+		s.bal.annotate(st, s.p.Moves)
+	}
+	return st
+}
+
+// versionSHA is the SHA-256 of version v's file ("" if unreadable).
+func (s *Server) versionSHA(v int) string {
+	data, err := os.ReadFile(s.versionPath(v))
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+func (s *Server) versionPath(v int) string {
+	return filepath.Join(s.maps.Path(), "versions", fmt.Sprintf("%06d.json", v))
+}
+
+// commitLocked persists the state, derives the fleet's view and wakes long
+// polls. The caller has changed s.p (and bumped the index when the fleet
+// must see it).
+func (s *Server) commitLocked() error {
+	data, err := json.MarshalIndent(s.p, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(s.cfg.StateDir, "state.json"), data); err != nil {
+		return fmt.Errorf("persisting state: %w", err)
+	}
+	s.state = s.deriveLocked()
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.met.update(s.state)
+	return nil
+}
+
+// refreshLocked re-derives the state and, when what the fleet sees changed
+// (health, map, moves), bumps the index and commits.
+func (s *Server) refreshLocked() error {
+	next := s.deriveLocked()
+	if sameForFleet(s.state, next) {
+		s.state.PoPs = next.PoPs // votes, load: informational
+		return nil
+	}
+	s.p.Index++
+	return s.commitLocked()
+}
+
+// sameForFleet reports whether a and b steer alike (ignoring index, time,
+// votes and load figures).
+func sameForFleet(a, b *State) bool {
+	if a == nil || b == nil || !mapRefEq(a.Map, b.Map) || a.PatchVersion != b.PatchVersion || !patchEq(a.Patch, b.Patch) {
+		return false
+	}
+	if len(a.PoPs) != len(b.PoPs) {
+		return false
+	}
+	for l, pa := range a.PoPs {
+		pb := b.PoPs[l]
+		if pb == nil || pa.Admin != pb.Admin || pa.Healthy() != pb.Healthy() || !maps.Equal(pa.Records, pb.Records) {
+			return false
+		}
+	}
+	return true
+}
+
+func mapRefEq(a, b *MapRef) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+func patchEq(a, b *popmap.Map) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) == string(jb)
+}
+
+// Snapshot returns the current state and a channel closed when it changes.
+func (s *Server) Snapshot() (*State, <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state, s.changed
+}
+
+// Run does the periodic work until ctx ends: expiring stale health views
+// and load reports, and one load-controller period every Load.Period.
+func (s *Server) Run(ctx context.Context) {
+	health := time.NewTicker(min(s.cfg.HealthTTL/4, time.Second))
+	defer health.Stop()
+	load := time.NewTicker(s.cfg.Load.Period)
+	defer load.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-health.C:
+			s.mu.Lock()
+			if err := s.refreshLocked(); err != nil {
+				s.log.Error("refresh", "err", err)
+			}
+			s.mu.Unlock()
+		case <-load.C:
+			s.balance()
+		}
+	}
+}
+
+// --- HTTP API ---
+
+// Handler returns the API: /v1/…, /metrics and /healthz.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	h := func(pattern string, need Role, f func(w http.ResponseWriter, r *http.Request, tok *Token)) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			tok, code := s.authenticate(r, need)
+			if code != 0 {
+				s.met.calls.WithLabelValues(route(pattern), strconv.Itoa(code)).Inc()
+				if code == http.StatusUnauthorized {
+					w.Header().Set("WWW-Authenticate", `Bearer realm="steer"`)
+					writeErr(w, code, "", "a bearer token is required")
+				} else {
+					writeErr(w, code, "", fmt.Sprintf("token %q (role %s) may not call this (needs %s)", tok.Name, tok.Role, need))
+				}
+				return
+			}
+			rw := &statusWriter{ResponseWriter: w, code: 200}
+			f(rw, r, tok)
+			s.met.calls.WithLabelValues(route(pattern), strconv.Itoa(rw.code)).Inc()
+		})
+	}
+	h("GET /v1/state", RoleRead, s.getState)
+	h("GET /v1/pops", RoleRead, s.getPoPs)
+	h("POST /v1/pops/{label}/state", RoleOperate, s.postPoPState)
+	h("POST /v1/load", RoleOperate, s.postLoad)
+	h("GET /v1/fleet", RoleRead, s.getFleet)
+	h("POST /v1/fleet/report", RoleRead, s.postReport)
+	h("GET /v1/maps", RoleRead, s.getMaps)
+	h("GET /v1/maps/{version}", RoleRead, s.getMap)
+	h("POST /v1/maps", RolePublish, s.postMap)
+	h("POST /v1/maps/activate", RolePublish, s.postActivate)
+	h("POST /v1/maps/rollback", RolePublish, s.postRollback)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		st, _ := s.Snapshot()
+		_, _ = fmt.Fprintf(w, "ok index=%d\n", st.Index)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		writeErr(w, http.StatusNotFound, "", "no such call")
+	})
+	return mux
+}
+
+// route is the metric label of a mux pattern ("POST /v1/load" → "/v1/load").
+func route(pattern string) string {
+	_, p, _ := strings.Cut(pattern, " ")
+	return p
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// authenticate finds the request's token. It returns 401 without a valid
+// token, 403 when the token's role does not allow need.
+func (s *Server) authenticate(r *http.Request, need Role) (*Token, int) {
+	h := r.Header.Get("Authorization")
+	scheme, val, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") { // RFC 7235: the scheme is case-insensitive
+		return nil, http.StatusUnauthorized
+	}
+	val = strings.TrimSpace(val)
+	for i := range s.cfg.Tokens {
+		t := &s.cfg.Tokens[i]
+		if subtle.ConstantTimeCompare([]byte(t.Value), []byte(val)) == 1 {
+			if !t.Role.allows(need) {
+				return t, http.StatusForbidden
+			}
+			return t, 0
+		}
+	}
+	return nil, http.StatusUnauthorized
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeErr(w http.ResponseWriter, code int, field, msg string) {
+	writeJSON(w, code, APIError{Error: msg, Field: field})
+}
+
+// maxBody bounds request bodies (a map of a few million networks fits).
+const maxBody = 512 << 20
+
+// decode reads a strict JSON body into v; on error it answers 400 naming
+// the field and returns false.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("more than one JSON value")
+	}
+	if err == nil {
+		return true
+	}
+	field := ""
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		field = te.Field
+		err = fmt.Errorf("field %q: want %s, got %s", te.Field, te.Type, te.Value)
+	case errors.As(err, &se):
+		err = fmt.Errorf("malformed JSON at byte %d: %w", se.Offset, se)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field = strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		err = fmt.Errorf("unknown field %q", field)
+	case errors.Is(err, io.EOF):
+		err = errors.New("empty body")
+	}
+	writeErr(w, http.StatusBadRequest, field, err.Error())
+	return false
+}
+
+// getState is the long poll: ?index=N&wait=30s answers at once when the
+// current index differs from N, else when it changes or the wait ends.
+// X-Steer-Index carries the index on every answer.
+func (s *Server) getState(w http.ResponseWriter, r *http.Request, _ *Token) {
+	q := r.URL.Query()
+	st, changed := s.Snapshot()
+	if v := q.Get("index"); v != "" {
+		idx, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			writeErr(w, http.StatusBadRequest, "index", "index must be an unsigned integer")
+			return
+		}
+		wait := s.cfg.LongPollMax
+		if v := q.Get("wait"); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				writeErr(w, http.StatusBadRequest, "wait", "wait must be a duration such as 30s")
+				return
+			}
+			wait = min(d, s.cfg.LongPollMax)
+		}
+		if idx == st.Index {
+			t := time.NewTimer(wait)
+			defer t.Stop()
+			select {
+			case <-changed:
+				st, _ = s.Snapshot()
+			case <-t.C:
+			case <-r.Context().Done():
+				return
+			}
+		}
+	}
+	w.Header().Set("X-Steer-Index", strconv.FormatUint(st.Index, 10))
+	writeJSON(w, http.StatusOK, st)
+}
+
+// PoPInfo is one row of GET /v1/pops.
+type PoPInfo struct {
+	Label    popmap.Label `json:"label"`
+	City     string       `json:"city,omitempty"`
+	Capacity float64      `json:"capacity"`
+	PoPState
+}
+
+func (s *Server) getPoPs(w http.ResponseWriter, _ *http.Request, _ *Token) {
+	st, _ := s.Snapshot()
+	out := make([]PoPInfo, 0, len(s.cfg.PoPs))
+	for _, p := range s.cfg.PoPs {
+		out = append(out, PoPInfo{Label: p.Label, City: p.City, Capacity: p.Capacity, PoPState: *st.PoPs[p.Label]})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) postPoPState(w http.ResponseWriter, r *http.Request, tok *Token) {
+	label := popmap.Label(r.PathValue("label"))
+	if _, ok := s.pop(label); !ok {
+		writeErr(w, http.StatusNotFound, "label", fmt.Sprintf("unknown PoP %q", label))
+		return
+	}
+	var ch StateChange
+	if !decode(w, r, &ch) {
+		return
+	}
+	if _, err := config.ParseState(string(ch.State)); err != nil {
+		writeErr(w, http.StatusBadRequest, "state", err.Error())
+		return
+	}
+	if ch.Record != "" && !s.knownRecord(ch.Record) {
+		writeErr(w, http.StatusNotFound, "record", fmt.Sprintf("no steered record %q in the fleet's DNS config", ch.Record))
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	before := s.p.Admin[label]
+	after := adminRec{State: before.State, Records: maps.Clone(before.Records)}
+	if ch.Record == "" {
+		after.State = ch.State
+	} else {
+		if after.Records == nil {
+			after.Records = map[string]config.State{}
+		}
+		rec := canonicalRecord(ch.Record)
+		if ch.State == config.StateUp && after.State == config.StateUp {
+			delete(after.Records, rec)
+		} else {
+			after.Records[rec] = ch.State
+		}
+	}
+	s.p.Admin[label] = after
+	s.p.Index++
+	if err := s.auditLocked(tok.Name, r.Method+" "+r.URL.Path, map[string]any{"pop": label, "admin": before}, map[string]any{"pop": label, "admin": after}); err != nil {
+		s.p.Admin[label] = before
+		writeErr(w, http.StatusInternalServerError, "", err.Error())
+		return
+	}
+	if err := s.commitLocked(); err != nil {
+		writeErr(w, http.StatusInternalServerError, "", err.Error())
+		return
+	}
+	s.log.Info("pop state", "pop", label, "state", ch.State, "record", ch.Record, "token", tok.Name, "index", s.p.Index)
+	writeJSON(w, http.StatusOK, s.state)
+}
+
+func canonicalRecord(name string) string {
+	name = strings.ToLower(name)
+	if !strings.HasSuffix(name, ".") {
+		name += "."
+	}
+	return name
+}
+
+// knownRecord reports whether the fleet's DNS config has a steered record
+// of that name.
+func (s *Server) knownRecord(name string) bool {
+	cfg, err := config.Load(s.cfg.DNSConfig)
+	if err != nil {
+		return false
+	}
+	name = canonicalRecord(name)
+	for _, z := range cfg.Zones {
+		for _, r := range z.Records {
+			if r.Name == name && r.Steered() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// auditLocked appends an audit line; the change must not be applied when
+// it fails (an unaudited change is refused).
+func (s *Server) auditLocked(token, call string, before, after any) error {
+	err := s.audit.append(AuditEntry{Time: s.now().UTC(), Token: token, Call: call, Before: before, After: after})
+	if err != nil {
+		return fmt.Errorf("audit log: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) postLoad(w http.ResponseWriter, r *http.Request, _ *Token) {
+	var rep LoadReport
+	if !decode(w, r, &rep) {
+		return
+	}
+	pop, ok := s.pop(rep.PoP)
+	switch {
+	case rep.PoP == "":
+		writeErr(w, http.StatusBadRequest, "pop", "pop is required")
+		return
+	case !ok:
+		writeErr(w, http.StatusNotFound, "pop", fmt.Sprintf("unknown PoP %q", rep.PoP))
+		return
+	case rep.Load == nil:
+		writeErr(w, http.StatusBadRequest, "load", "load is required")
+		return
+	case !(*rep.Load >= 0) || *rep.Load > 1e15:
+		writeErr(w, http.StatusBadRequest, "load", "load must be a finite number ≥ 0")
+		return
+	case rep.Capacity < 0 || rep.Capacity > 1e15:
+		writeErr(w, http.StatusBadRequest, "capacity", "capacity must be > 0 when given")
+		return
+	}
+	capacity := rep.Capacity
+	if capacity == 0 {
+		capacity = pop.Capacity
+	}
+	s.mu.Lock()
+	s.loads[rep.PoP] = loadSample{util: *rep.Load / capacity, at: s.now()}
+	if ps := s.state.PoPs[rep.PoP]; ps != nil {
+		ps.Load, ps.LoadAge = *rep.Load/capacity, 0
+	}
+	s.mu.Unlock()
+	s.met.load.WithLabelValues(string(rep.PoP)).Set(*rep.Load / capacity)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) getFleet(w http.ResponseWriter, _ *http.Request, _ *Token) {
+	writeJSON(w, http.StatusOK, s.Fleet())
+}
+
+// Fleet returns the fleet's status: every server that reported, by name.
+func (s *Server) Fleet() Fleet {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	f := Fleet{Index: s.state.Index, Map: s.state.Map, Servers: []Member{}}
+	for _, name := range slices.Sorted(maps.Keys(s.members)) {
+		m := *s.members[name]
+		m.Age = now.Sub(m.LastSeen).Seconds()
+		m.Fresh = now.Sub(m.LastSeen) <= s.cfg.HealthTTL
+		f.Servers = append(f.Servers, m)
+	}
+	return f
+}
+
+func (s *Server) postReport(w http.ResponseWriter, r *http.Request, _ *Token) {
+	var rep Report
+	if !decode(w, r, &rep) {
+		return
+	}
+	if rep.Server == "" {
+		writeErr(w, http.StatusBadRequest, "server", "server is required")
+		return
+	}
+	for l := range rep.Health {
+		if _, ok := s.pop(l); !ok {
+			writeErr(w, http.StatusBadRequest, "health", fmt.Sprintf("unknown PoP %q", l))
+			return
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.members[rep.Server] = &Member{Report: rep, Addr: r.RemoteAddr, LastSeen: s.now()}
+	if err := s.refreshLocked(); err != nil {
+		writeErr(w, http.StatusInternalServerError, "", err.Error())
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) getMaps(w http.ResponseWriter, _ *http.Request, _ *Token) {
+	vs, err := s.maps.Versions()
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, "", err.Error())
+		return
+	}
+	type row struct {
+		Version int               `json:"version"`
+		Current bool              `json:"current"`
+		History []mapstore.Record `json:"history"`
+	}
+	out := []row{}
+	for _, v := range vs {
+		out = append(out, row{v.Version, v.Current, v.History})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// getMap serves a version file byte for byte, with its SHA-256 in
+// X-Steer-SHA256 (the follower checks the body against the state's).
+func (s *Server) getMap(w http.ResponseWriter, r *http.Request, _ *Token) {
+	v, err := strconv.Atoi(r.PathValue("version"))
+	if err != nil || v < 1 {
+		writeErr(w, http.StatusBadRequest, "version", "version must be a positive integer")
+		return
+	}
+	data, err := os.ReadFile(s.versionPath(v))
+	if err != nil {
+		writeErr(w, http.StatusNotFound, "version", fmt.Sprintf("no version %d", v))
+		return
+	}
+	sum := sha256.Sum256(data)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Steer-SHA256", hex.EncodeToString(sum[:]))
+	_, _ = w.Write(data)
+}
+
+func (s *Server) postMap(w http.ResponseWriter, r *http.Request, tok *Token) {
+	// PublishRequest with the map raw, so that its errors name the field.
+	var req struct {
+		Map    json.RawMessage `json:"map"`
+		RTT    string          `json:"rtt,omitempty"`
+		Force  bool            `json:"force,omitempty"`
+		Source string          `json:"source,omitempty"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	if len(req.Map) == 0 || string(req.Map) == "null" {
+		writeErr(w, http.StatusBadRequest, "map", "map is required")
+		return
+	}
+	m, err := popmap.Parse(req.Map)
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, "map", err.Error())
+		return
+	}
+	var body strings.Builder
+	if err := m.Encode(&body); err != nil {
+		writeErr(w, http.StatusBadRequest, "map", err.Error())
+		return
+	}
+	if req.RTT != "" {
+		if err := checkRTT(req.RTT); err != nil {
+			writeErr(w, http.StatusBadRequest, "rtt", err.Error())
+			return
+		}
+	}
+	tmp, err := os.CreateTemp(s.cfg.StateDir, "candidate-*.json")
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, "", err.Error())
+		return
+	}
+	defer func() { _ = os.Remove(tmp.Name()) }()
+	_, err = tmp.WriteString(body.String())
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, "", err.Error())
+		return
+	}
+	known := func(l popmap.Label) bool { _, ok := s.pop(l); return ok }
+	opt := mapstore.PublishOptions{Force: req.Force, Gate: s.gate, Check: func(m *popmap.Map) error { return m.CheckLabels(known) }, Score: map[string]any{"source": req.Source, "token": tok.Name}}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	before := s.state.Map
+	res, err := s.maps.Publish(tmp.Name(), opt)
+	if err != nil {
+		code := http.StatusBadRequest
+		if errors.Is(err, mapstore.ErrWorse) || errors.Is(err, mapstore.ErrNoGate) {
+			code = http.StatusConflict
+		}
+		writeErr(w, code, "map", err.Error())
+		return
+	}
+	if req.RTT != "" && !res.Unchanged {
+		if err := writeFileAtomic(s.rttPath(res.Version), []byte(req.RTT)); err != nil {
+			s.log.Error("saving the RTT file; load moves off for this version", "version", res.Version, "err", err)
+		}
+	}
+	s.mapChangedLocked(tok.Name, r.Method+" "+r.URL.Path, before, res, w)
+}
+
+func (s *Server) rttPath(v int) string {
+	return filepath.Join(s.cfg.StateDir, "rtt", fmt.Sprintf("%06d.rtt.tsv", v))
+}
+
+// mapChangedLocked audits a map change, reloads the load controller for
+// the new version and answers.
+func (s *Server) mapChangedLocked(token, call string, before *MapRef, res mapstore.Result, w http.ResponseWriter) {
+	out := PublishResult{Action: string(res.Action), Unchanged: res.Unchanged, Version: res.Version, Previous: res.Previous, SHA256: res.SHA256, Forced: res.Forced}
+	if res.Gate != nil {
+		g := res.Gate.String()
+		out.Gate = &g
+	}
+	if !res.Unchanged {
+		if err := s.auditLocked(token, call, before, out); err != nil {
+			s.log.Error("map changed but not audited", "err", err)
+		}
+		if err := s.loadBalancerLocked(); err != nil {
+			s.log.Warn("load controller off", "version", res.Version, "err", err)
+		}
+		s.p.Index++
+		if err := s.commitLocked(); err != nil {
+			writeErr(w, http.StatusInternalServerError, "", err.Error())
+			return
+		}
+		s.log.Info("map", "action", res.Action, "version", res.Version, "previous", res.Previous, "token", token)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) postActivate(w http.ResponseWriter, r *http.Request, tok *Token) {
+	var req struct {
+		Version int `json:"version"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	if req.Version < 1 {
+		writeErr(w, http.StatusBadRequest, "version", "version must be a positive integer")
+		return
+	}
+	if _, err := os.Stat(s.versionPath(req.Version)); err != nil {
+		writeErr(w, http.StatusNotFound, "version", fmt.Sprintf("no version %d", req.Version))
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	before := s.state.Map
+	res, err := s.maps.Activate(req.Version)
+	if err != nil {
+		writeErr(w, http.StatusConflict, "version", err.Error())
+		return
+	}
+	s.mapChangedLocked(tok.Name, r.Method+" "+r.URL.Path, before, res, w)
+}
+
+func (s *Server) postRollback(w http.ResponseWriter, r *http.Request, tok *Token) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	before := s.state.Map
+	res, err := s.maps.Rollback()
+	if err != nil {
+		writeErr(w, http.StatusConflict, "", err.Error())
+		return
+	}
+	s.mapChangedLocked(tok.Name, r.Method+" "+r.URL.Path, before, res, w)
+}

@@ -1,0 +1,286 @@
+package dnsserver
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/steer-gslb/steer/config"
+	"github.com/steer-gslb/steer/control"
+	"github.com/steer-gslb/steer/health"
+	"github.com/steer-gslb/steer/popmap"
+	"github.com/steer-gslb/steer/steering"
+)
+
+// Version is the steer build a server reports to the control server.
+var Version = "dev"
+
+// overlay is the small, often-changing state applied over a snapshot's
+// compiled maps at answer time: PoP admin states, health, load moves. A
+// change builds new chains (one pass over the maps' distinct answers) and
+// swaps a shallow copy of the snapshot; the maps are not recompiled.
+type overlay struct {
+	ctl   *control.State // last state from the control server; nil = none
+	patch *popmap.Table  // ctl.Patch compiled; nil = no moves
+	// ctlHealth: the control server is fresh, so its combined health
+	// decides; otherwise local (the server's own checks; nil = all up).
+	ctlHealth bool
+	local     func(popmap.Label) bool
+}
+
+// applyOverlay compiles the snapshot's chains under ov (nil: config states,
+// everything healthy). It runs before the snapshot is published.
+func (s *snapshot) applyOverlay(ov *overlay) {
+	if ov == nil {
+		ov = &overlay{}
+	}
+	s.ov = ov
+	list := s.cfg.PoPs
+	admin := func(i int, rec string) config.State {
+		if ov.ctl != nil {
+			if ps := ov.ctl.PoPs[list[i].Label]; ps != nil {
+				return ps.State(rec)
+			}
+		}
+		return list[i].State
+	}
+	healthy := func(i int) bool {
+		if ov.ctlHealth && ov.ctl != nil {
+			if ps := ov.ctl.PoPs[list[i].Label]; ps != nil {
+				return ps.Healthy()
+			}
+			return true
+		}
+		return ov.local == nil || ov.local(list[i].Label)
+	}
+	view := func(rec string, withHealth bool) *steering.PoPs {
+		return steering.NewPoPsWith(list, func(i int) (config.State, bool) {
+			return admin(i, rec), !withHealth || healthy(i)
+		})
+	}
+	global, globalOpen := view("", true), view("", false)
+	s.pops = global
+	// The moves apply to the control map, only at the version they were
+	// computed on.
+	var patchFile string
+	if ov.patch != nil && s.cfg.Control != nil {
+		if m := s.maps[s.cfg.Control.MapFile]; m != nil && m.version == int64(ov.ctl.PatchVersion) {
+			patchFile = s.cfg.Control.MapFile
+		}
+	}
+	s.chains = make([]*steering.Chain, len(s.records))
+	for _, r := range s.records {
+		pops, open := global, globalOpen
+		if ov.ctl != nil && hasRecordOverride(ov.ctl, r.cfg.Name) {
+			pops, open = view(r.cfg.Name, true), view(r.cfg.Name, false)
+		}
+		opt := steering.Options{Open: open, FailClosed: r.cfg.HealthPolicy == config.FailClosed, GeoDB: s.geoDB}
+		if patchFile != "" && r.cfg.ECSMap == patchFile {
+			opt.ECSPatch = ov.patch
+		}
+		if patchFile != "" && r.cfg.ResolverMap == patchFile {
+			opt.ResolverPatch = ov.patch
+		}
+		s.chains[r.id] = steering.NewChainWith(r.cfg.Steering, r.ecs, r.res, pops, r.cfg.Default, opt)
+	}
+}
+
+func hasRecordOverride(st *control.State, rec string) bool {
+	for _, ps := range st.PoPs {
+		if _, ok := ps.Records[rec]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// setOverlay replaces the overlay and swaps in the current snapshot
+// recompiled under it.
+func (s *Server) setOverlay(change func(ov *overlay)) {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	prev := s.snap.Load()
+	ov := *prev.ov
+	change(&ov)
+	next := *prev
+	next.applyOverlay(&ov)
+	s.snap.Store(&next)
+	s.metrics.overlayApplied(&next)
+}
+
+// currentOverlay is the overlay of the snapshot being served.
+func (s *Server) currentOverlay() *overlay { return s.snap.Load().ov }
+
+// startFleet starts the health checker and, with control: configured, the
+// follower. Called from Start.
+func (s *Server) startFleet(cfg *config.Config) {
+	s.checker = health.New(cfg.PoPs, health.Options{Logger: s.log, Registry: s.metrics.reg, OnChange: func(health.Status) {
+		if s.follower != nil {
+			s.follower.ReportNow()
+		}
+		if !s.currentOverlay().ctlHealth {
+			s.setOverlay(func(*overlay) {})
+		}
+	}})
+	s.setOverlay(func(ov *overlay) { ov.local = s.checker.Up })
+	s.checker.Start(s.ctx)
+	if cfg.Control == nil {
+		return
+	}
+	name := cfg.Control.Server
+	if name == "" {
+		host, _ := os.Hostname()
+		name = fmt.Sprintf("%s/%s", host, s.Addrs()[0])
+	}
+	s.serverName = name
+	s.follower = control.NewFollower(control.FollowerOptions{
+		URL: cfg.Control.URL, Token: cfg.Control.Token, ReportEvery: cfg.Control.ReportEvery,
+		Apply: s.applyControl, Report: s.report, Logger: s.log,
+	})
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		s.follower.Run(s.ctx)
+	}()
+	go func() {
+		defer s.wg.Done()
+		s.watchStale(cfg.Control.StaleAfter)
+	}()
+}
+
+// watchStale switches health between the control server's view and the
+// server's own as contact with the control server comes and goes.
+func (s *Server) watchStale(after time.Duration) {
+	t := time.NewTicker(min(after/4, time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		fresh := s.controlFresh(after)
+		if fresh != s.currentOverlay().ctlHealth {
+			s.log.Warn("control server contact", "fresh", fresh, "last_contact", s.follower.LastContact())
+			s.setOverlay(func(ov *overlay) { ov.ctlHealth = fresh && ov.ctl != nil })
+		}
+	}
+}
+
+func (s *Server) controlFresh(after time.Duration) bool {
+	lc := s.follower.LastContact()
+	return !lc.IsZero() && time.Since(lc) <= after
+}
+
+// applyControl applies a state from the control server: the active map
+// (fetched, digest-checked, written to control.map_file, loaded), then the
+// overlay. An error is a NACK: reported, and the old state keeps serving.
+func (s *Server) applyControl(ctx context.Context, st *control.State) error {
+	var patch *popmap.Table
+	if st.Patch != nil {
+		t, err := popmap.Compile(st.Patch)
+		if err != nil {
+			return s.nack(fmt.Errorf("state %d: load moves: %w", st.Index, err))
+		}
+		patch = t
+	}
+	cfg := s.snap.Load().cfg
+	needMap := false
+	if st.Map != nil && cfg.Control != nil {
+		m := s.snap.Load().maps[cfg.Control.MapFile]
+		needMap = m == nil || m.sha256 != st.Map.SHA256
+	}
+	s.setOverlay(func(ov *overlay) {
+		ov.ctl, ov.patch = st, patch
+		ov.ctlHealth = s.controlFresh(cfg.Control.StaleAfter)
+	})
+	if needMap {
+		data, err := s.follower.FetchMap(ctx, *st.Map)
+		if err != nil {
+			return s.nack(err)
+		}
+		if err := writeAtomic(cfg.Control.MapFile, data); err != nil {
+			return s.nack(fmt.Errorf("writing %s: %w", cfg.Control.MapFile, err))
+		}
+		if err := s.Reload(fmt.Sprintf("control: map version %d", st.Map.Version)); err != nil {
+			return s.nack(err)
+		}
+	}
+	s.lastErr.Store(new(string))
+	s.stateIndex.Store(st.Index)
+	return nil
+}
+
+func (s *Server) nack(err error) error {
+	msg := err.Error()
+	s.lastErr.Store(&msg)
+	return err
+}
+
+// report is what the follower sends to the control server.
+func (s *Server) report() control.Report {
+	snap := s.snap.Load()
+	r := control.Report{Server: s.serverName, Version: Version, StateIndex: s.stateIndex.Load()}
+	if e := s.lastErr.Load(); e != nil {
+		r.Error = *e
+	}
+	if c := snap.cfg.Control; c != nil {
+		if m := snap.maps[c.MapFile]; m != nil {
+			r.MapVersion, r.MapSHA256, r.MapAge = int(m.version), m.sha256, time.Since(m.loaded).Seconds()
+		}
+	}
+	if s.checker != nil {
+		for _, st := range s.checker.Statuses() {
+			if st.Checked {
+				if r.Health == nil {
+					r.Health = map[popmap.Label]bool{}
+				}
+				r.Health[st.Label] = st.Up
+			}
+		}
+	}
+	return r
+}
+
+// writeAtomic replaces path with data: temporary file, fsync, rename.
+func writeAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		_ = os.Remove(f.Name())
+	}
+	return err
+}
+
+// controlDetail is the /healthz line's control part.
+func (s *Server) controlDetail() string {
+	if s.follower == nil {
+		return ""
+	}
+	lc := s.follower.LastContact()
+	age := "never"
+	if !lc.IsZero() {
+		age = fmt.Sprintf("%.1fs", time.Since(lc).Seconds())
+	}
+	snap := s.snap.Load()
+	mv, mage := int64(0), "none"
+	if m := snap.maps[snap.cfg.Control.MapFile]; m != nil {
+		mv, mage = m.version, fmt.Sprintf("%.1fs", time.Since(m.loaded).Seconds())
+	}
+	return fmt.Sprintf(" control=%s state_index=%d control_contact_age=%s map_version=%d map_age=%s",
+		snap.cfg.Control.URL, s.stateIndex.Load(), age, mv, mage)
+}
