@@ -54,7 +54,7 @@ type balancer struct {
 // made on another version are dropped; those made on this one (before a
 // restart) are restored.
 func (s *Server) loadBalancerLocked() error {
-	s.bal = nil
+	s.bal, s.patch = nil, nil
 	v, path, err := s.maps.Current()
 	if err != nil || v == 0 {
 		return err
@@ -153,7 +153,7 @@ func (s *Server) balance() {
 	}
 	s.met.steps.WithLabelValues("moved").Inc()
 	before := summarizeMoves(s.p.Moves)
-	s.p.Moves, s.p.MovesVersion = moves, s.bal.version
+	s.p.Moves, s.p.MovesVersion, s.patch = moves, s.bal.version, nil
 	if err := s.auditLocked("controller", "load period", before, summarizeMoves(moves)); err != nil {
 		s.log.Error("load moves not audited", "err", err)
 	}

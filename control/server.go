@@ -47,6 +47,11 @@ type Server struct {
 	members map[string]*Member
 	loads   map[popmap.Label]loadSample
 	bal     *balancer // nil until a map with an RTT file is active
+	// patch is the moves' override map, made when the moves change (not
+	// per report: a patch is a pass over the base map). Guarded by mu.
+	patch *popmap.Map
+	// shas caches the SHA-256 of version files (immutable). Guarded by mu.
+	shas map[int]string
 }
 
 type loadSample struct {
@@ -93,7 +98,7 @@ func New(cfg *Config, opt Options) (*Server, error) {
 	s := &Server{
 		cfg: cfg, log: opt.Logger.With("component", "control"), maps: d, gate: opt.Gate, audit: a, now: opt.Now,
 		reg: opt.Registry, p: p, changed: make(chan struct{}),
-		members: map[string]*Member{}, loads: map[popmap.Label]loadSample{},
+		members: map[string]*Member{}, loads: map[popmap.Label]loadSample{}, shas: map[int]string{},
 	}
 	s.met = newMetrics(opt.Registry, s)
 	// A new epoch: a follower that saw an index this process never wrote
@@ -168,20 +173,28 @@ func (s *Server) deriveLocked() *State {
 		st.Map = &MapRef{Version: v, SHA256: s.versionSHA(v)}
 	}
 	if s.bal != nil && len(s.p.Moves) > 0 && st.Map != nil && s.p.MovesVersion == st.Map.Version {
-		st.Patch, st.PatchVersion = s.bal.patch(s.p.Moves), s.p.MovesVersion
+		if s.patch == nil {
+			s.patch = s.bal.patch(s.p.Moves)
+		}
+		st.Patch, st.PatchVersion = s.patch, s.p.MovesVersion
 		s.bal.annotate(st, s.p.Moves)
 	}
 	return st
 }
 
-// versionSHA is the SHA-256 of version v's file ("" if unreadable).
+// versionSHA is the SHA-256 of version v's file ("" if unreadable); the
+// caller holds mu.
 func (s *Server) versionSHA(v int) string {
+	if sum, ok := s.shas[v]; ok {
+		return sum
+	}
 	data, err := os.ReadFile(s.versionPath(v))
 	if err != nil {
 		return ""
 	}
 	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:])
+	s.shas[v] = hex.EncodeToString(sum[:])
+	return s.shas[v]
 }
 
 func (s *Server) versionPath(v int) string {
@@ -485,7 +498,8 @@ func (s *Server) postPoPState(w http.ResponseWriter, r *http.Request, tok *Token
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	before := s.p.Admin[label]
-	after := adminRec{State: before.State, Records: maps.Clone(before.Records)}
+	eff := s.state.PoPs[label] // the effective state (config's when never set)
+	after := adminRec{State: eff.Admin, Records: maps.Clone(before.Records)}
 	if ch.Record == "" {
 		after.State = ch.State
 	} else {
@@ -493,16 +507,20 @@ func (s *Server) postPoPState(w http.ResponseWriter, r *http.Request, tok *Token
 			after.Records = map[string]config.State{}
 		}
 		rec := canonicalRecord(ch.Record)
-		if ch.State == config.StateUp && after.State == config.StateUp {
-			delete(after.Records, rec)
+		if ch.State == after.State {
+			delete(after.Records, rec) // the record follows the PoP again
 		} else {
 			after.Records[rec] = ch.State
 		}
 	}
 	s.p.Admin[label] = after
 	s.p.Index++
-	if err := s.auditLocked(tok.Name, r.Method+" "+r.URL.Path, map[string]any{"pop": label, "admin": before}, map[string]any{"pop": label, "admin": after}); err != nil {
+	audit := func(a adminRec) map[string]any {
+		return map[string]any{"pop": label, "admin": a.State, "records": a.Records}
+	}
+	if err := s.auditLocked(tok.Name, r.Method+" "+r.URL.Path, audit(adminRec{State: eff.Admin, Records: eff.Records}), audit(after)); err != nil {
 		s.p.Admin[label] = before
+		s.p.Index--
 		writeErr(w, http.StatusInternalServerError, "", err.Error())
 		return
 	}

@@ -2,9 +2,13 @@ package dnsserver
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/steer-gslb/steer/config"
@@ -14,8 +18,37 @@ import (
 	"github.com/steer-gslb/steer/steering"
 )
 
-// Version is the steer build a server reports to the control server.
-var Version = "dev"
+// Version is the steer build a server reports to the control server: the
+// module version, else the VCS revision the binary was built from.
+var Version = buildVersion()
+
+func buildVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	rev, dirty := "", ""
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if rev == "" {
+		return "devel"
+	}
+	return rev + dirty
+}
 
 // overlay is the small, often-changing state applied over a snapshot's
 // compiled maps at answer time: PoP admin states, health, load moves. A
@@ -135,6 +168,18 @@ func (s *Server) startFleet(cfg *config.Config) {
 		name = fmt.Sprintf("%s/%s", host, s.Addrs()[0])
 	}
 	s.serverName = name
+	// The last state applied, so that a restart while the control server
+	// is away keeps its drains and moves.
+	if st, err := readState(stateFile(cfg.Control)); err == nil {
+		var patch *popmap.Table
+		if st.Patch != nil {
+			patch, _ = popmap.Compile(st.Patch)
+		}
+		s.setOverlay(func(ov *overlay) { ov.ctl, ov.patch = st, patch })
+		s.log.Info("last control state restored", "index", st.Index, "file", stateFile(cfg.Control))
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		s.log.Warn("last control state unreadable; waiting for the control server", "err", err)
+	}
 	s.follower = control.NewFollower(control.FollowerOptions{
 		URL: cfg.Control.URL, Token: cfg.Control.Token, ReportEvery: cfg.Control.ReportEvery,
 		Apply: s.applyControl, Report: s.report, Logger: s.log,
@@ -210,7 +255,28 @@ func (s *Server) applyControl(ctx context.Context, st *control.State) error {
 	}
 	s.lastErr.Store(new(string))
 	s.stateIndex.Store(st.Index)
+	if b, err := json.Marshal(st); err == nil {
+		if err := writeAtomic(stateFile(cfg.Control), b); err != nil {
+			s.log.Warn("saving the control state", "err", err)
+		}
+	}
 	return nil
+}
+
+// stateFile is where the last control state applied is kept: next to
+// the control map file.
+func stateFile(c *config.Control) string { return c.MapFile + ".control-state.json" }
+
+func readState(path string) (*control.State, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var st control.State
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &st, nil
 }
 
 func (s *Server) nack(err error) error {

@@ -3,7 +3,9 @@ package dnsserver
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"os"
 	"strings"
@@ -72,7 +74,7 @@ type loadedMap struct {
 	table   *popmap.Table
 	id      fileID
 	loaded  time.Time
-	version int64 // the map's meta.version (0 when absent), e.g. a mapstore version
+	version int64  // the map's meta.version (0 when absent), e.g. a mapstore version
 	sha256  string // of the file, for the control map file only
 }
 
@@ -124,6 +126,13 @@ func build(cfg *config.Config, cfgID fileID, prev *snapshot, serial uint64, ov *
 	labelOK := func(l popmap.Label) bool { _, ok := cfg.PoP(l); return ok }
 	for _, path := range cfg.MapFiles() {
 		id, err := statID(path)
+		if err != nil && cfg.Control != nil && path == cfg.Control.MapFile && errors.Is(err, fs.ErrNotExist) {
+			// A new server of a fleet: no map yet; it serves the rest of
+			// the chain until the control server's map arrives.
+			t, _ := popmap.Compile(&popmap.Map{})
+			s.maps[path] = &loadedMap{table: t, loaded: time.Now()}
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("map %s: %w", path, err)
 		}

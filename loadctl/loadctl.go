@@ -551,7 +551,7 @@ func (c *Controller) drain(p int32, goal, shed, budget float64) (float64, float6
 			continue
 		}
 		heap.Pop(h)
-		if n.weight > budget || c.load[p]-est < floor {
+		if n.weight > budget || c.load[p]-est < floor-1e-9*c.pops[p].capacity {
 			continue // too big for what is left of this period's budget, or of the excess
 		}
 		q := n.ranked[j]

@@ -119,8 +119,9 @@ func Optimum(nets []Network, pops []PoP, load map[popmap.Label]float64, usable f
 			f.addArc(i, a.q, a.c)
 		}
 	}
-	cost, flow := f.solve(excess / k)
-	if flow < excess/k*(1-1e-9) {
+	need, eps := excess/k, f.eps()
+	cost, sent := f.solve(need)
+	if sent < need*(1-1e-9)-eps {
 		return math.Inf(1)
 	}
 	return cost
@@ -153,6 +154,15 @@ func (f *flow) addArc(i, q int, c float64) {
 	f.off[i+1] = len(f.q)
 }
 
+// eps is what counts as no flow: far below any network's weight.
+func (f *flow) eps() float64 {
+	scale := 0.0
+	for _, s := range f.supply {
+		scale = max(scale, s)
+	}
+	return 1e-12 * max(scale, 1)
+}
+
 // pred is how a receiver was reached on the shortest path: from the
 // source through network i's arc a, or from receiver r re-routing network
 // i from arc b to arc a.
@@ -172,11 +182,7 @@ func (f *flow) solve(need float64) (cost, sent float64) {
 	for len(f.off) < len(f.supply)+1 {
 		f.off = append(f.off, len(f.q))
 	}
-	scale := 0.0
-	for _, s := range f.supply {
-		scale = max(scale, s)
-	}
-	eps := 1e-12 * max(scale, 1)
+	eps := f.eps()
 	dist := make([]float64, nr)
 	pr := make([]pred, nr)
 	// edge q→q' best via a re-routed network

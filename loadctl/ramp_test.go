@@ -401,8 +401,9 @@ func rampChart(r *rampRun) (image.Image, error) {
 		return out
 	}
 	util := &plot.Lines{
-		Title:  fmt.Sprintf("Load feedback: %s's demand ramps 50 %% → 150 %% of capacity (periods 1–%d), holds, ramps down", rampPoP, rampUp),
+		Title:  fmt.Sprintf("Load feedback: %s's demand ramps from 50 %% to 150 %% of capacity (periods 1-%d), holds, ramps down; DNS lag 1 period", rampPoP, rampUp),
 		YLabel: "load, % of capacity",
+		YRange: &plot.Range{Min: 40, Max: 100},
 		Width:  1000, Height: 420,
 		Series: []plot.XY{{Name: string(rampPoP), X: xs, Y: pct(r.util[rampPoP])}},
 	}
@@ -428,10 +429,10 @@ func rampChart(r *rampRun) (image.Image, error) {
 	}
 	pen := &plot.Lines{
 		XLabel: "control period",
-		YLabel: "added RTT, ms (mean over all traffic)",
+		YLabel: "mean added RTT, ms",
 		Width:  1000, Height: 300,
 		Series: []plot.XY{
-			{Name: "penalty of the moves", X: xs, Y: perUnit(r.penalty)},
+			{Name: "penalty of the moves (over all traffic)", X: xs, Y: perUnit(r.penalty)},
 			{Name: "optimum (fractional LP)", X: xs, Y: perUnit(r.optimum), Color: color.RGBA{0x7f, 0x7f, 0x7f, 0xff}},
 		},
 	}

@@ -248,7 +248,9 @@ tokens:
 		for _, p := range fleetPoPs {
 			f.health.set("/"+name+"/"+p.label, "up")
 		}
-		write(name+"/map.json", initial)
+		if name == "a" {
+			write(name+"/map.json", initial) // b starts without one, as a new server would
+		}
 		cfg := write(name+"/steer.yaml", dnsFleetConfig(name, ctlURL, hs.URL))
 		f.dns = append(f.dns, startChild(t, "dns", cfg))
 	}
@@ -419,6 +421,14 @@ func TestFleetFollowsControl(t *testing.T) {
 			}
 			return true
 		})
+		// A DNS server restarted while the control server is away keeps
+		// the last state it applied (fra drained).
+		cfgA := f.dns[0].cmd.Env[len(f.dns[0].cmd.Env)-1]
+		f.dns[0].kill(t)
+		f.dns[0] = startChild(t, "dns", strings.TrimPrefix(cfgA, "STEER_TEST_ROLE_CONFIG="))
+		if got := f.answer(0, "www"); got != ams {
+			t.Errorf("server a restarted without the control server answers %q, want ams (fra drained)", got)
+		}
 		// Restart on the same port and state directory: the drain survived
 		// kill -9; undrain reaches both servers.
 		f.ctl = startChild(t, "control", f.ctlCfg)

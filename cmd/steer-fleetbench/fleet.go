@@ -141,27 +141,27 @@ func fmtMs(v float64) string {
 
 // fleetResult is everything `fleet` measured.
 type fleetResult struct {
-	Label       string   `json:"label"`
-	Networks    int      `json:"networks"`
-	MapBytes    int64    `json:"map_bytes"`
-	Servers     int      `json:"servers"`
-	Probes      int      `json:"probes_per_server"`
-	PollMs      float64  `json:"poll_ms"`
-	EncodeMs    float64  `json:"client_encode_ms"` // json.Marshal of the publish request, once
-	StartMs     []float64 `json:"start_ms"`        // process start → serving version 1, per server
-	Publishes   []*event `json:"publishes"`
-	Drains      []*event `json:"drains"`
-	PublishP100 spread   `json:"publish_p100_ms"`
-	PublishP50  spread   `json:"publish_p50_ms"`
-	PublishCall spread   `json:"publish_call_ms"`
-	Reload      spread   `json:"reload_ms"` // every server's map reload of every publish
-	DrainP100   spread   `json:"drain_p100_ms"`
-	DrainP50    spread   `json:"drain_p50_ms"`
-	UpP100      spread   `json:"up_p100_ms"`
-	UpP50       spread   `json:"up_p50_ms"`
-	StateCall   spread   `json:"state_call_ms"`
-	DrainPoP    string   `json:"drain_pop"`
-	Failures    []string `json:"failures,omitempty"`
+	Label       string    `json:"label"`
+	Networks    int       `json:"networks"`
+	MapBytes    int64     `json:"map_bytes"`
+	Servers     int       `json:"servers"`
+	Probes      int       `json:"probes_per_server"`
+	PollMs      float64   `json:"poll_ms"`
+	EncodeMs    float64   `json:"client_encode_ms"` // json.Marshal of the publish request, once
+	StartMs     []float64 `json:"start_ms"`         // process start → serving version 1, per server
+	Publishes   []*event  `json:"publishes"`
+	Drains      []*event  `json:"drains"`
+	PublishP100 spread    `json:"publish_p100_ms"`
+	PublishP50  spread    `json:"publish_p50_ms"`
+	PublishCall spread    `json:"publish_call_ms"`
+	Reload      spread    `json:"reload_ms"` // every server's map reload of every publish
+	DrainP100   spread    `json:"drain_p100_ms"`
+	DrainP50    spread    `json:"drain_p50_ms"`
+	UpP100      spread    `json:"up_p100_ms"`
+	UpP50       spread    `json:"up_p50_ms"`
+	StateCall   spread    `json:"state_call_ms"`
+	DrainPoP    string    `json:"drain_pop"`
+	Failures    []string  `json:"failures,omitempty"`
 }
 
 func runFleet(ctx context.Context, args []string) error {

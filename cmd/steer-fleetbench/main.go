@@ -73,6 +73,14 @@ func (c *common) check() error {
 	if c.steer == "" || c.steerDNS == "" || c.world == "" || c.dir == "" {
 		return errors.New("--steer, --steer-dns, --world and --dir are required")
 	}
+	// The children run in their own directories.
+	for _, p := range []*string{&c.steer, &c.steerDNS, &c.world, &c.dir} {
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return err
+		}
+		*p = abs
+	}
 	return os.MkdirAll(c.dir, 0o755)
 }
 

@@ -167,7 +167,7 @@ type dnsProc struct {
 
 var (
 	controlReady = regexp.MustCompile(`listening on (http://\S+)`)
-	dnsReady     = regexp.MustCompile(`msg=serving dns="?\[([0-9.:]+)[^\]]*\].* admin=(\S+)`)
+	dnsReady     = regexp.MustCompile(`msg=serving .* dns="?\[([0-9.:]+)[^\]]*\].* admin=(\S+)`)
 )
 
 // startControl writes the control server's config (the fleet's PoPs from
