@@ -49,7 +49,7 @@ type RTT struct {
 	Ranked   [][]int32 // PoP indexes, best first (shared with the builder's rankings)
 	est      []float32 // estimates, flat: network k's are est[offset[k]:offset[k+1]]
 	offset   []int32
-	extrap   []bool    // an extrapolated entry
+	extrap   []bool // an extrapolated entry
 }
 
 func (t *RTT) add(r []int32, est []float32, w float64, extrap bool) {

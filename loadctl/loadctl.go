@@ -108,6 +108,9 @@ type move struct {
 	from, to int32
 	at       int
 	est      float64 // load moved, in capacity units, as estimated when made
+	// the last period whose measured load does not show the move yet
+	// (made or re-routed at + Delay); 0: it shows (so a restored move does)
+	pendUntil int
 }
 
 // change is a move, a re-route or an undo made within the last Delay
@@ -120,7 +123,7 @@ type change struct {
 	est      float64
 	at       int
 	undo     bool
-	moveAt   int // an undo: when the move was last made or re-routed
+	moveSeen bool // an undo or re-route: the measured load showed the move (at from)
 }
 
 // Controller moves networks off overloaded PoPs. It is not safe for
@@ -277,9 +280,11 @@ func (c *Controller) capOf(p int32) float64 { return c.pops[p].target * c.pops[p
 // network's natural answer, are dropped (the network follows its ranking
 // again). Then every PoP over Target×Capacity (estimated: the measured
 // load plus the changes of the last Delay periods), the most overloaded
-// first, sheds Gain × its excess: its networks move to their next-ranked
-// usable PoP with room, the least latency penalty per unit traffic first.
-// Then every PoP under (Target−Hysteresis)×Capacity takes back its moves,
+// first, sheds Gain × its excess: first traffic moved into it, passed on
+// to another PoP of those networks' rankings; then its own networks, each
+// to the first PoP after it in its ranking that is usable and has room,
+// the least latency penalty per unit traffic (of that move) first. Then
+// every PoP under (Target−Hysteresis)×Capacity takes back its moves,
 // newest first, as far as it stays under. Moves and undos together move at
 // most MaxMove of the total weight.
 func (c *Controller) Step(load map[popmap.Label]float64, usable func(popmap.Label) bool) []Move {
@@ -348,7 +353,7 @@ func (c *Controller) account() {
 	copy(c.wSeen, c.w)
 	c.seen = c.seen[:0]
 	for _, m := range c.moves {
-		if m.at < first {
+		if c.period > m.pendUntil {
 			c.seen = append(c.seen, seenMove{m.from, m.to, c.nets[m.net].weight, m.est})
 		}
 	}
@@ -356,13 +361,13 @@ func (c *Controller) account() {
 		switch {
 		case ch.undo:
 			c.wSeen[ch.from] -= ch.weight // it was away when measured
-			if ch.moveAt < first {
+			if ch.moveSeen {
 				c.seen = append(c.seen, seenMove{ch.from, ch.to, ch.weight, ch.est})
 			}
 		case ch.from == ch.origin:
 			c.wSeen[ch.from] += ch.weight // it was still at home
-		default:
-			// re-routed: it was at ch.from (approximately: a network
+		case ch.moveSeen:
+			// re-routed from where the measurement saw it (a network
 			// re-routed twice within Delay periods counts at its last stop)
 			c.seen = append(c.seen, seenMove{ch.origin, ch.from, ch.weight, ch.est})
 		}
@@ -555,14 +560,16 @@ func (c *Controller) drain(p int32, goal, shed, budget float64) (float64, float6
 			continue // too big for what is left of this period's budget, or of the excess
 		}
 		q := n.ranked[j]
+		seen := false
 		if top.x >= 0 {
 			m := &c.moves[top.x]
-			m.to, m.at, m.est = q, c.period, est
+			seen = c.period > m.pendUntil
+			m.to, m.at, m.est, m.pendUntil = q, c.period, est, c.period+c.opt.Delay
 		} else {
 			c.movedBy[top.i] = int32(len(c.moves))
-			c.moves = append(c.moves, move{net: top.i, from: p, to: q, at: c.period, est: est})
+			c.moves = append(c.moves, move{net: top.i, from: p, to: q, at: c.period, est: est, pendUntil: c.period + c.opt.Delay})
 		}
-		c.recent = append(c.recent, change{from: p, to: q, origin: from, weight: n.weight, est: est, at: c.period})
+		c.recent = append(c.recent, change{from: p, to: q, origin: from, weight: n.weight, est: est, at: c.period, moveSeen: seen})
 		c.load[p] -= est
 		c.load[q] += est
 		shed += est
@@ -597,7 +604,7 @@ func (c *Controller) undo(budget float64) {
 			}
 			c.moves = slices.Delete(c.moves, x, x+1)
 			c.movedBy[m.net] = -1
-			c.recent = append(c.recent, change{from: m.from, to: m.to, origin: m.from, weight: w, est: est, at: c.period, undo: true, moveAt: m.at})
+			c.recent = append(c.recent, change{from: m.from, to: m.to, origin: m.from, weight: w, est: est, at: c.period, undo: true, moveSeen: c.period > m.pendUntil})
 			c.load[p] += est
 			c.load[m.to] -= est
 			budget -= w

@@ -381,3 +381,35 @@ func BenchmarkStep(b *testing.B) {
 	b.ReportMetric(float64(len(nets))*float64(b.N)/b.Elapsed().Seconds(), "networks/s")
 	b.ReportMetric(float64(len(c.Moves())), "moves")
 }
+
+// TestRestore: moves restored into a new controller (a restarted control
+// server) are its moves, and it carries on from them as the first would.
+func TestRestore(t *testing.T) {
+	nets, pops := smallWorld()
+	pops[0].Capacity = 20
+	a, err := New(nets, pops, Options{Gain: 1, MaxMove: 1, Delay: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	made := a.Step(map[popmap.Label]float64{"a": 40, "b": 70, "c": 10}, nil)
+	b, err := New(nets, pops, Options{Gain: 1, MaxMove: 1, Delay: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bogus := Move{Prefix: netip.MustParsePrefix("192.0.2.0/24"), From: "a", To: "b"}
+	if n := b.Restore(append(slices.Clone(made), bogus, made[0])); n != len(made) {
+		t.Fatalf("Restore = %d, want %d (an unknown network and a repeat skipped)", n, len(made))
+	}
+	if !reflect.DeepEqual(b.Moves(), made) {
+		t.Fatalf("restored moves %q, want %q", movesOf(b.Moves()), movesOf(made))
+	}
+	// the load now shows the moves (a at 20 of 16, both moves too big to
+	// repeat): neither controller moves anything more
+	load := map[popmap.Label]float64{"a": 20, "b": 80, "c": 20}
+	for name, c := range map[string]*Controller{"original": a, "restored": b} {
+		c.Step(load, nil)
+		if got := c.Step(load, nil); !reflect.DeepEqual(got, made) {
+			t.Errorf("%s: moves %q, want %q", name, movesOf(got), movesOf(made))
+		}
+	}
+}

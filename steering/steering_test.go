@@ -128,7 +128,9 @@ func TestOverlay(t *testing.T) {
 		{"networks": ["10.0.0.0/16"], "labels": ["fra", "ams", "lhr"]},
 		{"networks": ["10.0.1.0/24"], "labels": ["fra", "ams", "lhr"]}]}`)
 	def := config.Addrs{IPv4: v4("192.0.2.1")}
-	cl := func(p string) Client { return Client{ECS: netip.MustParsePrefix(p), Resolver: netip.MustParseAddr("203.0.113.9")} }
+	cl := func(p string) Client {
+		return Client{ECS: netip.MustParsePrefix(p), Resolver: netip.MustParseAddr("203.0.113.9")}
+	}
 	state := func(st map[popmap.Label]config.State, down map[popmap.Label]bool) *PoPs {
 		return NewPoPsWith(list, func(i int) (config.State, bool) {
 			s := list[i].State
