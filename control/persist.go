@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/steer-gslb/steer/config"
 	"github.com/steer-gslb/steer/popmap"
@@ -24,45 +23,6 @@ type persisted struct {
 type adminRec struct {
 	State   config.State            `json:"state"`
 	Records map[string]config.State `json:"records,omitempty"`
-}
-
-// writeFileAtomic writes data to path so that a crash leaves either the old
-// or the new content: a temporary file, fsync, rename, fsync of the
-// directory.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // readPersisted loads state.json; a missing file is the empty state.

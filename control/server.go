@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/steer-gslb/steer/config"
+	"github.com/steer-gslb/steer/internal/atomicfile"
 	"github.com/steer-gslb/steer/mapstore"
 	"github.com/steer-gslb/steer/popmap"
 )
@@ -209,7 +210,7 @@ func (s *Server) commitLocked() error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(s.cfg.StateDir, "state.json"), data); err != nil {
+	if err := atomicfile.Write(filepath.Join(s.cfg.StateDir, "state.json"), data, 0o640); err != nil {
 		return fmt.Errorf("persisting state: %w", err)
 	}
 	s.state = s.deriveLocked()
@@ -746,7 +747,7 @@ func (s *Server) postMap(w http.ResponseWriter, r *http.Request, tok *Token) {
 		return
 	}
 	if req.RTT != "" && !res.Unchanged {
-		if err := writeFileAtomic(s.rttPath(res.Version), []byte(req.RTT)); err != nil {
+		if err := atomicfile.Write(s.rttPath(res.Version), []byte(req.RTT), 0o640); err != nil {
 			s.log.Error("saving the RTT file; load moves off for this version", "version", res.Version, "err", err)
 		}
 	}

@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"time"
 
 	"github.com/steer-gslb/steer/config"
 	"github.com/steer-gslb/steer/control"
 	"github.com/steer-gslb/steer/health"
+	"github.com/steer-gslb/steer/internal/atomicfile"
 	"github.com/steer-gslb/steer/popmap"
 	"github.com/steer-gslb/steer/steering"
 )
@@ -246,7 +246,7 @@ func (s *Server) applyControl(ctx context.Context, st *control.State) error {
 		if err != nil {
 			return s.nack(err)
 		}
-		if err := writeAtomic(cfg.Control.MapFile, data); err != nil {
+		if err := atomicfile.Write(cfg.Control.MapFile, data, 0o644); err != nil {
 			return s.nack(fmt.Errorf("writing %s: %w", cfg.Control.MapFile, err))
 		}
 		if err := s.Reload(fmt.Sprintf("control: map version %d", st.Map.Version)); err != nil {
@@ -256,7 +256,7 @@ func (s *Server) applyControl(ctx context.Context, st *control.State) error {
 	s.lastErr.Store(new(string))
 	s.stateIndex.Store(st.Index)
 	if b, err := json.Marshal(st); err == nil {
-		if err := writeAtomic(stateFile(cfg.Control), b); err != nil {
+		if err := atomicfile.Write(stateFile(cfg.Control), b, 0o644); err != nil {
 			s.log.Warn("saving the control state", "err", err)
 		}
 	}
@@ -308,28 +308,6 @@ func (s *Server) report() control.Report {
 		}
 	}
 	return r
-}
-
-// writeAtomic replaces path with data: temporary file, fsync, rename.
-func writeAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		_ = os.Remove(f.Name())
-	}
-	return err
 }
 
 // controlDetail is the /healthz line's control part.

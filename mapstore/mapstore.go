@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/steer-gslb/steer/internal/atomicfile"
 	"github.com/steer-gslb/steer/popmap"
 )
 
@@ -127,7 +128,7 @@ func Open(dir string) (*Dir, error) {
 	if err := f.Close(); err != nil {
 		return nil, err
 	}
-	if err := syncDir(abs); err != nil {
+	if err := atomicfile.SyncDir(abs); err != nil {
 		return nil, err
 	}
 	if _, _, err := d.Current(); err != nil {
@@ -366,47 +367,19 @@ func (d *Dir) Rollback() (Result, error) {
 }
 
 func (d *Dir) rollback(now func() time.Time) (Result, error) {
-	unlock, err := lock(d.path(lockName))
-	if err != nil {
-		return Result{}, fmt.Errorf("locking %s: %w", d.path(lockName), err)
-	}
-	defer func() { _ = unlock() }()
-
-	cur, _, err := d.Current()
-	if err != nil {
-		return Result{}, err
-	}
-	if cur == 0 {
-		return Result{}, fmt.Errorf("map directory %s: no version published: %w", d.dir, ErrNothingToRollBack)
-	}
-	hist, err := d.History()
-	if err != nil {
-		return Result{}, err
-	}
-	pub := lastPublish(hist, cur)
-	if pub == nil {
-		return Result{}, fmt.Errorf("map directory %s: history has no publish line for current version %d, so the version before it is unknown", d.dir, cur)
-	}
-	prev := pub.Previous
-	if prev == 0 {
-		return Result{}, fmt.Errorf("map directory %s: version %d was the first published: %w", d.dir, cur, ErrNothingToRollBack)
-	}
-	path := d.path(versionFile(prev))
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return Result{}, fmt.Errorf("version %d: %w", prev, err)
-	}
-	sum := sha256Hex(data)
-	for _, r := range hist {
-		if r.Version == prev && r.SHA256 != sum {
-			return Result{}, fmt.Errorf("version %d: %s has sha256 %s, history says %s: not rolling back to a changed file", prev, path, sum, r.SHA256)
+	return d.switchTo(ActionRollback, now, func(cur int, hist []Record) (int, error) {
+		if cur == 0 {
+			return 0, fmt.Errorf("map directory %s: no version published: %w", d.dir, ErrNothingToRollBack)
 		}
-	}
-	rec := Record{Version: prev, Action: ActionRollback, Time: now().UTC(), SHA256: sum, Previous: cur, File: versionFile(prev)}
-	if err := d.commit(rec); err != nil {
-		return Result{}, err
-	}
-	return Result{Action: ActionRollback, Version: prev, Previous: cur, Path: path, SHA256: sum}, nil
+		pub := lastPublish(hist, cur)
+		if pub == nil {
+			return 0, fmt.Errorf("map directory %s: history has no publish line for current version %d, so the version before it is unknown", d.dir, cur)
+		}
+		if pub.Previous == 0 {
+			return 0, fmt.Errorf("map directory %s: version %d was the first published: %w", d.dir, cur, ErrNothingToRollBack)
+		}
+		return pub.Previous, nil
+	})
 }
 
 // Activate makes an existing version current again (after its file is
@@ -414,12 +387,37 @@ func (d *Dir) rollback(now func() time.Time) (Result, error) {
 // its publish line, as for any version. Activating the current version is
 // a no-op (Result.Unchanged).
 func (d *Dir) Activate(v int) (Result, error) {
+	return d.switchTo(ActionActivate, time.Now, func(cur int, hist []Record) (int, error) {
+		switch {
+		case cur == 0:
+			return 0, fmt.Errorf("map directory %s: no version current", d.dir)
+		case lastPublish(hist, v) == nil:
+			return 0, fmt.Errorf("version %d was never published", v)
+		}
+		return v, nil
+	})
+}
+
+// switchTo makes current the version target picks from the current
+// version and the history, with the directory locked, after checking its
+// file against the SHA-256 that history recorded; a record of action is
+// appended first. A target equal to the current version changes nothing.
+func (d *Dir) switchTo(action Action, now func() time.Time, target func(cur int, hist []Record) (int, error)) (Result, error) {
 	unlock, err := lock(d.path(lockName))
 	if err != nil {
 		return Result{}, fmt.Errorf("locking %s: %w", d.path(lockName), err)
 	}
 	defer func() { _ = unlock() }()
+
 	cur, _, err := d.Current()
+	if err != nil {
+		return Result{}, err
+	}
+	hist, err := d.History()
+	if err != nil {
+		return Result{}, err
+	}
+	v, err := target(cur, hist)
 	if err != nil {
 		return Result{}, err
 	}
@@ -431,27 +429,18 @@ func (d *Dir) Activate(v int) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("version %d: %w", v, err)
 	}
-	hist, err := d.History()
-	if err != nil {
-		return Result{}, err
-	}
 	sum := sha256Hex(data)
-	if lastPublish(hist, v) == nil {
-		return Result{}, fmt.Errorf("version %d was never published", v)
-	}
 	for _, r := range hist {
 		if r.Version == v && r.SHA256 != sum {
-			return Result{}, fmt.Errorf("version %d: %s has sha256 %s, history says %s: not activating a changed file", v, path, sum, r.SHA256)
+			what := map[Action]string{ActionRollback: "rolling back to", ActionActivate: "activating"}[action]
+			return Result{}, fmt.Errorf("version %d: %s has sha256 %s, history says %s: not %s a changed file", v, path, sum, r.SHA256, what)
 		}
 	}
-	rec := Record{Version: v, Action: ActionActivate, Time: time.Now().UTC(), SHA256: sum, Previous: cur, File: versionFile(v)}
-	if cur == 0 {
-		return Result{}, fmt.Errorf("map directory %s: no version current", d.dir)
-	}
+	rec := Record{Version: v, Action: action, Time: now().UTC(), SHA256: sum, Previous: cur, File: versionFile(v)}
 	if err := d.commit(rec); err != nil {
 		return Result{}, err
 	}
-	return Result{Action: ActionActivate, Version: v, Previous: cur, Path: path, SHA256: sum}, nil
+	return Result{Action: action, Version: v, Previous: cur, Path: path, SHA256: sum}, nil
 }
 
 // lastPublish is the last publish line of version v in hist (nil if none):
@@ -532,7 +521,7 @@ func (d *Dir) writeVersion(n int, data []byte) (err error) {
 	if err := os.Rename(f.Name(), final); err != nil {
 		return err
 	}
-	return syncDir(vdir)
+	return atomicfile.SyncDir(vdir)
 }
 
 // switchCurrent points current.json at version n: a new symlink under a
@@ -549,7 +538,7 @@ func (d *Dir) switchCurrent(n int) error {
 		_ = os.Remove(tmp)
 		return err
 	}
-	return syncDir(d.dir)
+	return atomicfile.SyncDir(d.dir)
 }
 
 // encodeVersion is m in NS1 JSON form with meta.version set to n; m is
@@ -577,22 +566,6 @@ func encodeJSON(v any) (json.RawMessage, error) {
 		return nil, err
 	}
 	return canonicalJSON(b)
-}
-
-// syncDir fsyncs a directory, making renames and creations in it durable.
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("fsync %s: %w", dir, err)
-	}
-	return nil
 }
 
 // Prune removes old version files, keeping the newest keep versions, the
@@ -637,7 +610,7 @@ func (d *Dir) Prune(keep int) (removed []int, err error) {
 		removed = append(removed, n)
 	}
 	if len(removed) > 0 {
-		if err := syncDir(d.path(versionsDir)); err != nil {
+		if err := atomicfile.SyncDir(d.path(versionsDir)); err != nil {
 			return removed, err
 		}
 	}

@@ -707,3 +707,48 @@ func TestPrune(t *testing.T) {
 		t.Errorf("publish after pruning: version %d, %v; want 7", res.Version, err)
 	}
 }
+
+func TestActivate(t *testing.T) {
+	dir := t.TempDir()
+	d, err := Open(filepath.Join(dir, "maps"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Activate(1); err == nil {
+		t.Error("activate with nothing published: no error")
+	}
+	for _, l := range []string{"fra", "ams", "lhr"} {
+		if _, err := d.Publish(writeCandidate(t, dir, testMap(0, l)), PublishOptions{Force: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := d.Activate(1)
+	if err != nil || res.Action != ActionActivate || res.Version != 1 || res.Previous != 3 {
+		t.Fatalf("Activate(1) = %+v, %v", res, err)
+	}
+	if cur, _, _ := d.Current(); cur != 1 {
+		t.Errorf("current %d after Activate(1)", cur)
+	}
+	if res, err := d.Activate(1); err != nil || !res.Unchanged {
+		t.Errorf("activating the current version: %+v, %v, want unchanged", res, err)
+	}
+	if _, err := d.Activate(7); err == nil || !strings.Contains(err.Error(), "never published") {
+		t.Errorf("Activate(7): %v", err)
+	}
+	// A rollback from an activated version follows its publish line
+	// (version 1 was first: nothing before it).
+	if _, err := d.Rollback(); !errors.Is(err, ErrNothingToRollBack) {
+		t.Errorf("rollback from activated v1: %v", err)
+	}
+	checkHistory(t, d)
+	p := filepath.Join(d.Path(), versionFile(2))
+	if err := os.Chmod(p, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(testMap(2, "gru")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Activate(2); err == nil || !strings.Contains(err.Error(), "not activating a changed file") {
+		t.Errorf("activating a changed version: %v", err)
+	}
+}

@@ -1,7 +1,6 @@
 package test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -67,7 +65,7 @@ func runChildCollector(dir string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
-	fmt.Printf("ADDR %s\n", l.Addr())
+	fmt.Printf("ADDR %s -\n", l.Addr())
 	if err := srv.Serve(ctx, l); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -108,55 +106,15 @@ func postBeacon(ctx context.Context, c *http.Client, url, body, forwardedFor str
 // TestCollectorKill9 kills a collector process with SIGKILL during steady
 // ingest, reopens its store and checks that every beacon that got a 2xx is
 // there: acknowledged means durable.
-// childCollector is the test binary running as a collector process.
-type childCollector struct {
-	cmd    *exec.Cmd
-	addr   string
-	stderr *bytes.Buffer
-	done   bool
-}
-
-func startChildCollector(t *testing.T, dir string) *childCollector {
+// startChildCollector runs the test binary as a collector process on the
+// store dir (see TestMain).
+func startChildCollector(t *testing.T, dir string) *child {
 	t.Helper()
-	c := &childCollector{cmd: exec.Command(os.Args[0], "-test.run=^$"), stderr: &bytes.Buffer{}}
-	c.cmd.Env = append(os.Environ(), "STEER_TEST_COLLECTOR_DIR="+dir)
-	stdout, err := c.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.cmd.Stderr = c.stderr
-	if err := c.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if !c.done {
-			_ = c.cmd.Process.Kill()
-			_ = c.cmd.Wait()
-		}
-	})
-	addrc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if a, ok := strings.CutPrefix(sc.Text(), "ADDR "); ok {
-				addrc <- a
-			}
-		}
-		close(addrc)
-	}()
-	select {
-	case c.addr = <-addrc:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("collector did not start; stderr:\n%s", c.stderr.String())
-	}
-	if c.addr == "" {
-		t.Fatalf("collector exited; stderr:\n%s", c.stderr.String())
-	}
-	return c
+	return startChild(t, "collector", []string{"STEER_TEST_COLLECTOR_DIR=" + dir})
 }
 
 // stop signals the child and waits for it.
-func (c *childCollector) stop(t *testing.T, sig syscall.Signal) {
+func (c *child) stop(t *testing.T, sig syscall.Signal) {
 	t.Helper()
 	if err := c.cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
@@ -164,7 +122,7 @@ func (c *childCollector) stop(t *testing.T, sig syscall.Signal) {
 	err := c.cmd.Wait()
 	c.done = true
 	if sig == syscall.SIGTERM && err != nil {
-		t.Fatalf("collector after SIGTERM: %v; stderr:\n%s", err, c.stderr.String())
+		t.Fatalf("%s after SIGTERM: %v; stderr:\n%s", c.name, err, c.stderr.String())
 	}
 }
 

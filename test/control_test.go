@@ -73,19 +73,29 @@ func runChildRole(role, cfg string) int {
 	return 2
 }
 
-// child is a process of the fleet test.
+// child is the test binary re-executed as another process: a collector
+// (TestMain, STEER_TEST_COLLECTOR_DIR), a control server or a DNS server
+// (STEER_TEST_ROLE). It prints "ADDR a b" once it listens: its address
+// and, for a DNS server, its admin address.
 type child struct {
+	name   string
 	cmd    *exec.Cmd
-	addr   string // DNS address, or the control server's
+	addr   string // DNS address, or the control server's, or the collector's
 	admin  string
 	stderr *syncBuffer
 	done   bool
 }
 
-func startChild(t *testing.T, role, cfg string) *child {
+// startRole starts a control server or a DNS server on the config cfg.
+func startRole(t *testing.T, role, cfg string) *child {
 	t.Helper()
-	c := &child{cmd: exec.Command(os.Args[0], "-test.run=^$"), stderr: &syncBuffer{}}
-	c.cmd.Env = append(os.Environ(), "STEER_TEST_ROLE="+role, "STEER_TEST_ROLE_CONFIG="+cfg)
+	return startChild(t, role+" "+cfg, []string{"STEER_TEST_ROLE=" + role, "STEER_TEST_ROLE_CONFIG=" + cfg})
+}
+
+func startChild(t *testing.T, name string, env []string) *child {
+	t.Helper()
+	c := &child{name: name, cmd: exec.Command(os.Args[0], "-test.run=^$"), stderr: &syncBuffer{}}
+	c.cmd.Env = append(os.Environ(), env...)
 	stdout, err := c.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +111,7 @@ func startChild(t *testing.T, role, cfg string) *child {
 			_ = c.cmd.Wait()
 		}
 		if t.Failed() {
-			t.Logf("%s %s log:\n%s", role, cfg, tailString(c.stderr.String(), 6000))
+			t.Logf("%s log:\n%s", name, tailString(c.stderr.String(), 6000))
 		}
 	})
 	addrc := make(chan []string, 1)
@@ -117,11 +127,11 @@ func startChild(t *testing.T, role, cfg string) *child {
 	select {
 	case a := <-addrc:
 		if len(a) != 2 {
-			t.Fatalf("%s exited; stderr:\n%s", role, c.stderr.String())
+			t.Fatalf("%s exited; stderr:\n%s", name, c.stderr.String())
 		}
 		c.addr, c.admin = a[0], a[1]
 	case <-time.After(60 * time.Second):
-		t.Fatalf("%s did not start; stderr:\n%s", role, c.stderr.String())
+		t.Fatalf("%s did not start; stderr:\n%s", name, c.stderr.String())
 	}
 	return c
 }
@@ -239,7 +249,7 @@ tokens:
   - {name: ops, role: operate, token: %s}
   - {name: ci, role: publish, token: %s}
 `, port, fleetRead, fleetOperate, fleetPublish))
-	f.ctl = startChild(t, "control", f.ctlCfg)
+	f.ctl = startRole(t, "control", f.ctlCfg)
 	f.client = &control.Client{URL: ctlURL, Token: fleetPublish}
 	f.operate = &control.Client{URL: ctlURL, Token: fleetOperate}
 	// Version 1: 10.0.0.0/8 ranks fra, ams, lhr.
@@ -252,7 +262,7 @@ tokens:
 			write(name+"/map.json", initial) // b starts without one, as a new server would
 		}
 		cfg := write(name+"/steer.yaml", dnsFleetConfig(name, ctlURL, hs.URL))
-		f.dns = append(f.dns, startChild(t, "dns", cfg))
+		f.dns = append(f.dns, startRole(t, "dns", cfg))
 	}
 	return f
 }
@@ -425,13 +435,13 @@ func TestFleetFollowsControl(t *testing.T) {
 		// the last state it applied (fra drained).
 		cfgA := f.dns[0].cmd.Env[len(f.dns[0].cmd.Env)-1]
 		f.dns[0].kill(t)
-		f.dns[0] = startChild(t, "dns", strings.TrimPrefix(cfgA, "STEER_TEST_ROLE_CONFIG="))
+		f.dns[0] = startRole(t, "dns", strings.TrimPrefix(cfgA, "STEER_TEST_ROLE_CONFIG="))
 		if got := f.answer(0, "www"); got != ams {
 			t.Errorf("server a restarted without the control server answers %q, want ams (fra drained)", got)
 		}
 		// Restart on the same port and state directory: the drain survived
 		// kill -9; undrain reaches both servers.
-		f.ctl = startChild(t, "control", f.ctlCfg)
+		f.ctl = startRole(t, "control", f.ctlCfg)
 		pops, err := f.operate.PoPs(ctx)
 		if err != nil {
 			t.Fatal(err)

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -48,12 +47,10 @@ func runControl(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(*level)); err != nil {
-		fmt.Fprintln(stderr, "steer control: bad --log-level:", err)
+	logger := newLogger("steer control", *level, stderr)
+	if logger == nil {
 		return 2
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
 	cfg, err := control.LoadConfigFile(*cfgPath)
 	if err != nil {
 		fmt.Fprintln(stderr, "steer control:", err)
