@@ -225,7 +225,13 @@ func (s *Server) commitLocked() error {
 func (s *Server) refreshLocked() error {
 	next := s.deriveLocked()
 	if sameForFleet(s.state, next) {
-		s.state.PoPs = next.PoPs // votes, load: informational
+		// Votes and load figures only: a new State with the same index (a
+		// published State is never modified; a long poll may be encoding
+		// it).
+		cp := *s.state
+		cp.PoPs = next.PoPs
+		s.state = &cp
+		s.met.update(s.state)
 		return nil
 	}
 	s.p.Index++
@@ -598,10 +604,12 @@ func (s *Server) postLoad(w http.ResponseWriter, r *http.Request, _ *Token) {
 	}
 	s.mu.Lock()
 	s.loads[rep.PoP] = loadSample{util: *rep.Load / capacity, at: s.now()}
-	if ps := s.state.PoPs[rep.PoP]; ps != nil {
-		ps.Load, ps.LoadAge = *rep.Load/capacity, 0
-	}
+	err := s.refreshLocked()
 	s.mu.Unlock()
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, "", err.Error())
+		return
+	}
 	s.met.load.WithLabelValues(string(rep.PoP)).Set(*rep.Load / capacity)
 	w.WriteHeader(http.StatusNoContent)
 }
