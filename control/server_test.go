@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,7 +43,7 @@ zones:
 
 // writeTestConfig writes a DNS config and a control config into dir and
 // returns the control config's path.
-func writeTestConfig(t *testing.T, dir string, extra string) string {
+func writeTestConfig(t testing.TB, dir string, extra string) string {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(dir, "dns.yaml"), []byte(testDNSConfig), 0o644); err != nil {
 		t.Fatal(err)
@@ -111,46 +112,49 @@ func do(t *testing.T, method, url, token, auth, body string) answer {
 	return a
 }
 
+// apiCases are calls and the status (and field named) they must get.
+var apiCases = []struct {
+	name, method, path, token, auth, body string
+	code                                  int
+	field                                 string
+}{
+	{"no token", "GET", "/v1/pops", "", "", "", 401, ""},
+	{"unknown token", "GET", "/v1/pops", "nope-nope-nope-nope", "", "", 401, ""},
+	{"basic scheme", "GET", "/v1/pops", readTok, "Basic", "", 401, ""},
+	{"lower-case bearer is fine (RFC 7235)", "GET", "/v1/pops", readTok, "bearer", "", 200, ""},
+	{"read may not drain", "POST", "/v1/pops/fra/state", readTok, "", `{"state":"drain"}`, 403, ""},
+	{"operate may not publish", "POST", "/v1/maps", operateTok, "", `{"map":{"map":[]}}`, 403, ""},
+	{"publish may not drain", "POST", "/v1/pops/fra/state", publishTok, "", `{"state":"drain"}`, 403, ""},
+	{"unknown PoP", "POST", "/v1/pops/xyz/state", operateTok, "", `{"state":"drain"}`, 404, "label"},
+	{"bad state", "POST", "/v1/pops/fra/state", operateTok, "", `{"state":"drained"}`, 400, "state"},
+	{"unknown field", "POST", "/v1/pops/fra/state", operateTok, "", `{"state":"drain","when":"now"}`, 400, "when"},
+	{"wrong type", "POST", "/v1/pops/fra/state", operateTok, "", `{"state":3}`, 400, "state"},
+	{"malformed JSON", "POST", "/v1/pops/fra/state", operateTok, "", `{"state":`, 400, ""},
+	{"empty body", "POST", "/v1/pops/fra/state", operateTok, "", ``, 400, ""},
+	{"unknown record", "POST", "/v1/pops/fra/state", operateTok, "", `{"state":"down","record":"nope.example.net"}`, 404, "record"},
+	{"load without pop", "POST", "/v1/load", operateTok, "", `{"load":3}`, 400, "pop"},
+	{"load of unknown PoP", "POST", "/v1/load", operateTok, "", `{"pop":"xyz","load":3}`, 404, "pop"},
+	{"load missing", "POST", "/v1/load", operateTok, "", `{"pop":"fra"}`, 400, "load"},
+	{"negative load", "POST", "/v1/load", operateTok, "", `{"pop":"fra","load":-1}`, 400, "load"},
+	{"report without server", "POST", "/v1/fleet/report", readTok, "", `{"map_version":1}`, 400, "server"},
+	{"report with unknown PoP", "POST", "/v1/fleet/report", readTok, "", `{"server":"a","health":{"xyz":true}}`, 400, "health"},
+	{"map missing", "POST", "/v1/maps", publishTok, "", `{}`, 400, "map"},
+	{"bad map", "POST", "/v1/maps", publishTok, "", `{"map":{"map":[{"networks":["10.0.0.1/8"],"labels":["fra"]}]}}`, 400, "map"},
+	{"map with unknown label", "POST", "/v1/maps", publishTok, "", `{"map":{"map":[{"networks":["10.0.0.0/8"],"labels":["xyz"]}]}}`, 400, "map"},
+	{"bad RTT file", "POST", "/v1/maps", publishTok, "", `{"map":{"map":[]},"rtt":"10.0.0.0/8\tx\tfra=1\n"}`, 400, "rtt"},
+	{"unknown version", "GET", "/v1/maps/7", readTok, "", "", 404, "version"},
+	{"bad version", "GET", "/v1/maps/x", readTok, "", "", 400, "version"},
+	{"activate unknown", "POST", "/v1/maps/activate", publishTok, "", `{"version":9}`, 404, "version"},
+	{"bad index", "GET", "/v1/state?index=x", readTok, "", "", 400, "index"},
+	{"bad wait", "GET", "/v1/state?index=1&wait=soon", readTok, "", "", 400, "wait"},
+	{"no such call", "GET", "/v1/nothing", readTok, "", "", 404, ""},
+}
+
 func TestAPIErrors(t *testing.T) {
 	_, hs := newTestServer(t, t.TempDir())
 	u := hs.URL
-	tests := []struct {
-		name, method, path, token, auth, body string
-		code                                  int
-		field                                 string
-	}{
-		{"no token", "GET", "/v1/pops", "", "", "", 401, ""},
-		{"unknown token", "GET", "/v1/pops", "nope-nope-nope-nope", "", "", 401, ""},
-		{"basic scheme", "GET", "/v1/pops", readTok, "Basic", "", 401, ""},
-		{"lower-case bearer is fine (RFC 7235)", "GET", "/v1/pops", readTok, "bearer", "", 200, ""},
-		{"read may not drain", "POST", "/v1/pops/fra/state", readTok, "", `{"state":"drain"}`, 403, ""},
-		{"operate may not publish", "POST", "/v1/maps", operateTok, "", `{"map":{"map":[]}}`, 403, ""},
-		{"publish may not drain", "POST", "/v1/pops/fra/state", publishTok, "", `{"state":"drain"}`, 403, ""},
-		{"unknown PoP", "POST", "/v1/pops/xyz/state", operateTok, "", `{"state":"drain"}`, 404, "label"},
-		{"bad state", "POST", "/v1/pops/fra/state", operateTok, "", `{"state":"drained"}`, 400, "state"},
-		{"unknown field", "POST", "/v1/pops/fra/state", operateTok, "", `{"state":"drain","when":"now"}`, 400, "when"},
-		{"wrong type", "POST", "/v1/pops/fra/state", operateTok, "", `{"state":3}`, 400, "state"},
-		{"malformed JSON", "POST", "/v1/pops/fra/state", operateTok, "", `{"state":`, 400, ""},
-		{"empty body", "POST", "/v1/pops/fra/state", operateTok, "", ``, 400, ""},
-		{"unknown record", "POST", "/v1/pops/fra/state", operateTok, "", `{"state":"down","record":"nope.example.net"}`, 404, "record"},
-		{"load without pop", "POST", "/v1/load", operateTok, "", `{"load":3}`, 400, "pop"},
-		{"load of unknown PoP", "POST", "/v1/load", operateTok, "", `{"pop":"xyz","load":3}`, 404, "pop"},
-		{"load missing", "POST", "/v1/load", operateTok, "", `{"pop":"fra"}`, 400, "load"},
-		{"negative load", "POST", "/v1/load", operateTok, "", `{"pop":"fra","load":-1}`, 400, "load"},
-		{"report without server", "POST", "/v1/fleet/report", readTok, "", `{"map_version":1}`, 400, "server"},
-		{"report with unknown PoP", "POST", "/v1/fleet/report", readTok, "", `{"server":"a","health":{"xyz":true}}`, 400, "health"},
-		{"map missing", "POST", "/v1/maps", publishTok, "", `{}`, 400, "map"},
-		{"bad map", "POST", "/v1/maps", publishTok, "", `{"map":{"map":[{"networks":["10.0.0.1/8"],"labels":["fra"]}]}}`, 400, "map"},
-		{"map with unknown label", "POST", "/v1/maps", publishTok, "", `{"map":{"map":[{"networks":["10.0.0.0/8"],"labels":["xyz"]}]}}`, 400, "map"},
-		{"bad RTT file", "POST", "/v1/maps", publishTok, "", `{"map":{"map":[]},"rtt":"10.0.0.0/8\tx\tfra=1\n"}`, 400, "rtt"},
-		{"unknown version", "GET", "/v1/maps/7", readTok, "", "", 404, "version"},
-		{"bad version", "GET", "/v1/maps/x", readTok, "", "", 400, "version"},
-		{"activate unknown", "POST", "/v1/maps/activate", publishTok, "", `{"version":9}`, 404, "version"},
-		{"bad index", "GET", "/v1/state?index=x", readTok, "", "", 400, "index"},
-		{"bad wait", "GET", "/v1/state?index=1&wait=soon", readTok, "", "", 400, "wait"},
-		{"no such call", "GET", "/v1/nothing", readTok, "", "", 404, ""},
-	}
-	for _, tc := range tests {
+
+	for _, tc := range apiCases {
 		t.Run(tc.name, func(t *testing.T) {
 			a := do(t, tc.method, u+tc.path, tc.token, tc.auth, tc.body)
 			if a.code != tc.code {
@@ -347,16 +351,23 @@ func TestPublishActivateRollback(t *testing.T) {
 	}
 }
 
+// badConfigs are control configs and the key their error must name.
+var badConfigs = []struct{ cfg, want string }{
+	{``, "empty"},
+	{`listen: x`, "listen"},
+	{"listen: 127.0.0.1:1\nstate_dir: s\nmap_dir: m\ndns_config: d\n", "tokens: at least one"},
+	{"listen: 127.0.0.1:1\nstate_dir: s\nmap_dir: m\ndns_config: d\ntokens: [{name: a, role: admin, token: 0123456789abcdef}]\n", "tokens[0].role"},
+	{"listen: 127.0.0.1:1\nstate_dir: s\nmap_dir: m\ndns_config: d\ntokens: [{name: a, role: read, token: short}]\n", "at least 16"},
+	{"listen: 127.0.0.1:1\nstate_dir: s\nmap_dir: m\ndns_config: d\ntokens: [{name: a, role: read, token: 0123456789abcdef}]\nload: {target: 0}\n", "load.target"},
+	{"listen: 127.0.0.1:1\nbogus: 1\n", "bogus"},
+	{"listen: 127.0.0.1:1\nstate_dir: s\nmap_dir: m\ndns_config: d\ntokens: [{name: a, role: read, token: 0123456789abcdef}]\nload: {target: 0.5, hysteresis: 0.6}\n", "load.hysteresis"},
+	{"listen: 127.0.0.1:1\nstate_dir: s\nmap_dir: m\ndns_config: d\ntokens: [{name: a, role: read, token: 0123456789abcdef}, {name: a, role: read, token: 0123456789abcdeg}]\n", "duplicate"},
+	{"listen: 127.0.0.1:1\nstate_dir: s\nmap_dir: m\ndns_config: d\ntokens: [{name: a, role: read}]\n", "exactly one of token, token_file"},
+	{"listen: 127.0.0.1:1\nstate_dir: s\nmap_dir: m\ndns_config: d\ntokens: [{name: a, role: read, token: 0123456789abcdef}]\nhealth_ttl: 1ms\n", "health_ttl"},
+}
+
 func TestParseConfigErrors(t *testing.T) {
-	for _, tc := range []struct{ cfg, want string }{
-		{``, "empty"},
-		{`listen: x`, "listen"},
-		{"listen: 127.0.0.1:1\nstate_dir: s\nmap_dir: m\ndns_config: d\n", "tokens: at least one"},
-		{"listen: 127.0.0.1:1\nstate_dir: s\nmap_dir: m\ndns_config: d\ntokens: [{name: a, role: admin, token: 0123456789abcdef}]\n", "tokens[0].role"},
-		{"listen: 127.0.0.1:1\nstate_dir: s\nmap_dir: m\ndns_config: d\ntokens: [{name: a, role: read, token: short}]\n", "at least 16"},
-		{"listen: 127.0.0.1:1\nstate_dir: s\nmap_dir: m\ndns_config: d\ntokens: [{name: a, role: read, token: 0123456789abcdef}]\nload: {target: 0}\n", "load.target"},
-		{"listen: 127.0.0.1:1\nbogus: 1\n", "bogus"},
-	} {
+	for _, tc := range badConfigs {
 		_, err := ParseConfig([]byte(tc.cfg), "c.yaml")
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("ParseConfig(%q) = %v, want an error naming %q", tc.cfg, err, tc.want)
@@ -364,10 +375,13 @@ func TestParseConfigErrors(t *testing.T) {
 	}
 }
 
+const goodConfig = "listen: 127.0.0.1:1\nstate_dir: s\nmap_dir: m\ndns_config: d\ntokens: [{name: a, role: read, token: 0123456789abcdef}]\n"
+
 func FuzzParseConfig(f *testing.F) {
-	f.Add([]byte("listen: 127.0.0.1:1\nstate_dir: s\nmap_dir: m\ndns_config: d\ntokens: [{name: a, role: read, token: 0123456789abcdef}]\n"))
-	f.Add([]byte("listen: x"))
-	f.Add([]byte("load: {target: 0.5, gain: 2}"))
+	f.Add([]byte(goodConfig))
+	for _, tc := range badConfigs {
+		f.Add([]byte(tc.cfg))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := ParseConfig(data, "fuzz.yaml")
 		if err == nil && (c == nil || len(c.Tokens) == 0) {
@@ -457,4 +471,54 @@ func TestLoadMoves(t *testing.T) {
 	if st, _ := s2.Snapshot(); st.PoPs["fra"].MovedNetworks != 0 || st.Patch != nil {
 		t.Errorf("moves not undone: %d left", st.PoPs["fra"].MovedNetworks)
 	}
+}
+
+// FuzzAPI sends arbitrary bodies to every call that reads one, with a token
+// of every role: the server answers (never 5xx, never a panic) and an error
+// answer is JSON with a message.
+func FuzzAPI(f *testing.F) {
+	for _, tc := range apiCases {
+		if tc.body != "" {
+			f.Add(tc.method+" "+tc.path, tc.body)
+		}
+	}
+	dir := f.TempDir()
+	cfg, err := LoadConfigFile(writeTestConfig(f, dir, ""))
+	if err != nil {
+		f.Fatal(err)
+	}
+	s, err := New(cfg, Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	h := s.Handler()
+	f.Fuzz(func(t *testing.T, call, body string) {
+		method, path, ok := strings.Cut(call, " ")
+		if !ok || !strings.HasPrefix(path, "/v1/") || strings.ContainsAny(path, " ?#%") {
+			return
+		}
+		if _, err := url.ParseRequestURI(path); err != nil {
+			return // not a request a client can send
+		}
+		switch method {
+		case "GET", "POST", "PUT", "DELETE":
+		default:
+			return // httptest.NewRequest panics on a bad method; the server never sees one
+		}
+		for _, tok := range []string{readTok, operateTok, publishTok} {
+			req := httptest.NewRequest(method, path, strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+tok)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code >= 500 {
+				t.Fatalf("%s %s %q: %d %s", method, path, body, rec.Code, rec.Body.String())
+			}
+			if rec.Code >= 400 {
+				var e APIError
+				if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Error == "" {
+					t.Fatalf("%s %s: %d with a body that is not an error: %q", method, path, rec.Code, rec.Body.String())
+				}
+			}
+		}
+	})
 }
