@@ -146,9 +146,10 @@ func (s *Server) setOverlay(change func(ov *overlay)) {
 // currentOverlay is the overlay of the snapshot being served.
 func (s *Server) currentOverlay() *overlay { return s.snap.Load().ov }
 
-// startFleet starts the health checker and, with control: configured, the
-// follower. Called from Start.
-func (s *Server) startFleet(cfg *config.Config) {
+// newFleet makes the health checker and, with control: configured, the
+// follower, and restores the last control state. Called from New, so that
+// everything Start's goroutines read exists before they run.
+func (s *Server) newFleet(cfg *config.Config) {
 	s.checker = health.New(cfg.PoPs, health.Options{Logger: s.log, Registry: s.metrics.reg, OnChange: func(health.Status) {
 		if s.follower != nil {
 			s.follower.ReportNow()
@@ -158,16 +159,9 @@ func (s *Server) startFleet(cfg *config.Config) {
 		}
 	}})
 	s.setOverlay(func(ov *overlay) { ov.local = s.checker.Up })
-	s.checker.Start(s.ctx)
 	if cfg.Control == nil {
 		return
 	}
-	name := cfg.Control.Server
-	if name == "" {
-		host, _ := os.Hostname()
-		name = fmt.Sprintf("%s/%s", host, s.Addrs()[0])
-	}
-	s.serverName = name
 	// The last state applied, so that a restart while the control server
 	// is away keeps its drains and moves.
 	if st, err := readState(stateFile(cfg.Control)); err == nil {
@@ -184,6 +178,23 @@ func (s *Server) startFleet(cfg *config.Config) {
 		URL: cfg.Control.URL, Token: cfg.Control.Token, ReportEvery: cfg.Control.ReportEvery,
 		Apply: s.applyControl, Report: s.report, Logger: s.log,
 	})
+}
+
+// startFleet starts the checks and the follower. Called from Start once
+// the listeners are bound (the default server name is the first one). The
+// control: block is read at start only: a reload that changes it needs a
+// restart.
+func (s *Server) startFleet(cfg *config.Config) {
+	s.checker.Start(s.ctx)
+	if s.follower == nil {
+		return
+	}
+	name := cfg.Control.Server
+	if name == "" {
+		host, _ := os.Hostname()
+		name = fmt.Sprintf("%s/%s", host, s.Addrs()[0])
+	}
+	s.serverName = name
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()

@@ -122,6 +122,7 @@ func New(path string, opts Options) (*Server, error) {
 	s.serial = 1
 	s.snap.Store(snap)
 	s.metrics.reloaded(snap, nil, 0)
+	s.newFleet(cfg)
 	s.qlog = newQueryLog(s.log, s.metrics.qlogDropped)
 	if err := s.qlog.open(cfg.QueryLog); err != nil {
 		return nil, err
@@ -166,6 +167,7 @@ func (s *Server) Start() error {
 		}
 		s.tcp = append(s.tcp, ln)
 	}
+	s.startFleet(cfg)
 	tcpStats := &workerStats{}
 	s.stats = append(s.stats, tcpStats)
 	for _, c := range s.udp {
@@ -215,7 +217,6 @@ func (s *Server) Start() error {
 			w.run(s.ctx)
 		}()
 	}
-	s.startFleet(cfg)
 	s.log.Info("serving", "dns", s.Addrs(), "udp_sockets", len(s.udp), "admin", s.AdminAddr())
 	return nil
 }
