@@ -59,21 +59,56 @@ func (s *Server) loadBalancerLocked() error {
 	if err != nil || v == 0 {
 		return err
 	}
-	if s.p.MovesVersion != v {
-		s.p.Moves, s.p.MovesVersion = nil, v
+	b, err := s.newBalancer(v, path)
+	if err != nil {
+		return err
 	}
+	s.installBalancerLocked(b)
+	return nil
+}
+
+// reloadBalancer makes the balancer of version v outside the lock and
+// installs it if v is still the active version.
+func (s *Server) reloadBalancer(v int) {
+	b, err := s.newBalancer(v, s.versionPath(v))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cur, _, cerr := s.maps.Current(); cerr != nil || cur != v {
+		return // superseded
+	}
+	if err != nil {
+		s.log.Warn("load controller off", "version", v, "err", err)
+		return
+	}
+	s.installBalancerLocked(b)
+}
+
+// installBalancerLocked makes b the balancer, restoring the moves made on
+// its version (before a restart) and dropping those made on another.
+func (s *Server) installBalancerLocked(b *balancer) {
+	if s.p.MovesVersion != b.version {
+		s.p.Moves, s.p.MovesVersion = nil, b.version
+	}
+	if len(s.p.Moves) > 0 {
+		b.ctl.Restore(fromRecs(s.p.Moves))
+	}
+	s.bal, s.patch = b, nil
+}
+
+// newBalancer reads version v's map and RTT file and makes its controller.
+func (s *Server) newBalancer(v int, path string) (*balancer, error) {
 	rf, err := os.Open(s.rttPath(v))
 	if err != nil {
-		return fmt.Errorf("version %d has no RTT file (publish it with MAP.rtt.tsv next to the map): %w", v, err)
+		return nil, fmt.Errorf("version %d has no RTT file (publish it with MAP.rtt.tsv next to the map): %w", v, err)
 	}
 	entries, err := rttfile.Read(rf)
 	_ = rf.Close()
 	if err != nil {
-		return fmt.Errorf("version %d: RTT file: %w", v, err)
+		return nil, fmt.Errorf("version %d: RTT file: %w", v, err)
 	}
-	base, _, err := popmap.Load(path)
+	base, err := popmap.ReadFile(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	b := &balancer{version: v, base: base, nets: map[netip.Prefix]float64{}, mapped: map[popmap.Label]float64{}}
 	nets := make([]loadctl.Network, 0, len(entries))
@@ -95,13 +130,9 @@ func (s *Server) loadBalancerLocked() error {
 	l := s.cfg.Load
 	b.ctl, err = loadctl.New(nets, pops, loadctl.Options{Gain: l.Gain, MaxMove: l.MaxMove, Hysteresis: l.Hysteresis, Delay: l.Delay})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if len(s.p.Moves) > 0 {
-		b.ctl.Restore(fromRecs(s.p.Moves))
-	}
-	s.bal = b
-	return nil
+	return b, nil
 }
 
 // patch is the override map of moves on the balancer's version.

@@ -423,6 +423,7 @@ func TestLoadMoves(t *testing.T) {
 	if a := do(t, "POST", hs.URL+"/v1/maps", publishTok, "", string(body)); a.code != 200 {
 		t.Fatalf("publish: %d %s", a.code, a.body)
 	}
+	waitBalancer(t, s)
 	// fra (capacity 1) at 120 %, target 80 %: 1/3 of its traffic must go;
 	// ams (capacity 1) at 10 %.
 	load := func(pop string, v float64) {
@@ -521,4 +522,25 @@ func FuzzAPI(f *testing.F) {
 			}
 		}
 	})
+}
+
+// waitBalancer polls until the load controller of the active version is
+// made (in the background after a publish).
+func waitBalancer(t *testing.T, s *Server) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s.mu.Lock()
+		ready := s.bal != nil
+		s.mu.Unlock()
+		if ready {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no load controller 10 s after the publish")
+		}
+		<-tick.C
+	}
 }

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/steer-gslb/steer/config"
@@ -122,12 +123,36 @@ type StateChange struct {
 }
 
 // PublishRequest is POST /v1/maps: a candidate map, optionally with the
-// builder's RTT file (MAP.rtt.tsv) that load moves rank networks by.
+// builder's RTT file (MAP.rtt.tsv) that load moves rank networks by. On the
+// wire: {"map": {NS1 map}, "rtt": "…", "force": false, "source": "…"}.
 type PublishRequest struct {
-	Map    *popmap.Map `json:"map"`
-	RTT    string      `json:"rtt,omitempty"`
-	Force  bool        `json:"force,omitempty"`
-	Source string      `json:"source,omitempty"` // where the candidate came from, for history
+	Map *popmap.Map
+	// MapJSON is the map's NS1 JSON as it is (a map file's bytes), sent
+	// instead of Map when set: the control server parses it once.
+	MapJSON json.RawMessage
+	RTT     string
+	Force   bool
+	Source  string // where the candidate came from, for history
+}
+
+type publishWire struct {
+	Map    json.RawMessage `json:"map"`
+	RTT    string          `json:"rtt,omitempty"`
+	Force  bool            `json:"force,omitempty"`
+	Source string          `json:"source,omitempty"`
+}
+
+// MarshalJSON encodes the request in its wire form.
+func (r PublishRequest) MarshalJSON() ([]byte, error) {
+	w := publishWire{Map: r.MapJSON, RTT: r.RTT, Force: r.Force, Source: r.Source}
+	if w.Map == nil && r.Map != nil {
+		b, err := r.Map.MarshalJSON()
+		if err != nil {
+			return nil, err
+		}
+		w.Map = b
+	}
+	return json.Marshal(w)
 }
 
 // PublishResult answers POST /v1/maps, /v1/maps/activate and /v1/maps/rollback.

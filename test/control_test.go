@@ -347,13 +347,15 @@ func TestFleetFollowsControl(t *testing.T) {
 		// successes in a row: over 12 intervals nothing changes.
 		f.setAll("fra", "flap")
 		deadline := time.Now().Add(12 * checkEvery)
+		pace := time.NewTicker(20 * time.Millisecond)
+		defer pace.Stop()
 		for time.Now().Before(deadline) {
 			for i := range f.dns {
 				if got := f.answer(i, "www"); got != fra {
 					t.Fatalf("flapping check changed server %d's answer to %q", i, got)
 				}
 			}
-			time.Sleep(20 * time.Millisecond) // pacing the queries, not waiting for a condition
+			<-pace.C
 		}
 		f.setAll("fra", "up")
 	})

@@ -286,12 +286,17 @@ func publishToControl(url, token, candidate string, force bool, stdout, stderr i
 		fmt.Fprintln(stderr, "steer publish:", err)
 		return 2
 	}
-	m, _, err := popmap.Load(candidate)
+	// Sent as it is: the control server parses, checks and gates it.
+	data, err := os.ReadFile(candidate)
 	if err != nil {
 		fmt.Fprintln(stderr, "steer publish:", err)
 		return 1
 	}
-	req := control.PublishRequest{Map: m, Force: force, Source: candidate}
+	if !json.Valid(data) {
+		fmt.Fprintf(stderr, "steer publish: %s is not JSON\n", candidate)
+		return 1
+	}
+	req := control.PublishRequest{MapJSON: data, Force: force, Source: candidate}
 	rtt := strings.TrimSuffix(candidate, ".json") + ".rtt.tsv"
 	if b, err := os.ReadFile(rtt); err == nil {
 		req.RTT = string(b)
