@@ -10,7 +10,10 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"mime/multipart"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -314,6 +317,67 @@ func (c *Client) Fleet(ctx context.Context) (*Fleet, error) {
 func (c *Client) Publish(ctx context.Context, req PublishRequest) (*PublishResult, error) {
 	var out PublishResult
 	return &out, c.call(ctx, http.MethodPost, "/v1/maps", req, &out)
+}
+
+// PublishFile publishes the map file at path (and the RTT file at rtt,
+// when not ""), streamed as multipart/form-data: a large map is neither
+// held in memory nor scanned as JSON on either side.
+func (c *Client) PublishFile(ctx context.Context, path, rtt string, force bool, source string) (*PublishResult, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = f.Close() }()
+	var rttData []byte
+	if rtt != "" {
+		if rttData, err = os.ReadFile(rtt); err != nil {
+			return nil, err
+		}
+	}
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		err := func() error {
+			fields := [][2]string{{"force", strconv.FormatBool(force)}, {"source", source}}
+			if rttData != nil {
+				fields = append(fields, [2]string{"rtt", string(rttData)})
+			}
+			for _, kv := range fields {
+				if err := mw.WriteField(kv[0], kv[1]); err != nil {
+					return err
+				}
+			}
+			part, err := mw.CreateFormFile("map", filepath.Base(path))
+			if err != nil {
+				return err
+			}
+			if _, err := io.Copy(part, f); err != nil {
+				return err
+			}
+			return mw.Close()
+		}()
+		pw.CloseWithError(err)
+	}()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(c.URL, "/")+"/v1/maps", pr)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	h := c.HTTP
+	if h == nil {
+		h = &http.Client{Timeout: 5 * time.Minute}
+	}
+	resp, err := h.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode/100 != 2 {
+		return nil, apiError(resp)
+	}
+	var out PublishResult
+	return &out, json.NewDecoder(resp.Body).Decode(&out)
 }
 
 // Rollback rolls the active map back.

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"mime"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -345,6 +346,68 @@ func (s *Server) Handler() http.Handler {
 		writeErr(w, http.StatusNotFound, "", "no such call")
 	})
 	return mux
+}
+
+// readPublishForm reads a multipart publish (what steer publish --control
+// sends, so that a large map is streamed to disk instead of scanned as a
+// JSON string): part "map" is the NS1 map, written to tmp; "rtt" the RTT
+// file; "force" and "source" the flags. It answers 400 naming the part on
+// error.
+func readPublishForm(w http.ResponseWriter, r *http.Request, req *publishWire, tmp *os.File) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, 2*maxBody)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, "", err.Error())
+		return false
+	}
+	gotMap := false
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			writeErr(w, http.StatusBadRequest, "", "malformed multipart body: "+err.Error())
+			return false
+		}
+		name := part.FormName()
+		switch name {
+		case "map":
+			n, err := io.Copy(tmp, io.LimitReader(part, maxBody+1))
+			if err != nil || n > maxBody {
+				writeErr(w, http.StatusBadRequest, "map", fmt.Sprintf("reading the map: %v (at most %d bytes)", err, int64(maxBody)))
+				return false
+			}
+			gotMap = n > 0
+		case "rtt", "force", "source":
+			b, err := io.ReadAll(io.LimitReader(part, maxBody+1))
+			if err != nil || len(b) > maxBody {
+				writeErr(w, http.StatusBadRequest, name, fmt.Sprintf("reading %s: %v", name, err))
+				return false
+			}
+			switch name {
+			case "rtt":
+				req.RTT = string(b)
+			case "source":
+				req.Source = string(b)
+			case "force":
+				f, err := strconv.ParseBool(string(b))
+				if err != nil {
+					writeErr(w, http.StatusBadRequest, "force", "force must be true or false")
+					return false
+				}
+				req.Force = f
+			}
+		default:
+			writeErr(w, http.StatusBadRequest, name, fmt.Sprintf("unknown part %q", name))
+			return false
+		}
+	}
+	if !gotMap {
+		writeErr(w, http.StatusBadRequest, "map", "map is required")
+		return false
+	}
+	return true
 }
 
 // route is the metric label of a mux pattern ("POST /v1/load" → "/v1/load").
@@ -696,12 +759,33 @@ func (s *Server) getMap(w http.ResponseWriter, r *http.Request, _ *Token) {
 }
 
 func (s *Server) postMap(w http.ResponseWriter, r *http.Request, tok *Token) {
-	var req publishWire
-	if !decode(w, r, &req) {
+	// The map is written to a temporary file as sent; Publish parses,
+	// compiles, checks and gates it, once (a 1.2M-network map takes most
+	// of a second).
+	tmp, err := os.CreateTemp(s.cfg.StateDir, "candidate-*.json")
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, "", err.Error())
 		return
 	}
-	if len(req.Map) == 0 || string(req.Map) == "null" {
-		writeErr(w, http.StatusBadRequest, "map", "map is required")
+	defer func() { _ = os.Remove(tmp.Name()) }()
+	var req publishWire
+	ok := false
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+		ok = readPublishForm(w, r, &req, tmp)
+	} else if ok = decode(w, r, &req); ok {
+		if len(req.Map) == 0 || string(req.Map) == "null" {
+			writeErr(w, http.StatusBadRequest, "map", "map is required")
+			ok = false
+		} else if _, err := tmp.Write(req.Map); err != nil {
+			writeErr(w, http.StatusInternalServerError, "", err.Error())
+			ok = false
+		}
+	}
+	if err := tmp.Close(); err != nil && ok {
+		writeErr(w, http.StatusInternalServerError, "", err.Error())
+		return
+	}
+	if !ok {
 		return
 	}
 	if req.RTT != "" {
@@ -709,22 +793,6 @@ func (s *Server) postMap(w http.ResponseWriter, r *http.Request, tok *Token) {
 			writeErr(w, http.StatusBadRequest, "rtt", err.Error())
 			return
 		}
-	}
-	// The map is written as sent; Publish parses, compiles, checks and
-	// gates it (once: a 1.2M-network map takes most of a second).
-	tmp, err := os.CreateTemp(s.cfg.StateDir, "candidate-*.json")
-	if err != nil {
-		writeErr(w, http.StatusInternalServerError, "", err.Error())
-		return
-	}
-	defer func() { _ = os.Remove(tmp.Name()) }()
-	_, err = tmp.Write(req.Map)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		writeErr(w, http.StatusInternalServerError, "", err.Error())
-		return
 	}
 	known := func(l popmap.Label) bool { _, ok := s.pop(l); return ok }
 	opt := mapstore.PublishOptions{Force: req.Force, Gate: s.gate, Check: func(m *popmap.Map) error { return m.CheckLabels(known) }, Score: map[string]any{"source": req.Source, "token": tok.Name}}

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -542,5 +543,63 @@ func waitBalancer(t *testing.T, s *Server) {
 			t.Fatal("no load controller 10 s after the publish")
 		}
 		<-tick.C
+	}
+}
+
+// The multipart form steer publish --control streams: parts map, rtt,
+// force, source; errors name the part.
+func TestPublishMultipart(t *testing.T) {
+	s, hs := newTestServer(t, t.TempDir())
+	dir := t.TempDir()
+	mp := filepath.Join(dir, "m.json")
+	if err := os.WriteFile(mp, []byte(`{"map": [{"networks": ["10.0.0.0/24"], "labels": ["fra", "ams"]}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rtt := filepath.Join(dir, "m.rtt.tsv")
+	if err := os.WriteFile(rtt, []byte("10.0.0.0/24\t3\tfra=10,ams=12\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := &Client{URL: hs.URL, Token: publishTok}
+	res, err := c.PublishFile(context.Background(), mp, rtt, false, "test")
+	if err != nil || res.Version != 1 {
+		t.Fatalf("PublishFile: %+v, %v", res, err)
+	}
+	waitBalancer(t, s)
+	if b, err := os.ReadFile(s.rttPath(1)); err != nil || !strings.Contains(string(b), "fra=10") {
+		t.Errorf("RTT file of version 1: %q, %v", b, err)
+	}
+	form := func(parts map[string]string) answer {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		for k, v := range parts {
+			_ = mw.WriteField(k, v)
+		}
+		_ = mw.Close()
+		req, _ := http.NewRequest("POST", hs.URL+"/v1/maps", &body)
+		req.Header.Set("Authorization", "Bearer "+publishTok)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = resp.Body.Close() }()
+		b, _ := io.ReadAll(resp.Body)
+		a := answer{code: resp.StatusCode, body: string(b)}
+		_ = json.Unmarshal(b, &a.err)
+		return a
+	}
+	for _, tc := range []struct {
+		parts map[string]string
+		field string
+	}{
+		{map[string]string{"force": "true"}, "map"},
+		{map[string]string{"map": `{"map": []}`, "weight": "1"}, "weight"},
+		{map[string]string{"map": `{"map": []}`, "force": "maybe"}, "force"},
+		{map[string]string{"map": `{"map": [`}, "map"},
+		{map[string]string{"map": `{"map": []}`, "rtt": "10.0.0.0/24\tx\n"}, "rtt"},
+	} {
+		if a := form(tc.parts); a.code != 400 || a.err.Field != tc.field {
+			t.Errorf("form %v: %d %s, want 400 naming %s", tc.parts, a.code, a.body, tc.field)
+		}
 	}
 }

@@ -286,22 +286,12 @@ func publishToControl(url, token, candidate string, force bool, stdout, stderr i
 		fmt.Fprintln(stderr, "steer publish:", err)
 		return 2
 	}
-	// Sent as it is: the control server parses, checks and gates it.
-	data, err := os.ReadFile(candidate)
-	if err != nil {
-		fmt.Fprintln(stderr, "steer publish:", err)
-		return 1
-	}
-	if !json.Valid(data) {
-		fmt.Fprintf(stderr, "steer publish: %s is not JSON\n", candidate)
-		return 1
-	}
-	req := control.PublishRequest{MapJSON: data, Force: force, Source: candidate}
+	// Streamed as it is: the control server parses, checks and gates it.
 	rtt := strings.TrimSuffix(candidate, ".json") + ".rtt.tsv"
-	if b, err := os.ReadFile(rtt); err == nil {
-		req.RTT = string(b)
+	if _, err := os.Stat(rtt); err != nil {
+		rtt = ""
 	}
-	res, err := c.Publish(context.Background(), req)
+	res, err := c.PublishFile(context.Background(), candidate, rtt, force, candidate)
 	if err != nil {
 		fmt.Fprintln(stderr, "steer publish:", err)
 		return 1
@@ -315,7 +305,7 @@ func publishToControl(url, token, candidate string, force bool, stdout, stderr i
 		gate = *res.Gate
 	}
 	withRTT := ""
-	if req.RTT != "" {
+	if rtt != "" {
 		withRTT = " with " + rtt
 	}
 	fmt.Fprintf(stdout, "published version %d on %s from %s%s (replaces %d, forced %v, gate: %s)\n", res.Version, url, candidate, withRTT, res.Previous, res.Forced, gate)
