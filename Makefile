@@ -45,12 +45,13 @@ test-deps: ## install the DNS servers and tools the integration tests drive (roo
 lint: ## run golangci-lint (.golangci.yml)
 	$(LINT) run ./...
 
-bench: ## run all benchmarks with -benchmem, then bench/sim.sh, collect.sh, dns-qps.sh, build.sh (10M/100M samples) and plan.sh
+bench: ## run all benchmarks with -benchmem, then bench/sim.sh, collect.sh, dns-qps.sh, fleet.sh, build.sh (10M/100M samples) and plan.sh
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	bash bench/sim.sh
 	bash bench/collect.sh
 	@if [ -f bench/dns-qps.sh ]; then bash bench/dns-qps.sh; \
 	else echo "bench: bench/dns-qps.sh not present, skipping"; fi
+	bash bench/fleet.sh
 	bash bench/build.sh
 	bash bench/plan.sh
 

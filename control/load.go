@@ -2,12 +2,15 @@ package control
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 
 	"github.com/steer-gslb/steer/config"
+	"github.com/steer-gslb/steer/internal/atomicfile"
 	"github.com/steer-gslb/steer/loadctl"
 	"github.com/steer-gslb/steer/popmap"
 	"github.com/steer-gslb/steer/rttfile"
@@ -41,18 +44,18 @@ func fromRecs(rs []moveRec) []loadctl.Move {
 
 // balancer is the load controller of the active map version: it needs the
 // builder's RTT file (MAP.rtt.tsv, sent with the map on publish) for each
-// network's traffic weight and its latency to every ranked PoP.
+// network's traffic weight and its latency to every ranked PoP. ctl is
+// used under Server.balMu only.
 type balancer struct {
 	version int
-	base    *popmap.Map
+	patcher *loadctl.Patcher
 	ctl     *loadctl.Controller
-	nets    map[netip.Prefix]float64 // weight by network
 	mapped  map[popmap.Label]float64 // weight of the networks ranking a PoP first
 }
 
-// loadBalancerLocked (re)creates the balancer for the active version. Moves
-// made on another version are dropped; those made on this one (before a
-// restart) are restored.
+// loadBalancerLocked (re)creates the balancer for the active version, at
+// start. Moves made on another version are dropped; those made on this one
+// (before a restart) are restored.
 func (s *Server) loadBalancerLocked() error {
 	s.bal, s.patch = nil, nil
 	v, path, err := s.maps.Current()
@@ -63,13 +66,29 @@ func (s *Server) loadBalancerLocked() error {
 	if err != nil {
 		return err
 	}
-	s.installBalancerLocked(b)
+	if s.p.MovesVersion != v {
+		s.p.Moves, s.p.MovesVersion = nil, v
+	}
+	s.restore(b, s.p.Moves)
+	s.bal = b
 	return nil
+}
+
+// restore reinstates moves in b's controller and makes their patch.
+func (s *Server) restore(b *balancer, moves []moveRec) {
+	if len(moves) == 0 {
+		s.patch = nil
+		return
+	}
+	b.ctl.Restore(fromRecs(moves))
+	s.patch = b.patcher.Patch(fromRecs(moves))
 }
 
 // reloadBalancer makes the balancer of version v outside the lock and
 // installs it if v is still the active version.
 func (s *Server) reloadBalancer(v int) {
+	s.balMu.Lock()
+	defer s.balMu.Unlock()
 	b, err := s.newBalancer(v, s.versionPath(v))
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -80,19 +99,14 @@ func (s *Server) reloadBalancer(v int) {
 		s.log.Warn("load controller off", "version", v, "err", err)
 		return
 	}
-	s.installBalancerLocked(b)
-}
-
-// installBalancerLocked makes b the balancer, restoring the moves made on
-// its version (before a restart) and dropping those made on another.
-func (s *Server) installBalancerLocked(b *balancer) {
-	if s.p.MovesVersion != b.version {
-		s.p.Moves, s.p.MovesVersion = nil, b.version
+	if s.p.MovesVersion != v {
+		s.p.Moves, s.p.MovesVersion = nil, v
 	}
-	if len(s.p.Moves) > 0 {
-		b.ctl.Restore(fromRecs(s.p.Moves))
+	s.restore(b, s.p.Moves) // moves of v itself: a rollback and back
+	s.bal = b
+	if err := s.refreshLocked(); err != nil {
+		s.log.Error("refresh", "err", err)
 	}
-	s.bal, s.patch = b, nil
 }
 
 // newBalancer reads version v's map and RTT file and makes its controller.
@@ -110,7 +124,7 @@ func (s *Server) newBalancer(v int, path string) (*balancer, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &balancer{version: v, base: base, nets: map[netip.Prefix]float64{}, mapped: map[popmap.Label]float64{}}
+	b := &balancer{version: v, patcher: loadctl.NewPatcher(base), mapped: map[popmap.Label]float64{}}
 	nets := make([]loadctl.Network, 0, len(entries))
 	for _, e := range entries {
 		n := loadctl.Network{Prefix: e.Network, Weight: e.Weight}
@@ -118,7 +132,6 @@ func (s *Server) newBalancer(v int, path string) (*balancer, error) {
 			n.Ranked = append(n.Ranked, loadctl.Choice{Label: c.Label, RTT: c.RTT})
 		}
 		nets = append(nets, n)
-		b.nets[e.Network] = e.Weight
 		if len(e.Ranked) > 0 {
 			b.mapped[e.Ranked[0].Label] += e.Weight
 		}
@@ -135,11 +148,6 @@ func (s *Server) newBalancer(v int, path string) (*balancer, error) {
 	return b, nil
 }
 
-// patch is the override map of moves on the balancer's version.
-func (b *balancer) patch(moves []moveRec) *popmap.Map {
-	return loadctl.Patch(b.base, fromRecs(moves))
-}
-
 // annotate adds the moves' counts and shares to st's PoPs.
 func (b *balancer) annotate(st *State, moves []moveRec) {
 	for _, m := range moves {
@@ -153,15 +161,15 @@ func (b *balancer) annotate(st *State, moves []moveRec) {
 }
 
 // balance runs one load-controller period: fresh load reports in, moves
-// out; a change of the move set is audited (token "controller") and
-// reaches the fleet like any other state.
+// out; a change of the move set is persisted (moves.json), audited (token
+// "controller") and reaches the fleet like any other state. The period's
+// work — the controller's step, the patch, moves.json — runs outside mu, so
+// drains, long polls and reports never wait for it.
 func (s *Server) balance() {
+	s.balMu.Lock()
+	defer s.balMu.Unlock()
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.bal == nil {
-		s.met.steps.WithLabelValues("off").Inc()
-		return
-	}
+	b, st, prev := s.bal, s.state, s.p.Moves
 	now := s.now()
 	load := map[popmap.Label]float64{}
 	for l, r := range s.loads {
@@ -172,19 +180,43 @@ func (s *Server) balance() {
 			load[l] = r.util * p.Capacity
 		}
 	}
-	st := s.state
+	s.mu.Unlock()
+	if b == nil {
+		s.met.steps.WithLabelValues("off").Inc()
+		return
+	}
 	usable := func(l popmap.Label) bool {
 		ps := st.PoPs[l]
 		return ps != nil && ps.Admin == config.StateUp && ps.Healthy()
 	}
-	moves := toRecs(s.bal.ctl.Step(load, usable))
-	if slices.Equal(moves, s.p.Moves) {
+	moves := toRecs(b.ctl.Step(load, usable))
+	if slices.Equal(moves, prev) {
 		s.met.steps.WithLabelValues("unchanged").Inc()
 		return
 	}
+	var patch *popmap.Map
+	if len(moves) > 0 {
+		patch = b.patcher.Patch(fromRecs(moves))
+	}
+	s.mu.Lock()
+	gen := s.p.MovesGen + 1
+	s.mu.Unlock()
+	data, err := json.Marshal(movesFile{Version: b.version, Gen: gen, Moves: moves})
+	if err == nil {
+		err = atomicfile.Write(filepath.Join(s.cfg.StateDir, "moves.json"), data, 0o640)
+	}
+	if err != nil {
+		s.log.Error("persisting load moves; not applying them", "err", err)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.bal != b {
+		return // a new map version replaced the controller meanwhile
+	}
 	s.met.steps.WithLabelValues("moved").Inc()
 	before := summarizeMoves(s.p.Moves)
-	s.p.Moves, s.p.MovesVersion, s.patch = moves, s.bal.version, nil
+	s.p.Moves, s.p.MovesVersion, s.p.MovesGen, s.patch = moves, b.version, gen, patch
 	if err := s.auditLocked("controller", "load period", before, summarizeMoves(moves)); err != nil {
 		s.log.Error("load moves not audited", "err", err)
 	}

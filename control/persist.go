@@ -15,9 +15,35 @@ type persisted struct {
 	Index uint64                    `json:"index"`
 	Admin map[popmap.Label]adminRec `json:"admin"`
 	// Moves are the load controller's moves on MovesVersion's map, in the
-	// order they were made (undone in reverse).
-	Moves        []moveRec `json:"moves,omitempty"`
-	MovesVersion int       `json:"moves_version,omitempty"`
+	// order they were made (undone in reverse); MovesGen counts changes of
+	// the move set (the fleet's PatchID). They live in moves.json, written
+	// only when the moves change, so that state.json stays small.
+	Moves        []moveRec `json:"-"`
+	MovesVersion int       `json:"-"`
+	MovesGen     uint64    `json:"-"`
+}
+
+// movesFile is moves.json.
+type movesFile struct {
+	Version int       `json:"version"`
+	Gen     uint64    `json:"gen"`
+	Moves   []moveRec `json:"moves"`
+}
+
+func readMoves(path string, p *persisted) error {
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var mf movesFile
+	if err := json.Unmarshal(data, &mf); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	p.Moves, p.MovesVersion, p.MovesGen = mf.Moves, mf.Version, mf.Gen
+	return nil
 }
 
 type adminRec struct {

@@ -49,6 +49,10 @@ type Server struct {
 	members map[string]*Member
 	loads   map[popmap.Label]loadSample
 	bal     *balancer // nil until a map with an RTT file is active
+	// balMu serialises load-controller periods, which run outside mu (a
+	// period of a 1.2M-network map takes a good part of a second, and
+	// drains, polls and reports must not wait for it).
+	balMu sync.Mutex
 	// patch is the moves' override map, made when the moves change (not
 	// per report: a patch is a pass over the base map). Guarded by mu.
 	patch *popmap.Map
@@ -92,6 +96,9 @@ func New(cfg *Config, opt Options) (*Server, error) {
 	p, err := readPersisted(filepath.Join(cfg.StateDir, "state.json"))
 	if err != nil {
 		return nil, fmt.Errorf("reading state: %w", err)
+	}
+	if err := readMoves(filepath.Join(cfg.StateDir, "moves.json"), p); err != nil {
+		return nil, fmt.Errorf("reading load moves: %w", err)
 	}
 	a, err := openAudit(filepath.Join(cfg.StateDir, "audit.ndjson"))
 	if err != nil {
@@ -174,11 +181,8 @@ func (s *Server) deriveLocked() *State {
 	if v, _, err := s.maps.Current(); err == nil && v > 0 {
 		st.Map = &MapRef{Version: v, SHA256: s.versionSHA(v)}
 	}
-	if s.bal != nil && len(s.p.Moves) > 0 && st.Map != nil && s.p.MovesVersion == st.Map.Version {
-		if s.patch == nil {
-			s.patch = s.bal.patch(s.p.Moves)
-		}
-		st.Patch, st.PatchVersion = s.patch, s.p.MovesVersion
+	if s.bal != nil && s.patch != nil && len(s.p.Moves) > 0 && st.Map != nil && s.p.MovesVersion == st.Map.Version {
+		st.Patch, st.PatchVersion, st.PatchID = s.patch, s.p.MovesVersion, s.p.MovesGen
 		s.bal.annotate(st, s.p.Moves)
 	}
 	return st

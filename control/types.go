@@ -24,6 +24,9 @@ type State struct {
 	// ignores them.
 	Patch        *popmap.Map `json:"patch,omitempty"`
 	PatchVersion int         `json:"patch_version,omitempty"`
+	// PatchID changes whenever the moves do: a server that has the patch of
+	// this (PatchVersion, PatchID) compiled keeps it.
+	PatchID uint64 `json:"patch_id,omitempty"`
 }
 
 // PoPState is one PoP's agreed state.

@@ -167,7 +167,7 @@ func (s *Server) newFleet(cfg *config.Config) {
 	if st, err := readState(stateFile(cfg.Control)); err == nil {
 		var patch *popmap.Table
 		if st.Patch != nil {
-			patch, _ = popmap.Compile(st.Patch)
+			patch, _ = popmap.CompileWith(st.Patch, popmap.CompileOptions{NoDirect: true})
 		}
 		s.setOverlay(func(ov *overlay) { ov.ctl, ov.patch = st, patch })
 		s.log.Info("last control state restored", "index", st.Index, "file", stateFile(cfg.Control))
@@ -234,13 +234,9 @@ func (s *Server) controlFresh(after time.Duration) bool {
 // (fetched, digest-checked, written to control.map_file, loaded), then the
 // overlay. An error is a NACK: reported, and the old state keeps serving.
 func (s *Server) applyControl(ctx context.Context, st *control.State) error {
-	var patch *popmap.Table
-	if st.Patch != nil {
-		t, err := popmap.Compile(st.Patch)
-		if err != nil {
-			return s.nack(fmt.Errorf("state %d: load moves: %w", st.Index, err))
-		}
-		patch = t
+	patch, err := s.compilePatch(st)
+	if err != nil {
+		return s.nack(fmt.Errorf("state %d: load moves: %w", st.Index, err))
 	}
 	cfg := s.snap.Load().cfg
 	needMap := false
@@ -288,6 +284,23 @@ func readState(path string) (*control.State, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return &st, nil
+}
+
+// compilePatch compiles st's load-move patch, or reuses the one being
+// served when st carries the same moves (a drain while moves are active
+// does not recompile them). It compiles on the niced reload thread and
+// without the direct table: a patch is small next to the map.
+func (s *Server) compilePatch(st *control.State) (*popmap.Table, error) {
+	if st.Patch == nil {
+		return nil, nil
+	}
+	if ov := s.currentOverlay(); ov.patch != nil && ov.ctl != nil && ov.ctl.PatchVersion == st.PatchVersion && ov.ctl.PatchID == st.PatchID && st.PatchID != 0 {
+		return ov.patch, nil
+	}
+	var t *popmap.Table
+	var err error
+	lowPriority(func() { t, err = popmap.CompileWith(st.Patch, popmap.CompileOptions{NoDirect: true}) })
+	return t, err
 }
 
 func (s *Server) nack(err error) error {

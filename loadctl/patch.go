@@ -24,20 +24,39 @@ import (
 // build writes maps; Meta is base's, so the patch names the map version it
 // was made for. Moves of the same prefix: the last wins. No moves give an
 // empty patch.
-func Patch(base *popmap.Map, moves []Move) *popmap.Map {
-	type baseNet struct {
-		p netip.Prefix
-		e int // base entry
-	}
-	var all []baseNet
-	exact := map[netip.Prefix]int{}
+func Patch(base *popmap.Map, moves []Move) *popmap.Map { return NewPatcher(base).Patch(moves) }
+
+// Patcher makes patches over one base map: the base's networks are indexed
+// (sorted) once, so that a patch costs a lookup per moved network, not a
+// sort of the whole base (1.2 s for a 1.2M-network map here). It is
+// immutable and safe for concurrent use.
+type Patcher struct {
+	base  *popmap.Map
+	all   []baseNet // every base network, sorted
+	exact map[netip.Prefix]int
+}
+
+type baseNet struct {
+	p netip.Prefix
+	e int // base entry
+}
+
+// NewPatcher indexes base.
+func NewPatcher(base *popmap.Map) *Patcher {
+	pt := &Patcher{base: base, exact: map[netip.Prefix]int{}}
 	for e, ent := range base.Entries {
 		for _, p := range ent.Networks {
-			all = append(all, baseNet{p, e})
-			exact[p] = e
+			pt.all = append(pt.all, baseNet{p, e})
+			pt.exact[p] = e
 		}
 	}
-	slices.SortFunc(all, func(a, b baseNet) int { return comparePrefix(a.p, b.p) })
+	slices.SortFunc(pt.all, func(a, b baseNet) int { return comparePrefix(a.p, b.p) })
+	return pt
+}
+
+// Patch is Patch(base, moves) for the Patcher's base.
+func (pt *Patcher) Patch(moves []Move) *popmap.Map {
+	base, all, exact := pt.base, pt.all, pt.exact
 	baseLabels := func(p netip.Prefix) []popmap.Label {
 		for b := p.Bits(); b >= 0; b-- {
 			if e, ok := exact[netip.PrefixFrom(p.Addr(), b).Masked()]; ok {

@@ -513,3 +513,28 @@ func TestLoad(t *testing.T) {
 		t.Errorf("Load(dup) error = %v", err)
 	}
 }
+
+// Without the direct table (CompileOptions.NoDirect) a large map answers
+// exactly as with it.
+func TestCompileNoDirect(t *testing.T) {
+	m := Synthetic(100_000, 1_000, []Label{"a", "b", "c", "d"}, 7)
+	full, err := Compile(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lean, err := CompileWith(m, CompileOptions{NoDirect: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if full.v4.direct == nil || lean.v4.direct != nil {
+		t.Fatalf("direct tables: full %v, lean %v", full.v4.direct != nil, lean.v4.direct != nil)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 200_000 {
+		x := rng.Uint32()
+		i, s := full.Lookup4(x)
+		if j, u := lean.Lookup4(x); i != j || s != u {
+			t.Fatalf("Lookup4(%08x) = %d /%d with the direct table, %d /%d without", x, i, s, j, u)
+		}
+	}
+}

@@ -73,7 +73,19 @@ const NoAnswer = 0
 
 // Compile builds a Table from m. It reports duplicate networks, which Parse
 // also rejects, for maps built in code.
-func Compile(m *Map) (*Table, error) {
+func Compile(m *Map) (*Table, error) { return CompileWith(m, CompileOptions{}) }
+
+// CompileOptions tune CompileWith.
+type CompileOptions struct {
+	// NoDirect skips the 64 MiB per-/24 IPv4 table that speeds lookups in
+	// maps of more than directMinRuns runs: for small overlays (load-move
+	// patches) compiled on a running server, where a lookup through the
+	// index is fast enough and building the table is not.
+	NoDirect bool
+}
+
+// CompileWith is Compile with options.
+func CompileWith(m *Map, o CompileOptions) (*Table, error) {
 	t := &Table{meta: m.Meta, answers: [][]Label{nil}, entries: len(m.Entries)}
 	intern := make(map[string]uint32)
 	var key []byte
@@ -132,7 +144,7 @@ func Compile(m *Map) (*Table, error) {
 	}
 	starts4 := t.v4.starts
 	t.v4.index = buildIndex(len(starts4), func(i int, b uint64) bool { return uint64(starts4[i]) <= b<<16 })
-	if len(starts4) > directMinRuns && len(t.answers) < 1<<24 {
+	if !o.NoDirect && len(starts4) > directMinRuns && len(t.answers) < 1<<24 {
 		t.v4.direct = buildDirect(t.v4.starts, t.v4.ans)
 	}
 

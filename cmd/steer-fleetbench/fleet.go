@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,7 +18,6 @@ import (
 	"time"
 
 	"github.com/steer-gslb/steer/config"
-	"github.com/steer-gslb/steer/control"
 	"github.com/steer-gslb/steer/internal/loadgen"
 	"github.com/steer-gslb/steer/popmap"
 )
@@ -90,6 +88,9 @@ func msSince(t time.Time) float64 { return float64(time.Since(t)) / 1e6 }
 // quantileMs is the q-quantile of the times (nearest rank); a -1 (never)
 // ranks above every time and makes the result -1.
 func quantileMs(ms []float64, q float64) float64 {
+	if len(ms) == 0 {
+		return 0
+	}
 	s := slices.Clone(ms)
 	slices.SortFunc(s, func(a, b float64) int {
 		switch {
@@ -123,11 +124,12 @@ func spreadOf(v []float64) spread {
 	return spread{N: len(v), Median: quantileMs(v, 0.5), Min: quantileMs(v, 0), Max: quantileMs(v, 1)}
 }
 
-// ms formats a time in milliseconds ("never" for -1).
+// String is "median [min–max]" in milliseconds.
 func (s spread) String() string {
 	return fmt.Sprintf("%s [%s–%s]", fmtMs(s.Median), fmtMs(s.Min), fmtMs(s.Max))
 }
 
+// fmtMs formats milliseconds ("never" for -1).
 func fmtMs(v float64) string {
 	switch {
 	case v < 0:
@@ -147,8 +149,7 @@ type fleetResult struct {
 	Servers     int       `json:"servers"`
 	Probes      int       `json:"probes_per_server"`
 	PollMs      float64   `json:"poll_ms"`
-	EncodeMs    float64   `json:"client_encode_ms"` // json.Marshal of the publish request, once
-	StartMs     []float64 `json:"start_ms"`         // process start → serving version 1, per server
+	StartMs     []float64 `json:"start_ms"` // process start → serving version 1, per server
 	Publishes   []*event  `json:"publishes"`
 	Drains      []*event  `json:"drains"`
 	PublishP100 spread    `json:"publish_p100_ms"`
@@ -204,17 +205,12 @@ func runFleet(ctx context.Context, args []string) error {
 	for _, e := range mp[0].Entries {
 		res.Networks += len(e.Networks)
 	}
-	t := time.Now()
-	if _, err := json.Marshal(control.PublishRequest{Map: mp[0], Force: true}); err != nil {
-		return err
-	}
-	res.EncodeMs = msSince(t)
 
-	f, err := startControl(ctx, ps, c.dir, c.steer, pops, 5*time.Second)
+	f, err := startControl(ctx, ps, c.dir, c.steer, pops, 5*time.Second, nil)
 	if err != nil {
 		return err
 	}
-	pub, err := f.publish.Publish(ctx, control.PublishRequest{Map: mp[0], Source: "steer-fleetbench"})
+	pub, err := f.publish.PublishFile(ctx, paths[0], "", false, "steer-fleetbench")
 	if err != nil {
 		return fmt.Errorf("publishing version 1: %w", err)
 	}
@@ -257,7 +253,8 @@ func runFleet(ctx context.Context, args []string) error {
 		next := 1 - active
 		var version int
 		ev, err := f.timed(ctx, "publish", targets[next], *poll, *publishWithin, func(ctx context.Context) error {
-			r, err := f.publish.Publish(ctx, control.PublishRequest{Map: mp[next], Force: true, Source: "steer-fleetbench"})
+			// What `steer publish --control` does: the file streamed.
+			r, err := f.publish.PublishFile(ctx, paths[next], "", true, "steer-fleetbench")
 			if err == nil {
 				version = r.Version
 			}

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/steer-gslb/steer/config"
 	"github.com/steer-gslb/steer/control"
+	"github.com/steer-gslb/steer/internal/loadgen"
 )
 
 // proc is a child process: a control server or a DNS server. Its stdout and
@@ -172,8 +174,8 @@ var (
 
 // startControl writes the control server's config (the fleet's PoPs from
 // pops, three tokens) under dir/control and starts steerBin control on a
-// free 127.0.0.1 port.
-func startControl(ctx context.Context, ps *procs, dir, steerBin string, pops []config.PoP, loadPeriod time.Duration) (*fleet, error) {
+// free 127.0.0.1 port, with prefix (e.g. nice -n 19) before the binary.
+func startControl(ctx context.Context, ps *procs, dir, steerBin string, pops []config.PoP, loadPeriod time.Duration, prefix []string) (*fleet, error) {
 	f := &fleet{dir: dir, procs: ps, pops: pops, read: token()}
 	cdir := filepath.Join(dir, "control")
 	if err := os.MkdirAll(cdir, 0o755); err != nil {
@@ -201,7 +203,8 @@ tokens:
 	if err := os.WriteFile(filepath.Join(cdir, "control.yaml"), []byte(cfg), 0o644); err != nil {
 		return nil, err
 	}
-	p, m, err := ps.start(ctx, cdir, "control", controlReady, 30*time.Second, steerBin, "control", "--config", "control.yaml")
+	argv := append(append([]string{}, prefix...), steerBin, "control", "--config", "control.yaml")
+	p, m, err := ps.start(ctx, cdir, "control", controlReady, 30*time.Second, argv...)
 	if err != nil {
 		return nil, err
 	}
@@ -310,4 +313,36 @@ func (f *fleet) settled(ctx context.Context, v int, index uint64, within time.Du
 		case <-time.After(20 * time.Millisecond): // poll interval, bounded by the deadline above
 		}
 	}
+}
+
+// cpu is the machine's busy CPU time (/proc/stat) less that of the control
+// server, server d and this process: the neighbours' share.
+func (f *fleet) cpu(d *dnsProc) time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	fields := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal …
+	var busy uint64
+	for i, v := range fields[1:] {
+		n, _ := strconv.ParseUint(v, 10, 64)
+		if i != 3 && i != 4 && i < 8 { // not idle, iowait, guest
+			busy += n
+		}
+	}
+	const clkTck = 100 // USER_HZ
+	t := time.Duration(busy) * time.Second / clkTck
+	for _, pid := range []int{f.ctl.cmd.Process.Pid, d.proc.cmd.Process.Pid, os.Getpid()} {
+		c, _ := loadgen.ProcCPU(pid)
+		t -= c
+	}
+	return t
+}
+
+func cpuPct(cpu, over time.Duration) float64 {
+	if over <= 0 {
+		return 0
+	}
+	return max(0, 100*cpu.Seconds()/over.Seconds())
 }

@@ -12,7 +12,7 @@ func TestWatch(t *testing.T) {
 	_, chk, next := worldCheckers(t)
 	var cur atomic.Pointer[Checker]
 	cur.Store(chk)
-	addr := ecsServerFunc(t, func() *Checker { return cur.Load() })
+	addr := ecsServerFunc(t, cur.Load)
 	pool := testPool(t, chk, 8)
 	ecs := make([]netip.Prefix, pool.Len())
 	for i := range ecs {
