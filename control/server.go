@@ -751,15 +751,20 @@ func (s *Server) getMap(w http.ResponseWriter, r *http.Request, _ *Token) {
 		writeErr(w, http.StatusBadRequest, "version", "version must be a positive integer")
 		return
 	}
-	data, err := os.ReadFile(s.versionPath(v))
+	f, err := os.Open(s.versionPath(v))
 	if err != nil {
 		writeErr(w, http.StatusNotFound, "version", fmt.Sprintf("no version %d", v))
 		return
 	}
-	sum := sha256.Sum256(data)
+	defer func() { _ = f.Close() }()
+	// Version files are immutable: their digest is hashed once, not per
+	// server fetching them.
+	s.mu.Lock()
+	sum := s.versionSHA(v)
+	s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Steer-SHA256", hex.EncodeToString(sum[:]))
-	_, _ = w.Write(data)
+	w.Header().Set("X-Steer-SHA256", sum)
+	_, _ = io.Copy(w, f)
 }
 
 func (s *Server) postMap(w http.ResponseWriter, r *http.Request, tok *Token) {
