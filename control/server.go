@@ -319,7 +319,7 @@ func (s *Server) Handler() http.Handler {
 				s.met.calls.WithLabelValues(route(pattern), strconv.Itoa(code)).Inc()
 				if code == http.StatusUnauthorized {
 					w.Header().Set("WWW-Authenticate", `Bearer realm="steer"`)
-					writeErr(w, code, "", "a bearer token is required")
+					writeErr(w, code, "", "a valid bearer token is required (Authorization: Bearer TOKEN)")
 				} else {
 					writeErr(w, code, "", fmt.Sprintf("token %q (role %s) may not call this (needs %s)", tok.Name, tok.Role, need))
 				}
