@@ -106,6 +106,7 @@ func TestPoPAndFleetCommands(t *testing.T) {
 		t.Errorf("unscored second version: exit %d, stderr %q", code, errb.String())
 	}
 	runOK("published version 2", "publish", "--control", url, "--force", m2)
+	runOK("rolled back to version 1", "rollback", "--control", url)
 }
 
 func TestControlCommandErrors(t *testing.T) {

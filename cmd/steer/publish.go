@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -127,16 +128,32 @@ func describe(res mapstore.Result) string {
 func runRollback(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("steer rollback", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dir := fs.String("dir", "", "map directory (required)")
+	dir := fs.String("dir", "", "map directory (this or --control required)")
+	ctl := fs.String("control", "", "roll back the control server's active map instead (token of role publish: --token or $STEER_TOKEN)")
+	token := fs.String("token", "", "with --control: API token (default $STEER_TOKEN)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
-	if *dir == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "usage: steer rollback --dir DIR   (switches DIR/current.json back to the version it replaced)")
+	if (*dir == "") == (*ctl == "") || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "usage: steer rollback --dir DIR | --control URL   (switches back to the version the current one replaced)")
 		return 2
+	}
+	if *ctl != "" {
+		c, err := controlClient(*ctl, *token)
+		if err != nil {
+			fmt.Fprintln(stderr, "steer rollback:", err)
+			return 2
+		}
+		res, err := c.Rollback(context.Background())
+		if err != nil {
+			fmt.Fprintln(stderr, "steer rollback:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "rolled back to version %d on %s: replaces version %d\n", res.Version, *ctl, res.Previous)
+		return 0
 	}
 	d, err := mapstore.Open(*dir)
 	if err != nil {
