@@ -269,21 +269,21 @@ func TestHealthMajority(t *testing.T) {
 	if h := health(); h != HealthUnknown {
 		t.Errorf("no reports: %s, want unknown", h)
 	}
-	report("a", false)
-	if h := health(); h != HealthDown {
-		t.Errorf("one server, down: %s", h)
-	}
-	report("b", true)
-	if h := health(); h != HealthUp {
-		t.Errorf("one down one up (no majority): %s, want up", h)
-	}
-	report("c", false)
-	if h := health(); h != HealthDown {
-		t.Errorf("two of three down: %s, want down", h)
-	}
-	report("a", true)
-	if h := health(); h != HealthUp {
-		t.Errorf("one of three down: %s, want up", h)
+	for _, step := range []struct {
+		server string
+		up     bool
+		want   string
+		what   string
+	}{
+		{"a", false, HealthDown, "one server, down"},
+		{"b", true, HealthUp, "one down one up (no majority)"},
+		{"c", false, HealthDown, "two of three down"},
+		{"a", true, HealthUp, "one of three down"},
+	} {
+		report(step.server, step.up)
+		if h := health(); h != step.want {
+			t.Errorf("%s: %s, want %s", step.what, h, step.want)
+		}
 	}
 	if st, _ := s.Snapshot(); st.PoPs["lhr"].Health != HealthUnknown {
 		t.Errorf("lhr has no check anywhere: %s, want unknown", st.PoPs["lhr"].Health)
