@@ -117,6 +117,7 @@ func (f *Follower) Run(ctx context.Context) {
 func (f *Follower) pollLoop(ctx context.Context) {
 	backoff := time.Duration(0)
 	var index uint64 // of the last state applied
+	lastErr := ""    // the last poll error logged
 	for ctx.Err() == nil {
 		if backoff > 0 {
 			t := time.NewTimer(backoff/2 + rand.N(backoff/2+1))
@@ -133,10 +134,20 @@ func (f *Follower) pollLoop(ctx context.Context) {
 				return
 			}
 			backoff = min(max(2*backoff, 100*time.Millisecond), 2*time.Second)
-			f.log.Debug("control poll failed", "err", err, "retry_in", backoff)
+			// Said once per kind of failure, not per retry: a wrong
+			// token or an unreachable server must not go unnoticed, nor
+			// flood the log.
+			if msg := err.Error(); msg != lastErr {
+				lastErr = msg
+				f.log.Warn("control server unreachable or refusing; serving the last state", "err", err, "retrying", true)
+			}
 			continue
 		}
 		f.contact.Store(time.Now().UnixNano())
+		if lastErr != "" {
+			f.log.Info("control server reachable again", "index", st.Index)
+			lastErr = ""
+		}
 		if st.Index == index {
 			backoff = 0
 			continue // the wait ended without a change
