@@ -21,9 +21,9 @@
 # and IPv6 /56 networks per fleet run), SINGLE (1: also one server at the
 # first size), PUBLISHES (5), DRAINS (10), LOAD_RATE (50000), LOAD_WINDOWS
 # (20; the load-move run has 10 more), LOAD_REPEAT (3), LOAD_MOVES (1: also
-# the load-move run), MOVES_SIZE (100000:20000, the load-move run's map: at
-# 1M networks one load-controller period holds the control server's lock
-# for seconds on this kind of machine, see bench/README.md), SERVER_CPU
+# the load-move run), MOVES_SIZE (1000000:200000, the load-move run's map;
+# the control server's load periods run outside its lock, see
+# bench/README.md), SERVER_CPU
 # (0), LOAD_CPU (1), OUT (bench/results/fleet.md), KEEP=1.
 set -euo pipefail
 
@@ -38,7 +38,7 @@ LOAD_RATE=${LOAD_RATE:-50000}
 LOAD_WINDOWS=${LOAD_WINDOWS:-20}
 LOAD_REPEAT=${LOAD_REPEAT:-3}
 LOAD_MOVES=${LOAD_MOVES:-1}
-MOVES_SIZE=${MOVES_SIZE:-100000:20000}
+MOVES_SIZE=${MOVES_SIZE:-1000000:200000}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 OUT=${OUT:-$ROOT/bench/results/fleet.md}
