@@ -246,7 +246,9 @@ func (s *Server) refreshLocked() error {
 // sameForFleet reports whether a and b steer alike (ignoring index, time,
 // votes and load figures).
 func sameForFleet(a, b *State) bool {
-	if a == nil || b == nil || !mapRefEq(a.Map, b.Map) || a.PatchVersion != b.PatchVersion || !patchEq(a.Patch, b.Patch) {
+	// The patch is compared by its ID (the move set's generation), not by
+	// content: refreshes run on every load report and health report.
+	if a == nil || b == nil || !mapRefEq(a.Map, b.Map) || a.PatchVersion != b.PatchVersion || a.PatchID != b.PatchID || (a.Patch == nil) != (b.Patch == nil) {
 		return false
 	}
 	if len(a.PoPs) != len(b.PoPs) {
@@ -266,15 +268,6 @@ func mapRefEq(a, b *MapRef) bool {
 		return a == b
 	}
 	return *a == *b
-}
-
-func patchEq(a, b *popmap.Map) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	ja, _ := json.Marshal(a)
-	jb, _ := json.Marshal(b)
-	return string(ja) == string(jb)
 }
 
 // Snapshot returns the current state and a channel closed when it changes.
