@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"maps"
 	"mime"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -298,6 +299,27 @@ func (s *Server) Run(ctx context.Context) {
 			s.balance()
 		}
 	}
+}
+
+// Serve runs the API on ln and the periodic work (Run) until ctx ends,
+// then shuts the listener down, giving calls in flight (long polls among
+// them) up to 5 s.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.Run(ctx)
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(sctx)
+	}()
+	err := hs.Serve(ln)
+	<-done
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
 }
 
 // --- HTTP API ---

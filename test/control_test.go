@@ -53,11 +53,11 @@ func runChildRole(role, cfg string) int {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		go srv.Run(ctx)
-		hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second}
-		go func() { <-ctx.Done(); _ = hs.Close() }()
 		fmt.Printf("ADDR %s -\n", ln.Addr())
-		_ = hs.Serve(ln)
+		if err := srv.Serve(ctx, ln); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
 		return 0
 	case "dns":
 		err := dnsserver.Run(ctx, cfg, dnsserver.Options{Logger: logger}, func(s *dnsserver.Server) {

@@ -16,18 +16,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
-	"time"
 
-	"github.com/steer-gslb/steer/config"
-	"github.com/steer-gslb/steer/internal/loadgen"
+	"github.com/steer-gslb/steer/internal/fleetbench"
 )
 
 func main() {
@@ -53,70 +48,13 @@ func usage() {
 	os.Exit(2)
 }
 
-// common are the flags of both subcommands.
-type common struct {
-	steer, steerDNS, world, dir, jsonOut, mdOut string
-	timeout                                     time.Duration
-}
-
-func (c *common) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.steer, "steer", "", "steer binary (runs `steer control`) (required)")
-	fs.StringVar(&c.steerDNS, "steer-dns", "", "steer-dns binary (required)")
-	fs.StringVar(&c.world, "world", "", "steer-dnsload synth directory: map.json, map-next.json, steer.yaml (required)")
-	fs.StringVar(&c.dir, "dir", "", "work directory for configs, state and logs (required)")
-	fs.StringVar(&c.jsonOut, "json", "", "write every measurement as JSON to this file")
-	fs.StringVar(&c.mdOut, "md", "", "write the markdown result rows to this file")
-	fs.DurationVar(&c.timeout, "timeout", 20*time.Minute, "give up after this long")
-}
-
-func (c *common) check() error {
-	if c.steer == "" || c.steerDNS == "" || c.world == "" || c.dir == "" {
-		return errors.New("--steer, --steer-dns, --world and --dir are required")
-	}
-	// The children run in their own directories.
-	for _, p := range []*string{&c.steer, &c.steerDNS, &c.world, &c.dir} {
-		abs, err := filepath.Abs(*p)
-		if err != nil {
-			return err
-		}
-		*p = abs
-	}
-	return os.MkdirAll(c.dir, 0o755)
-}
-
-// pops returns the world's PoPs.
-func (c *common) pops() ([]config.PoP, error) {
-	cfg, err := config.Load(filepath.Join(c.world, loadgen.SteerConfig))
-	if err != nil {
-		return nil, err
-	}
-	return cfg.PoPs, nil
-}
-
 func command(ctx context.Context, name string, args []string) error {
 	switch name {
 	case "fleet":
-		return runFleet(ctx, args)
+		return fleetbench.RunFleet(ctx, args)
 	case "load":
-		return runLoad(ctx, args)
+		return fleetbench.RunLoad(ctx, args)
 	default:
 		return errUsage
 	}
-}
-
-// writeOutputs writes the JSON and markdown results when asked for.
-func (c *common) writeOutputs(v any, md string) error {
-	if c.jsonOut != "" {
-		b, err := json.MarshalIndent(v, "", "  ")
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(c.jsonOut, append(b, '\n'), 0o644); err != nil {
-			return err
-		}
-	}
-	if c.mdOut != "" {
-		return os.WriteFile(c.mdOut, []byte(md), 0o644)
-	}
-	return nil
 }

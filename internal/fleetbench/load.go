@@ -1,4 +1,4 @@
-package main
+package fleetbench
 
 import (
 	"bytes"
@@ -151,7 +151,8 @@ func parseChanges(s string) ([]change, error) {
 	return out, nil
 }
 
-func runLoad(ctx context.Context, args []string) error {
+// RunLoad is `steer-fleetbench load ARGS`: latency around state changes under load.
+func RunLoad(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("load", flag.ExitOnError)
 	var c common
 	c.register(fs)

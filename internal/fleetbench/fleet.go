@@ -1,4 +1,4 @@
-package main
+package fleetbench
 
 import (
 	"bufio"
@@ -165,7 +165,8 @@ type fleetResult struct {
 	Failures    []string  `json:"failures,omitempty"`
 }
 
-func runFleet(ctx context.Context, args []string) error {
+// RunFleet is `steer-fleetbench fleet ARGS`: publish and drain timings.
+func RunFleet(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("fleet", flag.ExitOnError)
 	var c common
 	c.register(fs)
