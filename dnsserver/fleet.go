@@ -165,10 +165,7 @@ func (s *Server) newFleet(cfg *config.Config) {
 	// The last state applied, so that a restart while the control server
 	// is away keeps its drains and moves.
 	if st, err := readState(stateFile(cfg.Control)); err == nil {
-		var patch *popmap.Table
-		if st.Patch != nil {
-			patch, _ = popmap.CompileWith(st.Patch, popmap.CompileOptions{NoDirect: true})
-		}
+		patch, _ := s.compilePatch(st)
 		s.setOverlay(func(ov *overlay) { ov.ctl, ov.patch = st, patch })
 		s.log.Info("last control state restored", "index", st.Index, "file", stateFile(cfg.Control))
 	} else if !errors.Is(err, fs.ErrNotExist) {

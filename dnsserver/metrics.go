@@ -108,7 +108,7 @@ func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
 		ctlAge:     prometheus.NewDesc("steer_dns_control_contact_age_seconds", "Seconds since the control server last answered (-1: never); the state and map being served are at least this old.", nil, nil),
 		ctlIndex:   prometheus.NewDesc("steer_dns_control_state_index", "Index of the last control-server state applied.", nil, nil),
 		ctlOK:      prometheus.NewDesc("steer_dns_control_health_from_control", "1 while the control server's combined health view decides, 0 while the server's own checks do.", nil, nil),
-		moves:      prometheus.NewDesc("steer_dns_load_moves", "Networks the load controller's moves override in the served map (entries of the patch).", nil, nil),
+		moves:      prometheus.NewDesc("steer_dns_load_moves", "Networks the load controller's moves override in the served map (networks of the patch: the moved ones and those nested in them).", nil, nil),
 		overlays: prometheus.NewCounter(prometheus.CounterOpts{Name: "steer_dns_overlay_applies_total",
 			Help: "PoP state changes (admin, health, load moves) applied over the compiled maps without a reload."}),
 		lastOK: prometheus.NewGauge(prometheus.GaugeOpts{Name: "steer_dns_config_last_reload_successful",
@@ -210,7 +210,8 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	n := 0
 	if snap.ov.patch != nil {
-		n = snap.ov.patch.Entries()
+		n4, n6 := snap.ov.patch.Networks()
+		n = n4 + n6
 	}
 	ch <- prometheus.MustNewConstMetric(m.moves, prometheus.GaugeValue, float64(n))
 }

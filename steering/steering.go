@@ -72,7 +72,7 @@ const (
 
 // Decision is the outcome of Decide.
 type Decision struct {
-	PoP    int // index into the PoP list given to NewChain; -1 when not a PoP
+	PoP    int // index into the PoP list given to NewPoPs(With); -1 when not a PoP
 	Source Source
 	Scope  int
 	// Anycast: the deciding step chose a PoP in anycast state; answer the
@@ -266,16 +266,6 @@ type Options struct {
 	FailClosed bool
 	// GeoDB is the GeoIP database of the geo step; nil = no geo step.
 	GeoDB *geoip.DB
-}
-
-// NewChain compiles a record's chain. ecs and res may be nil when the
-// record's steps do not use them; geo may be nil.
-func NewChain(steps []config.Step, ecs, res *popmap.Table, geo *Geo, pops *PoPs, def config.Addrs) *Chain {
-	var db *geoip.DB
-	if geo != nil {
-		db = geo.db
-	}
-	return NewChainWith(steps, ecs, res, pops, def, Options{GeoDB: db})
 }
 
 // NewChainWith compiles a record's chain over the PoP view pops. It costs

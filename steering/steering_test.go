@@ -38,7 +38,7 @@ func TestDecide(t *testing.T) {
 		{"networks": ["10.3.0.128/25"], "labels": ["ams"]}]}`)
 	res := table(t, `{"map": [{"networks": ["198.51.100.7/32"], "labels": ["ams"]}]}`)
 	def := config.Addrs{IPv4: []netip.Addr{netip.MustParseAddr("192.0.2.1")}}
-	chain := NewChain(config.DefaultSteering(), ecs, res, NewGeo(nil, pops), pops, def)
+	chain := NewChainWith(config.DefaultSteering(), ecs, res, pops, def, Options{})
 	noResolver := netip.MustParseAddr("203.0.113.9")
 	tests := []struct {
 		name     string
@@ -91,7 +91,7 @@ func TestDecideGeo(t *testing.T) {
 	})
 	def := config.Addrs{IPv4: []netip.Addr{netip.MustParseAddr("192.0.2.1")}}
 	ecs := table(t, `{"map": [{"networks": ["10.0.0.0/8"], "labels": ["fra"]}]}`)
-	chain := NewChain(config.DefaultSteering(), ecs, nil, NewGeo(db, pops), pops, def)
+	chain := NewChainWith(config.DefaultSteering(), ecs, nil, pops, def, Options{GeoDB: db})
 	resolver := netip.MustParseAddr("198.51.100.7")
 	d := chain.Decide(FamilyV4, Client{ECS: netip.MustParsePrefix("100.64.7.0/24"), Resolver: resolver})
 	if d.PoP != 1 || d.Source != SourceGeo || d.Scope != 10 {
@@ -109,7 +109,7 @@ func TestDecideGeo(t *testing.T) {
 	}
 	// sin drained: the next nearest usable PoP (Sydney) from Singapore.
 	pops2 := NewPoPs([]config.PoP{pops.List()[0], {Label: "sin", Lat: 1.35, Lon: 103.82, IPv4: []netip.Addr{netip.MustParseAddr("192.0.2.40")}, State: config.StateDrain}, pops.List()[2]})
-	chain2 := NewChain(config.DefaultSteering(), ecs, nil, NewGeo(db, pops2), pops2, def)
+	chain2 := NewChainWith(config.DefaultSteering(), ecs, nil, pops2, def, Options{GeoDB: db})
 	if d := chain2.Decide(FamilyV4, Client{ECS: netip.MustParsePrefix("100.64.7.0/24")}); d.PoP != 2 {
 		t.Errorf("drained sin: %+v, want syd", d)
 	}
