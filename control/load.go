@@ -89,7 +89,7 @@ func (s *Server) restore(b *balancer, moves []moveRec) {
 func (s *Server) reloadBalancer(v int) {
 	s.balMu.Lock()
 	defer s.balMu.Unlock()
-	b, err := s.newBalancer(v, s.versionPath(v))
+	b, err := s.newBalancer(v, s.maps.VersionPath(v))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if cur, _, cerr := s.maps.Current(); cerr != nil || cur != v {

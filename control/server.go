@@ -195,7 +195,7 @@ func (s *Server) versionSHA(v int) string {
 	if sum, ok := s.shas[v]; ok {
 		return sum
 	}
-	data, err := os.ReadFile(s.versionPath(v))
+	data, err := os.ReadFile(s.maps.VersionPath(v))
 	if err != nil {
 		return ""
 	}
@@ -204,14 +204,14 @@ func (s *Server) versionSHA(v int) string {
 	return s.shas[v]
 }
 
-func (s *Server) versionPath(v int) string {
-	return filepath.Join(s.maps.Path(), "versions", fmt.Sprintf("%06d.json", v))
-}
-
 // commitLocked persists the state, derives the fleet's view and wakes long
 // polls. The caller has changed s.p (and bumped the index when the fleet
 // must see it).
-func (s *Server) commitLocked() error {
+func (s *Server) commitLocked() error { return s.commitStateLocked(nil) }
+
+// commitStateLocked is commitLocked with the fleet's view already derived
+// (nil: derive it); its index is set to the persisted one.
+func (s *Server) commitStateLocked(st *State) error {
 	data, err := json.MarshalIndent(s.p, "", "  ")
 	if err != nil {
 		return err
@@ -219,7 +219,11 @@ func (s *Server) commitLocked() error {
 	if err := atomicfile.Write(filepath.Join(s.cfg.StateDir, "state.json"), data, 0o640); err != nil {
 		return fmt.Errorf("persisting state: %w", err)
 	}
-	s.state = s.deriveLocked()
+	if st == nil {
+		st = s.deriveLocked()
+	}
+	st.Index = s.p.Index
+	s.state = st
 	close(s.changed)
 	s.changed = make(chan struct{})
 	s.met.update(s.state)
@@ -241,7 +245,7 @@ func (s *Server) refreshLocked() error {
 		return nil
 	}
 	s.p.Index++
-	return s.commitLocked()
+	return s.commitStateLocked(next)
 }
 
 // sameForFleet reports whether a and b steer alike (ignoring index, time,
@@ -766,7 +770,7 @@ func (s *Server) getMap(w http.ResponseWriter, r *http.Request, _ *Token) {
 		writeErr(w, http.StatusBadRequest, "version", "version must be a positive integer")
 		return
 	}
-	f, err := os.Open(s.versionPath(v))
+	f, err := os.Open(s.maps.VersionPath(v))
 	if err != nil {
 		writeErr(w, http.StatusNotFound, "version", fmt.Sprintf("no version %d", v))
 		return
@@ -881,7 +885,7 @@ func (s *Server) postActivate(w http.ResponseWriter, r *http.Request, tok *Token
 		writeErr(w, http.StatusBadRequest, "version", "version must be a positive integer")
 		return
 	}
-	if _, err := os.Stat(s.versionPath(req.Version)); err != nil {
+	if _, err := os.Stat(s.maps.VersionPath(req.Version)); err != nil {
 		writeErr(w, http.StatusNotFound, "version", fmt.Sprintf("no version %d", req.Version))
 		return
 	}

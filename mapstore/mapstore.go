@@ -148,6 +148,10 @@ func (d *Dir) path(name string) string { return filepath.Join(d.dir, name) }
 // versionFile is the path of version n relative to DIR.
 func versionFile(n int) string { return versionsDir + "/" + fmt.Sprintf("%06d.json", n) }
 
+// VersionPath is the file of version n in the directory (which may not
+// exist): DIR/versions/NNNNNN.json.
+func (d *Dir) VersionPath(n int) string { return d.path(versionFile(n)) }
+
 // parseVersionName returns the version of a file name "NNNNNN.json" (at
 // least six digits), or 0.
 func parseVersionName(name string) int {
@@ -186,7 +190,7 @@ func (d *Dir) Current() (version int, path string, err error) {
 	if dir != versionsDir+"/" || n == 0 {
 		return 0, "", fmt.Errorf("%s points at %q, not at %s/NNNNNN.json", cur, target, versionsDir)
 	}
-	path = d.path(versionFile(n))
+	path = d.VersionPath(n)
 	if _, err := os.Stat(path); err != nil {
 		return 0, "", fmt.Errorf("%s points at version %d: %w", cur, n, err)
 	}
@@ -205,7 +209,7 @@ func (d *Dir) Versions() ([]Version, error) {
 	}
 	out := make([]Version, 0, len(nums))
 	for _, n := range nums {
-		v := Version{Version: n, Path: d.path(versionFile(n)), Current: n == cur}
+		v := Version{Version: n, Path: d.VersionPath(n), Current: n == cur}
 		for _, r := range hist {
 			if r.Version == n {
 				v.History = append(v.History, r)
