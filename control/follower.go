@@ -205,21 +205,8 @@ func (f *Follower) reportLoop(ctx context.Context) {
 func (f *Follower) FetchMap(ctx context.Context, ref MapRef) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.o.URL+"/v1/maps/"+strconv.Itoa(ref.Version), nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+f.o.Token)
-	resp, err := f.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusOK {
-		return nil, apiError(resp)
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
+	var data []byte
+	if err := send(ctx, f.client, f.o.Token, http.MethodGet, f.o.URL+"/v1/maps/"+strconv.Itoa(ref.Version), nil, "", &data); err != nil {
 		return nil, fmt.Errorf("map version %d: %w", ref.Version, err)
 	}
 	sum := sha256.Sum256(data)
@@ -236,21 +223,28 @@ func (f *Follower) do(ctx context.Context, method, url string, in, out any) erro
 }
 
 func call(ctx context.Context, c *http.Client, token, method, url string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
+	if in == nil {
+		return send(ctx, c, token, method, url, nil, "", out)
 	}
+	b, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	return send(ctx, c, token, method, url, bytes.NewReader(b), "application/json", out)
+}
+
+// send makes one authenticated call with body (of type ctype; nil: none).
+// A non-2xx answer is an *HTTPError; a 2xx answer is decoded as JSON into
+// out, or read whole (up to the API's body limit) when out is a *[]byte,
+// or discarded when out is nil.
+func send(ctx context.Context, c *http.Client, token, method, url string, body io.Reader, ctype string, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, url, body)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
 	}
 	resp, err := c.Do(req)
 	if err != nil {
@@ -260,11 +254,15 @@ func call(ctx context.Context, c *http.Client, token, method, url string, in, ou
 	if resp.StatusCode/100 != 2 {
 		return apiError(resp)
 	}
-	if out == nil {
-		_, _ = io.Copy(io.Discard, resp.Body)
-		return nil
+	switch out := out.(type) {
+	case nil:
+		_, err = io.Copy(io.Discard, resp.Body)
+	case *[]byte:
+		*out, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	default:
+		err = json.NewDecoder(resp.Body).Decode(out)
 	}
-	return json.NewDecoder(resp.Body).Decode(out)
+	return err
 }
 
 // HTTPError is a non-2xx answer of the control server.
@@ -296,11 +294,14 @@ type Client struct {
 }
 
 func (c *Client) call(ctx context.Context, method, path string, in, out any) error {
-	h := c.HTTP
-	if h == nil {
-		h = &http.Client{Timeout: 5 * time.Minute}
+	return call(ctx, c.client(), c.Token, method, strings.TrimRight(c.URL, "/")+path, in, out)
+}
+
+func (c *Client) client() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
 	}
-	return call(ctx, h, c.Token, method, strings.TrimRight(c.URL, "/")+path, in, out)
+	return &http.Client{Timeout: 5 * time.Minute}
 }
 
 // SetState sets a PoP's admin state (for one record when record != "").
@@ -369,26 +370,13 @@ func (c *Client) PublishFile(ctx context.Context, path, rtt string, force bool, 
 		}()
 		pw.CloseWithError(err)
 	}()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(c.URL, "/")+"/v1/maps", pr)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.Token)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	h := c.HTTP
-	if h == nil {
-		h = &http.Client{Timeout: 5 * time.Minute}
-	}
-	resp, err := h.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode/100 != 2 {
-		return nil, apiError(resp)
-	}
 	var out PublishResult
-	return &out, json.NewDecoder(resp.Body).Decode(&out)
+	err = send(ctx, c.client(), c.Token, http.MethodPost, strings.TrimRight(c.URL, "/")+"/v1/maps", pr, mw.FormDataContentType(), &out)
+	_ = pr.CloseWithError(err) // a refused call stops the writer
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // Rollback rolls the active map back.
