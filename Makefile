@@ -20,7 +20,7 @@ define gobuild
 		@echo "build: skipping bin/$(1): cmd/$(1) has no Go files yet")
 endef
 
-.PHONY: help build test test-deps lint bench fuzz demo clean
+.PHONY: help build test test-deps lint bench fuzz faults demo clean
 
 help: ## list the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z-]*:.*## / { printf "  %-10s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -54,6 +54,9 @@ bench: ## run all benchmarks with -benchmem, then bench/sim.sh, collect.sh, dns-
 	bash bench/fleet.sh
 	bash bench/build.sh
 	bash bench/plan.sh
+
+faults: test-deps ## the fault-injection suite (docs/RELIABILITY.md): every TestFault* test, real processes; make test runs it too
+	$(GO) test -count=1 -run '^TestFault' ./...
 
 fuzz: ## run every Fuzz target for FUZZTIME (default 30s) each
 	@$(GO) test -list '^Fuzz' ./... \

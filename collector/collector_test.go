@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -49,6 +50,7 @@ func newFixture(t *testing.T, mod func(*Config)) *fixture {
 	cfg.Origins = []string{origin}
 	cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
 	cfg.MaxBody = 4096
+	cfg.Rate = 0 // TestRateLimit and TestDefaultRateLimit test it
 	if mod != nil {
 		mod(cfg)
 	}
@@ -171,11 +173,11 @@ func TestStoresTruncatedNetwork(t *testing.T) {
 		{"198.51.100.77:1", "", "198.51.100.0/24"},
 		{"[2001:db8:1:2:3:4:5:6]:1", "", "2001:db8:1::/56"},
 		{"[::ffff:192.0.2.9]:1", "", "192.0.2.0/24"},
-		{"10.0.0.1:1", "203.0.113.45", "203.0.113.0/24"},           // trusted proxy
-		{"10.0.0.1:1", "203.0.113.99, 10.9.9.9", "203.0.113.0/24"}, // rightmost untrusted
+		{"10.0.0.1:1", "81.2.69.45", "81.2.69.0/24"},               // trusted proxy
+		{"10.0.0.1:1", "81.2.69.99, 10.9.9.9", "81.2.69.0/24"},     // rightmost untrusted
 		{"192.0.2.1:1", "203.0.113.45", "192.0.2.0/24"},            // untrusted peer: header ignored
-		{"10.0.0.1:1", "[2001:db8:ff::1]:443", "2001:db8:ff::/56"}, // with a port
-		{"10.0.0.1:1", "10.2.2.2, 10.3.3.3", "10.2.2.0/24"},        // all trusted: the leftmost
+		{"10.0.0.1:1", "[2a01:4f8:ff::1]:443", "2a01:4f8:ff::/56"}, // with a port
+		{"10.0.0.1:1", "10.2.2.2, 81.2.70.3", "81.2.70.0/24"},      // left of the rightmost untrusted: the client's own claim
 	} {
 		f.now = f.now.Add(time.Second)
 		h := map[string]string{"Authorization": "Bearer " + token}
@@ -277,7 +279,7 @@ func TestEndpoints(t *testing.T) {
 		t.Errorf("rum.js: %d %v", w.Code, w.Header())
 	}
 	f.do(t, req{body: desktopBeacon("2026-11-21T10:00:00.123Z", 1), header: auth})
-	w = f.do(t, req{method: "GET", path: "/metrics"})
+	w = f.do(t, req{method: "GET", path: "/metrics", remote: "127.0.0.1:5555"})
 	for _, m := range []string{"steer_collector_beacons_total", "steer_collector_commit_duration_seconds", "steer_collector_requests_total"} {
 		if !strings.Contains(w.Body.String(), m) {
 			t.Errorf("/metrics lacks %s", m)
@@ -323,12 +325,16 @@ func TestGroupCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := &gatedStore{Store: f.st, entered: make(chan struct{}), gate: make(chan struct{})}
+	f.srv.cfg.CommitTimeout = 30 * time.Second // the first commit waits for the test
 	srv, err := New(f.srv.cfg, g, Options{Now: func() time.Time { return f.now }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = srv.Close() }() // the fixture's cleanup closes it too
 	f.srv = srv
+	var once sync.Once
+	open := func() { once.Do(func() { close(g.gate) }) }
+	defer open() // a failed test must not leave the commit loop stuck
 	const n = 200
 	errc := make(chan error, n)
 	send := func(i int) {
@@ -345,13 +351,13 @@ func TestGroupCommit(t *testing.T) {
 		go send(i)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for len(srv.jobs) < n-1 {
+	for len(srv.beacons.jobs) < n-1 {
 		if time.Now().After(deadline) {
-			t.Fatalf("only %d requests queued", len(srv.jobs))
+			t.Fatalf("only %d requests queued", len(srv.beacons.jobs))
 		}
 		runtime.Gosched()
 	}
-	close(g.gate)
+	open()
 	for range n {
 		if err := <-errc; err != nil {
 			t.Fatal(err)
@@ -393,6 +399,24 @@ rum_zone: RUM.example.net.
 	if c, err := ParseConfig(nil); err != nil || c.Listen != Defaults().Listen {
 		t.Errorf("empty config: %+v, %v", c, err)
 	}
+	c, err = ParseConfig([]byte(`
+admin: 127.0.0.1:9101
+commit_timeout: 2s
+max_load_lag: 30s
+max_sample_age: 0s
+max_sample_ahead: 10m
+max_rtt_ms: 30000
+max_conns: 100
+read_header_timeout: 3s
+idle_timeout: 20s
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Admin != "127.0.0.1:9101" || c.CommitTimeout != 2*time.Second || c.MaxLoadLag != 30*time.Second || c.MaxSampleAge != 0 ||
+		c.MaxSampleAhead != 10*time.Minute || c.MaxRTTms != 30000 || c.MaxConns != 100 || c.ReadHeaderTimeout != 3*time.Second || c.IdleTimeout != 20*time.Second {
+		t.Errorf("parsed %+v", c)
+	}
 	for _, tc := range []struct{ in, want string }{
 		{"listn: x", "field listn not found"},
 		{"tls: {cert: a}", "tls: needs both cert and key"},
@@ -404,6 +428,19 @@ rum_zone: RUM.example.net.
 		{"rate: -1", "rate: -1 out of range"},
 		{"burst: 0", "burst: 0 out of range"},
 		{"commit_batch: 0", "commit_batch: 0 out of range"},
+		{"admin: nope", `admin: "nope" is not host:port`},
+		{"listen: 127.0.0.1:9000\nadmin: 127.0.0.1:9000", "admin: \"127.0.0.1:9000\" is also the listen address"},
+		{"commit_timeout: soon", `commit_timeout: "soon" is not a duration`},
+		{"commit_timeout: 0s", "commit_timeout: 0s out of range [10ms, 30s]"},
+		{"commit_timeout: 1m", "commit_timeout: 1m0s out of range"},
+		{"max_load_lag: 1ms", "max_load_lag: 1ms out of range"},
+		{"max_sample_age: 1s", "max_sample_age: 1s out of range [1m0s"},
+		{"max_sample_ahead: -5m", "max_sample_ahead: -5m0s out of range"},
+		{"max_rtt_ms: 0.5", "max_rtt_ms: 0.5 out of range [1, 3600000] (0: no limit)"},
+		{"max_rtt_ms: -1", "max_rtt_ms: -1 out of range"},
+		{"max_conns: 1", "max_conns: 1 out of range [2, 1000000]"},
+		{"read_header_timeout: 0s", "read_header_timeout: 0s out of range"},
+		{"idle_timeout: 2h", "idle_timeout: 2h0m0s out of range"},
 		{"pop: Frankfurt", `pop: "Frankfurt" is not a PoP label`},
 		{"pops: [{label: fra, url: ftp://x}]", `pops[0].url: "ftp://x" is not an http(s) URL`},
 		{"pops: [{label: anycast, url: http://x}]", `pops[0].label: "anycast"`},
@@ -420,7 +457,9 @@ rum_zone: RUM.example.net.
 }
 
 func FuzzParseConfig(f *testing.F) {
-	for _, s := range []string{"listen: 127.0.0.1:1\nrate: 1\nburst: 2", "trusted_proxies: [10.0.0.0/8]", "origins: ['*']", "pops: [{label: a, url: 'http://x'}]", "tls: {cert: a}"} {
+	for _, s := range []string{"listen: 127.0.0.1:1\nrate: 1\nburst: 2", "trusted_proxies: [10.0.0.0/8]", "origins: ['*']", "pops: [{label: a, url: 'http://x'}]", "tls: {cert: a}",
+		"admin: 127.0.0.1:9101\ncommit_timeout: 2s\nmax_load_lag: 30s", "max_sample_age: 0s\nmax_sample_ahead: 10m\nmax_rtt_ms: 30000",
+		"max_conns: 100\nread_header_timeout: 3s\nidle_timeout: 20s", "commit_timeout: soon", "max_rtt_ms: -1"} {
 		f.Add(s)
 	}
 	for _, c := range queryLogTokenCases {
@@ -428,7 +467,8 @@ func FuzzParseConfig(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		c, err := ParseConfig([]byte(s))
-		if err == nil && (c == nil || c.Burst < 1 || c.CommitBatch < 1 || !validLabel(c.PoP)) {
+		if err == nil && (c == nil || c.Burst < 1 || c.CommitBatch < 1 || !validLabel(c.PoP) || c.CommitTimeout <= 0 || c.MaxLoadLag <= 0 ||
+			c.MaxSampleAge < 0 || c.MaxSampleAhead < 0 || c.MaxRTTms < 0 || c.MaxConns < 2 || c.ReadHeaderTimeout <= 0 || c.IdleTimeout <= 0) {
 			t.Fatalf("accepted an invalid config: %+v", c)
 		}
 		if err == nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"net/url"
 	"os"
@@ -21,23 +22,39 @@ import (
 // Config is the collector's configuration (YAML; unknown keys are errors).
 //
 //	listen: 127.0.0.1:8080
-//	tls: {cert: cert.pem, key: key.pem}     # optional: HTTPS
+//	admin: 127.0.0.1:9101                   # /metrics, /querylog, /healthz; unset: see Admin
+//	tls: {cert: cert.pem, key: key.pem}     # optional: HTTPS (on both listeners)
 //	trusted_proxies: [10.0.0.0/8]           # peers whose proxy_header is believed
 //	proxy_header: X-Forwarded-For
 //	tokens: [s3cret]                        # desktop/CLI agents: Authorization: Bearer s3cret
 //	querylog_tokens: [dns-fra-0123456789]   # DNS servers shipping query logs (steer ship) to POST /querylog
 //	origins: [https://www.example.net]      # web pages whose anonymous beacons are accepted ("*": any)
 //	max_body: 65536                         # bytes per request
-//	rate: 5                                 # beacons per second per client network (/24, /56); 0: unlimited
-//	burst: 20
+//	rate: 10                                # beacons per second per client network (/24, /56); 0: unlimited
+//	burst: 100                              # most beacons at once per network, and in one request
 //	commit_batch: 4096                      # most beacons in one group commit
+//	commit_timeout: 5s                      # longest wait for a durable commit; then 503 + Retry-After
+//	max_load_lag: 1m                        # /healthz fails when the spool loader is behind this long
+//	max_sample_age: 168h                    # samples older than this are refused (0: no limit)
+//	max_sample_ahead: 5m                    # samples further ahead of the collector's clock are refused (0: no limit)
+//	max_rtt_ms: 60000                       # samples with a larger rtt_ms are refused (0: no limit)
+//	max_conns: 4096                         # open connections on the public listener
+//	read_header_timeout: 5s                 # a request's headers must arrive within this
+//	idle_timeout: 60s                       # keep-alive connections idle longer are closed
 //	pop: fra                                # X-Edge-PoP of this collector's /rum/probe
 //	pops:                                   # published at /rum/pops.json for agents
 //	  - {label: fra, url: https://fra.example.net/rum/probe}
 //	anycast: https://www.example.net/rum/probe
 //	rum_zone: rum.example.net
 type Config struct {
-	Listen         string
+	Listen string
+	// Admin is the admin listener's address: /metrics, /querylog and
+	// /healthz, and then the public listener answers 404 for /metrics and
+	// /querylog. Empty: no admin listener; the public listener serves
+	// /querylog, and /metrics only to loopback peers that are not
+	// forwarding for someone (no proxy header), so that an Internet-facing
+	// collector never shows its metrics to the Internet.
+	Admin          string
 	TLSCert        string
 	TLSKey         string
 	TrustedProxies []netip.Prefix
@@ -46,13 +63,30 @@ type Config struct {
 	QueryLogTokens []string // tokens of DNS servers shipping query logs (POST /querylog)
 	Origins        []string
 	MaxBody        int64
-	Rate           float64
-	Burst          int
+	Rate           float64 // beacons per second per client network; 0: no limit
+	Burst          int     // the token bucket's size: most beacons at once, and in one request
 	CommitBatch    int
-	PoP            string
-	PoPs           []PoPURL
-	Anycast        string
-	RUMZone        string
+	// CommitTimeout bounds a request's wait to get its records committed
+	// (queueing included): past it the answer is 503 with Retry-After.
+	CommitTimeout time.Duration
+	// MaxLoadLag is how long the spool loader may go without having
+	// loaded everything acknowledged before /healthz fails.
+	MaxLoadLag time.Duration
+	// The door's plausibility checks, against the collector's clock (0:
+	// no limit): a sample older than MaxSampleAge, further ahead than
+	// MaxSampleAhead or with an rtt_ms above MaxRTTms is refused with its
+	// beacon (400, naming the sample).
+	MaxSampleAge   time.Duration
+	MaxSampleAhead time.Duration
+	MaxRTTms       float64
+	// The public listener's limits against connection floods.
+	MaxConns          int
+	ReadHeaderTimeout time.Duration
+	IdleTimeout       time.Duration
+	PoP               string
+	PoPs              []PoPURL
+	Anycast           string
+	RUMZone           string
 }
 
 // PoPURL is one entry of /rum/pops.json.
@@ -63,19 +97,35 @@ type PoPURL struct {
 
 // Defaults is the configuration used when no file is given: loopback
 // only, no tokens, no web origins.
+//
+// The rate limit is on by default: 10 beacons/s per client network (/24 or
+// /56), bursts of 100. An agent sends one beacon per measurement round
+// (steer probe every 10 minutes, rum.js once per page view), so even a
+// /24 of 256 busy users stays far below 10/s, while one host cannot flood
+// the store; 100 at once lets an agent send a backlog as one NDJSON batch.
 func Defaults() *Config {
 	return &Config{
-		Listen:      "127.0.0.1:8080",
-		ProxyHeader: "X-Forwarded-For",
-		MaxBody:     256 << 10,
-		Burst:       20,
-		CommitBatch: 4096,
-		PoP:         "collector",
+		Listen:            "127.0.0.1:8080",
+		ProxyHeader:       "X-Forwarded-For",
+		MaxBody:           256 << 10,
+		Rate:              10,
+		Burst:             100,
+		CommitBatch:       4096,
+		CommitTimeout:     5 * time.Second,
+		MaxLoadLag:        time.Minute,
+		MaxSampleAge:      7 * 24 * time.Hour,
+		MaxSampleAhead:    5 * time.Minute,
+		MaxRTTms:          60_000,
+		MaxConns:          4096,
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		PoP:               "collector",
 	}
 }
 
 type rawConfig struct {
 	Listen string `yaml:"listen"`
+	Admin  string `yaml:"admin"`
 	TLS    *struct {
 		Cert string `yaml:"cert"`
 		Key  string `yaml:"key"`
@@ -89,17 +139,30 @@ type rawConfig struct {
 	Rate           *float64 `yaml:"rate"`
 	Burst          *int     `yaml:"burst"`
 	CommitBatch    *int     `yaml:"commit_batch"`
+	CommitTimeout  *string  `yaml:"commit_timeout"`
+	MaxLoadLag     *string  `yaml:"max_load_lag"`
+	MaxSampleAge   *string  `yaml:"max_sample_age"`
+	MaxSampleAhead *string  `yaml:"max_sample_ahead"`
+	MaxRTTms       *float64 `yaml:"max_rtt_ms"`
+	MaxConns       *int     `yaml:"max_conns"`
+	ReadHeader     *string  `yaml:"read_header_timeout"`
+	IdleTimeout    *string  `yaml:"idle_timeout"`
 	PoP            *string  `yaml:"pop"`
 	PoPs           []PoPURL `yaml:"pops"`
 	Anycast        string   `yaml:"anycast"`
 	RUMZone        string   `yaml:"rum_zone"`
 }
 
-// LoadConfig reads and validates a config file.
+// LoadConfig reads and validates a config file. An empty file is an
+// error (a full disk or a failed copy leaves one): write {} for all the
+// defaults.
 func LoadConfig(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("collector config: %w", err)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, fmt.Errorf("collector config %s: the file is empty (write {} for all the defaults)", path)
 	}
 	c, err := ParseConfig(data)
 	if err != nil {
@@ -126,6 +189,14 @@ func ParseConfig(data []byte) (*Config, error) {
 	}
 	if raw.Listen != "" {
 		c.Listen = raw.Listen
+	}
+	if raw.Admin != "" {
+		c.Admin = raw.Admin
+		if _, port, err := net.SplitHostPort(c.Admin); err != nil {
+			bad("admin", "%q is not host:port", c.Admin)
+		} else if c.Admin == c.Listen && port != "0" {
+			bad("admin", "%q is also the listen address: the admin listener needs its own", c.Admin)
+		}
 	}
 	if raw.TLS != nil {
 		c.TLSCert, c.TLSKey = raw.TLS.Cert, raw.TLS.Key
@@ -203,6 +274,40 @@ func ParseConfig(data []byte) (*Config, error) {
 			bad("commit_batch", "%d out of range [1, 1048576]", c.CommitBatch)
 		}
 	}
+	duration := func(key string, v *string, dst *time.Duration, lo, hi time.Duration, zeroOK bool) {
+		if v == nil {
+			return
+		}
+		d, err := time.ParseDuration(*v)
+		switch {
+		case err != nil:
+			bad(key, "%q is not a duration (like 5s or 168h)", *v)
+		case d == 0 && zeroOK:
+			*dst = 0
+		case d < lo || d > hi:
+			bad(key, "%v out of range [%v, %v]", d, lo, hi)
+		default:
+			*dst = d
+		}
+	}
+	duration("commit_timeout", raw.CommitTimeout, &c.CommitTimeout, 10*time.Millisecond, 30*time.Second, false)
+	duration("max_load_lag", raw.MaxLoadLag, &c.MaxLoadLag, 100*time.Millisecond, 24*time.Hour, false)
+	duration("max_sample_age", raw.MaxSampleAge, &c.MaxSampleAge, time.Minute, 10*365*24*time.Hour, true)
+	duration("max_sample_ahead", raw.MaxSampleAhead, &c.MaxSampleAhead, time.Second, 10*365*24*time.Hour, true)
+	duration("read_header_timeout", raw.ReadHeader, &c.ReadHeaderTimeout, 100*time.Millisecond, 5*time.Minute, false)
+	duration("idle_timeout", raw.IdleTimeout, &c.IdleTimeout, time.Second, time.Hour, false)
+	if raw.MaxRTTms != nil {
+		c.MaxRTTms = *raw.MaxRTTms
+		if !(c.MaxRTTms == 0 || c.MaxRTTms >= 1 && c.MaxRTTms <= 3_600_000) {
+			bad("max_rtt_ms", "%v out of range [1, 3600000] (0: no limit)", c.MaxRTTms)
+		}
+	}
+	if raw.MaxConns != nil {
+		c.MaxConns = *raw.MaxConns
+		if c.MaxConns < 2 || c.MaxConns > 1_000_000 {
+			bad("max_conns", "%d out of range [2, 1000000]", c.MaxConns)
+		}
+	}
 	if raw.PoP != nil {
 		c.PoP = *raw.PoP
 	}
@@ -237,5 +342,6 @@ func httpURL(s string) bool {
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
-// commitDeadline bounds how long a request waits for its group commit.
+// commitDeadline bounds one store transaction: a load from the spool, or a
+// group commit when there is no spool.
 const commitDeadline = 30 * time.Second

@@ -15,7 +15,15 @@
 //	POST /querylog                   DNS query log lines (NDJSON, all or nothing)
 //	                                 shipped from DNS servers at other PoPs
 //	                                 (steer ship), with a query log token
-//	GET /metrics, /healthz
+//	GET /metrics                     Prometheus metrics
+//	GET /healthz                     "ok", or 503 naming what is wrong
+//
+// With an admin listener (Config.Admin, steer collect --admin) /metrics and
+// /querylog are served there only, and the public listener answers 404 for
+// them; /healthz is on both. Without one, /querylog is on the public
+// listener (it has its own tokens) and /metrics answers only loopback
+// peers that forward nobody's request (no proxy header): an
+// Internet-facing collector does not show its metrics to the Internet.
 //
 // A beacon is accepted with 200 {"accepted":N}. Every rejection is a 4xx
 // whose body names the problem ("beacon: samples[3].rtt_ms: not a number",
@@ -34,7 +42,24 @@
 // Beacons over HTTP never carry client_subnet (package rum's Strict mode
 // rejects it): the collector derives the client network from the
 // connection, or, when the peer is a trusted proxy, from the rightmost
-// address in the proxy header that is not itself a trusted proxy.
+// address in the proxy header that is not itself a trusted proxy. That
+// address must be global: a private, loopback, link-local, multicast,
+// unspecified, shared (100.64/10), documentation, benchmarking or reserved
+// address, or one with a zone ("fe80::1%eth0"), is no client's network on
+// the Internet and is refused (400, steer_collector_rejected_total{reason=
+// "address-<kind>"}); it usually means a proxy missing from
+// trusted_proxies. The Authorization scheme is case-insensitive ("bearer"
+// is "Bearer", RFC 7235).
+//
+// # The door's plausibility checks
+//
+// Package rum accepts implausible but well-formed values on purpose (the
+// builder's cleaning counts them). Over HTTP the collector also refuses,
+// against its own clock, a beacon with a sample older than max_sample_age
+// (default 7 days: an agent's queue survives a week offline), further
+// ahead than max_sample_ahead (default 5 minutes of clock skew) or with an
+// rtt_ms above max_rtt_ms (default 60,000): 400 naming the sample, counted
+// as reason "too-old", "future" or "rtt". 0 turns a check off.
 //
 // # Privacy
 //
@@ -68,10 +93,41 @@
 // answered 200 and stored once (steer_collector_beacons_total{result=
 // "duplicate"}).
 //
+// Query log lines (POST /querylog) take the same durable path through a
+// spool of their own (SpoolDir/querylog): acknowledged once fdatasync'd,
+// loaded into the store by its own loader, replayed after a crash.
+//
+// # Faults
+//
+// Every wait of a request is bounded by commit_timeout (default 5 s) and
+// its own context: a request that cannot queue or whose commit does not
+// finish in time (a stalled disk) is answered 503 with Retry-After. A
+// failed spool write or fdatasync, a full disk included, is answered 503
+// ("no space left for the spool") and acknowledges nothing; the spool
+// recovers once the fault clears (see spool.go: failed writes are cut off,
+// a failed rotation is retried, a full disk is freed as the loader
+// deletes loaded segments). A line of a spool segment that cannot be
+// decoded is moved to quarantine.ndjson in the spool directory, with its
+// segment and offset, logged and counted, and loading goes on after it. A
+// failing store does not stop the loader either: it retries every load
+// interval, and /healthz answers 503 naming the spool, the backlog and
+// the last error once the loader has been behind for max_load_lag (default
+// 1 minute) or has stopped.
+//
 // # Limits
 //
-// Bodies are capped (max_body, default 256 KiB); each client network has a
-// token bucket (rate beacons/s, burst) answered with 429 and Retry-After.
+// Bodies are capped (max_body, default 256 KiB). Each client network has a
+// token bucket, on by default: rate 10 beacons/s, burst 100 (an agent
+// sends one beacon per measurement round, so a /24 of busy users stays far
+// below; 100 lets an agent send a backlog as one batch). Past it the
+// answer is 429 with Retry-After saying when the bucket holds enough; a
+// batch larger than the burst can never pass and gets 413. The public
+// listener takes at most max_conns connections (default 4096; past it a
+// connection waits in the accept queue and idle keep-alive connections
+// are closed to make room), request headers must arrive within
+// read_header_timeout (5 s: slowloris), idle connections are closed after
+// idle_timeout (60 s), a request must be read within 30 s and headers are
+// capped at 16 KiB.
 //
 // # Metrics
 //
@@ -82,7 +138,11 @@
 //	steer_collector_store_errors_total
 //	steer_collector_request_duration_seconds
 //	steer_collector_commit_duration_seconds, steer_collector_commit_beacons
-//	steer_collector_spool_backlog_bytes
+//	steer_collector_spool_backlog_bytes{spool="beacons"|"querylog"}
+//	steer_collector_spool_load_lag_seconds{spool}
+//	steer_collector_spool_errors_total{spool,op}
+//	steer_collector_spool_quarantined_total{spool}
+//	steer_collector_querylog_requests_total{code}, steer_collector_querylog_lines_total
 //
 // The collector links DuckDB (cgo) through the store: it is analytics-side,
 // never imported by the data plane.

@@ -13,12 +13,14 @@ import (
 // serveQueryLog accepts DNS query log lines shipped from DNS servers at
 // other PoPs (steer ship, or any log shipper): POST /querylog with a query
 // log token (Config.QueryLogTokens: not an agent's, which web pages and
-// desktop apps carry), an NDJSON body of the DNS server's query_log lines. A batch is all
-// or nothing: one bad line rejects it, naming the line, so the shipper can
-// resend it whole. The answer ({"accepted": N}) comes after the store has
-// committed the lines. Repeats (a shipper resending after a lost answer)
-// are harmless: the builder's join takes the first query of each test name
-// and counts the rest.
+// desktop apps carry), an NDJSON body of the DNS server's query_log lines.
+// A batch is all or nothing: one bad line rejects it, naming the line, so
+// the shipper can resend it whole. The answer ({"accepted": N}) comes once
+// the lines are durable: in the query log spool (SpoolDir/querylog), from
+// which a loader moves them into the store, as for beacons; without a
+// spool, in the store. Repeats (a shipper resending after a lost answer,
+// or a replay of the spool after a crash) are harmless: the builder's join
+// takes the first query of each test name and counts the rest.
 func (s *Server) serveQueryLog(w http.ResponseWriter, r *http.Request) {
 	n, rej := s.handleQueryLog(r)
 	code := http.StatusOK
@@ -42,11 +44,11 @@ func (s *Server) handleQueryLog(r *http.Request) (int, *rejection) {
 	if r.Method != http.MethodPost {
 		return 0, reject(http.StatusMethodNotAllowed, "method", "method %s not allowed: POST query log lines", r.Method)
 	}
-	t, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	t, ok := bearerToken(r.Header.Get("Authorization"))
 	if !ok {
 		return 0, reject(http.StatusUnauthorized, "token", "query log lines need a query log token (Authorization: Bearer)")
 	}
-	if !s.logTokens[sha256.Sum256([]byte(strings.TrimSpace(t)))] {
+	if !s.logTokens[sha256.Sum256([]byte(t))] {
 		return 0, reject(http.StatusUnauthorized, "token", "Authorization: not a query log token")
 	}
 	switch ct, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";"); strings.TrimSpace(strings.ToLower(ct)) {
@@ -65,10 +67,12 @@ func (s *Server) handleQueryLog(r *http.Request) (int, *rejection) {
 	if len(qs) == 0 {
 		return 0, reject(http.StatusBadRequest, "invalid", "empty batch")
 	}
-	if _, err := s.st.AddQueries(r.Context(), qs); err != nil {
-		s.m.storeErrors.Inc()
-		s.log.Warn("query log lines not stored", "lines", len(qs), "error", err)
-		return 0, reject(http.StatusServiceUnavailable, "store", "not stored: %v", err)
+	if err := s.queries.commit(r.Context(), qs); err != nil {
+		rej := s.commitRejection(r.Context(), "query log lines", err)
+		if rej.code != 499 {
+			s.log.Warn("query log lines not stored", "lines", len(qs), "reason", rej.reason)
+		}
+		return 0, rej
 	}
 	return len(qs), nil
 }

@@ -10,14 +10,16 @@ import (
 	"io"
 	"log"
 	"log/slog"
-	"net"
+	"math"
 	"net/http"
 	"net/netip"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,10 +44,13 @@ type Options struct {
 	SpoolDir     string
 	LoadBatch    int           // beacons per load (default 50,000)
 	LoadInterval time.Duration // longest wait before loading what is spooled (default 1 s)
+
+	fs fileOps // the spool's file layer (tests inject faults); zero: the os
 }
 
-// Server is the collector: an http.Handler plus the group-commit loop
-// that writes accepted beacons to the store.
+// Server is the collector: an http.Handler (the public endpoints; see
+// AdminHandler for the admin ones) plus the group-commit loops that make
+// accepted beacons and query log lines durable.
 type Server struct {
 	cfg    *Config
 	st     store.Store
@@ -53,7 +58,8 @@ type Server struct {
 	now    func() time.Time
 	reg    *prometheus.Registry
 	m      *metrics
-	mux    *http.ServeMux
+	mux    *http.ServeMux // public
+	admin  *http.ServeMux
 	tokens map[[32]byte]bool
 	// logTokens are the query log tokens (POST /querylog)
 	logTokens map[[32]byte]bool
@@ -62,22 +68,13 @@ type Server struct {
 	limiter   *limiter
 	pops      []byte // /rum/pops.json
 
-	jobs     chan *job
-	stop     chan struct{}
-	done     chan struct{}
-	sp       *spool
-	ld       *loader
-	ldStop   chan struct{}
-	ldDone   chan error
-	closeMu  sync.RWMutex
-	closed   bool
+	beacons  *intake[store.Beacon]
+	queries  *intake[rum.LogEntry]
 	stopOnce sync.Once
-}
+	closeErr error
 
-// job is one request's beacons waiting for a group commit.
-type job struct {
-	beacons []store.Beacon
-	done    chan error
+	warnMu   sync.Mutex
+	warnLast map[string]time.Time // throttles repeated warnings
 }
 
 // New returns a collector writing to st. Call Close to stop it; Close does
@@ -88,8 +85,7 @@ func New(cfg *Config, st store.Store, opt Options) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, st: st, log: opt.Logger, now: opt.Now, reg: opt.Registry,
-		tokens: map[[32]byte]bool{}, origins: map[string]bool{},
-		jobs: make(chan *job, 1024), stop: make(chan struct{}), done: make(chan struct{}),
+		tokens: map[[32]byte]bool{}, origins: map[string]bool{}, warnLast: map[string]time.Time{},
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -130,76 +126,251 @@ func New(cfg *Config, st store.Store, opt Options) (*Server, error) {
 	}
 	s.pops, _ = json.Marshal(d)
 
+	metricsHandler := promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("/beacon", s.serveBeacon)
 	s.mux.HandleFunc("/rum/beacon", s.serveBeacon)
 	s.mux.Handle("/rum/probe", probe.Handler(cfg.PoP))
 	s.mux.Handle("/rum.js", web.Handler())
 	s.mux.HandleFunc("/rum/pops.json", s.servePoPs)
-	s.mux.HandleFunc("/querylog", s.serveQueryLog)
-	s.mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
-	s.mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	s.mux.HandleFunc("/healthz", s.serveHealth)
+	s.admin = http.NewServeMux()
+	s.admin.Handle("/metrics", metricsHandler)
+	s.admin.HandleFunc("/querylog", s.serveQueryLog)
+	s.admin.HandleFunc("/healthz", s.serveHealth)
+	if cfg.Admin == "" {
+		// no admin listener: the query log on the public one (it has its
+		// own tokens), the metrics only for this host
+		s.mux.HandleFunc("/querylog", s.serveQueryLog)
+		s.mux.Handle("/metrics", s.localOnly(metricsHandler))
+	} else {
+		for _, p := range []string{"/metrics", "/querylog"} {
+			s.mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
+				http.Error(w, "404 page not found: "+p+" is served on the admin listener", http.StatusNotFound)
+			})
+		}
+	}
+
+	timeout := cfg.CommitTimeout
+	if timeout <= 0 {
+		timeout = Defaults().CommitTimeout
+	}
+	s.beacons = &intake[store.Beacon]{
+		jobs: make(chan *job[store.Beacon], 1024), max: cfg.CommitBatch, timeout: timeout, encode: encodeBeacon,
+		direct: func(ctx context.Context, bs []store.Beacon) error {
+			res, err := st.AddBeacons(ctx, bs)
+			s.loaded(res, bs, err)
+			return err
+		},
+		committed: func(d time.Duration, n int, err error) {
+			s.m.commit.Observe(d.Seconds())
+			s.m.batch.Observe(float64(n))
+			if err != nil && s.beacons.sp != nil { // without a spool: counted as a store error
+				s.spoolFailed("beacons", "commit", err)
+			}
+		},
+	}
+	s.queries = &intake[rum.LogEntry]{
+		jobs: make(chan *job[rum.LogEntry], 64), max: cfg.CommitBatch, timeout: timeout, encode: encodeQuery,
+		direct: func(ctx context.Context, qs []rum.LogEntry) error {
+			_, err := st.AddQueries(ctx, qs)
+			return err
+		},
+		committed: func(_ time.Duration, _ int, err error) {
+			if err != nil {
+				if s.queries.sp == nil {
+					s.m.storeErrors.Inc()
+					return
+				}
+				s.spoolFailed("querylog", "commit", err)
+			}
+		},
+	}
 	if opt.SpoolDir != "" {
-		sp, err := openSpool(opt.SpoolDir)
+		batch, interval := opt.LoadBatch, opt.LoadInterval
+		if batch <= 0 {
+			batch = 50_000
+		}
+		if interval <= 0 {
+			interval = time.Second
+		}
+		bsp, err := s.openSpool("beacons", opt.SpoolDir, opt.fs)
 		if err != nil {
 			return nil, err
 		}
-		s.sp = sp
-		s.ld = &loader{sp: sp, st: st, batch: opt.LoadBatch, interval: opt.LoadInterval, mem: make(chan memBatch, 4096),
-			onLoad: s.loaded, backlog: func(b int64) { s.m.backlog.Set(float64(b)) }}
-		if s.ld.batch <= 0 {
-			s.ld.batch = 50_000
+		qsp, err := s.openSpool("querylog", filepath.Join(opt.SpoolDir, "querylog"), opt.fs)
+		if err != nil {
+			_ = bsp.close()
+			return nil, err
 		}
-		if s.ld.interval <= 0 {
-			s.ld.interval = time.Second
-		}
-		s.ldStop, s.ldDone = make(chan struct{}), make(chan error, 1)
-		go func() {
-			err := s.ld.run(s.ldStop)
-			if err != nil {
-				// acknowledged beacons stay in the spool for the next start
-				s.m.storeErrors.Inc()
-				s.log.Error("the spool loader stopped; beacons keep being spooled but not loaded until restart", "error", err)
-			}
-			s.ldDone <- err
-		}()
+		s.beacons.sp, s.queries.sp = bsp, qsp
+		s.beacons.ld = &loader[store.Beacon]{sp: bsp, mem: make(chan memBatch[store.Beacon], 4096), decode: decodeLine,
+			batch: batch, interval: interval, now: s.now,
+			add: func(ctx context.Context, bs []store.Beacon) error {
+				res, err := st.AddBeacons(ctx, bs)
+				s.loaded(res, bs, err)
+				return err
+			}}
+		s.queries.ld = &loader[rum.LogEntry]{sp: qsp, mem: make(chan memBatch[rum.LogEntry], 64), decode: decodeQueryLine,
+			batch: batch, interval: interval, now: s.now,
+			add: func(ctx context.Context, qs []rum.LogEntry) error {
+				_, err := st.AddQueries(ctx, qs)
+				return err
+			}}
+		s.beacons.ld.quarantined, s.beacons.ld.failed = s.quarantined("beacons"), s.loadFailed("beacons")
+		s.queries.ld.quarantined, s.queries.ld.failed = s.quarantined("querylog"), s.loadFailed("querylog")
 	}
-	go s.commitLoop()
+	if err := s.m.register(s); err != nil {
+		_ = s.closeSpools()
+		return nil, err
+	}
+	exit := func(name string) func(error) {
+		return func(err error) {
+			if err != nil {
+				// acknowledged records stay in the spool for the next start
+				s.log.Error("the spool loader stopped; what it did not load stays in the spool for the next start",
+					"spool", name, "error", Redact(err.Error()))
+			}
+		}
+	}
+	s.beacons.start(exit("beacons"))
+	s.queries.start(exit("querylog"))
 	return s, nil
 }
 
+// closeSpools closes the spools of a server New gives up on.
+func (s *Server) closeSpools() error {
+	var err error
+	for _, sp := range []*spool{s.beacons.sp, s.queries.sp} {
+		if sp != nil {
+			err = errors.Join(err, sp.close())
+		}
+	}
+	return err
+}
+
+// openSpool opens a spool whose recovered faults are counted and logged.
+func (s *Server) openSpool(name, dir string, ops fileOps) (*spool, error) {
+	sp, err := openSpool(dir, ops)
+	if err != nil {
+		return nil, err
+	}
+	sp.warn = func(op string, err error) { s.spoolFailed(name, op, err) }
+	return sp, nil
+}
+
+// spoolFailed counts and logs (throttled) a failed spool operation.
+func (s *Server) spoolFailed(name, op string, err error) {
+	s.m.spoolErrors.WithLabelValues(name, op).Inc()
+	if s.throttle(name + op) {
+		s.log.Error("spool", "spool", name, "op", op, "error", Redact(err.Error()))
+	}
+}
+
+func (s *Server) quarantined(name string) func(position, error) {
+	return func(at position, err error) {
+		s.m.quarantined.WithLabelValues(name).Inc()
+		s.log.Error("spool: an undecodable line moved to the quarantine file; loading continues",
+			"spool", name, "file", quarantineFile, "segment", at.seg, "offset", at.off, "error", err.Error())
+	}
+}
+
+func (s *Server) loadFailed(name string) func(error) {
+	return func(err error) {
+		if err == nil {
+			s.log.Info("spool: loading again", "spool", name)
+			return
+		}
+		s.m.spoolErrors.WithLabelValues(name, "load").Inc()
+		if s.throttle(name + "load") {
+			s.log.Error("spool: loading into the store failed; retrying (acknowledged records stay in the spool)",
+				"spool", name, "error", Redact(err.Error()))
+		}
+	}
+}
+
+// throttle reports whether a warning of this key may be logged: at most
+// one every 10 s.
+func (s *Server) throttle(key string) bool {
+	s.warnMu.Lock()
+	defer s.warnMu.Unlock()
+	now := time.Now()
+	if now.Sub(s.warnLast[key]) < 10*time.Second {
+		return false
+	}
+	s.warnLast[key] = now
+	return true
+}
+
+// localOnly serves h only to loopback peers that are not forwarding a
+// request (no proxy header): the public listener's /metrics when there is
+// no admin listener.
+func (s *Server) localOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ap, err := netip.ParseAddrPort(r.RemoteAddr)
+		if err != nil || !ap.Addr().Unmap().IsLoopback() || r.Header.Get(s.cfg.ProxyHeader) != "" || r.Header.Get("Forwarded") != "" {
+			http.Error(w, "404 page not found: /metrics is served to this host only, or on the admin listener (admin:)", http.StatusNotFound)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// AdminHandler serves the admin endpoints: /metrics, /querylog, /healthz
+// (Serve runs it on the admin listener).
+func (s *Server) AdminHandler() http.Handler { return s.admin }
+
+// serveHealth answers 200 "ok", or 503 naming what is wrong: a spool
+// loader that stopped, or one that has not caught up for max_load_lag (a
+// failing store, a backlog that keeps growing).
+func (s *Server) serveHealth(w http.ResponseWriter, _ *http.Request) {
+	var problems []string
+	maxLag := s.cfg.MaxLoadLag
+	if maxLag <= 0 {
+		maxLag = Defaults().MaxLoadLag
+	}
+	for _, p := range []string{s.beacons.health("beacon", maxLag), s.queries.health("query log", maxLag)} {
+		if p != "" {
+			problems = append(problems, p)
+		}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	if len(problems) > 0 {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, strings.Join(problems, "\n")+"\n")
+		return
+	}
+	_, _ = io.WriteString(w, "ok\n")
+}
+
 // loaded accounts for beacons written to the store.
-func (s *Server) loaded(res store.AddResult, beacons, samples int, err error) {
+func (s *Server) loaded(res store.AddResult, bs []store.Beacon, err error) {
 	if err != nil {
 		s.m.storeErrors.Inc()
-		s.log.Error("loading spooled beacons into the store", "beacons", beacons, "error", err)
 		return
+	}
+	n := 0
+	for i := range bs {
+		n += len(bs[i].Samples)
 	}
 	s.m.beacons.WithLabelValues("stored").Add(float64(res.Added))
 	s.m.beacons.WithLabelValues("duplicate").Add(float64(res.Duplicates))
-	s.m.samples.Add(float64(samples))
+	s.m.samples.Add(float64(n))
 }
 
-// ServeHTTP serves the collector's endpoints.
+// ServeHTTP serves the collector's public endpoints.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-// Close stops accepting beacons, commits what is queued, loads everything
-// spooled into the store and stops. It returns the loader's error, if any
-// (the spool keeps what was not loaded, for the next start).
+// Close stops accepting beacons and query log lines, commits what is
+// queued, loads everything spooled into the store and stops. It returns
+// the loaders' errors, if any (the spool keeps what was not loaded, for
+// the next start).
 func (s *Server) Close() error {
-	var err error
 	s.stopOnce.Do(func() {
-		s.closeMu.Lock()
-		s.closed = true
-		s.closeMu.Unlock()
-		close(s.stop)
-		<-s.done
-		if s.sp != nil {
-			close(s.ldStop)
-			err = errors.Join(<-s.ldDone, s.sp.close())
-		}
+		s.closeErr = errors.Join(s.beacons.close(), s.queries.close())
 	})
-	return err
+	return s.closeErr
 }
 
 // ErrorLog is a *log.Logger for http.Server.ErrorLog that never writes a
@@ -248,9 +419,10 @@ func clientNetwork(a netip.Addr) netip.Prefix {
 
 // rejection is a 4xx/5xx answer with a message naming the problem.
 type rejection struct {
-	code   int
-	reason string // metric label
-	msg    string
+	code       int
+	reason     string // metric label
+	msg        string
+	retryAfter int // seconds, for 429 and 503; 0: no Retry-After
 }
 
 func (e *rejection) Error() string { return e.msg }
@@ -259,17 +431,48 @@ func (e *rejection) Error() string { return e.msg }
 func (e *rejection) write(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if e.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(e.retryAfter))
+	}
 	w.WriteHeader(e.code)
 	_, _ = io.WriteString(w, e.msg+"\n")
 }
 
 func reject(code int, reason, format string, args ...any) *rejection {
-	return &rejection{code, reason, fmt.Sprintf(format, args...)}
+	return &rejection{code: code, reason: reason, msg: fmt.Sprintf(format, args...)}
+}
+
+// commitRejection is the answer for records that were not committed: 503
+// with Retry-After (499, unanswered, when the client went away). The
+// message names the fault, not the spool's paths.
+func (s *Server) commitRejection(ctx context.Context, what string, err error) *rejection {
+	if ctx.Err() != nil && !errors.Is(err, errQueueFull) && !errors.Is(err, errCommitTimeout) {
+		// the client went away before its commit: it gets no answer, and
+		// a resend is recognized as a duplicate
+		return reject(499, "canceled", "canceled")
+	}
+	retry := max(1, int(math.Ceil(s.beacons.timeout.Seconds())))
+	var rej *rejection
+	switch {
+	case errors.Is(err, errQueueFull), errors.Is(err, errCommitTimeout):
+		rej = reject(http.StatusServiceUnavailable, "timeout", "%s not stored: not committed within %v (commit_timeout); retry later", what, s.beacons.timeout)
+	case errors.Is(err, errShuttingDown):
+		rej = reject(http.StatusServiceUnavailable, "shutdown", "%s not stored: the collector is shutting down; retry later", what)
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		rej = reject(http.StatusServiceUnavailable, "disk-full", "%s not stored: no space left for the spool; retry later", what)
+	default:
+		rej = reject(http.StatusServiceUnavailable, "store", "%s not stored: the commit failed; retry later", what)
+	}
+	rej.retryAfter = retry
+	return rej
 }
 
 // network derives the client network from the connection, or from the
 // proxy header when the peer is a trusted proxy: the rightmost address
-// that is not itself a trusted proxy.
+// that is not itself a trusted proxy. An address from the header that
+// cannot be a client's on the Internet (private, loopback, link-local,
+// documentation, with a zone, ...) is refused: it is not a network to
+// measure, and usually means a proxy missing from trusted_proxies.
 func (s *Server) network(r *http.Request) (netip.Prefix, *rejection) {
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
@@ -297,6 +500,11 @@ func (s *Server) network(r *http.Request) (netip.Prefix, *rejection) {
 		}
 		a = a.Unmap()
 		if !s.trusted(a) || i == 0 {
+			if kind := nonGlobal(a); kind != "" {
+				return netip.Prefix{}, reject(http.StatusBadRequest, "address-"+kind,
+					"%s: element %d is not a global address (%s): no client network to store; is a proxy missing from trusted_proxies?",
+					s.cfg.ProxyHeader, i+1, kind)
+			}
 			return clientNetwork(a), nil
 		}
 	}
@@ -318,8 +526,8 @@ func (s *Server) trusted(a netip.Addr) bool {
 func (s *Server) authorize(r *http.Request) (origin string, token bool, rej *rejection) {
 	origin = r.Header.Get("Origin")
 	if h := r.Header.Get("Authorization"); h != "" {
-		t, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok || !s.tokens[sha256.Sum256([]byte(strings.TrimSpace(t)))] {
+		t, ok := bearerToken(h)
+		if !ok || !s.tokens[sha256.Sum256([]byte(t))] {
 			return "", false, reject(http.StatusUnauthorized, "token", "Authorization: unknown token")
 		}
 		return s.corsOrigin(origin), true, nil
@@ -369,9 +577,6 @@ func (s *Server) serveBeacon(w http.ResponseWriter, r *http.Request) {
 	case rej != nil:
 		code = rej.code
 		s.m.rejected.WithLabelValues(rej.reason).Inc()
-		if rej.code == http.StatusTooManyRequests {
-			w.Header().Set("Retry-After", "1")
-		}
 		rej.write(w)
 	case r.Method == http.MethodOptions:
 		code = http.StatusNoContent
@@ -423,18 +628,21 @@ func (s *Server) handleBeacon(w http.ResponseWriter, r *http.Request) (int, *rej
 		s.log.Debug("beacon rejected", "network", network, "reason", rej.reason, "error", rej.msg)
 		return 0, rej
 	}
-	if !s.limiter.allow(network, len(bs), s.now()) {
-		return 0, reject(http.StatusTooManyRequests, "rate", "too many beacons from %v: at most %v per second", network, s.cfg.Rate)
+	if s.cfg.Rate > 0 && len(bs) > s.cfg.Burst {
+		return 0, reject(http.StatusRequestEntityTooLarge, "batch", "a batch of %d beacons can never pass the rate limit (burst %d): send at most %d per request",
+			len(bs), s.cfg.Burst, s.cfg.Burst)
 	}
-	if err := s.commit(r.Context(), bs); err != nil {
-		if r.Context().Err() != nil {
-			// the client went away before its commit: it gets no answer,
-			// and a resend is recognized as a duplicate
-			s.log.Debug("client gone before the commit", "network", network)
-			return 0, reject(499, "canceled", "canceled")
+	if ok, wait := s.limiter.allow(network, len(bs), s.now()); !ok {
+		rej := reject(http.StatusTooManyRequests, "rate", "too many beacons from %v: at most %v per second (bursts of %d)", network, s.cfg.Rate, s.cfg.Burst)
+		rej.retryAfter = max(1, int(math.Ceil(wait.Seconds())))
+		return 0, rej
+	}
+	if err := s.beacons.commit(r.Context(), bs); err != nil {
+		rej := s.commitRejection(r.Context(), "beacons", err)
+		if rej.code != 499 {
+			s.log.Debug("beacons not stored", "network", network, "reason", rej.reason)
 		}
-		s.log.Warn("beacon not stored", "network", network, "error", err)
-		return 0, reject(http.StatusServiceUnavailable, "store", "not stored: %v", err)
+		return 0, rej
 	}
 	return len(bs), nil
 }
@@ -512,6 +720,9 @@ func (s *Server) parse(body []byte, ndjson, token bool, network netip.Prefix) ([
 		if !token && b.Agent.Kind != rum.KindWeb {
 			return b, reject(http.StatusForbidden, "token", "%sagent.kind %q: only web beacons may come without an agent token", where, b.Agent.Kind)
 		}
+		if rej := s.checkSamples(&b, now, where); rej != nil {
+			return b, rej
+		}
 		b.ClientSubnet, b.Received, b.Source = network, now, "http"
 		return b, nil
 	}
@@ -543,134 +754,6 @@ func (s *Server) parse(body []byte, ndjson, token bool, network netip.Prefix) ([
 	return out, nil
 }
 
-// commit queues beacons for the next group commit and waits until they
-// are durable.
-func (s *Server) commit(ctx context.Context, bs []store.Beacon) error {
-	s.closeMu.RLock()
-	if s.closed {
-		s.closeMu.RUnlock()
-		return errors.New("collector shutting down")
-	}
-	j := &job{beacons: bs, done: make(chan error, 1)}
-	s.jobs <- j
-	s.closeMu.RUnlock()
-	// The commit goes ahead even if the client gives up: the beacon may
-	// then be stored without an acknowledgement (at-least-once; a resend
-	// is recognized as a duplicate).
-	select {
-	case err := <-j.done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// commitLoop writes queued beacons in group commits: it takes everything
-// queued while the previous commit ran (up to CommitBatch beacons), so a
-// lone beacon is written at once and a flood in few large transactions.
-func (s *Server) commitLoop() {
-	defer close(s.done)
-	var batch []*job
-	var bs []store.Beacon
-	for {
-		var first *job
-		select {
-		case first = <-s.jobs:
-		case <-s.stop:
-			// drain what was queued before Close
-			for {
-				select {
-				case j := <-s.jobs:
-					s.write([]*job{j}, j.beacons)
-				default:
-					return
-				}
-			}
-		}
-		batch = append(batch[:0], first)
-		bs = append(bs[:0], first.beacons...)
-	fill:
-		for len(bs) < s.cfg.CommitBatch {
-			select {
-			case j := <-s.jobs:
-				batch = append(batch, j)
-				bs = append(bs, j.beacons...)
-			default:
-				break fill
-			}
-		}
-		s.write(batch, bs)
-	}
-}
-
-func (s *Server) write(batch []*job, bs []store.Beacon) {
-	t0 := time.Now()
-	var err error
-	if s.sp != nil {
-		var start, end position
-		start, end, err = s.sp.append(bs)
-		if err == nil {
-			select {
-			case s.ld.mem <- memBatch{start, end, slices.Clone(bs)}:
-			default: // the loader is behind: it reads the files instead
-			}
-		}
-	} else {
-		ctx, cancel := context.WithTimeout(context.Background(), commitDeadline)
-		var res store.AddResult
-		res, err = s.st.AddBeacons(ctx, bs)
-		cancel()
-		n := 0
-		for i := range bs {
-			n += len(bs[i].Samples)
-		}
-		s.loaded(res, len(bs), n, err)
-	}
-	s.m.commit.Observe(time.Since(t0).Seconds())
-	s.m.batch.Observe(float64(len(bs)))
-	if err != nil && s.sp != nil {
-		s.m.storeErrors.Inc()
-	}
-	for _, j := range batch {
-		j.done <- err
-	}
-}
-
-// Serve runs the collector on l until ctx is done, then shuts down
-// gracefully: no new requests, in-flight ones finish, queued beacons are
-// committed.
-func (s *Server) Serve(ctx context.Context, l net.Listener) error {
-	hs := &http.Server{
-		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          s.ErrorLog(),
-	}
-	errc := make(chan error, 1)
-	go func() {
-		if s.cfg.TLSCert != "" {
-			errc <- hs.ServeTLS(l, s.cfg.TLSCert, s.cfg.TLSKey)
-		} else {
-			errc <- hs.Serve(l)
-		}
-	}()
-	var err error
-	select {
-	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err = hs.Shutdown(sctx)
-		cancel()
-	case err = <-errc:
-	}
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
-	return errors.Join(err, s.Close())
-}
-
 // limiter is a per-network token bucket.
 type limiter struct {
 	rate  float64
@@ -689,9 +772,11 @@ func newLimiter(rate float64, burst int) *limiter {
 	return &limiter{rate: rate, burst: float64(burst), b: map[netip.Prefix]*bucket{}}
 }
 
-func (l *limiter) allow(n netip.Prefix, cost int, now time.Time) bool {
+// allow takes cost tokens from n's bucket; when there are too few it
+// takes none and returns how long until there are enough.
+func (l *limiter) allow(n netip.Prefix, cost int, now time.Time) (bool, time.Duration) {
 	if l.rate <= 0 {
-		return true
+		return true, 0
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -713,10 +798,10 @@ func (l *limiter) allow(n netip.Prefix, cost int, now time.Time) bool {
 	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
 	b.last = now
 	if b.tokens < float64(cost) {
-		return false
+		return false, time.Duration((float64(cost) - b.tokens) / l.rate * float64(time.Second))
 	}
 	b.tokens -= float64(cost)
-	return true
+	return true, 0
 }
 
 type metrics struct {
@@ -728,19 +813,23 @@ type metrics struct {
 	latency     prometheus.Histogram
 	commit      prometheus.Histogram
 	batch       prometheus.Histogram
-	backlog     prometheus.Gauge
+	spoolErrors *prometheus.CounterVec
+	quarantined *prometheus.CounterVec
 
 	queryLogRequests *prometheus.CounterVec
 	queries          prometheus.Counter
+
+	reg prometheus.Registerer
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
+		reg: reg,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "steer_collector_requests_total", Help: "Beacon requests by HTTP status code.",
 		}, []string{"code"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "steer_collector_rejected_total", Help: "Rejected beacon requests by reason.",
+			Name: "steer_collector_rejected_total", Help: "Rejected beacon and query log requests by reason.",
 		}, []string{"reason"}),
 		beacons: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "steer_collector_beacons_total", Help: "Accepted beacons: stored, or recognized as a duplicate of a stored one.",
@@ -749,7 +838,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "steer_collector_samples_total", Help: "Samples in accepted beacons.",
 		}),
 		storeErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "steer_collector_store_errors_total", Help: "Failed group commits (not acknowledged) and failed loads from the spool (retried).",
+			Name: "steer_collector_store_errors_total", Help: "Failed beacon writes to the store: group commits without a spool (not acknowledged), loads from the spool (retried).",
 		}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "steer_collector_request_duration_seconds", Help: "Beacon request handling time, including the wait for the group commit.",
@@ -763,21 +852,64 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "steer_collector_commit_beacons", Help: "Beacons per group commit.",
 			Buckets: prometheus.ExponentialBuckets(1, 4, 9),
 		}),
+		spoolErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "steer_collector_spool_errors_total",
+			Help: "Failed spool operations by spool (beacons, querylog) and operation: commit (not acknowledged), load (retried), rotate, truncate, close (recovered).",
+		}, []string{"spool", "op"}),
+		quarantined: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "steer_collector_spool_quarantined_total", Help: "Undecodable spool lines moved to the spool's quarantine.ndjson, by spool.",
+		}, []string{"spool"}),
 	}
-	m.backlog = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "steer_collector_spool_backlog_bytes", Help: "Acknowledged beacons in the spool not yet loaded into the store.",
-	})
 	m.queryLogRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "steer_collector_querylog_requests_total", Help: "Query log requests (POST /querylog) by HTTP status code.",
 	}, []string{"code"})
 	m.queries = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "steer_collector_querylog_lines_total", Help: "DNS query log lines received over HTTP and stored.",
+		Name: "steer_collector_querylog_lines_total", Help: "DNS query log lines received over HTTP and acknowledged (durable).",
 	})
-	for _, c := range []prometheus.Collector{m.requests, m.rejected, m.beacons, m.samples, m.storeErrors, m.latency, m.commit, m.batch, m.backlog,
-		m.queryLogRequests, m.queries} {
+	for _, c := range []prometheus.Collector{m.requests, m.rejected, m.beacons, m.samples, m.storeErrors, m.latency, m.commit, m.batch,
+		m.spoolErrors, m.quarantined, m.queryLogRequests, m.queries} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
 	}
 	return m, nil
+}
+
+// register adds the metrics read from the server's state at scrape time:
+// the spools' backlogs and the loaders' lag.
+func (m *metrics) register(s *Server) error {
+	for _, sp := range []struct {
+		name    string
+		backlog func() float64
+		lag     func() float64
+	}{
+		{"beacons", s.beacons.backlog, lagSeconds(s.beacons)},
+		{"querylog", s.queries.backlog, lagSeconds(s.queries)},
+	} {
+		for _, c := range []prometheus.Collector{
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "steer_collector_spool_backlog_bytes", Help: "Acknowledged records in the spool not yet recorded as loaded into the store, by spool.",
+				ConstLabels: prometheus.Labels{"spool": sp.name},
+			}, sp.backlog),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "steer_collector_spool_load_lag_seconds", Help: "Time since the spool loader last had everything acknowledged in the store, by spool (/healthz fails past max_load_lag).",
+				ConstLabels: prometheus.Labels{"spool": sp.name},
+			}, sp.lag),
+		} {
+			if err := m.reg.Register(c); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func lagSeconds[T any](in *intake[T]) func() float64 {
+	return func() float64 {
+		if in.ld == nil {
+			return 0
+		}
+		lag, _, _, _ := in.ld.lag()
+		return lag.Seconds()
+	}
 }

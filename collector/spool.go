@@ -2,7 +2,7 @@ package collector
 
 import (
 	"bytes"
-	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,9 +13,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/steer-gslb/steer/rum"
-	"github.com/steer-gslb/steer/store"
 )
 
 // The spool is the collector's write-ahead log in front of the store.
@@ -23,29 +20,54 @@ import (
 // An embedded analytics database is fast at large appends and slow at many
 // small durable transactions: DuckDB spends ~3 µs per sample row in a
 // commit of a hundred beacons, which capped durable HTTP ingest at ~11k
-// beacons/s here. So a group of accepted beacons is appended to a segment
+// beacons/s here. So a group of accepted records is appended to a segment
 // file and fdatasync'd — that is the acknowledgement — and a loader moves
-// the spooled beacons into the store in large batches (up to LoadBatch
-// beacons, at least every LoadInterval), then records how far it got. After
-// a crash the loader replays from the recorded position; a beacon loaded
-// twice is recognized by the store as a duplicate and stored once.
+// the spooled records into the store in large batches (up to LoadBatch,
+// at least every LoadInterval), then records how far it got. After a crash
+// the loader replays from the recorded position; a beacon loaded twice is
+// recognized by the store as a duplicate and stored once.
 //
-// A segment line is "<received unix ms> <beacon JSON>\n", the beacon in the
+// Beacons and DNS query log lines (POST /querylog) have a spool each: the
+// beacon spool in SpoolDir, the query log spool in SpoolDir/querylog. A
+// beacon line is "<received unix ms> <beacon JSON>\n", the beacon in the
 // bulk format with its client_subnet (already truncated: the spool never
-// holds a full client address). A trailing partial line (a write the crash
-// cut short) was never acknowledged and is dropped on open.
+// holds a full client address); a query log line is the DNS server's
+// query log line.
+//
+// Faults:
+//
+//   - A trailing partial line of the newest segment (a write the crash cut
+//     short) was never acknowledged and is cut off on open.
+//   - A failed write or fdatasync is cut off the segment (best effort;
+//     writes are positional, so the next append overwrites it anyway) and
+//     not acknowledged; the next append starts a new segment, so that
+//     pages whose write-back failed are never trusted again. On a full
+//     disk this also lets the loader delete the old segment once loaded,
+//     which frees the space.
+//   - A failed rotation (creating the next segment, syncing the directory)
+//     leaves the next segment file empty: the next rotation reuses it, and
+//     appends continue in the current segment meanwhile.
+//   - A line the loader cannot decode (a corrupted segment) is appended to
+//     quarantine.ndjson in the spool directory, with its segment and
+//     offset, counted and logged; loading continues after it.
 type spool struct {
-	dir string
+	dir  string
+	ops  fileOps
+	warn func(op string, err error) // a fault the spool recovered from; may be nil
 
 	// writer side (the commit loop only)
-	f   *os.File
-	seg uint64
-	off int64
-	buf []byte
+	f     *os.File
+	seg   uint64
+	off   int64
+	fresh bool // start a new segment before the next write
 
 	mu     sync.Mutex
-	synced position // how far segments are durable
+	synced position         // how far segments are durable
+	loaded position         // how far the loader has recorded the records as in the store
+	ends   map[uint64]int64 // the length of every finished segment
 	notify chan struct{}
+
+	qmu sync.Mutex // the quarantine file
 }
 
 type position struct {
@@ -57,7 +79,10 @@ func (p position) less(q position) bool {
 	return p.seg < q.seg || p.seg == q.seg && p.off < q.off
 }
 
-const progressFile = "loaded"
+const (
+	progressFile   = "loaded"
+	quarantineFile = "quarantine.ndjson"
+)
 
 // segmentMax is the size at which the spool starts a new segment (a
 // variable for tests).
@@ -65,47 +90,88 @@ var segmentMax int64 = 64 << 20
 
 func segName(seg uint64) string { return fmt.Sprintf("%016d.spool", seg) }
 
-func openSpool(dir string) (*spool, error) {
+// openSpool opens the spool in dir (creating it), cutting off a torn last
+// line. ops is the file layer (osOps but in tests).
+func openSpool(dir string, ops fileOps) (*spool, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
-	s := &spool{dir: dir, notify: make(chan struct{}, 1)}
+	s := &spool{dir: dir, ops: ops.withDefaults(), notify: make(chan struct{}, 1), ends: map[uint64]int64{}}
+	p, err := s.progress()
+	if err != nil {
+		return nil, err
+	}
 	segs, err := s.segments()
 	if err != nil {
 		return nil, err
 	}
-	if len(segs) == 0 {
-		p, err := s.progress()
-		if err != nil {
-			return nil, err
-		}
-		segs = []uint64{p.seg + 1}
+	if len(segs) == 0 || p.seg > segs[len(segs)-1] {
+		// nothing spooled since the last load (or the segments were
+		// removed by hand): start after the recorded position
+		segs = append(segs, p.seg+1)
 	}
 	last := segs[len(segs)-1]
-	f, err := os.OpenFile(filepath.Join(dir, segName(last)), os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := s.ops.openFile(filepath.Join(dir, segName(last)), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
-	// drop a trailing partial line: it was never acknowledged
-	data, err := io.ReadAll(f)
+	end, err := lastLineEnd(f)
+	if err == nil {
+		if st, serr := f.Stat(); serr != nil {
+			err = serr
+		} else if st.Size() != end {
+			// a torn write: never acknowledged
+			err = s.ops.truncate(f, end)
+		}
+	}
 	if err != nil {
 		_ = f.Close()
-		return nil, fmt.Errorf("spool: %w", err)
+		return nil, fmt.Errorf("spool: %s: %w", segName(last), err)
 	}
-	end := int64(bytes.LastIndexByte(data, '\n') + 1)
-	if end != int64(len(data)) {
-		if err := f.Truncate(end); err != nil {
+	for _, seg := range segs[:len(segs)-1] {
+		st, err := os.Stat(filepath.Join(dir, segName(seg)))
+		if err != nil {
 			_ = f.Close()
 			return nil, fmt.Errorf("spool: %w", err)
 		}
-	}
-	if _, err := f.Seek(end, io.SeekStart); err != nil {
-		_ = f.Close()
-		return nil, fmt.Errorf("spool: %w", err)
+		s.ends[seg] = st.Size()
 	}
 	s.f, s.seg, s.off = f, last, end
 	s.synced = position{last, end}
-	return s, syncDir(dir)
+	if p.seg < segs[0] {
+		p = position{segs[0], 0}
+	}
+	if s.synced.less(p) {
+		// the current segment is shorter than what was recorded as
+		// loaded from it (cut by hand): load what is written from now on
+		p = s.synced
+	}
+	s.loaded = p
+	if err := s.ops.syncDir(dir); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// lastLineEnd is the offset just after the last newline of f.
+func lastLineEnd(f *os.File) (int64, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	buf := make([]byte, 64<<10)
+	for end := st.Size(); end > 0; {
+		n := min(end, int64(len(buf)))
+		if _, err := f.ReadAt(buf[:n], end-n); err != nil {
+			return 0, err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			return end - n + int64(i) + 1, nil
+		}
+		end -= n
+	}
+	return 0, nil
 }
 
 // segments lists the segment numbers present, in order.
@@ -126,63 +192,97 @@ func (s *spool) segments() ([]uint64, error) {
 	return out, nil
 }
 
-// append writes a group of beacons and syncs it: when it returns nil they
-// are durable, between positions start and end.
-func (s *spool) append(bs []store.Beacon) (start, end position, err error) {
-	start = position{s.seg, s.off}
-	s.buf = s.buf[:0]
-	for i := range bs {
-		s.buf = strconv.AppendInt(s.buf, bs[i].Received.UnixMilli(), 10)
-		s.buf = append(s.buf, ' ')
-		s.buf = rum.AppendBeacon(s.buf, &bs[i].Beacon)
-		s.buf = append(s.buf, '\n')
-	}
-	if _, err := s.f.Write(s.buf); err != nil {
-		return start, end, s.undo(err)
-	}
-	if err := fdatasync(s.f); err != nil {
-		return start, end, s.undo(err)
-	}
-	s.off += int64(len(s.buf))
-	end = position{s.seg, s.off}
-	if s.off >= segmentMax {
+// append writes lines (whole, newline-terminated records) and syncs them:
+// when it returns nil they are durable, between positions start and end.
+// On error nothing of buf is acknowledged.
+func (s *spool) append(buf []byte) (start, end position, err error) {
+	if s.fresh || s.off >= segmentMax {
 		if err := s.rotate(); err != nil {
-			return start, end, err
+			s.warned("rotate", err) // appends continue in the current segment
 		}
 	}
+	start = position{s.seg, s.off}
+	n, err := s.ops.writeAt(s.f, buf, s.off)
+	if err == nil && n < len(buf) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		return start, start, s.undo("writing", err)
+	}
+	if err := s.ops.datasync(s.f); err != nil {
+		return start, start, s.undo("syncing", err)
+	}
+	s.off += int64(len(buf))
+	end = position{s.seg, s.off}
 	s.mu.Lock()
-	s.synced = position{s.seg, s.off}
+	s.synced = end
 	s.mu.Unlock()
+	s.wake()
+	return start, end, nil
+}
+
+func (s *spool) wake() {
 	select {
 	case s.notify <- struct{}{}:
 	default:
 	}
-	return start, end, nil
 }
 
-// undo cuts a failed append (not acknowledged) off the segment, so the
-// next append does not follow half a line.
-func (s *spool) undo(err error) error {
-	if terr := s.f.Truncate(s.off); terr != nil {
-		err = errors.Join(err, terr)
-	} else if _, serr := s.f.Seek(s.off, io.SeekStart); serr != nil {
-		err = errors.Join(err, serr)
+// undo cuts a failed append (not acknowledged) off the segment, and has
+// the next append start a new segment: after a failed write-back the
+// kernel may report later syncs of the same pages as good.
+func (s *spool) undo(op string, err error) error {
+	s.fresh = true
+	if terr := s.ops.truncate(s.f, s.off); terr != nil {
+		s.warned("truncate", terr)
 	}
-	return fmt.Errorf("spool: %w", err)
+	return fmt.Errorf("spool: %s %s: %w", op, segName(s.seg), err)
 }
 
+func (s *spool) warned(op string, err error) {
+	if s.warn != nil {
+		s.warn(op, err)
+	}
+}
+
+// rotate starts the next segment. It is safe to call again after a
+// failure: a next segment left behind by a failed rotation holds nothing
+// acknowledged and is reused.
 func (s *spool) rotate() error {
-	f, err := os.OpenFile(filepath.Join(s.dir, segName(s.seg+1)), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("spool: %w", err)
+	if s.off == 0 {
+		// the current segment holds nothing: keep it (a failed first
+		// append was cut off it)
+		s.fresh = false
+		return nil
 	}
-	if err := syncDir(s.dir); err != nil {
+	f, err := s.ops.openFile(filepath.Join(s.dir, segName(s.seg+1)), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("spool: new segment: %w", err)
+	}
+	if err := s.ops.truncate(f, 0); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("spool: new segment: %w", err)
+	}
+	if err := s.ops.syncDir(s.dir); err != nil {
 		_ = f.Close()
 		return err
 	}
-	old := s.f
-	s.f, s.seg, s.off = f, s.seg+1, 0
-	return old.Close()
+	// the finished segment ends where its acknowledged records end
+	if err := s.ops.truncate(s.f, s.off); err != nil {
+		s.warned("truncate", err)
+	}
+	if err := s.f.Close(); err != nil {
+		s.warned("close", err)
+	}
+	s.mu.Lock()
+	s.ends[s.seg] = s.off
+	s.f, s.seg, s.off, s.fresh = f, s.seg+1, 0, false
+	// everything before the new segment is durable: the loader may finish
+	// the old one (and delete it) before anything is written to the new
+	s.synced = position{s.seg, 0}
+	s.mu.Unlock()
+	s.wake()
+	return nil
 }
 
 func (s *spool) durable() position {
@@ -191,9 +291,50 @@ func (s *spool) durable() position {
 	return s.synced
 }
 
+// loadedPos is the position recorded as loaded into the store.
+func (s *spool) loadedPos() position {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.loaded
+}
+
+// backlog is the size of the acknowledged records not yet recorded as
+// loaded into the store, in bytes.
+func (s *spool) backlog() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, b := s.loaded, s.synced
+	if !a.less(b) {
+		return 0
+	}
+	if a.seg == b.seg {
+		return b.off - a.off
+	}
+	n := s.ends[a.seg] - a.off + b.off
+	for seg := a.seg + 1; seg < b.seg; seg++ {
+		n += s.ends[seg]
+	}
+	return n
+}
+
+// segEnd is the length of a finished segment.
+func (s *spool) segEnd(seg uint64) (int64, error) {
+	s.mu.Lock()
+	n, ok := s.ends[seg]
+	s.mu.Unlock()
+	if ok {
+		return n, nil
+	}
+	st, err := os.Stat(filepath.Join(s.dir, segName(seg)))
+	if err != nil {
+		return 0, fmt.Errorf("spool: %w", err)
+	}
+	return st.Size(), nil
+}
+
 func (s *spool) close() error { return s.f.Close() }
 
-// progress is how far the loader has moved beacons into the store.
+// progress is how far the loader has moved records into the store.
 func (s *spool) progress() (position, error) {
 	b, err := os.ReadFile(filepath.Join(s.dir, progressFile))
 	if errors.Is(err, os.ErrNotExist) {
@@ -204,177 +345,71 @@ func (s *spool) progress() (position, error) {
 	}
 	var p position
 	if _, err := fmt.Sscanf(string(b), "%d %d", &p.seg, &p.off); err != nil {
-		return position{}, fmt.Errorf("spool: %s: %q is not \"segment offset\"", progressFile, strings.TrimSpace(string(b)))
+		return position{}, fmt.Errorf("spool: %s: %q is not \"segment offset\"", filepath.Join(s.dir, progressFile), strings.TrimSpace(string(b)))
 	}
 	return p, nil
 }
 
+// setProgress records that everything before p is in the store.
 func (s *spool) setProgress(p position) error {
 	tmp := filepath.Join(s.dir, progressFile+".tmp")
-	if err := os.WriteFile(tmp, fmt.Appendf(nil, "%d %d\n", p.seg, p.off), 0o600); err != nil {
-		return fmt.Errorf("spool: %w", err)
-	}
-	f, err := os.Open(tmp)
-	if err == nil {
-		err = errors.Join(f.Sync(), f.Close())
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(s.dir, progressFile))
-	}
+	f, err := s.ops.openFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return fmt.Errorf("spool: %w", err)
+		return fmt.Errorf("spool: recording the load position: %w", err)
 	}
-	return syncDir(s.dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("spool: %w", err)
+	b := fmt.Appendf(nil, "%d %d\n", p.seg, p.off)
+	n, err := s.ops.writeAt(f, b, 0)
+	if err == nil && n < len(b) {
+		err = io.ErrShortWrite
 	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
+	if err == nil {
+		err = s.ops.datasync(f)
+	}
+	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil {
+		err = s.ops.rename(tmp, filepath.Join(s.dir, progressFile))
+	}
+	if err == nil {
+		err = s.ops.syncDir(s.dir)
+	}
 	if err != nil {
-		return fmt.Errorf("spool: syncing %s: %w", dir, err)
+		return fmt.Errorf("spool: recording the load position: %w", err)
+	}
+	s.mu.Lock()
+	s.loaded = p
+	s.mu.Unlock()
+	return nil
+}
+
+// removeBefore deletes the segments wholly before p: they are in the
+// store. That is safe even when the position could not be recorded: on
+// open the loader starts at the oldest segment left.
+func (s *spool) removeBefore(p position) error {
+	segs, err := s.segments()
+	if err != nil {
+		return err
+	}
+	for _, seg := range segs {
+		if seg >= p.seg {
+			break
+		}
+		if err := s.ops.remove(filepath.Join(s.dir, segName(seg))); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("spool: %w", err)
+		}
+		s.mu.Lock()
+		delete(s.ends, seg)
+		if s.loaded.less(position{seg + 1, 0}) {
+			s.loaded = position{seg + 1, 0}
+		}
+		s.mu.Unlock()
 	}
 	return nil
 }
 
-// loader moves spooled beacons into the store. Beacons the commit loop has
-// just spooled also arrive in memory (mem), so that in steady state the
-// loader does not parse them again; it reads the segment files only after
-// a restart or when it fell behind and the in-memory queue overflowed.
-type loader struct {
-	sp       *spool
-	mem      chan memBatch
-	st       store.Store
-	batch    int
-	interval time.Duration
-	onLoad   func(res store.AddResult, beacons, samples int, err error)
-	backlog  func(bytes int64)
-}
-
-// run loads until stop is closed and everything durable is loaded (or the
-// store fails at stop).
-func (l *loader) run(stop <-chan struct{}) error {
-	read, err := l.sp.progress()
-	if err != nil {
-		return err
-	}
-	if segs, err := l.sp.segments(); err != nil {
-		return err
-	} else if len(segs) > 0 && read.seg < segs[0] {
-		read = position{segs[0], 0}
-	}
-	var pending []store.Beacon
-	var chunk []byte
-	var next *memBatch
-	tick := time.NewTicker(l.interval)
-	defer tick.Stop()
-	stopping := false
-	for {
-		end := l.sp.durable()
-		for read.less(end) && len(pending) < l.batch {
-			if next != nil && !read.less(next.start) {
-				used := read == next.start
-				if used {
-					pending = append(pending, next.beacons...)
-					read = next.end
-				}
-				next = nil // used, or already read from the files
-				if used {
-					continue
-				}
-			}
-			if next == nil {
-				select {
-				case m := <-l.mem:
-					next = &m
-					continue
-				default:
-				}
-			}
-			segEnd := end.off
-			if read.seg < end.seg {
-				st, err := os.Stat(filepath.Join(l.sp.dir, segName(read.seg)))
-				if err != nil {
-					return fmt.Errorf("spool: %w", err)
-				}
-				segEnd = st.Size() // a finished segment does not grow
-			}
-			if next != nil && next.start.seg == read.seg {
-				segEnd = next.start.off // the files only up to where memory takes over
-			}
-			if read.off >= segEnd {
-				read = position{read.seg + 1, 0}
-				continue
-			}
-			n := min(segEnd-read.off, 4<<20)
-			chunk = slices.Grow(chunk[:0], int(n))[:n]
-			if err := readAt(filepath.Join(l.sp.dir, segName(read.seg)), chunk, read.off); err != nil {
-				return err
-			}
-			for len(chunk) > 0 && len(pending) < l.batch {
-				i := bytes.IndexByte(chunk, '\n')
-				if i < 0 {
-					if n == segEnd-read.off {
-						return fmt.Errorf("spool: segment %d offset %d: a durable line without its newline", read.seg, read.off)
-					}
-					break // the line continues in the next chunk
-				}
-				b, err := decodeLine(chunk[:i+1])
-				if err != nil {
-					return fmt.Errorf("spool: segment %d offset %d: %w", read.seg, read.off, err)
-				}
-				pending = append(pending, b)
-				read.off += int64(i + 1)
-				chunk = chunk[i+1:]
-			}
-		}
-		if l.backlog != nil {
-			l.backlog(l.distance(read, end))
-		}
-		if len(pending) > 0 && (len(pending) >= l.batch || stopping || !read.less(end)) {
-			if err := l.flush(pending, read); err != nil {
-				if stopping {
-					return err
-				}
-				// the beacons stay pending: the next round retries
-			} else {
-				pending = pending[:0]
-				if read.less(end) {
-					continue
-				}
-			}
-		}
-		if stopping && len(pending) == 0 && !read.less(l.sp.durable()) {
-			return nil
-		}
-		select {
-		case <-l.sp.notify:
-			// a little more time, so that loads are large
-			select {
-			case <-tick.C:
-			case <-stop:
-				stopping = true
-			}
-		case <-tick.C:
-		case <-stop:
-			stopping = true
-		}
-	}
-}
-
-// memBatch is a group of beacons as spooled between start and end.
-type memBatch struct {
-	start, end position
-	beacons    []store.Beacon
-}
-
-func readAt(path string, buf []byte, off int64) error {
-	f, err := os.Open(path)
+func (s *spool) readAt(seg uint64, buf []byte, off int64) error {
+	f, err := os.Open(filepath.Join(s.dir, segName(seg)))
 	if err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
@@ -388,59 +423,56 @@ func readAt(path string, buf []byte, off int64) error {
 	return nil
 }
 
-// distance is a rough backlog in bytes.
-func (l *loader) distance(a, b position) int64 {
-	if a.seg == b.seg {
-		return b.off - a.off
-	}
-	return int64(b.seg-a.seg)*segmentMax + b.off - a.off
-}
+// quarantineMax bounds the bytes of one quarantined line kept in the
+// quarantine file (a valid line is far shorter).
+const quarantineMax = 64 << 10
 
-func (l *loader) flush(bs []store.Beacon, to position) error {
-	ctx, cancel := context.WithTimeout(context.Background(), commitDeadline)
-	res, err := l.st.AddBeacons(ctx, bs)
-	cancel()
-	n := 0
-	for i := range bs {
-		n += len(bs[i].Samples)
-	}
-	if l.onLoad != nil {
-		l.onLoad(res, len(bs), n, err)
-	}
+// quarantine appends an undecodable line to the quarantine file, synced,
+// with where it was and why it was refused (reason must not hold a client
+// address: callers pass it through Redact).
+func (s *spool) quarantine(at position, line []byte, reason string) error {
+	rec := struct {
+		Time    string `json:"time"`
+		Segment uint64 `json:"segment"`
+		Offset  int64  `json:"offset"`
+		Length  int    `json:"length"`
+		Error   string `json:"error"`
+		Line    string `json:"line"`
+	}{time.Now().UTC().Format(time.RFC3339Nano), at.seg, at.off, len(line), reason, string(line[:min(len(line), quarantineMax)])}
+	b, err := json.Marshal(rec)
 	if err != nil {
-		return err
+		return fmt.Errorf("spool: quarantine: %w", err)
 	}
-	if err := l.sp.setProgress(to); err != nil {
-		return err
-	}
-	// segments wholly loaded can go
-	segs, err := l.sp.segments()
+	b = append(b, '\n')
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	path := filepath.Join(s.dir, quarantineFile)
+	f, err := s.ops.openFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return err
+		return fmt.Errorf("spool: quarantine: %w", err)
 	}
-	for _, s := range segs {
-		if s < to.seg {
-			if err := os.Remove(filepath.Join(l.sp.dir, segName(s))); err != nil {
-				return fmt.Errorf("spool: %w", err)
-			}
+	st, err := f.Stat()
+	if err == nil {
+		var n int
+		n, err = s.ops.writeAt(f, b, st.Size())
+		if err == nil && n < len(b) {
+			err = io.ErrShortWrite
+		}
+		if err != nil {
+			_ = s.ops.truncate(f, st.Size())
 		}
 	}
-	return nil
-}
-
-func decodeLine(line []byte) (store.Beacon, error) {
-	var b store.Beacon
-	ms, rest, ok := bytes.Cut(bytes.TrimSuffix(line, []byte{'\n'}), []byte{' '})
-	if !ok {
-		return b, errors.New("line is not \"<ms> <beacon>\"")
+	if err == nil {
+		err = s.ops.datasync(f)
 	}
-	v, err := strconv.ParseInt(string(ms), 10, 64)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && st.Size() == 0 {
+		err = s.ops.syncDir(s.dir)
+	}
 	if err != nil {
-		return b, fmt.Errorf("received time %q: %w", ms, err)
+		return fmt.Errorf("spool: quarantine: %w", err)
 	}
-	if _, err := rum.ParseBeacon(rest, rum.Bulk, &b.Beacon); err != nil {
-		return b, err
-	}
-	b.Received, b.Source = time.UnixMilli(v).UTC(), "http"
-	return b, nil
+	return nil
 }

@@ -30,6 +30,15 @@ func spoolBeacons(t *testing.T, from, n int) []store.Beacon {
 	return out
 }
 
+// appendBeacons spools beacons as the commit loop does.
+func appendBeacons(sp *spool, bs []store.Beacon) (start, end position, err error) {
+	var buf []byte
+	for i := range bs {
+		buf = append(encodeBeacon(buf, &bs[i]), '\n')
+	}
+	return sp.append(buf)
+}
+
 // openStore opens a store for a test and closes it at the end.
 func openStore(t *testing.T, dir string) store.Store {
 	t.Helper()
@@ -62,13 +71,13 @@ func TestSpoolReplay(t *testing.T) {
 	defer func() { segmentMax = old }()
 	dir := t.TempDir()
 	spDir := filepath.Join(dir, "spool")
-	sp, err := openSpool(spDir)
+	sp, err := openSpool(spDir, osOps)
 	if err != nil {
 		t.Fatal(err)
 	}
 	const batches, per = 12, 5
 	for k := range batches {
-		if _, _, err := sp.append(spoolBeacons(t, k*per, per)); err != nil {
+		if _, _, err := appendBeacons(sp, spoolBeacons(t, k*per, per)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -77,7 +86,7 @@ func TestSpoolReplay(t *testing.T) {
 		t.Fatalf("%d segments; want rotation", len(segs))
 	}
 	// a torn write after the last acknowledged batch
-	if _, err := sp.f.WriteString(`1763719200123 {"v":1,"client_subn`); err != nil {
+	if _, err := sp.f.WriteAt([]byte(`1763719200123 {"v":1,"client_subn`), sp.off); err != nil {
 		t.Fatal(err)
 	}
 	if err := sp.close(); err != nil {
@@ -126,7 +135,10 @@ func TestSpoolLive(t *testing.T) {
 	st := openStore(t, filepath.Join(dir, "store"))
 	cfg := Defaults()
 	cfg.Tokens = []string{token}
-	srv, err := New(cfg, st, Options{SpoolDir: filepath.Join(dir, "spool"), LoadBatch: 50, LoadInterval: 5 * time.Millisecond})
+	cfg.Rate = 0
+	now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	srv, err := New(cfg, st, Options{SpoolDir: filepath.Join(dir, "spool"), LoadBatch: 50, LoadInterval: 5 * time.Millisecond,
+		Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +201,7 @@ func TestSpoolBadProgress(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, progressFile), []byte("garbage"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := openSpool(dir)
+	_, err := openSpool(dir, osOps)
 	if err == nil || !strings.Contains(err.Error(), `"garbage" is not "segment offset"`) {
 		t.Errorf("error %v", err)
 	}

@@ -125,9 +125,12 @@ type Config struct {
 	Server   Server
 	GeoIP    string // absolute path of the MaxMind DB, "" = no geo step possible
 	QueryLog string // absolute path of the RUM query log (NDJSON), "" = none
-	Reload   Reload
-	PoPs     []PoP
-	Zones    []Zone
+	// QueryLogRotate bounds the query log: the server rotates it itself by
+	// size (on by default), and reopens it whenever logrotate moved it.
+	QueryLogRotate QueryLogRotate
+	Reload         Reload
+	PoPs           []PoP
+	Zones          []Zone
 	// Control, when set, makes the server follow a control server
 	// (`steer control`): PoP states, health, load moves and the active map.
 	Control *Control
@@ -172,6 +175,8 @@ type Server struct {
 	CookieSecret   []byte // RFC 7873 server secret, 16 bytes; nil = random at start
 	MaxUDPSize     uint16 // our EDNS UDP payload size
 	TCPIdleTimeout time.Duration
+	RRL            RRL // response rate limiting of UDP answers (limits.go)
+	TCP            TCP // TCP connection limits (limits.go)
 }
 
 // Reload controls watching the config and map files.
@@ -294,7 +299,7 @@ func (r *Record) Has(s Step) bool {
 func Defaults() *Config {
 	return &Config{
 		Listen: Listen{DNS: []netip.AddrPort{netip.MustParseAddrPort(DefaultDNSListen)}},
-		Server: Server{MaxUDPSize: DefaultMaxUDPSize, TCPIdleTimeout: DefaultTCPIdleTimeout},
+		Server: Server{MaxUDPSize: DefaultMaxUDPSize, TCPIdleTimeout: DefaultTCPIdleTimeout, RRL: DefaultRRL(), TCP: DefaultTCP()},
 		Reload: Reload{Watch: true, Debounce: DefaultDebounce},
 	}
 }
@@ -393,6 +398,22 @@ func (e *Error) Error() string {
 }
 
 // errList collects errors so that one run shows the operator every problem.
+// QueryLogRotate is the query log's own size-based rotation: when the
+// file passes MaxBytes it is renamed to FILE.1 (FILE.1 to FILE.2, …, the
+// oldest beyond Keep removed) and a new FILE is started. MaxBytes 0 leaves
+// rotation to logrotate (either mode: the server notices a moved file and
+// reopens its path; with copytruncate it keeps appending at the new end).
+type QueryLogRotate struct {
+	MaxBytes int64 // default DefaultQueryLogMaxBytes; 0 = off
+	Keep     int   // rotated files kept, default DefaultQueryLogKeep
+}
+
+// Defaults of the query log's rotation: at most 5 × 256 MiB on disk.
+const (
+	DefaultQueryLogMaxBytes = 256 << 20
+	DefaultQueryLogKeep     = 4
+)
+
 type errList struct {
 	file string
 	errs []error
@@ -412,10 +433,16 @@ type rawConfig struct {
 	Server   rawServer   `yaml:"server"`
 	GeoIP    string      `yaml:"geoip"`
 	QueryLog string      `yaml:"query_log"`
+	Rotate   *rawRotate  `yaml:"query_log_rotate"`
 	Reload   rawReload   `yaml:"reload"`
 	PoPs     []rawPoP    `yaml:"pops"`
 	Zones    []rawZone   `yaml:"zones"`
 	Control  *rawControl `yaml:"control"`
+}
+
+type rawRotate struct {
+	MaxBytes *int64 `yaml:"max_bytes"`
+	Keep     *int64 `yaml:"keep"`
 }
 
 type rawControl struct {
@@ -435,10 +462,12 @@ type rawListen struct {
 }
 
 type rawServer struct {
-	NSID           string `yaml:"nsid"`
-	CookieSecret   string `yaml:"cookie_secret"`
-	MaxUDPSize     *int64 `yaml:"max_udp_size"`
-	TCPIdleTimeout string `yaml:"tcp_idle_timeout"`
+	NSID           string  `yaml:"nsid"`
+	CookieSecret   string  `yaml:"cookie_secret"`
+	MaxUDPSize     *int64  `yaml:"max_udp_size"`
+	TCPIdleTimeout string  `yaml:"tcp_idle_timeout"`
+	RRL            *rawRRL `yaml:"rrl"`
+	TCP            *rawTCP `yaml:"tcp"`
 }
 
 type rawReload struct {
@@ -563,6 +592,7 @@ func convert(raw *rawConfig, name string) (*Config, error) {
 	if s := raw.Server.TCPIdleTimeout; s != "" {
 		c.Server.TCPIdleTimeout = parseDuration(el, "server.tcp_idle_timeout", s)
 	}
+	convertLimits(el, &raw.Server, &c.Server)
 	if raw.Reload.Watch != nil {
 		c.Reload.Watch = *raw.Reload.Watch
 	}
@@ -574,6 +604,23 @@ func convert(raw *rawConfig, name string) (*Config, error) {
 	}
 	if raw.QueryLog != "" {
 		c.QueryLog = resolvePath(dir, raw.QueryLog)
+	}
+	c.QueryLogRotate = QueryLogRotate{MaxBytes: DefaultQueryLogMaxBytes, Keep: DefaultQueryLogKeep}
+	if r := raw.Rotate; r != nil {
+		if r.MaxBytes != nil {
+			if *r.MaxBytes != 0 && (*r.MaxBytes < 64<<10 || *r.MaxBytes > 1<<40) {
+				el.add("query_log_rotate.max_bytes", "must be 0 (rotation off) or in %d..%d, got %d", 64<<10, int64(1<<40), *r.MaxBytes)
+			} else {
+				c.QueryLogRotate.MaxBytes = *r.MaxBytes
+			}
+		}
+		if r.Keep != nil {
+			if *r.Keep < 1 || *r.Keep > 1000 {
+				el.add("query_log_rotate.keep", "must be in 1..1000, got %d", *r.Keep)
+			} else {
+				c.QueryLogRotate.Keep = int(*r.Keep)
+			}
+		}
 	}
 	if rc := raw.Control; rc != nil {
 		c.Control = convertControl(el, rc, dir)

@@ -35,6 +35,7 @@ func (c *Config) Validate() error {
 	el := &errList{file: c.File}
 	c.validateListen(el)
 	c.validateServer(el)
+	c.validateLimits(el)
 	labels := c.validatePoPs(el)
 	c.validateZones(el, labels)
 	return el.err()

@@ -66,6 +66,7 @@ type workerStats struct {
 	ecs       atomic.Uint64
 	dropped   atomic.Uint64
 	truncated atomic.Uint64
+	rrl       [numRRLCategories][2]atomic.Uint64 // limited UDP responses: [category][dropped, slipped] (rrl.go)
 }
 
 func (w *workerStats) count(qtype uint16, rcode int, src steering.Source) {
@@ -83,11 +84,12 @@ type metrics struct {
 	moves                            *prometheus.Desc
 	overlays                         prometheus.Counter
 
-	lastOK      prometheus.Gauge
-	lastOKTime  prometheus.Gauge
-	reloads     *prometheus.CounterVec
-	reloadTime  prometheus.Histogram
-	qlogDropped prometheus.Counter
+	lastOK       prometheus.Gauge
+	lastOKTime   prometheus.Gauge
+	reloads      *prometheus.CounterVec
+	reloadTime   prometheus.Histogram
+	qlogDropped  prometheus.Counter
+	qlogReopened *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
@@ -121,8 +123,10 @@ func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
 			Help: "Time to load and compile a new snapshot.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
 		qlogDropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "steer_dns_querylog_dropped_total",
 			Help: "RUM query-log lines dropped because the writer fell behind."}),
+		qlogReopened: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "steer_dns_querylog_reopened_total",
+			Help: "Times the RUM query log was reopened: rotated by size (size) or found moved or removed, by logrotate or by hand (moved)."}, []string{"reason"}),
 	}
-	reg.MustRegister(m, m.lastOK, m.lastOKTime, m.reloads, m.reloadTime, m.qlogDropped, m.overlays)
+	reg.MustRegister(m, m.lastOK, m.lastOKTime, m.reloads, m.reloadTime, m.qlogDropped, m.qlogReopened, m.overlays)
 	m.reloads.WithLabelValues("success")
 	m.reloads.WithLabelValues("failure")
 	return m

@@ -5,11 +5,18 @@
 // (anycast) answer, skipping drained and down PoPs (package steering). ECS
 // replies carry the scope over which the answer is uniform (package popmap).
 //
-// UDP uses one SO_REUSEPORT socket per core, each served by one goroutine
-// that reads and writes batches with recvmmsg/sendmmsg on Linux; TCP is
-// served per connection. The common A/AAAA query is answered by a
-// hand-written path that does not allocate; everything else goes through
-// github.com/miekg/dns.
+// On Linux, UDP uses one SO_REUSEPORT socket per core, each served by one
+// goroutine that reads and writes batches with recvmmsg/sendmmsg; elsewhere
+// (macOS, the BSDs, Windows) one socket per address is read by several
+// goroutines (udp_portable.go). TCP is served per connection. The common
+// A/AAAA query is answered by a hand-written path that does not allocate;
+// everything else goes through github.com/miekg/dns.
+//
+// Floods and hostile clients (guard.go): UDP responses are rate limited per
+// client prefix (response rate limiting with slip, rrl.go, off unless
+// configured); TCP connections are bounded in total and per client prefix,
+// and idle ones are reclaimed under pressure (tcp.go); a second server on
+// our port refuses to start (portlock_linux.go).
 //
 // Reloads (SIGHUP via Reload, or a change to the config, a map or the GeoIP
 // file, seen by fsnotify and by a polling check of file identities) build a
@@ -25,6 +32,8 @@
 //	steer_dns_config_last_reload_successful, steer_dns_config_last_reload_success_timestamp_seconds
 //	steer_dns_reloads_total{result}, steer_dns_reload_duration_seconds
 //	steer_dns_snapshot_serial, steer_dns_querylog_dropped_total
+//	steer_dns_rrl_responses_total{category,action}
+//	steer_dns_tcp_connections, steer_dns_tcp_connections_refused_total{reason}, steer_dns_tcp_connections_reclaimed_total{reason}
 package dnsserver
 
 import (
@@ -44,7 +53,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"golang.org/x/sys/unix"
 
 	"github.com/steer-gslb/steer/config"
 	"github.com/steer-gslb/steer/control"
@@ -68,12 +76,14 @@ type Server struct {
 	stats   []*workerStats // one per UDP socket, then one shared by TCP
 
 	udp []*net.UDPConn
-	// stopFD is an eventfd the UDP loops wait on beside their sockets;
-	// Close makes it readable. stopping is set first, for busy loops.
+	// stopFD is an eventfd the UDP loops wait on beside their sockets
+	// (Linux, listen_linux.go); Close makes it readable. stopping is set
+	// first, for busy loops.
 	stopFD   int
 	stopping atomic.Bool
 	building atomic.Bool // a reload is compiling a snapshot
 	tcp      []net.Listener
+	guard    guard // rate limiting, TCP limits, port locks (guard.go)
 	admin    *http.Server
 	adminLn  net.Listener
 
@@ -115,6 +125,7 @@ func New(path string, opts Options) (*Server, error) {
 	}
 	s := &Server{configPath: path, log: opts.Logger.With("component", "dns")}
 	s.metrics = newMetrics(opts.Registry, s)
+	opts.Registry.MustRegister(newGuardMetrics(s))
 	snap, err := build(cfg, cfgID, nil, 1, nil)
 	if err != nil {
 		return nil, err
@@ -123,12 +134,15 @@ func New(path string, opts Options) (*Server, error) {
 	s.snap.Store(snap)
 	s.metrics.reloaded(snap, nil, 0)
 	s.newFleet(cfg)
-	s.qlog = newQueryLog(s.log, s.metrics.qlogDropped)
-	if err := s.qlog.open(cfg.QueryLog); err != nil {
+	s.qlog = newQueryLog(s.log, s.metrics.qlogDropped, s.metrics.qlogReopened)
+	if err := s.qlog.open(cfg.QueryLog, cfg.QueryLogRotate); err != nil {
 		return nil, err
 	}
 	s.logSnapshot(snap, 0)
-	debug.FreeOSMemory() // parsing garbage: return it before serving
+	// The load's garbage (some 60 MB for a 1.2M-network map) is not
+	// returned with debug.FreeOSMemory, which cost the start a forced
+	// collection and the madvise calls: the first reload reuses it (see
+	// Reload).
 	return s, nil
 }
 
@@ -148,18 +162,23 @@ func (s *Server) Start() error {
 		n = runtime.GOMAXPROCS(0)
 	}
 	// Each UDP loop holds a scheduler slot (P) even while it waits (see
-	// serveUDP), so keep one more for everything else — reloads above all,
-	// which run on a niced thread (lowPriority) so that the kernel still
-	// favours the query loops when they share a core.
-	if want := n*len(cfg.Listen.DNS) + 1; runtime.GOMAXPROCS(0) < want {
+	// serveUDP), so keep two more: one for a reload's build, whose thread
+	// runs at the lowest priority (lowPriority) and, starved by a busy
+	// core, may hold its P for seconds; one for everything else, the build's
+	// own raise in priority included (a timer).
+	if want := n*len(cfg.Listen.DNS) + 2; runtime.GOMAXPROCS(0) < want {
 		runtime.GOMAXPROCS(want)
 	}
-	stopFD, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
-	if err != nil {
-		return fmt.Errorf("eventfd: %w", err)
+	if err := s.openStop(); err != nil {
+		return err
 	}
-	s.stopFD = stopFD
-	for _, ap := range cfg.Listen.DNS {
+	for i, ap := range cfg.Listen.DNS {
+		// A second server on the same port refuses to start
+		// (portlock_linux.go).
+		if err := s.claimPort(i, ap); err != nil {
+			s.Close()
+			return err
+		}
 		ln, err := s.listenPair(ap, n)
 		if err != nil {
 			s.Close()
@@ -221,24 +240,6 @@ func (s *Server) Start() error {
 	return nil
 }
 
-var reuseListenConfig = net.ListenConfig{
-	Control: func(_, _ string, c syscall.RawConn) error {
-		var serr error
-		err := c.Control(func(fd uintptr) {
-			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
-			if serr == nil {
-				// Room for bursts (and for a reload's pause) without drops.
-				_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
-				_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF, 4<<20)
-			}
-		})
-		if err != nil {
-			return err
-		}
-		return serr
-	},
-}
-
 // listenPair binds the UDP sockets and the TCP listener of one address on
 // the same port. With port 0 the kernel picks the UDP port, and another
 // program may hold that port for TCP: then another port is tried, a few
@@ -250,35 +251,18 @@ func (s *Server) listenPair(ap netip.AddrPort, n int) (net.Listener, error) {
 		if err != nil {
 			return nil, err
 		}
-		ln, err := reuseListenConfig.Listen(s.ctx, "tcp", netip.AddrPortFrom(ap.Addr(), port).String())
+		ln, err := listenConfig.Listen(s.ctx, "tcp", netip.AddrPortFrom(ap.Addr(), port).String())
 		if err == nil {
 			return ln, nil
 		}
 		if ap.Port() != 0 || attempt == 10 || !errors.Is(err, syscall.EADDRINUSE) {
-			return nil, fmt.Errorf("listening on tcp %s: %w", ap, err)
+			return nil, fmt.Errorf("listening on tcp %s: %w", ap, inUse(err))
 		}
 		for _, c := range s.udp[before:] {
 			_ = c.Close() // never served
 		}
 		s.udp = s.udp[:before]
 	}
-}
-
-// listenUDP binds n SO_REUSEPORT sockets on ap; port 0 picks one port for all.
-func (s *Server) listenUDP(ap netip.AddrPort, n int) (uint16, error) {
-	port := ap.Port()
-	for i := range n {
-		pc, err := reuseListenConfig.ListenPacket(s.ctx, "udp", netip.AddrPortFrom(ap.Addr(), port).String())
-		if err != nil {
-			return 0, fmt.Errorf("listening on udp %s (socket %d): %w", ap, i, err)
-		}
-		c := pc.(*net.UDPConn)
-		if port == 0 {
-			port = c.LocalAddr().(*net.UDPAddr).AddrPort().Port()
-		}
-		s.udp = append(s.udp, c)
-	}
-	return port, nil
 }
 
 // Addrs returns the bound DNS addresses (one per configured address).
@@ -304,9 +288,7 @@ func (s *Server) Close() {
 		s.cancel()
 	}
 	s.stopping.Store(true)
-	if s.stopFD > 0 {
-		_, _ = unix.Write(s.stopFD, []byte{1, 0, 0, 0, 0, 0, 0, 0})
-	}
+	s.wakeStop()
 	for _, c := range s.udp {
 		_ = c.Close()
 	}
@@ -320,10 +302,8 @@ func (s *Server) Close() {
 	if s.checker != nil {
 		s.checker.Stop()
 	}
-	if s.stopFD > 0 {
-		_ = unix.Close(s.stopFD)
-		s.stopFD = 0
-	}
+	s.closeStop()
+	s.guard.releasePorts()
 	s.qlog.close()
 }
 
@@ -337,12 +317,15 @@ func (s *Server) Reload(reason string) error {
 	prev := s.snap.Load()
 	var snap *snapshot
 	var err error
-	// No GC cycle while building: a large map allocates a few hundred MB
-	// that all die together, and every cycle's mark phase puts a worker on
-	// the query loop's core. The garbage goes in one forced cycle below.
+	// No GC cycle while building: a large map allocates some 150 MB that
+	// all die together, and a cycle started then would stop the world
+	// while the build thread, which the query loops and anything else on
+	// the core may starve, holds a P. Restoring the percentage lets the next
+	// allocation start one cycle, at normal priority; with the pointer-free
+	// tables its mark takes about a millisecond.
 	gcPercent := debug.SetGCPercent(-1)
 	s.building.Store(true)
-	lowPriority(func() {
+	cpu := lowPriority(func() {
 		cfgID, _ := statID(s.configPath)
 		var cfg *config.Config
 		if cfg, err = config.Load(s.configPath); err == nil {
@@ -364,7 +347,7 @@ func (s *Server) Reload(reason string) error {
 	if s.checker != nil {
 		s.checker.Update(snap.cfg.PoPs)
 	}
-	if err := s.qlog.open(snap.cfg.QueryLog); err != nil {
+	if err := s.qlog.open(snap.cfg.QueryLog, snap.cfg.QueryLogRotate); err != nil {
 		s.log.Error("query log", "err", err)
 	}
 	if prev.geoDB != nil && prev.geoDB != snap.geoDB {
@@ -373,38 +356,104 @@ func (s *Server) Reload(reason string) error {
 		old := prev.geoDB
 		time.AfterFunc(10*time.Second, func() { _ = old.Close() })
 	}
-	s.logSnapshot(snap, took)
-	// The old snapshot and the build's garbage are a few hundred MB for a
-	// large map: return them now (on the niced thread) so RSS stays near
-	// one snapshot's worth instead of waiting for the background scavenger.
-	lowPriority(debug.FreeOSMemory)
+	s.logSnapshot(snap, took, "cpu", cpu.Round(time.Millisecond))
+	// The old snapshot and the build's garbage (some 150 MB for a 1.2M-
+	// network map) stay in the heap for the next reload to reuse, instead
+	// of being returned with debug.FreeOSMemory as before: that forced
+	// collection stopped the world from the low-priority thread, which
+	// anything else on the core could then starve while the query loops
+	// waited, and the next build faulted the memory back in, a third of
+	// its CPU time on a VM (issue #14). The runtime's background scavenger
+	// returns what lies beyond its goal, in small paced steps.
 	return nil
 }
 
-// lowPriority runs f on an OS thread of its own at nice 15, so that
-// building a snapshot — a quarter to three quarters of a second of CPU for
-// a 1.2M-network map — takes mostly what the query loops leave. Measured on
-// one shared core at 50k qps (bench/dns-qps.sh, three runs each): nice 19
-// kept p99 at 0.5–1.0 ms but let the swap take up to 1.0 s; nice 10 swapped
-// in 0.74–0.82 s at p99 1.5–1.8 ms; nice 15 gave 0.74–0.90 s at 0.6–1.5 ms.
-// The thread is discarded afterwards (the goroutine exits locked to it).
-const reloadNice = 15
+// lowPriority runs f on an OS thread of its own under the SCHED_IDLE
+// policy, so that building a snapshot — a few hundred milliseconds of CPU
+// for a 1.2M-network map — takes only what the query loops leave. The
+// policy matters more than the share: the kernel preempts a SCHED_IDLE
+// thread as soon as a normal one wakes, whereas a niced SCHED_NORMAL
+// thread keeps the slice it was given (EEVDF's run to parity) while a
+// woken query loop waits. With nice 15 the reporter of issue #14 measured
+// p99 4–6 ms during reloads at 50k qps on one core.
+//
+// A query loop that never idles, or other programs keeping the core busy,
+// would starve the build for good, so it is raised in steps (reloadSteps):
+// after a second to SCHED_NORMAL at nice 15, the old policy, and after ten
+// to nice 0, so that a reload always completes. The thread is discarded
+// afterwards (the goroutine exits locked to it).
+//
+// f must not stop the world (runtime.GC, debug.FreeOSMemory, ...): the
+// world would stay stopped, query loops included, for as long as the core
+// starves the thread that stopped it.
+// It returns the CPU time the thread spent in f (0 where unknown).
+func lowPriority(f func()) time.Duration { return runStepped(f, reloadSteps) }
 
-func lowPriority(f func()) {
+// reloadSteps is the build thread's scheduling over time (see lowPriority).
+var reloadSteps = []schedStep{
+	{0, schedIdle, 0},
+	{time.Second, schedNormal, 15},
+	{10 * time.Second, schedNormal, 0},
+}
+
+// A schedStep gives the thread policy and nice from after on.
+type schedStep struct {
+	after  time.Duration
+	policy uint32
+	nice   int32
+}
+
+func runStepped(f func(), steps []schedStep) (cpu time.Duration) {
+	var (
+		mu       sync.Mutex // held while the thread's policy is changed
+		finished bool
+	)
 	done := make(chan struct{})
+	tidc := make(chan int, 1)
 	go func() {
 		defer close(done)
 		runtime.LockOSThread()
-		// Failure (no permission to lower priority is not possible, but
-		// seccomp may refuse) only loses the optimisation.
-		_ = unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), reloadNice)
+		tid := gettid()
+		// Failure (seccomp may refuse SCHED_IDLE) only loses the
+		// optimisation; the steps after it are tried in turn.
+		for _, st := range steps {
+			if setPolicy(tid, st.policy, st.nice) == nil {
+				break
+			}
+		}
+		tidc <- tid
+		cpu0 := threadCPU()
 		f()
+		cpu = threadCPU() - cpu0
+		// The thread ends when this goroutine does, and its id may be
+		// reused: never change it after this point.
+		mu.Lock()
+		finished = true
+		mu.Unlock()
 	}()
+	tid := <-tidc
+	start := time.Now()
+	for _, st := range steps[1:] {
+		t := time.NewTimer(time.Until(start.Add(st.after)))
+		select {
+		case <-done:
+			t.Stop()
+			return cpu
+		case <-t.C:
+		}
+		mu.Lock()
+		if !finished {
+			_ = setPolicy(tid, st.policy, st.nice)
+		}
+		mu.Unlock()
+	}
 	<-done
+	return cpu
 }
 
-func (s *Server) logSnapshot(snap *snapshot, took time.Duration) {
-	args := []any{"serial", snap.serial, "took", took.Round(time.Millisecond), "pops", len(snap.cfg.PoPs), "zones", len(snap.zones)}
+func (s *Server) logSnapshot(snap *snapshot, took time.Duration, extra ...any) {
+	args := append([]any{"serial", snap.serial, "took", took.Round(time.Millisecond)}, extra...)
+	args = append(args, "pops", len(snap.cfg.PoPs), "zones", len(snap.zones))
 	for path, m := range snap.maps {
 		r4, r6 := m.table.Runs()
 		args = append(args, "map", path, "version", m.table.Meta().Version, "entries", m.table.Entries(), "cells", r4+r6)

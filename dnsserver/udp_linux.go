@@ -1,3 +1,5 @@
+//go:build linux && !steerportable
+
 package dnsserver
 
 import (
@@ -165,6 +167,11 @@ func (s *Server) serveUDP(c *net.UDPConn, r *responder) {
 			continue
 		}
 		snap := s.snap.Load()
+		lim := s.guard.rrl.get(snap.cfg)
+		now := int64(0)
+		if lim != nil {
+			now = monoNow() // one clock read per batch
+		}
 		k := 0
 		for i := range l.n {
 			if l.rhdr[i].hdr.Flags&unix.MSG_TRUNC != 0 {
@@ -176,6 +183,9 @@ func (s *Server) serveUDP(c *net.UDPConn, r *responder) {
 			resp := r.answer(snap, req, src, false, l.wbuf[k][:0])
 			if len(resp) == 0 {
 				continue
+			}
+			if resp = r.rateLimit(lim, snap, resp, src, now); len(resp) == 0 {
+				continue // rate limited (rrl.go)
 			}
 			if cap(resp) > cap(l.wbuf[k]) {
 				l.wbuf[k] = resp[:0] // keep the larger buffer

@@ -165,12 +165,12 @@ func readHistory(path string) ([]Record, error) {
 
 // appendHistory appends r to the history file at path and fsyncs it. A
 // torn last line (no newline) is cut off first. The caller holds the lock.
-func appendHistory(path string, r Record) (err error) {
+func appendHistory(ops fileOps, path string, r Record) (err error) {
 	line, err := AppendRecord(nil, r)
 	if err != nil {
 		return fmt.Errorf("history record: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
+	f, err := ops.openFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
@@ -187,15 +187,15 @@ func appendHistory(path string, r Record) (err error) {
 		if keep, err := completeLength(f, size); err != nil {
 			return err
 		} else if keep < size {
-			if err := f.Truncate(keep); err != nil {
+			if err := ops.truncate(f, keep); err != nil {
 				return fmt.Errorf("cutting off a torn last line of %s: %w", path, err)
 			}
 		}
 	}
-	if _, err := f.Write(line); err != nil {
+	if _, err := ops.write(f, line); err != nil {
 		return err
 	}
-	return f.Sync()
+	return ops.sync(f)
 }
 
 // completeLength returns the length of f up to and including its last

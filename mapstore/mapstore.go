@@ -42,7 +42,8 @@ var ErrNothingToRollBack = errors.New("nothing to roll back to")
 // Dir is an opened map directory. Its methods may be called from several
 // goroutines and processes at once: writers serialise on DIR/.lock.
 type Dir struct {
-	dir string // absolute
+	dir string  // absolute
+	ops fileOps // osOps but in tests
 }
 
 // Gate scores a candidate against the current map, typically on held-out
@@ -117,7 +118,7 @@ func Open(dir string) (*Dir, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Dir{dir: abs}
+	d := &Dir{dir: abs, ops: osOps}
 	if err := os.MkdirAll(d.path(versionsDir), 0o755); err != nil {
 		return nil, fmt.Errorf("map directory %s: %w", abs, err)
 	}
@@ -289,6 +290,7 @@ func (d *Dir) Publish(candidatePath string, opt PublishOptions) (Result, error) 
 		return Result{}, fmt.Errorf("locking %s: %w", d.path(lockName), err)
 	}
 	defer func() { _ = unlock() }()
+	d.removeStaleTemps()
 
 	cur, curPath, err := d.Current()
 	if err != nil {
@@ -462,7 +464,7 @@ func lastPublish(hist []Record, v int) *Record {
 // commit records rec in history and then switches current.json to its
 // version. The caller holds the lock and the version file is durable.
 func (d *Dir) commit(rec Record) error {
-	if err := appendHistory(d.path(historyName), rec); err != nil {
+	if err := appendHistory(d.ops, d.path(historyName), rec); err != nil {
 		return fmt.Errorf("recording version %d in %s: %w", rec.Version, d.path(historyName), err)
 	}
 	if err := d.switchCurrent(rec.Version); err != nil {
@@ -499,7 +501,7 @@ func (d *Dir) writeVersion(n int, data []byte) (err error) {
 		return fmt.Errorf("version %d: %s already exists", n, final)
 	}
 	vdir := d.path(versionsDir)
-	f, err := os.CreateTemp(vdir, ".tmp-*.json")
+	f, err := d.ops.createTemp(vdir, tmpPattern)
 	if err != nil {
 		return fmt.Errorf("version %d: %w", n, err)
 	}
@@ -510,39 +512,51 @@ func (d *Dir) writeVersion(n int, data []byte) (err error) {
 			err = fmt.Errorf("version %d: writing %s: %w", n, final, err)
 		}
 	}()
-	if _, err := f.Write(data); err != nil {
+	if _, err := d.ops.write(f, data); err != nil {
 		return err
 	}
 	if err := f.Chmod(0o444); err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
+	if err := d.ops.sync(f); err != nil {
 		return err
 	}
 	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(f.Name(), final); err != nil {
+	if err := d.ops.rename(f.Name(), final); err != nil {
 		return err
 	}
-	return atomicfile.SyncDir(vdir)
+	return d.ops.syncDir(vdir)
+}
+
+// tmpPattern names a version file being written (os.CreateTemp pattern).
+const tmpPattern = ".tmp-*.json"
+
+// removeStaleTemps removes the version files a writer killed before its
+// rename left behind: with the lock held no other writer has one open.
+func (d *Dir) removeStaleTemps() {
+	stale, _ := filepath.Glob(filepath.Join(d.path(versionsDir), tmpPattern))
+	for _, f := range stale {
+		_ = d.ops.remove(f)
+	}
 }
 
 // switchCurrent points current.json at version n: a new symlink under a
 // temporary name renamed over it (atomic), then an fsync of DIR.
 func (d *Dir) switchCurrent(n int) error {
 	tmp := d.path("." + currentName + ".tmp")
-	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := d.ops.remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	if err := os.Symlink(versionFile(n), tmp); err != nil {
+	if err := d.ops.symlink(versionFile(n), tmp); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, d.path(currentName)); err != nil {
+	if err := d.ops.rename(tmp, d.path(currentName)); err != nil {
 		_ = os.Remove(tmp)
 		return err
 	}
-	return atomicfile.SyncDir(d.dir)
+	return d.ops.syncDir(d.dir)
 }
 
 // encodeVersion is m in NS1 JSON form with meta.version set to n; m is
@@ -608,13 +622,13 @@ func (d *Dir) Prune(keep int) (removed []int, err error) {
 		if kept[n] {
 			continue
 		}
-		if err := os.Remove(d.path(versionFile(n))); err != nil {
+		if err := d.ops.remove(d.path(versionFile(n))); err != nil {
 			return removed, fmt.Errorf("prune: %w", err)
 		}
 		removed = append(removed, n)
 	}
 	if len(removed) > 0 {
-		if err := atomicfile.SyncDir(d.path(versionsDir)); err != nil {
+		if err := d.ops.syncDir(d.path(versionsDir)); err != nil {
 			return removed, err
 		}
 	}

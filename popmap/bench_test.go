@@ -6,7 +6,9 @@ import (
 	"net/netip"
 	"runtime"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/gaissmai/bart"
 )
@@ -28,6 +30,17 @@ func bigTestMap(b *testing.B) (*Map, []byte) {
 	})
 	return bigMap, bigJSON
 }
+
+var bigJSONOnce = sync.OnceValue(func() []byte {
+	var buf bytes.Buffer
+	_ = Synthetic(1_000_000, 200_000, benchPoPs, 1).Encode(&buf)
+	return buf.Bytes()
+})
+
+// bigTestJSON is big's JSON without keeping the Map, whose million
+// prefixes would add to every garbage collection in the benchmark what a
+// server does not have.
+func bigTestJSON() []byte { return bigJSONOnce() }
 
 // benchAddrs draws addresses inside the map's networks (one per network).
 func benchAddrs(m *Map, n int) []netip.Addr {
@@ -151,4 +164,44 @@ func BenchmarkCompile(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkLoad measures what a server does with the 1M+200k map on start
+// and on every reload: JSON to a compiled table, through a Map (LoadBytes)
+// and straight (LoadTableBytes).
+func BenchmarkLoad(b *testing.B) {
+	js := bigTestJSON()
+	b.Run("via-map", func(b *testing.B) {
+		b.SetBytes(int64(len(js)))
+		b.ReportAllocs()
+		cpu := processCPU()
+		for b.Loop() {
+			if _, _, err := LoadBytes(js, "big.json"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(processCPU()-cpu)/float64(b.N)/1e6, "cpu-ms/op")
+	})
+	b.Run("table", func(b *testing.B) {
+		b.SetBytes(int64(len(js)))
+		b.ReportAllocs()
+		cpu := processCPU()
+		for b.Loop() {
+			if _, err := LoadTableBytes(js, "big.json"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(processCPU()-cpu)/float64(b.N)/1e6, "cpu-ms/op")
+	})
+}
+
+// processCPU is the process's user+system CPU time: on a shared machine it
+// varies less than the wall time, which includes the time other programs
+// held the core. It counts the GC's threads too.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

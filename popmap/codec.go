@@ -635,52 +635,157 @@ func unwrapParse(err error) string {
 // and is left to netip.ParsePrefix and the checks after it, which also make
 // the error messages.
 func parseIPv4Prefix(s []byte) (netip.Prefix, bool) {
+	v, n, ok := parseIPv4(s)
+	if !ok {
+		return netip.Prefix{}, false
+	}
 	var a [4]byte
+	binary.BigEndian.PutUint32(a[:], v)
+	return netip.PrefixFrom(netip.AddrFrom4(a), n), true
+}
+
+// parseIPv4 is parseIPv4Prefix returning the address as a big-endian
+// uint32 and the prefix length.
+func parseIPv4(s []byte) (uint32, int, bool) {
+	var v uint32
 	i := 0
 	for k := range 4 {
-		v, n := 0, 0
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			if n > 0 && v == 0 {
-				return netip.Prefix{}, false // leading zero
+		// One to three digits, no leading zero, at most 255.
+		if i >= len(s) || s[i]-'0' > 9 {
+			return 0, 0, false
+		}
+		o := uint32(s[i] - '0')
+		i++
+		if o != 0 {
+			for n := 1; n < 3 && i < len(s) && s[i]-'0' <= 9; n++ {
+				o = o*10 + uint32(s[i]-'0')
+				i++
 			}
-			v = v*10 + int(s[i]-'0')
-			n++
-			i++
-			if v > 255 {
-				return netip.Prefix{}, false
+			if o > 255 {
+				return 0, 0, false
 			}
 		}
-		if n == 0 {
-			return netip.Prefix{}, false
-		}
-		a[k] = byte(v)
+		v = v<<8 | o
 		sep := byte('.')
 		if k == 3 {
 			sep = '/'
 		}
 		if i >= len(s) || s[i] != sep {
-			return netip.Prefix{}, false
+			return 0, 0, false
 		}
 		i++
 	}
-	bitsN, n := 0, 0
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		if n > 0 && bitsN == 0 {
-			return netip.Prefix{}, false
+	// The length: one or two digits, no leading zero, at most 32.
+	if i >= len(s) || s[i]-'0' > 9 {
+		return 0, 0, false
+	}
+	n := int(s[i] - '0')
+	i++
+	if n != 0 && i < len(s) && s[i]-'0' <= 9 {
+		n = n*10 + int(s[i]-'0')
+		i++
+	}
+	if i != len(s) || n > 32 {
+		return 0, 0, false
+	}
+	if n < 32 && v<<n != 0 {
+		return 0, 0, false // host bits set
+	}
+	return v, n, true
+}
+
+// parseIPv6 is a fast path for an IPv6 network in hexadecimal groups with
+// at most one "::" and a prefix length, no host bits set: "2001:db8::/32".
+// Anything else (embedded IPv4, zones, v4-mapped networks, every malformed
+// input) returns false and is left to parseNetwork; FuzzParseIPv6 holds it
+// to netip.ParsePrefix.
+func parseIPv6(s []byte) (u128, int, bool) {
+	var g [8]uint64
+	ng, ellipsis := 0, -1
+	i := 0
+	if len(s) >= 2 && s[0] == ':' && s[1] == ':' {
+		ellipsis, i = 0, 2
+	}
+	for i < len(s) && s[i] != '/' {
+		if ng == 8 {
+			return u128{}, 0, false
+		}
+		// A group: one to four hex digits.
+		v, n := uint64(0), 0
+		for ; i < len(s) && n < 5; i++ {
+			d := hexDigit(s[i])
+			if d > 15 {
+				break
+			}
+			v = v<<4 | uint64(d)
+			n++
+		}
+		if n == 0 || n > 4 || i >= len(s) {
+			return u128{}, 0, false
+		}
+		g[ng] = v
+		ng++
+		if s[i] == '/' {
+			break
+		}
+		if s[i] != ':' {
+			return u128{}, 0, false // '.' (embedded IPv4), '%' (zone), …
+		}
+		i++
+		switch {
+		case i < len(s) && s[i] == ':':
+			if ellipsis >= 0 {
+				return u128{}, 0, false
+			}
+			ellipsis = ng
+			i++
+		case i >= len(s) || s[i] == '/':
+			return u128{}, 0, false // a trailing single ':'
+		}
+	}
+	if i >= len(s) || s[i] != '/' {
+		return u128{}, 0, false
+	}
+	i++
+	switch {
+	case ellipsis >= 0 && ng < 8:
+		n := 8 - ng
+		copy(g[ellipsis+n:], g[ellipsis:ng])
+		clear(g[ellipsis : ellipsis+n])
+	case ellipsis >= 0 || ng < 8:
+		return u128{}, 0, false // "::" must stand for a group at least
+	}
+	// The length: one to three digits, no leading zero, at most 128.
+	bitsN, nd := 0, 0
+	for ; i < len(s) && s[i]-'0' <= 9; i++ {
+		if nd > 0 && bitsN == 0 || nd == 3 {
+			return u128{}, 0, false
 		}
 		bitsN = bitsN*10 + int(s[i]-'0')
-		n++
-		i++
-		if bitsN > 32 {
-			return netip.Prefix{}, false
-		}
+		nd++
 	}
-	if n == 0 || i != len(s) {
-		return netip.Prefix{}, false
+	if nd == 0 || i != len(s) || bitsN > 128 {
+		return u128{}, 0, false
 	}
-	pfx := netip.PrefixFrom(netip.AddrFrom4(a), bitsN)
-	if pfx.Masked() != pfx {
-		return netip.Prefix{}, false
+	a := u128{g[0]<<48 | g[1]<<32 | g[2]<<16 | g[3], g[4]<<48 | g[5]<<32 | g[6]<<16 | g[7]}
+	if a.and(hostMask(bitsN, 128)) != (u128{}) {
+		return u128{}, 0, false // host bits set
 	}
-	return pfx, true
+	if a.hi == 0 && a.lo>>32 == 0xffff {
+		return u128{}, 0, false // v4-mapped: parseNetwork makes it IPv4
+	}
+	return a, bitsN, true
+}
+
+// hexDigit returns the value of hexadecimal digit c, or 255.
+func hexDigit(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10
+	}
+	return 255
 }

@@ -1,7 +1,9 @@
 // Package popmap is steer's map model: a route map from client networks to
 // ranked PoP labels, in NS1's JSON form (Parse, Encode), compiled into an
 // immutable Table whose Lookup gives the ranked labels of the longest entry
-// and the ECS scope over which that answer is uniform.
+// and the ECS scope over which that answer is uniform. LoadTable goes from
+// the JSON straight to a Table, without a Map: what the DNS server does on
+// start and on every reload.
 //
 // A map knows PoP labels only, never addresses: the DNS server resolves
 // labels to addresses from its config (gdnsd's map/resource split). The

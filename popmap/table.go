@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/bits"
 	"net/netip"
-	"slices"
 )
 
 // Table is a compiled, immutable route map. It is safe for concurrent use
@@ -36,11 +35,13 @@ import (
 type Table struct {
 	meta    Meta
 	answers [][]Label // answers[0] is the empty "no entry" answer
-	v4      table4
-	v6      table6
-	nets4   int
-	nets6   int
-	entries int
+	// answerEntry[i] is the first map entry with answer i, for errors.
+	answerEntry []int32
+	v4          table4
+	v6          table6
+	nets4       int
+	nets6       int
+	entries     int
 }
 
 type table4 struct {
@@ -86,11 +87,12 @@ type CompileOptions struct {
 
 // CompileWith is Compile with options.
 func CompileWith(m *Map, o CompileOptions) (*Table, error) {
-	t := &Table{meta: m.Meta, answers: [][]Label{nil}, entries: len(m.Entries)}
-	intern := make(map[string]uint32)
+	n := 0
+	for _, e := range m.Entries {
+		n += len(e.Networks)
+	}
+	b := newTableBuilder(m.Meta, len(m.Entries), n)
 	var key []byte
-	var items4 []uint64 // start<<32 | bits<<26 | answer
-	var items6 []item
 	for i, e := range m.Entries {
 		if len(e.Labels) == 0 {
 			return nil, fmt.Errorf("map[%d]: no labels", i)
@@ -100,14 +102,9 @@ func CompileWith(m *Map, o CompileOptions) (*Table, error) {
 			key = append(key, l...)
 			key = append(key, 0)
 		}
-		id, ok := intern[string(key)]
-		if !ok {
-			id = uint32(len(t.answers))
-			if id >= 1<<26 {
-				return nil, fmt.Errorf("map[%d]: more than %d distinct label lists", i, 1<<26-1)
-			}
-			intern[string(key)] = id
-			t.answers = append(t.answers, slices.Clone(e.Labels))
+		id, err := b.answer(key, i)
+		if err != nil {
+			return nil, err
 		}
 		for _, p := range e.Networks {
 			a := p.Addr()
@@ -119,86 +116,13 @@ func CompileWith(m *Map, o CompileOptions) (*Table, error) {
 				return nil, fmt.Errorf("map[%d]: bad network %s", i, p)
 			}
 			if a.Is4() {
-				v := binary.BigEndian.Uint32(a.AsSlice())
-				items4 = append(items4, uint64(v)<<32|uint64(p.Bits())<<26|uint64(id))
-				t.nets4++
+				b.add4(binary.BigEndian.Uint32(a.AsSlice()), p.Bits(), id)
 			} else {
-				items6 = append(items6, item{start: u128From16(a.As16()), bits: uint8(p.Bits()), ans: id})
-				t.nets6++
+				b.add6(u128From16(a.As16()), p.Bits(), id)
 			}
 		}
 	}
-
-	radixSort(items4)
-	t.v4.starts = make([]uint32, 0, 2*len(items4)+1)
-	t.v4.ans = make([]uint32, 0, 2*len(items4)+1)
-	err := sweep(len(items4), func(i int) item {
-		v := items4[i]
-		return item{start: u128{0, v >> 32}, bits: uint8(v >> 26 & 63), ans: uint32(v & (1<<26 - 1))}
-	}, 32, func(start u128, ans uint32) {
-		t.v4.starts = append(t.v4.starts, uint32(start.lo))
-		t.v4.ans = append(t.v4.ans, ans)
-	})
-	if err != nil {
-		return nil, err
-	}
-	starts4 := t.v4.starts
-	t.v4.index = buildIndex(len(starts4), func(i int, b uint64) bool { return uint64(starts4[i]) <= b<<16 })
-	if !o.NoDirect && len(starts4) > directMinRuns && len(t.answers) < 1<<24 {
-		t.v4.direct = buildDirect(t.v4.starts, t.v4.ans)
-	}
-
-	slices.SortFunc(items6, func(a, b item) int {
-		if c := a.start.cmp(b.start); c != 0 {
-			return c
-		}
-		return int(a.bits) - int(b.bits)
-	})
-	err = sweep(len(items6), func(i int) item { return items6[i] }, 128, func(start u128, ans uint32) {
-		t.v6.hi = append(t.v6.hi, start.hi)
-		t.v6.lo = append(t.v6.lo, start.lo)
-		t.v6.ans = append(t.v6.ans, ans)
-	})
-	if err != nil {
-		return nil, err
-	}
-	hi6, lo6 := t.v6.hi, t.v6.lo
-	t.v6.index = buildIndex(len(hi6), func(i int, b uint64) bool {
-		return hi6[i] < b<<48 || (hi6[i] == b<<48 && lo6[i] == 0)
-	})
-	return t, nil
-}
-
-// buildDirect fills the per-/24 table from the runs.
-func buildDirect(starts, ans []uint32) []uint32 {
-	d := make([]uint32, 1<<24)
-	n := len(starts)
-	for i := range n {
-		s := uint64(starts[i])
-		e := uint64(1<<32 - 1)
-		if i+1 < n {
-			e = uint64(starts[i+1]) - 1
-		}
-		// /24 blocks wholly inside [s, e].
-		first := (s + 255) >> 8
-		last := int64((e+1)>>8) - 1
-		for b := int64(first); b <= last; b++ {
-			x := uint32(b) << 8
-			scope := 0
-			if i > 0 {
-				scope = bits.LeadingZeros32(x^(starts[i]-1)) + 1
-			}
-			if i+1 < n {
-				scope = max(scope, bits.LeadingZeros32(x^starts[i+1])+1)
-			}
-			d[b] = ans[i]<<8 | uint32(scope)
-		}
-		// A boundary inside a /24 splits it.
-		if s&255 != 0 {
-			d[s>>8] = splitMark
-		}
-	}
-	return d
+	return b.finish(o)
 }
 
 // buildIndex returns idx with idx[b] = the last of n sorted runs that starts

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # install-test-deps.sh makes sure the programs the integration tests drive are
 # installed: gcc (go test -race needs cgo), g++ (DuckDB links libstdc++), unbound, dig (dnsutils), dnsperf,
-# gdnsd, knotd (knot) and chromium (headless, for web/'s test of rum.js).
+# gdnsd, knotd (knot), chromium (headless, for web/'s test of rum.js) and logrotate
+# (the fault suite rotates the DNS query log with it, in both of its modes).
 #
 # It installs with apt-get only when one of them is missing, we are root and
 # apt-get exists, and then only the missing packages; a second run installs
@@ -12,7 +13,7 @@ set -euo pipefail
 
 # binary:package pairs. The servers live in /usr/sbin, which is not in the PATH
 # of every user, so look there too.
-deps=(gcc:gcc g++:g++ unbound:unbound dig:dnsutils dnsperf:dnsperf gdnsd:gdnsd knotd:knot chromium:chromium)
+deps=(gcc:gcc g++:g++ unbound:unbound dig:dnsutils dnsperf:dnsperf gdnsd:gdnsd knotd:knot chromium:chromium logrotate:logrotate)
 search_path="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 missing_bins=()

@@ -38,35 +38,58 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// collectorConfig is the test collectors' config: loopback, one agent
+// token, loopback trusted as a proxy (the tests send each beacon's client
+// address in X-Forwarded-For) and no rate limit (a test client is one
+// network posting thousands of beacons).
 func collectorConfig() *collector.Config {
 	cfg := collector.Defaults()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Tokens = []string{collectorToken}
 	cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	cfg.Rate = 0
 	return cfg
 }
 
+// runChildCollector runs a collector as steer collect does on the store
+// dir (its spool in dir/spool), with collectorConfig or, when
+// STEER_TEST_COLLECTOR_CONFIG is set, that YAML config; it prints "ADDR
+// public admin" ("-" without an admin listener) and serves until SIGTERM
+// (or SIGKILL).
 func runChildCollector(dir string) int {
+	cfg := collectorConfig()
+	if y := os.Getenv("STEER_TEST_COLLECTOR_CONFIG"); y != "" {
+		c, err := collector.ParseConfig([]byte(y))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		cfg = c
+	}
 	st, err := store.Open(dir, store.Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	cfg := collectorConfig()
-	srv, err := collector.New(cfg, st, collector.Options{SpoolDir: filepath.Join(dir, "spool")})
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	srv, err := collector.New(cfg, st, collector.Options{Logger: logger, SpoolDir: filepath.Join(dir, "spool")})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	l, err := net.Listen("tcp", cfg.Listen)
+	l, admin, err := srv.Listen()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
-	fmt.Printf("ADDR %s -\n", l.Addr())
-	if err := srv.Serve(ctx, l); err != nil {
+	adminAddr := "-"
+	if admin != nil {
+		adminAddr = admin.Addr().String()
+	}
+	fmt.Printf("ADDR %s %s\n", l.Addr(), adminAddr)
+	if err := srv.Serve(ctx, l, admin); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -77,11 +100,14 @@ func runChildCollector(dir string) int {
 	return 0
 }
 
-// testBeacon is a distinct desktop beacon: its DNS test name identifies it.
+// testBeacon is a distinct desktop beacon: its DNS test name identifies
+// it. Its samples are a minute old: inside the collector's window.
 func testBeacon(name string, rtt float64) string {
+	ts := time.Now().UTC().Add(-time.Minute).Truncate(time.Millisecond)
 	return fmt.Sprintf(`{"v":1,"agent":{"kind":"desktop","platform":"linux","timer":"monotonic"},"dns_test":"%s.rum.example.net","samples":[`+
-		`{"ts":"2026-11-21T10:00:00.123Z","target":"fra","probe":"https","rtt_ms":%v},`+
-		`{"ts":"2026-11-21T10:00:00.223Z","target":"ams","probe":"https","rtt_ms":%v}]}`, name, rtt, rtt+1)
+		`{"ts":"%s","target":"fra","probe":"https","rtt_ms":%v},`+
+		`{"ts":"%s","target":"ams","probe":"https","rtt_ms":%v}]}`,
+		name, ts.Format(time.RFC3339Nano), rtt, ts.Add(100*time.Millisecond).Format(time.RFC3339Nano), rtt+1)
 }
 
 func postBeacon(ctx context.Context, c *http.Client, url, body, forwardedFor string) (int, error) {
@@ -250,14 +276,14 @@ func TestCollectorNoFullClientAddress(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, l) }()
+	go func() { served <- srv.Serve(ctx, l, nil) }()
 	url := "http://" + l.Addr().String() + "/beacon"
 	client := &http.Client{Timeout: 10 * time.Second}
 
 	var addrs []netip.Addr
 	for i := range 150 {
 		addrs = append(addrs, netip.AddrFrom4([4]byte{203, 0, byte(i / 10), byte(101 + i%10*13)}))
-		addrs = append(addrs, netip.MustParseAddr(fmt.Sprintf("2001:db8:%x:%x:1234:5678:9abc:%x", i, i*7, 0xde00+i)))
+		addrs = append(addrs, netip.MustParseAddr(fmt.Sprintf("2a02:db8:%x:%x:1234:5678:9abc:%x", i, i*7, 0xde00+i)))
 	}
 	for i, a := range addrs {
 		body := testBeacon(fmt.Sprintf("p%d", i), float64(i))

@@ -69,9 +69,16 @@ func runChildRole(role, cfg string) int {
 		}
 		return 0
 	}
+	if run, ok := childRoles[role]; ok {
+		return run(ctx, cfg)
+	}
 	fmt.Fprintln(os.Stderr, "unknown role", role)
 	return 2
 }
+
+// childRoles are more roles of the test binary, registered by the files
+// that use them (the fault suite's writers killed at random points).
+var childRoles = map[string]func(ctx context.Context, arg string) int{}
 
 // child is the test binary re-executed as another process: a collector
 // (TestMain, STEER_TEST_COLLECTOR_DIR), a control server or a DNS server

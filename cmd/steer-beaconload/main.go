@@ -141,7 +141,8 @@ func run(args []string) int {
 				if *token != "" {
 					req.Header.Set("Authorization", "Bearer "+*token)
 				}
-				req.Header.Set("X-Forwarded-For", fmt.Sprintf("10.%d.%d.%d", c, (i>>8)&0xff, i&0xff))
+				// a global address (the collector refuses private ones from a proxy's header)
+				req.Header.Set("X-Forwarded-For", fmt.Sprintf("11.%d.%d.%d", c&0xff, (i>>8)&0xff, i&0xff))
 				t0 := time.Now()
 				resp, err := client.Do(req)
 				if err != nil {
@@ -193,7 +194,8 @@ var labels = []string{"lhr", "ams", "fra", "cdg", "osl", "mad", "waw", "mxp", "i
 func beacon(dst []byte, b *rum.Beacon, r *rand.Rand, n int) []byte {
 	*b = rum.Beacon{V: 1, Agent: rum.Agent{Kind: rum.KindDesktop, Platform: "linux", Timer: "monotonic"}, Samples: b.Samples[:0]}
 	b.DNSTest = strconv.FormatUint(r.Uint64(), 36) + ".rum.example.net"
-	ts := time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC).Add(time.Duration(r.Int64N(int64(24 * time.Hour))))
+	// within the last hour: inside the collector's sample window
+	ts := time.Now().UTC().Add(-time.Duration(r.Int64N(int64(time.Hour))))
 	for i := range n {
 		b.Samples = append(b.Samples, rum.Sample{
 			TS: ts.Add(time.Duration(i) * 50 * time.Millisecond), Target: labels[i%len(labels)], Probe: rum.ProbeHTTPS,

@@ -6,7 +6,7 @@
 //	steer-dnsload synth --out DIR [--v4 1000000 --v6 200000 --pops 20]
 //	steer-dnsload run --server 127.0.0.1:PORT --config DIR/steer.yaml [--map DIR/map.json] --duration 10s
 //	steer-dnsload dnsperf-input --map DIR/map.json --out FILE [--n 500000]
-//	steer-dnsload wait --server 127.0.0.1:PORT [--timeout 60s]
+//	steer-dnsload wait --server 127.0.0.1:PORT [--timeout 60s] [--poll 20ms] [--since UNIX_NS]
 //	steer-dnsload check --server 127.0.0.1:PORT --config DIR/steer.yaml [--n 2000]
 //	steer-dnsload free-ports [N]
 package main
@@ -140,6 +140,7 @@ func run(ctx context.Context, args []string) error {
 	reloadTo := fs.String("reload-to", "", "reload test: the file the server watches")
 	reloadMap := fs.String("reload-map", "", "reload test: the map the server answers from after the reload")
 	reloadAfter := fs.Duration("reload-after", 3*time.Second, "reload test: rename this long after the start")
+	reloadStop := fs.Bool("reload-stop", false, "reload test: stop sending once the reload window is complete (--duration then bounds a reload that never completes)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -175,7 +176,7 @@ func run(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		o.Reload = &loadgen.ReloadPlan{After: *reloadAfter, From: *reloadFrom, To: *reloadTo, Next: next}
+		o.Reload = &loadgen.ReloadPlan{After: *reloadAfter, From: *reloadFrom, To: *reloadTo, Next: next, Stop: *reloadStop}
 		if o.CheckEvery == 0 {
 			o.CheckEvery = 1000
 		}
@@ -218,6 +219,7 @@ func envLines(r *loadgen.Result) string {
 	kv("QPS", "%.0f", r.QPS)
 	kv("P50_MS", "%.3f", r.Latency.P50)
 	kv("P99_MS", "%.3f", r.Latency.P99)
+	kv("P999_MS", "%.3f", r.Latency.P999)
 	kv("MAX_MS", "%.3f", r.Latency.Max)
 	kv("CHECKED", "%d", r.Checked)
 	kv("WRONG", "%d", r.WrongAnswer+r.WrongScope+r.Malformed)
@@ -229,7 +231,14 @@ func envLines(r *loadgen.Result) string {
 		kv("RELOAD_SENT", "%d", rl.Sent)
 		kv("RELOAD_LOST", "%d", rl.Lost)
 		kv("RELOAD_P99_MS", "%.3f", rl.Latency.P99)
+		kv("RELOAD_P999_MS", "%.3f", rl.Latency.P999)
 		kv("RELOAD_MAX_MS", "%.3f", rl.Latency.Max)
+		kv("BASE_S", "%.1f", rl.BaselineSeconds)
+		kv("BASE_SENT", "%d", rl.BaselineSent)
+		kv("BASE_LOST", "%d", rl.BaselineLost)
+		kv("BASE_P99_MS", "%.3f", rl.Baseline.P99)
+		kv("BASE_P999_MS", "%.3f", rl.Baseline.P999)
+		kv("BASE_MAX_MS", "%.3f", rl.Baseline.Max)
 		kv("RELOAD_STALE", "%d", rl.StaleAfterSwap)
 	}
 	return b.String()
@@ -247,8 +256,11 @@ func printResult(r *loadgen.Result) {
 	fmt.Printf("  checked %d wrong-answer %d wrong-scope %d malformed %d\n", r.Checked, r.WrongAnswer, r.WrongScope, r.Malformed)
 	if rl := r.Reload; rl != nil {
 		fmt.Printf("  reload at %.2f s: first new answer %.0f ms, all probes new %.0f ms (-1 = never)\n", rl.RenameAt, rl.FirstNewMs, rl.AllNewMs)
-		fmt.Printf("  reload window %.1f s: sent %d received %d lost %d p99 %.3f ms max %.3f ms; stale after swap %d\n",
-			rl.WindowSeconds, rl.Sent, rl.Received, rl.Lost, rl.Latency.P99, rl.Latency.Max, rl.StaleAfterSwap)
+		fmt.Printf("  reload window %.1f s: sent %d received %d lost %d p99 %.3f ms p99.9 %.3f ms max %.3f ms; stale after swap %d\n",
+			rl.WindowSeconds, rl.Sent, rl.Received, rl.Lost, rl.Latency.P99, rl.Latency.P999, rl.Latency.Max, rl.StaleAfterSwap)
+		b := rl.Baseline
+		fmt.Printf("  baseline (before the rename) %.1f s: sent %d lost %d p99 %.3f ms p99.9 %.3f ms max %.3f ms\n",
+			rl.BaselineSeconds, rl.BaselineSent, rl.BaselineLost, b.P99, b.P999, b.Max)
 	}
 }
 
@@ -281,6 +293,8 @@ func wait(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("wait", flag.ExitOnError)
 	server := fs.String("server", "", "server address, 127.0.0.1:PORT (required)")
 	timeout := fs.Duration("timeout", 60*time.Second, "give up after")
+	poll := fs.Duration("poll", 20*time.Millisecond, "pause between queries")
+	since := fs.Int64("since", 0, "report the time since this Unix time in nanoseconds (e.g. the server's start, `date +%s%N`) instead of since the first query")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -290,14 +304,17 @@ func wait(ctx context.Context, args []string) error {
 	}
 	start := time.Now()
 	deadline := start.Add(*timeout)
+	if *since > 0 {
+		start = time.Unix(0, *since)
+	}
 	c := &dns.Client{Timeout: 100 * time.Millisecond}
 	q := new(dns.Msg).SetQuestion(loadgen.DefaultQName, dns.TypeA)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		if r, _, err := c.Exchange(q, ap.String()); err == nil && r.Rcode == dns.RcodeSuccess && len(r.Answer) > 0 {
-			fmt.Printf("%s answers after %.2f s\n", ap, time.Since(start).Seconds())
+			fmt.Printf("%s answers after %.3f s\n", ap, time.Since(start).Seconds())
 			return nil
 		}
-		time.Sleep(20 * time.Millisecond) // poll interval (bounded by the deadline above)
+		time.Sleep(*poll) // poll interval (bounded by the deadline above)
 	}
 	return fmt.Errorf("%s did not answer within %v", ap, *timeout)
 }

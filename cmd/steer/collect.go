@@ -24,6 +24,7 @@ import (
 	"github.com/steer-gslb/steer/geoip"
 	"github.com/steer-gslb/steer/mapstore"
 	"github.com/steer-gslb/steer/popmap"
+	"github.com/steer-gslb/steer/querytail"
 	"github.com/steer-gslb/steer/rum"
 	"github.com/steer-gslb/steer/store"
 )
@@ -35,7 +36,10 @@ text/plain as navigator.sendBeacon sends, or NDJSON batches), validates
 them, truncates the client address to /24 or /56 before anything is written
 or logged, and answers 2xx only once the beacon is durable in the store.
 Also serves /rum.js (the JavaScript beacon), /rum/probe (the probe
-endpoint), /rum/pops.json (the PoP list for agents), /metrics and /healthz.
+endpoint), /rum/pops.json (the PoP list for agents) and /healthz. /metrics
+and /querylog (query logs shipped by steer ship) are on the admin listener
+(--admin, or the config's admin); without one, /querylog is on the public
+listener and /metrics answers only this host.
 Desktop and CLI agents authenticate with a token (Authorization: Bearer);
 web pages may send anonymous beacons only from the configured origins.
 SIGINT or SIGTERM stops it gracefully.
@@ -53,6 +57,7 @@ func runCollect(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("steer collect", collectUsage, stderr)
 	dir := fs.String("store", "", "RUM store directory (created if missing)")
 	listen := fs.String("listen", "", "address to listen on (default: the config's, else 127.0.0.1:8080)")
+	admin := fs.String("admin", "", "admin listener for /metrics, /querylog and /healthz, e.g. 127.0.0.1:9101 (default: the config's admin, else none)")
 	cfgPath := fs.String("config", "", "collector config file (YAML; see the collector package doc)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	retention := fs.Duration("retention", 0, "delete raw rows received longer ago than this, checked hourly (e.g. 720h; 0 keeps everything)")
@@ -112,6 +117,9 @@ func runCollect(args []string, stdout, stderr io.Writer) int {
 	if *listen != "" {
 		cfg.Listen = *listen
 	}
+	if *admin != "" {
+		cfg.Admin = *admin
+	}
 	if os.Getenv("GOGC") == "" {
 		// The collector's heap is small (requests in flight, the spool's
 		// buffers); trading a few MB for a quarter of the GC work is cheap.
@@ -142,7 +150,7 @@ func collect(ctx context.Context, dir string, cfg *collector.Config, lv slog.Lev
 		fmt.Fprintf(stderr, "steer collect: %v\n", err)
 		return 1
 	}
-	l, err := net.Listen("tcp", cfg.Listen)
+	l, admin, err := srv.Listen()
 	if err != nil {
 		fmt.Fprintf(stderr, "steer collect: %v\n", errors.Join(err, srv.Close()))
 		return 1
@@ -152,6 +160,9 @@ func collect(ctx context.Context, dir string, cfg *collector.Config, lv slog.Lev
 		scheme = "https"
 	}
 	fmt.Fprintf(stdout, "steer collect: listening on %s://%s (store %s)\n", scheme, l.Addr(), dir)
+	if admin != nil {
+		fmt.Fprintf(stdout, "steer collect: admin (/metrics, /querylog, /healthz) on %s://%s\n", scheme, admin.Addr())
+	}
 	if ready != nil {
 		ready(l.Addr())
 	}
@@ -164,17 +175,17 @@ func collect(ctx context.Context, dir string, cfg *collector.Config, lv slog.Lev
 		jobs.Go(func() { prune(jctx, st, retention, logger) })
 	}
 	if len(pb.queryLogs) > 0 {
-		qt := &queryTail{files: pb.queryLogs, every: time.Second, dir: dir, log: logger,
-			add: func(ctx context.Context, qs []rum.LogEntry) error { _, err := st.AddQueries(ctx, qs); return err }}
+		qt := &querytail.Tail{Files: pb.queryLogs, Every: time.Second, Dir: dir, Log: logger,
+			Add: func(ctx context.Context, qs []rum.LogEntry) error { _, err := st.AddQueries(ctx, qs); return err }}
 		if pb.tailEvery > 0 {
-			qt.every = pb.tailEvery
+			qt.Every = pb.tailEvery
 		}
-		jobs.Go(func() { qt.run(jctx) })
+		jobs.Go(func() { qt.Run(jctx) })
 	}
 	if pb.every > 0 {
 		jobs.Go(func() { pb.run(jctx, st, dir, logger) })
 	}
-	if err := srv.Serve(ctx, l); err != nil {
+	if err := srv.Serve(ctx, l, admin); err != nil {
 		fmt.Fprintf(stderr, "steer collect: %v\n", err)
 		return 1
 	}

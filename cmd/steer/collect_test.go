@@ -25,6 +25,7 @@ func TestCollectAndStoreCommands(t *testing.T) {
 	cfg := collector.Defaults()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Tokens = []string{"cmd-test-token"}
+	cfg.Admin = "127.0.0.1:0"
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan net.Addr, 1)
 	codec := make(chan int, 1)
@@ -38,7 +39,9 @@ func TestCollectAndStoreCommands(t *testing.T) {
 	case c := <-codec:
 		t.Fatalf("collect exited %d: %s", c, errb.String())
 	}
-	body := `{"v":1,"agent":{"kind":"cli"},"samples":[{"ts":"2026-11-25T10:00:00.123Z","target":"fra","probe":"https","rtt_ms":12.5}]}`
+	// a sample inside the collector's window (max_sample_age) of its clock
+	ts := time.Now().UTC().Add(-time.Minute).Format(time.RFC3339Nano)
+	body := `{"v":1,"agent":{"kind":"cli"},"samples":[{"ts":"` + ts + `","target":"fra","probe":"https","rtt_ms":12.5}]}`
 	req, err := http.NewRequest(http.MethodPost, "http://"+addr.String()+"/beacon", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -53,11 +56,17 @@ func TestCollectAndStoreCommands(t *testing.T) {
 	if resp.StatusCode != 200 || string(reply) != "{\"accepted\":1}\n" {
 		t.Fatalf("%d %q", resp.StatusCode, reply)
 	}
+	// with an admin listener, the public one does not serve /metrics
+	if resp, err := http.Get("http://" + addr.String() + "/metrics"); err != nil || resp.StatusCode != 404 {
+		t.Errorf("public /metrics: %v %v", resp, err)
+	} else {
+		_ = resp.Body.Close()
+	}
 	cancel()
 	if c := <-codec; c != 0 {
 		t.Fatalf("collect exited %d: %s", c, errb.String())
 	}
-	if !strings.Contains(out.String(), "listening on http://127.0.0.1:") {
+	if !strings.Contains(out.String(), "listening on http://127.0.0.1:") || !strings.Contains(out.String(), "admin (/metrics, /querylog, /healthz) on http://127.0.0.1:") {
 		t.Errorf("output %q", out.String())
 	}
 
@@ -85,6 +94,7 @@ func TestCollectAndStoreCommands(t *testing.T) {
 		{[]string{"collect"}, "--store DIR is required"},
 		{[]string{"collect", "--store", dir, "--log-level", "loud"}, "--log-level"},
 		{[]string{"collect", "--store", dir, "--config", "/nonexistent.yaml"}, "collector config"},
+		{[]string{"collect", "--store", dir, "--listen", "127.0.0.1:0", "--admin", "nope"}, "admin: listen tcp: address nope"},
 		{[]string{"store"}, "usage: steer store"},
 		{[]string{"store", "frobnicate", "--store", dir}, `unknown subcommand "frobnicate"`},
 		{[]string{"store", "export", "--store", dir}, "--out DIR is required"},

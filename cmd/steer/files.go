@@ -1,45 +1,21 @@
 package main
 
 import (
-	"bufio"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/steer-gslb/steer/internal/atomicfile"
 )
 
 // writeFileAtomic writes path through a temporary file in its directory:
-// written, fsynced, then renamed over path, so readers see the old file or
-// the new one, never half of it.
+// written, fsynced, then renamed over path (and the directory fsynced), so
+// readers see the old file or the new one, never half of it, also after a
+// kill -9 (test/faults_files_test.go).
 func writeFileAtomic(path string, write func(io.Writer) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer func() { _ = os.Remove(f.Name()) }()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	if err := write(bw); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := bw.Flush(); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		_ = f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return atomicfile.WriteFunc(path, 0o644, write)
 }
 
 // listFlag is a repeatable string flag.

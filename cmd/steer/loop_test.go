@@ -25,6 +25,7 @@ import (
 	"github.com/steer-gslb/steer/mapeval"
 	"github.com/steer-gslb/steer/mapstore"
 	"github.com/steer-gslb/steer/popmap"
+	"github.com/steer-gslb/steer/querytail"
 	"github.com/steer-gslb/steer/rum"
 	"github.com/steer-gslb/steer/sim"
 	"github.com/steer-gslb/steer/store"
@@ -343,8 +344,8 @@ func TestCollectFollowsQueryLogs(t *testing.T) {
 	}
 	r := startCollect(t, storeDir, loopJobs{queryLogs: []string{logPath}, tailEvery: 5 * time.Millisecond})
 	offset := func() int64 {
-		var pos map[string]tailPos
-		b, err := os.ReadFile(filepath.Join(storeDir, "querylog-positions.json"))
+		var pos querytail.Positions
+		b, err := os.ReadFile(querytail.PositionsFile(storeDir))
 		if err != nil || json.Unmarshal(b, &pos) != nil {
 			return -1
 		}

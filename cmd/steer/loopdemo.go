@@ -155,6 +155,11 @@ func runLoopDemo(w io.Writer, o loopOptions) (err error) {
 	ccfg := collector.Defaults()
 	ccfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 	ccfg.Tokens = []string{demoToken}
+	// The demo replays a simulated day in seconds, from a world dated in
+	// the past and with the noise the builder's cleaning counts (broken
+	// clocks, absurd RTTs): the door's rate limit and plausibility checks
+	// would refuse what the demo means to show being cleaned.
+	ccfg.Rate, ccfg.MaxSampleAge, ccfg.MaxSampleAhead, ccfg.MaxRTTms = 0, 0, 0, 0
 	col, err := collector.New(ccfg, st, collector.Options{SpoolDir: filepath.Join(dir, "spool")})
 	if err != nil {
 		return err

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -16,14 +15,15 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/steer-gslb/steer/rum"
+	"github.com/steer-gslb/steer/querytail"
 )
 
 const shipUsage = `usage: steer ship --query-log FILE [--query-log FILE]... --collector URL --state DIR [--once]
 
 Ships a DNS server's query logs to the collector, for DNS servers at PoPs
 other than the collector's machine: follows each FILE like tail -F (a
-half-written line waits; a rotated file is read from its start) and posts
+half-written line waits; a rotated file, moved or copied and truncated, is
+read to its end, then the new one from its start) and posts
 its new lines, in batches, to URL/querylog (NDJSON, all or nothing) with a
 query log token, the collector config's querylog_tokens, read from
 $STEER_QUERYLOG_TOKEN or --token-file. A batch's position is saved in
@@ -80,53 +80,19 @@ func runShip(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	sh := &shipper{url: strings.TrimSuffix(u.String(), "/") + "/querylog", token: token,
-		client: &http.Client{Timeout: *timeout}}
-	q := &queryTail{files: files, every: *every, dir: *state, add: sh.post, batch: *batch, log: log}
+	sh := &querytail.Poster{URL: strings.TrimSuffix(u.String(), "/") + "/querylog", Token: token,
+		Client: &http.Client{Timeout: *timeout}}
+	q := &querytail.Tail{Files: files, Every: *every, Dir: *state, Add: sh.Post, Batch: *batch, Log: log}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *once {
-		failed := q.pollAll(ctx, q.load(), func(f string, err error) { fmt.Fprintf(stderr, "steer ship: %s: %v\n", f, err) })
-		fmt.Fprintf(stdout, "shipped %d lines in %d requests to %s\n", sh.lines, sh.requests, sh.url)
+		failed := q.PollAll(ctx, q.Load(), func(f string, err error) { fmt.Fprintf(stderr, "steer ship: %s: %v\n", f, err) })
+		fmt.Fprintf(stdout, "shipped %d lines in %d requests to %s\n", sh.Lines, sh.Requests, sh.URL)
 		if failed {
 			return 1
 		}
 		return 0
 	}
-	q.run(ctx)
+	q.Run(ctx)
 	return 0
-}
-
-// shipper posts query log lines to a collector's /querylog.
-type shipper struct {
-	url, token      string
-	client          *http.Client
-	buf             []byte
-	lines, requests int
-}
-
-func (s *shipper) post(ctx context.Context, qs []rum.LogEntry) error {
-	s.buf = s.buf[:0]
-	for i := range qs {
-		s.buf = rum.AppendLogEntry(s.buf, &qs[i])
-		s.buf = append(s.buf, '\n')
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(s.buf))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/x-ndjson")
-	req.Header.Set("Authorization", "Bearer "+s.token)
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("collector %s: %s: %s", s.url, resp.Status, strings.TrimSpace(string(body)))
-	}
-	s.lines += len(qs)
-	s.requests++
-	return nil
 }

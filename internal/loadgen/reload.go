@@ -24,6 +24,10 @@ type ReloadPlan struct {
 	Probes   int           // default 8
 	Poll     time.Duration // default 10 ms
 	Settle   time.Duration // the measured window extends this far past the swap (default 1 s)
+	// Stop ends the sending phase once the window is complete (every probe
+	// new + Settle) instead of at the run's Duration, which then only bounds
+	// a reload that never completes: repeated reload runs stay short.
+	Stop bool
 }
 
 // ReloadResult is what the reload measured. Times are milliseconds after the
@@ -38,6 +42,13 @@ type ReloadResult struct {
 	Received      uint64  `json:"received"`
 	Lost          uint64  `json:"lost"`
 	Latency       Latency `json:"latency"`
+	// Baseline is the same run before the rename (less its first
+	// baselineSkip, while sockets and caches warm up): the no-reload figure
+	// to set the window's against.
+	Baseline        Latency `json:"baseline"`
+	BaselineSeconds float64 `json:"baseline_s"`
+	BaselineSent    uint64  `json:"baseline_sent"`
+	BaselineLost    uint64  `json:"baseline_lost"`
 	// Sampled replies to queries sent after every probe saw the new map that
 	// still carried the old map's answer (also counted in wrong_answer).
 	StaleAfterSwap uint64 `json:"stale_after_swap"`
@@ -97,6 +108,28 @@ func startReload(ctx context.Context, o Options, base time.Time) (*reloader, err
 }
 
 func (r *reloader) stop() { r.cancel(); <-r.done }
+
+// settled reports whether the window is complete at t (nanoseconds since the
+// run began): every probe answered from the new map Settle ago.
+func (r *reloader) settled(t int64) bool {
+	if !r.plan.Stop {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.allNew != 0 && t >= r.allNew+int64(r.plan.Settle)
+}
+
+// setEnd records when the sending phase ended (nanoseconds since the run
+// began), which bounds a window whose probes never all turned new.
+func (r *reloader) setEnd(t int64) {
+	r.mu.Lock()
+	r.runEnd = min(r.runEnd, t)
+	r.mu.Unlock()
+}
+
+// baselineSkip is the start of a run left out of the reload's baseline.
+const baselineSkip = 500 * time.Millisecond
 
 func (r *reloader) since() int64 { return int64(time.Since(r.base)) + 1 }
 
@@ -230,5 +263,15 @@ func (r *reloader) result(buckets []*bucket, interval time.Duration) *ReloadResu
 	}
 	res.WindowSeconds = float64(to-from) * interval.Seconds()
 	res.Latency = latencyOf(&h)
+	var hb hist
+	skip := int((baselineSkip + interval - 1) / interval)
+	for i := skip; i < from && i < len(buckets); i++ {
+		b := buckets[i]
+		res.BaselineSent += b.sent
+		res.BaselineLost += b.lost
+		hb.merge(&b.h)
+	}
+	res.BaselineSeconds = float64(max(from-skip, 0)) * interval.Seconds()
+	res.Baseline = latencyOf(&hb)
 	return res
 }

@@ -196,8 +196,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 	for {
 		t := now()
-		if sending && (t >= endSend || ctx.Err() != nil) {
+		if sending && (t >= endSend || ctx.Err() != nil || (rl != nil && rl.settled(t))) {
 			sending = false
+			if rl != nil {
+				rl.setEnd(t)
+			}
 			res.Seconds = float64(t) / 1e9
 			if cpuErr == nil {
 				cpu1, cpuErr = ProcCPU(o.ServerPID)

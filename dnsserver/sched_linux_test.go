@@ -1,0 +1,84 @@
+package dnsserver
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// threadSched reads a thread's policy and nice value from
+// /proc/self/task/TID/stat (fields 41 and 19).
+func threadSched(tid int) (policy uint32, nice int32, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/self/task/%d/stat", tid))
+	if err != nil {
+		return 0, 0, err
+	}
+	// The command name (field 2) may hold spaces; fields resume after ')'.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 39 {
+		return 0, 0, fmt.Errorf("short stat line %q", b)
+	}
+	if _, err := fmt.Sscan(f[16]+" "+f[38], &nice, &policy); err != nil {
+		return 0, 0, err
+	}
+	return policy, nice, nil
+}
+
+// The build thread starts SCHED_IDLE.
+func TestLowPriorityStartsIdle(t *testing.T) {
+	steps := []schedStep{{0, schedIdle, 0}, {time.Hour, schedNormal, 15}}
+	var policy uint32
+	var nice int32
+	var err error
+	runStepped(func() { policy, nice, err = threadSched(gettid()) }, steps)
+	if err != nil || policy != schedIdle || nice != 0 {
+		t.Errorf("policy %d nice %d (%v), want SCHED_IDLE (%d)", policy, nice, err, schedIdle)
+	}
+}
+
+// A build that runs long is raised step by step, never back, to the last
+// step; the thread that ran it does not outlive it.
+func TestLowPriorityRaisesInSteps(t *testing.T) {
+	steps := []schedStep{{0, schedIdle, 0}, {20 * time.Millisecond, schedNormal, 15}, {40 * time.Millisecond, schedNormal, 0}}
+	var seen []int // indexes into steps, in the order observed
+	var tid int
+	var err error
+	runStepped(func() {
+		tid = gettid()
+		// The thread may be starved at first (SCHED_IDLE on a busy
+		// machine) and miss a step, but must end at the last one.
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+			var p uint32
+			var n int32
+			if p, n, err = threadSched(tid); err != nil {
+				return
+			}
+			for i, st := range steps {
+				if st.policy == p && st.nice == n && (len(seen) == 0 || seen[len(seen)-1] != i) {
+					seen = append(seen, i)
+				}
+			}
+			if len(seen) > 0 && seen[len(seen)-1] == len(steps)-1 {
+				return
+			}
+		}
+	}, steps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) == 0 || seen[len(seen)-1] != len(steps)-1 || !slices.IsSorted(seen) {
+		t.Fatalf("steps seen %v, want them in order up to the last (%d) within 10 s", seen, len(steps)-1)
+	}
+	// The runtime ends the thread just after the goroutine returns.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		if _, err := os.Stat(fmt.Sprintf("/proc/self/task/%d", tid)); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("thread %d, SCHED_IDLE at first, still exists 5 s after runStepped returned", tid)
+		}
+	}
+}
