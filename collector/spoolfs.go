@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+
+	"github.com/steer-gslb/steer/internal/atomicfile"
 )
 
 // fileOps is the spool's file layer: every call through which the spool
@@ -61,16 +63,8 @@ func (o fileOps) withDefaults() fileOps {
 // syncDir makes a directory's entries durable (new, renamed and removed
 // files).
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
+	if err := atomicfile.SyncDir(dir); err != nil {
 		return fmt.Errorf("spool: %w", err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("spool: syncing %s: %w", dir, err)
 	}
 	return nil
 }

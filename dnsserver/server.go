@@ -139,10 +139,10 @@ func New(path string, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.logSnapshot(snap, 0)
-	// The load's garbage (some 60 MB for a 1.2M-network map) is not
-	// returned with debug.FreeOSMemory, which cost the start a forced
-	// collection and the madvise calls: the first reload reuses it (see
-	// Reload).
+	// The load's garbage (some 60 MB for a 1.2M-network map) is collected
+	// for the first reload to reuse, not returned with debug.FreeOSMemory,
+	// whose madvise calls cost the start more (see Reload).
+	runtime.GC()
 	return s, nil
 }
 
@@ -320,9 +320,12 @@ func (s *Server) Reload(reason string) error {
 	// No GC cycle while building: a large map allocates some 150 MB that
 	// all die together, and a cycle started then would stop the world
 	// while the build thread, which the query loops and anything else on
-	// the core may starve, holds a P. Restoring the percentage lets the next
-	// allocation start one cycle, at normal priority; with the pointer-free
-	// tables its mark takes about a millisecond.
+	// the core may starve, holds a P. One cycle runs at the end instead,
+	// from this goroutine at normal priority (with the pointer-free tables
+	// its mark takes about a millisecond), so that the old snapshot and the
+	// garbage are free for the next reload: a server that hardly allocates
+	// between reloads might otherwise start none before the next build.
+	defer runtime.GC()
 	gcPercent := debug.SetGCPercent(-1)
 	s.building.Store(true)
 	cpu := lowPriority(func() {
@@ -358,13 +361,14 @@ func (s *Server) Reload(reason string) error {
 	}
 	s.logSnapshot(snap, took, "cpu", cpu.Round(time.Millisecond))
 	// The old snapshot and the build's garbage (some 150 MB for a 1.2M-
-	// network map) stay in the heap for the next reload to reuse, instead
-	// of being returned with debug.FreeOSMemory as before: that forced
-	// collection stopped the world from the low-priority thread, which
-	// anything else on the core could then starve while the query loops
-	// waited, and the next build faulted the memory back in, a third of
-	// its CPU time on a VM (issue #14). The runtime's background scavenger
-	// returns what lies beyond its goal, in small paced steps.
+	// network map) are collected by the deferred runtime.GC and stay in the
+	// heap for the next reload to reuse, instead of being returned with
+	// debug.FreeOSMemory as before: that stopped the world from the
+	// low-priority thread, which anything else on the core could then
+	// starve while the query loops waited, and the next build faulted the
+	// memory back in, a third of its CPU time on a VM (issue #14). The
+	// runtime's background scavenger returns what lies beyond its goal, in
+	// small paced steps.
 	return nil
 }
 

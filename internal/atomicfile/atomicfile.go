@@ -17,30 +17,7 @@ import (
 // Write replaces path with data (mode 0644 less the umask, as CreateTemp
 // makes it 0600: the file is chmod'ed to perm).
 func Write(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(perm)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	return SyncDir(dir)
+	return WriteFunc(path, perm, func(w io.Writer) error { _, err := w.Write(data); return err })
 }
 
 // WriteFunc replaces path with what write writes (buffered), then chmods
@@ -53,7 +30,7 @@ func WriteFunc(path string, perm os.FileMode, write func(io.Writer) error) error
 		return err
 	}
 	tmp := f.Name()
-	bw := bufio.NewWriterSize(f, 1<<20)
+	bw := bufio.NewWriterSize(f, 256<<10)
 	err = write(bw)
 	if err == nil {
 		err = bw.Flush()
