@@ -254,7 +254,7 @@ done
 	echo "# DNS benchmark: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	echo
 	echo "Map: $V4 IPv4 /24 + $V6 IPv6 /56 networks, 20 PoPs; every query \`www.example.net A\` carries its own ECS /24 from the map."
-	echo "Server pinned to core $SERVER_CPU with one query loop (gdnsd \`udp_threads => 1\`; steer-dns \`udp_sockets: 1\`, which raises GOMAXPROCS to 2 so that a reload, on a SCHED_IDLE thread, never takes the query loop's P), load pinned to core $LOAD_CPU; $(nproc) cores, $(uname -r)."
+	echo "Server pinned to core $SERVER_CPU with one query loop (gdnsd \`udp_threads => 1\`; steer-dns \`udp_sockets: 1\`, which raises GOMAXPROCS to 3 so that a reload, on a SCHED_IDLE thread, never takes the query loop's P nor, starved, the one the rest needs), load pinned to core $LOAD_CPU; $(nproc) cores, $(uname -r)."
 	echo "Every figure is the median of the runs with their range, [min–max]; each run is listed under the tables."
 	echo
 	echo "## Load"

@@ -28,3 +28,19 @@ func threadCPU() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// mayRaise reports whether this process may raise a thread's scheduling
+// priority, to nice 0 or out of SCHED_IDLE (sched(7)): with CAP_SYS_NICE,
+// or an RLIMIT_NICE of 20 or more.
+func mayRaise() bool {
+	var rl unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NICE, &rl) == nil && rl.Cur >= 20 {
+		return true
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if unix.Capget(&hdr, &data[0]) != nil {
+		return false
+	}
+	return data[0].Effective&(1<<unix.CAP_SYS_NICE) != 0
+}

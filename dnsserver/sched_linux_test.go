@@ -82,3 +82,18 @@ func TestLowPriorityRaisesInSteps(t *testing.T) {
 		}
 	}
 }
+
+// A process that may not raise a thread's priority never puts the build on
+// SCHED_IDLE, which it could not leave: it starts at the next step.
+func TestLowPriorityUnprivileged(t *testing.T) {
+	defer func(f func() bool) { mayRaiseFunc = f }(mayRaiseFunc)
+	mayRaiseFunc = func() bool { return false }
+	steps := []schedStep{{0, schedIdle, 0}, {time.Hour, schedNormal, 15}, {2 * time.Hour, schedNormal, 0}}
+	var policy uint32
+	var nice int32
+	var err error
+	runStepped(func() { policy, nice, err = threadSched(gettid()) }, steps)
+	if err != nil || policy != schedNormal || nice != 15 {
+		t.Errorf("policy %d nice %d (%v), want SCHED_NORMAL at nice 15", policy, nice, err)
+	}
+}

@@ -19,3 +19,5 @@ func gettid() int { return 0 }
 func setPolicy(int, uint32, int32) error { return errors.ErrUnsupported }
 
 func threadCPU() time.Duration { return 0 }
+
+func mayRaise() bool { return false }

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -14,10 +13,6 @@ import (
 
 // batch is how many datagrams one recvmmsg/sendmmsg moves at most.
 const batch = 64
-
-// reloadCoalesce is how long an idle UDP loop lets queries gather after a
-// wake-up while a reload is being built (see serveUDP).
-const reloadCoalesce = 200 * time.Microsecond
 
 // mmsghdr is struct mmsghdr of recvmmsg(2); x/sys/unix has no type for it.
 type mmsghdr struct {
@@ -153,16 +148,6 @@ func (s *Server) serveUDP(c *net.UDPConn, r *responder) {
 			if e != 0 && e != unix.EINTR {
 				s.log.Error("udp epoll wait", "err", e)
 				return
-			}
-			if s.building.Load() {
-				// A reload is compiling on this machine: let queries
-				// gather for a moment instead of waking for each one, or
-				// the wake-ups (tens of thousands a second at moderate
-				// load) preempt the niced build thread so often that the
-				// swap is delayed several-fold. Costs at most this much
-				// latency, only while a reload runs.
-				ts := unix.Timespec{Nsec: reloadCoalesce.Nanoseconds()}
-				_, _, _ = unix.RawSyscall(unix.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), 0, 0)
 			}
 			continue
 		}

@@ -133,7 +133,8 @@ func run(ctx context.Context, args []string) error {
 	nq := fs.Int("queries", 300000, "distinct queries (ECS /24s) in the pool")
 	seed := fs.Uint64("seed", 7, "query selection seed")
 	jsonOut := fs.String("json", "", "also write the result as JSON to this file")
-	series := fs.Bool("series", false, "include the 100 ms time series in the JSON")
+	series := fs.Bool("series", false, "include the time series in the JSON")
+	interval := fs.Duration("interval", 100*time.Millisecond, "width of the time series buckets (and the reload window's granularity)")
 	envOut := fs.String("env", "", "also write the headline figures as shell KEY=VALUE lines to this file")
 	pid := fs.Int("server-pid", 0, "server process: report its CPU time during the load")
 	reloadFrom := fs.String("reload-from", "", "reload test: file renamed over --reload-to during the run")
@@ -165,7 +166,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	o := loadgen.Options{
 		Server: ap, Pool: pool, Duration: *duration, Window: *window, Batch: *batch, Timeout: *timeout,
-		Rate: *rate, CheckEvery: every, Checker: chk, ServerPID: *pid,
+		Rate: *rate, CheckEvery: every, Checker: chk, ServerPID: *pid, Interval: *interval,
 		Logf: func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) },
 	}
 	if *reloadFrom != "" {

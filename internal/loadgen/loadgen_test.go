@@ -314,6 +314,49 @@ func TestRunReload(t *testing.T) {
 	}
 }
 
+// With Stop the run ends once the window is complete instead of at its
+// Duration, and the baseline covers the time before the rename less the
+// first baselineSkip.
+func TestRunReloadStop(t *testing.T) {
+	dir, chk, next := worldCheckers(t)
+	from, to := filepath.Join(dir, "map.json.tmp"), filepath.Join(dir, MapFile)
+	data, err := os.ReadFile(filepath.Join(dir, NextMapFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(from, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := ecsServerFunc(t, func() *Checker {
+		if _, err := os.Stat(from); err != nil {
+			return next
+		}
+		return chk
+	})
+	pool := testPool(t, chk, 500)
+	res, err := Run(context.Background(), Options{
+		Server: addr, Pool: pool, Duration: 20 * time.Second, Window: 32, Rate: 5000, Timeout: 2 * time.Second,
+		CheckEvery: 1, Checker: chk, Logf: t.Logf,
+		Reload: &ReloadPlan{After: 800 * time.Millisecond, From: from, To: to, Next: next, Settle: 100 * time.Millisecond, Stop: true},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rl := res.Reload
+	if rl == nil || rl.AllNewMs < 0 {
+		t.Fatalf("reload = %+v, want every probe new", rl)
+	}
+	if res.Seconds > 5 {
+		t.Errorf("sent for %.1f s, want the run stopped about Settle after the new answers (< 5 s of its 20)", res.Seconds)
+	}
+	if rl.BaselineSeconds < 0.2 || rl.BaselineSeconds > 0.4 || rl.BaselineSent == 0 || rl.Baseline.P99 <= 0 || rl.Baseline.P999 < rl.Baseline.P99 {
+		t.Errorf("baseline %.1f s, %d sent, %+v; want 0.3 s (0.8 s before the rename less 0.5 s) with latencies", rl.BaselineSeconds, rl.BaselineSent, rl.Baseline)
+	}
+	if rl.Sent == 0 || rl.Latency.P999 < rl.Latency.P99 {
+		t.Errorf("window: %d sent, %+v", rl.Sent, rl.Latency)
+	}
+}
+
 // BenchmarkLoopback runs the generator for 200 ms per iteration against the
 // in-process miekg/dns test server on 127.0.0.1 and reports replies per
 // second, lost queries per iteration and the worst p99. The test server (one
