@@ -16,7 +16,7 @@ mains = $(filter-out %_test.go,$(wildcard cmd/$(1)/*.go))
 # gobuild builds ./cmd/$(1) into bin/$(1) with the environment $(2).
 define gobuild
 	$(if $(call mains,$(1)),\
-		$(strip $(2) $(GO) build -trimpath -o bin/$(1) ./cmd/$(1)),\
+		$(strip $(2) $(GO) build -trimpath -buildvcs=auto -o bin/$(1) ./cmd/$(1)),\
 		@echo "build: skipping bin/$(1): cmd/$(1) has no Go files yet")
 endef
 

@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/steer-gslb/steer/dnsserver"
+	"github.com/steer-gslb/steer/internal/version"
 )
 
 func main() { os.Exit(run()) }
@@ -26,7 +27,12 @@ func run() int {
 	cfg := fs.String("config", "steer.yaml", "config file (YAML)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file until exit (for benchmarks)")
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	_ = fs.Parse(os.Args[1:])
+	if *showVersion {
+		fmt.Println(version.Get().String("steer-dns"))
+		return 0
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {

@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/steer-gslb/steer/internal/version"
 )
 
 type command struct {
@@ -43,6 +45,7 @@ func commands() []command {
 		{"control", "run the control server (PoP state, health, load moves, map versions) a DNS fleet follows: --config FILE", runControl},
 		{"pop", "PoP admin state on the control server: drain|undrain|down|up|anycast LABEL | list --control URL", runPoP},
 		{"fleet", "the DNS servers following the control server: status --control URL", runFleet},
+		{"version", "print steer's version, commit, Go version and platform", runVersion},
 		{"plan", "where the next PoPs should go: greedy exhaustive placement on s2 cells: [--add K] [--loss tcp|l1|l2] [--out DIR]", runPlan},
 	}
 }
@@ -78,4 +81,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "steer: unknown command %q\n\n", args[0])
 	usage(stderr)
 	return 2
+}
+
+func runVersion(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		fmt.Fprintln(stderr, "usage: steer version")
+		return 2
+	}
+	fmt.Fprintln(stdout, version.Get().String("steer"))
+	return 0
 }
