@@ -443,6 +443,27 @@ func (p *parser) integer() (int64, error) {
 
 func (p *parser) parseMap() (*Map, error) {
 	m := &Map{}
+	err := p.mapObject(&m.Meta, func() error {
+		return p.array(func(i int) error {
+			e, err := p.parseEntry(i)
+			if err != nil {
+				return err
+			}
+			m.Entries = append(m.Entries, e)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// mapObject reads a route map's top-level object, the checks Parse and
+// LoadTable share: "meta" (its version into meta) and "map", whose value
+// readMap reads, each at most once, no other key, nothing after it, and
+// "map" present.
+func (p *parser) mapObject(meta *Meta, readMap func() error) error {
 	var seenMeta, seenMap bool
 	err := p.object(func(key string) error {
 		switch key {
@@ -459,7 +480,7 @@ func (p *parser) parseMap() (*Map, error) {
 				if err != nil {
 					return fmt.Errorf("meta.version: %w", err)
 				}
-				m.Meta.Version = v
+				meta.Version = v
 				return nil
 			})
 		case "map":
@@ -467,28 +488,21 @@ func (p *parser) parseMap() (*Map, error) {
 				return p.errorf(`duplicate key "map"`)
 			}
 			seenMap = true
-			return p.array(func(i int) error {
-				e, err := p.parseEntry(i)
-				if err != nil {
-					return err
-				}
-				m.Entries = append(m.Entries, e)
-				return nil
-			})
+			return readMap()
 		default:
 			return p.errorf("unknown key %q (want \"meta\" or \"map\")", key)
 		}
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if p.peek() != 0 {
-		return nil, p.errorf("trailing data after the map object")
+		return p.errorf("trailing data after the map object")
 	}
 	if !seenMap {
-		return nil, errors.New(`missing key "map"`)
+		return errors.New(`missing key "map"`)
 	}
-	return m, nil
+	return nil
 }
 
 func (p *parser) parseEntry(i int) (Entry, error) {

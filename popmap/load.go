@@ -58,57 +58,23 @@ func (t *Table) CheckLabels(known func(Label) bool) error {
 func compileJSON(data []byte, o CompileOptions) (*Table, error) {
 	p := parser{data: data}
 	var meta Meta
-	var seenMeta, seenMap bool
 	var b *tableBuilder
-	err := p.object(func(key string) error {
-		switch key {
-		case "meta":
-			if seenMeta {
-				return p.errorf(`duplicate key "meta"`)
-			}
-			seenMeta = true
-			return p.object(func(key string) error {
-				if key != "version" {
-					return p.errorf("meta: unknown key %q", key)
-				}
-				v, err := p.integer()
-				if err != nil {
-					return fmt.Errorf("meta.version: %w", err)
-				}
-				meta.Version = v
-				if b != nil {
-					b.t.meta = meta
-				}
-				return nil
-			})
-		case "map":
-			if seenMap {
-				return p.errorf(`duplicate key "map"`)
-			}
-			seenMap = true
-			// Every network has exactly one '/': an upper bound for the
-			// IPv4 keys, which are most of them.
-			b = newTableBuilder(meta, 0, bytes.Count(data[p.pos:], []byte{'/'}))
-			var key []byte
-			return p.array(func(i int) error {
-				var err error
-				key, err = p.compileEntry(i, b, key)
-				b.t.entries = i + 1
-				return err
-			})
-		default:
-			return p.errorf("unknown key %q (want \"meta\" or \"map\")", key)
-		}
+	err := p.mapObject(&meta, func() error {
+		// Every network has exactly one '/': an upper bound for the IPv4
+		// keys, which are most of them.
+		b = newTableBuilder(meta, 0, bytes.Count(data[p.pos:], []byte{'/'}))
+		var key []byte
+		return p.array(func(i int) error {
+			var err error
+			key, err = p.compileEntry(i, b, key)
+			b.t.entries = i + 1
+			return err
+		})
 	})
 	if err != nil {
 		return nil, err
 	}
-	if p.peek() != 0 {
-		return nil, p.errorf("trailing data after the map object")
-	}
-	if !seenMap {
-		return nil, fmt.Errorf(`missing key "map"`)
-	}
+	b.t.meta = meta // "meta" may follow "map"
 	return b.finish(o)
 }
 
