@@ -73,12 +73,17 @@ func TestLowPriorityRaisesInSteps(t *testing.T) {
 		t.Fatalf("steps seen %v, want them in order up to the last (%d) within 10 s", seen, len(steps)-1)
 	}
 	// The runtime ends the thread just after the goroutine returns.
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+	deadline := time.After(5 * time.Second)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
 		if _, err := os.Stat(fmt.Sprintf("/proc/self/task/%d", tid)); err != nil {
 			break
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-deadline:
 			t.Fatalf("thread %d, SCHED_IDLE at first, still exists 5 s after runStepped returned", tid)
+		case <-tick.C:
 		}
 	}
 }
