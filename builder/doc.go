@@ -8,10 +8,10 @@
 //     chunks (store.ScanChunks), not row by row; each network's samples go
 //     into one preallocated slab (sized from the beacons' sample counts),
 //     8 bytes a sample, then sorted by (PoP, RTT) per network.
-//  2. Clean: DESIGN.md's rules, each named and counted in the report (see
-//     Rules): duplicate beacons, HTTPS only, impossible RTTs, clocks far
-//     from the server's, declared and detected tick timers, first DNS query
-//     wins. A share of beacons (Options.HoldOut, by a hash of the beacon ID)
+//  2. Clean: the rules of docs/DESIGN.md, "Cleaning rules", each named and
+//     counted in the report (see Rules): duplicate beacons, HTTPS only,
+//     impossible RTTs, clocks far from the server's, declared and detected
+//     tick timers, first DNS query wins. A share of beacons (Options.HoldOut, by a hash of the beacon ID)
 //     is held out for evaluation and never read by the build.
 //  3. Join: DNS test name → the first query's resolver (and whether it sent
 //     ECS) ↔ the beacon's client network, weighted by beacons.

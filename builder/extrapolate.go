@@ -102,7 +102,8 @@ type asPlace struct {
 	at  place
 }
 
-// extrapolate maps unmeasured address space: DESIGN.md's two rules (an AS
+// extrapolate maps unmeasured address space: the two rules of
+// docs/DESIGN.md, "Extrapolation" (an AS
 // whose measured networks all agree; else an announced prefix whose
 // networks agree), then, with a GeoIP database, every remaining database
 // block: by the pooled latencies of the measured networks of its announced

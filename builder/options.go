@@ -14,8 +14,8 @@ import (
 // Rule names a cleaning or building rule; the report counts each.
 type Rule string
 
-// The cleaning rules of DESIGN.md and the builder's own, by the name the
-// report and --skip use.
+// The cleaning rules (docs/DESIGN.md, "Cleaning rules") and the builder's
+// own, by the name the report and --skip use.
 const (
 	RuleDuplicateBeacon Rule = "duplicate-beacon"   // a beacon stored twice (delivered again after the store's dedup window)
 	RuleBadNetwork      Rule = "bad-network"        // a beacon whose network key is not a client subnet

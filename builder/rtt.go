@@ -24,8 +24,8 @@ import (
 //   - measured: the network's beacons (the builder's weight everywhere);
 //   - resolver: the beacons of the client networks the join found behind
 //     it (the weight its ranking averaged over). Client networks and
-//     resolvers are two keys to the same traffic (DESIGN.md), so the two
-//     kinds are not to be summed: a load controller should count the
+//     resolvers are two keys to the same traffic (docs/DESIGN.md,
+//     "Build"), so the two kinds are not to be summed: a load controller should count the
 //     traffic DNS answers by each (ECS share) or stay with one kind;
 //   - extrapolated: the beacons of the measured networks inside it (those
 //     whose longest extrapolated entry it is): the count of beacons the

@@ -22,9 +22,9 @@ const (
 )
 
 // Sources lists every network of a built map with where its entry came
-// from, so steer eval can score each kind apart (DESIGN.md: "the evaluator
-// scores extrapolated entries separately") and an operator can ask why a
-// prefix maps where it does.
+// from, so steer eval can score each kind apart (docs/DESIGN.md,
+// "Extrapolation": "the evaluator scores extrapolated entries
+// separately") and an operator can ask why a prefix maps where it does.
 type Sources struct {
 	Networks []netip.Prefix
 	From     []string // FromMeasured, FromResolver or an extrapolation rule's name

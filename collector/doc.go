@@ -17,13 +17,29 @@
 //	                                 (steer ship), with a query log token
 //	GET /metrics                     Prometheus metrics
 //	GET /healthz                     "ok", or 503 naming what is wrong
+//	GET /v1/store/stats              the store's row counts as JSON (StoreStats)
 //
-// With an admin listener (Config.Admin, steer collect --admin) /metrics and
-// /querylog are served there only, and the public listener answers 404 for
-// them; /healthz is on both. Without one, /querylog is on the public
-// listener (it has its own tokens) and /metrics answers only loopback
-// peers that forward nobody's request (no proxy header): an
-// Internet-facing collector does not show its metrics to the Internet.
+// With an admin listener (Config.Admin, steer collect --admin) /metrics,
+// /querylog and /v1/store/stats are served there only, and the public
+// listener answers 404 for them; /healthz is on both. Without one,
+// /querylog is on the public listener (it has its own tokens) and /metrics
+// and /v1/store/stats answer only loopback peers that forward nobody's
+// request (no proxy header): an Internet-facing collector does not show
+// its metrics to the Internet.
+//
+// # The store while the collector runs
+//
+// The collector holds the store: DuckDB lets one process open it for
+// writing and then keeps every other process out, readers too. So that
+// `steer store stats` still works, the collector announces itself while it
+// serves (Options.StoreDir): DIR/collector.json (AnnounceFile) holds its
+// pid and the URL of its /v1/store/stats (the admin listener's, else the
+// public one's, 0.0.0.0 and :: as 127.0.0.1; with TLS the certificate
+// file, which the client pins), written atomically once it listens and
+// removed when it stops. A collector killed with SIGKILL leaves the file
+// behind; a reader believes it only while that pid runs and, when DuckDB
+// names the lock's holder, is that holder (steer store stats also checks
+// the pid in the answer).
 //
 // A beacon is accepted with 200 {"accepted":N}. Every rejection is a 4xx
 // whose body names the problem ("beacon: samples[3].rtt_ms: not a number",

@@ -34,9 +34,11 @@ func (s *Server) Listen() (public, admin net.Listener, err error) {
 }
 
 // Serve runs the collector on l and, when admin is not nil, its admin
-// endpoints (/metrics, /querylog, /healthz) on admin, until ctx is done;
-// then it shuts down gracefully: no new requests, in-flight ones finish,
-// queued records are committed and the spool is loaded into the store.
+// endpoints (/metrics, /querylog, /healthz, /v1/store/stats) on admin,
+// until ctx is done; then it shuts down gracefully: no new requests,
+// in-flight ones finish, queued records are committed and the spool is
+// loaded into the store. With Options.StoreDir it announces itself there
+// (AnnounceFile) while it serves, and removes the file when it stops.
 //
 // The public listener is hardened against connection floods: at most
 // max_conns connections (one past the limit waits in the kernel's accept
@@ -50,6 +52,19 @@ func (s *Server) Serve(ctx context.Context, l, admin net.Listener) error {
 	servers := []httpServe{s.httpServer(s, l, s.cfg.MaxConns)}
 	if admin != nil {
 		servers = append(servers, s.httpServer(s.admin, admin, adminMaxConns))
+	}
+	announced := false
+	var ann Announcement
+	if s.storeDir != "" {
+		// the listeners are bound: a client reading the file connects and
+		// waits in the accept queue until the servers below run
+		var err error
+		if ann, err = s.announce(s.storeDir, l, admin); err != nil {
+			// not fatal: only steer store stats looks for it
+			s.log.Warn("could not announce the collector in its store directory: steer store stats will not find it while it runs",
+				"file", AnnounceFile, "error", err)
+		}
+		announced = err == nil
 	}
 	errc := make(chan error, len(servers))
 	for _, sv := range servers {
@@ -72,6 +87,13 @@ func (s *Server) Serve(ctx context.Context, l, admin net.Listener) error {
 		errs = append(errs, sv.hs.Shutdown(sctx))
 	}
 	cancel()
+	if announced {
+		// no longer served; the store stays held until the spool is loaded
+		// and the caller closes it
+		if err := unannounce(s.storeDir, ann); err != nil {
+			s.log.Warn("could not remove the collector's announcement", "file", AnnounceFile, "error", err)
+		}
+	}
 	errs = slices.DeleteFunc(errs, func(err error) bool { return errors.Is(err, http.ErrServerClosed) })
 	return errors.Join(errors.Join(errs...), s.Close())
 }

@@ -45,6 +45,12 @@ type Options struct {
 	LoadBatch    int           // beacons per load (default 50,000)
 	LoadInterval time.Duration // longest wait before loading what is spooled (default 1 s)
 
+	// StoreDir is the store's directory, when the collector has one (steer
+	// collect): while Serve runs, StoreDir/collector.json (AnnounceFile)
+	// names this process and the URL of its /v1/store/stats, for processes
+	// that DuckDB's lock keeps out of the store (steer store stats).
+	StoreDir string
+
 	fs fileOps // the spool's file layer (tests inject faults); zero: the os
 }
 
@@ -67,6 +73,7 @@ type Server struct {
 	anyOrig   bool
 	limiter   *limiter
 	pops      []byte // /rum/pops.json
+	storeDir  string // Options.StoreDir
 
 	beacons  *intake[store.Beacon]
 	queries  *intake[rum.LogEntry]
@@ -84,7 +91,7 @@ func New(cfg *Config, st store.Store, opt Options) (*Server, error) {
 		cfg = Defaults()
 	}
 	s := &Server{
-		cfg: cfg, st: st, log: opt.Logger, now: opt.Now, reg: opt.Registry,
+		cfg: cfg, st: st, log: opt.Logger, now: opt.Now, reg: opt.Registry, storeDir: opt.StoreDir,
 		tokens: map[[32]byte]bool{}, origins: map[string]bool{}, warnLast: map[string]time.Time{},
 	}
 	if s.log == nil {
@@ -138,13 +145,15 @@ func New(cfg *Config, st store.Store, opt Options) (*Server, error) {
 	s.admin.Handle("/metrics", metricsHandler)
 	s.admin.HandleFunc("/querylog", s.serveQueryLog)
 	s.admin.HandleFunc("/healthz", s.serveHealth)
+	s.admin.HandleFunc(StoreStatsPath, s.serveStoreStats)
 	if cfg.Admin == "" {
 		// no admin listener: the query log on the public one (it has its
-		// own tokens), the metrics only for this host
+		// own tokens), the metrics and the store's stats only for this host
 		s.mux.HandleFunc("/querylog", s.serveQueryLog)
 		s.mux.Handle("/metrics", s.localOnly(metricsHandler))
+		s.mux.Handle(StoreStatsPath, s.localOnly(http.HandlerFunc(s.serveStoreStats)))
 	} else {
-		for _, p := range []string{"/metrics", "/querylog"} {
+		for _, p := range []string{"/metrics", "/querylog", StoreStatsPath} {
 			s.mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
 				http.Error(w, "404 page not found: "+p+" is served on the admin listener", http.StatusNotFound)
 			})
@@ -303,21 +312,21 @@ func (s *Server) throttle(key string) bool {
 }
 
 // localOnly serves h only to loopback peers that are not forwarding a
-// request (no proxy header): the public listener's /metrics when there is
-// no admin listener.
+// request (no proxy header): the public listener's /metrics and
+// /v1/store/stats when there is no admin listener.
 func (s *Server) localOnly(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ap, err := netip.ParseAddrPort(r.RemoteAddr)
 		if err != nil || !ap.Addr().Unmap().IsLoopback() || r.Header.Get(s.cfg.ProxyHeader) != "" || r.Header.Get("Forwarded") != "" {
-			http.Error(w, "404 page not found: /metrics is served to this host only, or on the admin listener (admin:)", http.StatusNotFound)
+			http.Error(w, "404 page not found: "+r.URL.Path+" is served to this host only, or on the admin listener (admin:)", http.StatusNotFound)
 			return
 		}
 		h.ServeHTTP(w, r)
 	})
 }
 
-// AdminHandler serves the admin endpoints: /metrics, /querylog, /healthz
-// (Serve runs it on the admin listener).
+// AdminHandler serves the admin endpoints: /metrics, /querylog, /healthz,
+// /v1/store/stats (Serve runs it on the admin listener).
 func (s *Server) AdminHandler() http.Handler { return s.admin }
 
 // serveHealth answers 200 "ok", or 503 naming what is wrong: a spool

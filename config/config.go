@@ -253,11 +253,15 @@ type Addrs struct {
 	IPv6 []netip.Addr
 }
 
-// Static holds plain records of a non-steered name.
+// Static holds plain records of a non-steered name: addresses and TXT, or
+// a CNAME alone.
 type Static struct {
 	IPv4 []netip.Addr
 	IPv6 []netip.Addr
 	TXT  []string
+	// CNAME is the absolute target of a CNAME record; when set, the name
+	// holds nothing else (RFC 1034 §3.6.2).
+	CNAME string
 }
 
 // Record is one owner name of a zone: either steered (Steering non-empty) or
@@ -271,6 +275,13 @@ type Record struct {
 	ECSMap      string
 	ResolverMap string
 	Default     Addrs // the default (anycast) answer, used by StepDefault
+	// CNAMETemplate, when set, makes the record answer a CNAME to a
+	// per-PoP name instead of the PoP's addresses: the template (absolute,
+	// lowercase) with every "{pop}" replaced by the chosen PoP's label
+	// ([Record.CNAMEFor]). DefaultCNAME is then the target of the default
+	// step, in place of Default's addresses.
+	CNAMETemplate string
+	DefaultCNAME  string
 	// RUM marks the RUM record: it answers its own name and every name below
 	// it (the random test names), and each such query is logged to QueryLog.
 	RUM    bool
@@ -283,6 +294,26 @@ type Record struct {
 
 // Steered reports whether the record answers by steering.
 func (r *Record) Steered() bool { return r.Static == nil }
+
+// PoPPlaceholder is what a record's cname_template writes for the chosen
+// PoP's label.
+const PoPPlaceholder = "{pop}"
+
+// IsCNAME reports whether the record answers a CNAME: a static CNAME or a
+// steered record with a CNAME template.
+func (r *Record) IsCNAME() bool {
+	return r.CNAMETemplate != "" || (r.Static != nil && r.Static.CNAME != "")
+}
+
+// CNAMEFor returns the CNAME target of a steered CNAME record for the PoP
+// labelled l (its CNAMETemplate with l for every "{pop}"), or "" when the
+// record has no template.
+func (r *Record) CNAMEFor(l popmap.Label) string {
+	if r.CNAMETemplate == "" {
+		return ""
+	}
+	return strings.ReplaceAll(r.CNAMETemplate, PoPPlaceholder, string(l))
+}
 
 // Has reports whether the record's steering chain contains s.
 func (r *Record) Has(s Step) bool {
@@ -526,14 +557,16 @@ type rawNS struct {
 }
 
 type rawAddrs struct {
-	IPv4 []string `yaml:"ipv4"`
-	IPv6 []string `yaml:"ipv6"`
+	IPv4  []string `yaml:"ipv4"`
+	IPv6  []string `yaml:"ipv6"`
+	CNAME string   `yaml:"cname"`
 }
 
 type rawStatic struct {
-	IPv4 []string `yaml:"ipv4"`
-	IPv6 []string `yaml:"ipv6"`
-	TXT  []string `yaml:"txt"`
+	IPv4  []string `yaml:"ipv4"`
+	IPv6  []string `yaml:"ipv6"`
+	TXT   []string `yaml:"txt"`
+	CNAME string   `yaml:"cname"`
 }
 
 type rawRecord struct {
@@ -543,6 +576,7 @@ type rawRecord struct {
 	ECSMap      string     `yaml:"ecs_map"`
 	ResolverMap string     `yaml:"resolver_map"`
 	Default     *rawAddrs  `yaml:"default"`
+	CNAMETmpl   string     `yaml:"cname_template"`
 	RUM         bool       `yaml:"rum"`
 	Static      *rawStatic `yaml:"static"`
 	HealthPol   string     `yaml:"health_policy"`
@@ -792,6 +826,9 @@ func convertRecord(el *errList, path string, rr *rawRecord, origin, dir string) 
 			IPv6: parseAddrs(el, path+".static.ipv6", rr.Static.IPv6),
 			TXT:  rr.Static.TXT,
 		}
+		if t := rr.Static.CNAME; t != "" {
+			r.Static.CNAME = cnameTarget(el, path+".static.cname", t, origin)
+		}
 		// A static record keeps Steering empty; Validate rejects any
 		// steering keys next to static, so record what was given.
 		if rr.Steering != nil {
@@ -821,8 +858,42 @@ func convertRecord(el *errList, path string, rr *rawRecord, origin, dir string) 
 			IPv4: parseAddrs(el, path+".default.ipv4", rr.Default.IPv4),
 			IPv6: parseAddrs(el, path+".default.ipv6", rr.Default.IPv6),
 		}
+		if t := rr.Default.CNAME; t != "" {
+			r.DefaultCNAME = cnameTarget(el, path+".default.cname", t, origin)
+		}
+	}
+	if t := rr.CNAMETmpl; t != "" {
+		r.CNAMETemplate = absTemplate(t, origin)
 	}
 	return r
+}
+
+// cnameTarget makes a CNAME target absolute the way every other name of a
+// zone is written (see absName; "@" is the apex).
+func cnameTarget(el *errList, path, s, origin string) string {
+	if s == "@" {
+		return origin
+	}
+	n, err := absName(s, origin)
+	if err != nil {
+		el.add(path, "%v", err)
+		return ""
+	}
+	return n
+}
+
+// absTemplate makes a cname_template absolute by absName's rule and
+// lowercases it. Its syntax is checked by Validate, on the names it gives
+// for the configured PoPs.
+func absTemplate(s, origin string) string {
+	lower := strings.ToLower(s)
+	switch {
+	case strings.HasSuffix(lower, "."):
+		return lower
+	case lower+"." == origin || strings.HasSuffix(lower+".", "."+origin):
+		return lower + "."
+	}
+	return lower + "." + origin
 }
 
 // convertCheck applies the defaults of a health check. Defaults that only

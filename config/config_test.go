@@ -249,6 +249,9 @@ func FuzzParse(f *testing.F) {
 		}
 		f.Add(b)
 	}
+	for _, tc := range cnameCases {
+		f.Add([]byte(cnameYAML(tc.records)))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse(data, "fuzz/steer.yaml")
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -277,6 +278,7 @@ func (c *Config) validateZones(el *errList, labels map[popmap.Label]bool) {
 	for i := range c.Zones {
 		c.validateZone(el, fmt.Sprintf("zones[%d]", i), &c.Zones[i], zones, labels)
 	}
+	c.validateCNAMEChains(el)
 }
 
 func checkName(el *errList, path, name string) bool {
@@ -367,9 +369,22 @@ func (c *Config) validateZone(el *errList, path string, z *Zone, zones map[strin
 				el.add(p+".name", "%q belongs to the configured zone %q", r.Name, deeperZone(r.Name, z.Name, zones))
 			}
 			if j, dup := names[r.Name]; dup {
-				el.add(p+".name", "duplicate record %q (also records[%d])", r.Name, j)
+				if r.IsCNAME() || z.Records[j].IsCNAME() {
+					el.add(p+".name", "duplicate record %q (also records[%d]): a CNAME cannot share its name with other data (RFC 1034 §3.6.2)", r.Name, j)
+				} else {
+					el.add(p+".name", "duplicate record %q (also records[%d])", r.Name, j)
+				}
 			}
 			names[r.Name] = i
+			if r.IsCNAME() {
+				cp := cnamePath(p, r)
+				if r.Name == z.Name {
+					el.add(cp, "the zone apex cannot be a CNAME (it holds the zone's SOA and NS records)")
+				}
+				if j, ok := nsSeen[r.Name]; ok {
+					el.add(cp, "%q is the name server ns[%d] of the zone, which cannot be a CNAME (RFC 2181 §10.3)", r.Name, j)
+				}
+			}
 		}
 		if r.RUM {
 			switch {
@@ -401,12 +416,19 @@ func (c *Config) validateRecord(el *errList, p string, r *Record, labels map[pop
 		el.add(p+".ttl", "must be ≤ %d", MaxTTL)
 	}
 	if r.Static != nil {
-		if len(r.Steering) > 0 || r.ECSMap != "" || r.ResolverMap != "" || len(r.Default.IPv4)+len(r.Default.IPv6) > 0 {
-			el.add(p+".static", "a static record takes no steering, ecs_map, resolver_map or default")
+		if len(r.Steering) > 0 || r.ECSMap != "" || r.ResolverMap != "" || len(r.Default.IPv4)+len(r.Default.IPv6) > 0 ||
+			r.DefaultCNAME != "" || r.CNAMETemplate != "" {
+			el.add(p+".static", "a static record takes no steering, ecs_map, resolver_map, default or cname_template")
 		}
 		s := r.Static
-		if len(s.IPv4)+len(s.IPv6)+len(s.TXT) == 0 {
-			el.add(p+".static", "at least one of ipv4, ipv6, txt required")
+		switch {
+		case s.CNAME != "":
+			if len(s.IPv4)+len(s.IPv6)+len(s.TXT) > 0 {
+				el.add(p+".static.cname", "a CNAME cannot sit next to other data (ipv4, ipv6, txt) at the same name (RFC 1034 §3.6.2)")
+			}
+			checkTarget(el, p+".static.cname", s.CNAME, r.Name)
+		case len(s.IPv4)+len(s.IPv6)+len(s.TXT) == 0:
+			el.add(p+".static", "at least one of ipv4, ipv6, txt, cname required")
 		}
 		checkAddrs(el, p+".static.ipv4", s.IPv4, 4)
 		checkAddrs(el, p+".static.ipv6", s.IPv6, 6)
@@ -456,6 +478,20 @@ func (c *Config) validateRecord(el *errList, p string, r *Record, labels map[pop
 	}
 	nd := len(r.Default.IPv4) + len(r.Default.IPv6)
 	switch {
+	case r.CNAMETemplate != "":
+		c.validateTemplate(el, p, r)
+		switch {
+		case nd > 0:
+			el.add(p+".default", "a record with cname_template answers names: give default.cname, not addresses")
+		case def && r.DefaultCNAME == "":
+			el.add(p+".default.cname", "required when steering has default (the record answers CNAMEs)")
+		case !def && r.DefaultCNAME != "":
+			el.add(p+".default.cname", "set but steering has no default")
+		case r.DefaultCNAME != "":
+			checkTarget(el, p+".default.cname", r.DefaultCNAME, r.Name)
+		}
+	case r.DefaultCNAME != "":
+		el.add(p+".default.cname", "only for a record with cname_template (the default of an address record is ipv4/ipv6)")
 	case def && nd == 0:
 		el.add(p+".default", "at least one address required when steering has default")
 	case !def && nd > 0:
@@ -473,3 +509,216 @@ func (s State) String() string { return string(s) }
 
 // String returns the step's name.
 func (s Step) String() string { return string(s) }
+
+// cnamePath is the key path of what makes r a CNAME record.
+func cnamePath(p string, r *Record) string {
+	if r.Static != nil {
+		return p + ".static.cname"
+	}
+	return p + ".cname_template"
+}
+
+// checkTarget checks a CNAME target: a canonical absolute name other than
+// the owner's.
+func checkTarget(el *errList, path, target, owner string) {
+	if !checkName(el, path, target) {
+		return
+	}
+	if target == owner {
+		el.add(path, "a CNAME cannot point at its own name %q", owner)
+	}
+}
+
+// validateTemplate checks a record's cname_template on the names it gives
+// for the configured PoPs (for a placeholder label when there are none),
+// reporting the first bad one.
+func (c *Config) validateTemplate(el *errList, p string, r *Record) {
+	path := p + ".cname_template"
+	t := r.CNAMETemplate
+	if !strings.Contains(t, PoPPlaceholder) {
+		el.add(path, "%q has no %s: each PoP's label takes its place (a name for every PoP alike is a static cname)", t, PoPPlaceholder)
+		return
+	}
+	if strings.ContainsAny(strings.ReplaceAll(t, PoPPlaceholder, ""), "{}") {
+		el.add(path, "%q: the only placeholder is %s", t, PoPPlaceholder)
+		return
+	}
+	labels := c.Labels()
+	if len(labels) == 0 {
+		labels = []popmap.Label{"pop"}
+	}
+	for _, l := range labels {
+		if CheckLabel(l) != nil {
+			continue // reported under pops
+		}
+		n := r.CNAMEFor(l)
+		cn, err := canonicalName(n)
+		switch {
+		case err != nil:
+			el.add(path, "%q for PoP %q: %v", t, l, err)
+		case cn != n:
+			el.add(path, "%q gives %q for PoP %q, which is not canonical (want %q)", t, n, l, cn)
+		case n == r.Name:
+			el.add(path, "%q gives the record's own name %q for PoP %q", t, n, l)
+		default:
+			continue
+		}
+		return
+	}
+}
+
+// cnameTargets returns every name record r may answer as its CNAME target,
+// with the PoP it is for ("" for a static or default target).
+func (c *Config) cnameTargets(r *Record) (targets []string, pops []popmap.Label) {
+	switch {
+	case r.Static != nil && r.Static.CNAME != "":
+		return []string{r.Static.CNAME}, []popmap.Label{""}
+	case r.CNAMETemplate != "":
+		for _, l := range c.Labels() {
+			targets, pops = append(targets, r.CNAMEFor(l)), append(pops, l)
+		}
+		if r.DefaultCNAME != "" {
+			targets, pops = append(targets, r.DefaultCNAME), append(pops, "")
+		}
+	}
+	return targets, pops
+}
+
+// validateCNAMEChains checks what CNAME targets inside the configured
+// zones lead to: each must name something of the zone (a record, a name
+// server's name, the apex, a name with records below it, or a name below
+// the RUM record), not NXDOMAIN, and no chain of CNAMEs may loop.
+func (c *Config) validateCNAMEChains(el *errList) {
+	type at struct{ zone, rec int }
+	cnames := map[string]at{} // owner → CNAME record
+	exists := map[string]bool{}
+	var rum []string
+	add := func(name, apex string) {
+		for n := name; n != "" && !exists[n]; {
+			exists[n] = true
+			if n == apex {
+				break
+			}
+			_, parent, ok := strings.Cut(n, ".")
+			if !ok || !inZone(parent, apex) {
+				break
+			}
+			n = parent
+		}
+	}
+	found := false
+	for zi := range c.Zones {
+		z := &c.Zones[zi]
+		if z.Name == "" {
+			continue
+		}
+		exists[z.Name] = true
+		for _, ns := range z.NS {
+			if inZone(ns.Name, z.Name) {
+				add(ns.Name, z.Name)
+			}
+		}
+		for ri := range z.Records {
+			r := &z.Records[ri]
+			if r.Name == "" || !inZone(r.Name, z.Name) {
+				continue
+			}
+			add(r.Name, z.Name)
+			if r.RUM {
+				rum = append(rum, r.Name)
+			}
+			if r.IsCNAME() {
+				found = true
+				if _, dup := cnames[r.Name]; !dup {
+					cnames[r.Name] = at{zi, ri}
+				}
+			}
+		}
+	}
+	if !found {
+		return
+	}
+	ourZone := func(name string) string {
+		best := ""
+		for i := range c.Zones {
+			if zn := c.Zones[i].Name; zn != "" && inZone(name, zn) && len(zn) > len(best) {
+				best = zn
+			}
+		}
+		return best
+	}
+	known := func(name string) bool {
+		if exists[name] {
+			return true
+		}
+		for _, r := range rum {
+			if inZone(name, r) {
+				return true
+			}
+		}
+		return false
+	}
+	path := func(a at) string {
+		return cnamePath(fmt.Sprintf("zones[%d].records[%d]", a.zone, a.rec), &c.Zones[a.zone].Records[a.rec])
+	}
+	for zi := range c.Zones {
+		for ri := range c.Zones[zi].Records {
+			r := &c.Zones[zi].Records[ri]
+			targets, pops := c.cnameTargets(r)
+			for i, t := range targets {
+				zn := ourZone(t)
+				if t == "" || zn == "" || known(t) {
+					continue
+				}
+				what := ""
+				if pops[i] != "" {
+					what = fmt.Sprintf(" (PoP %q)", pops[i])
+				}
+				el.add(path(at{zi, ri}), "target %q%s does not exist in zone %q (the answer would be NXDOMAIN)", t, what, zn)
+				break
+			}
+		}
+	}
+
+	// Loops: a depth-first walk over owner → targets, in config order.
+	const (
+		unseen = iota
+		onPath
+		done
+	)
+	state := map[string]int{}
+	var stack []string
+	var walk func(name string)
+	walk = func(name string) {
+		a, ok := cnames[name]
+		if !ok || state[name] == done {
+			return
+		}
+		state[name] = onPath
+		stack = append(stack, name)
+		targets, _ := c.cnameTargets(&c.Zones[a.zone].Records[a.rec])
+		reported := false
+		for _, t := range targets {
+			switch state[t] {
+			case onPath:
+				if !reported && t != name { // a CNAME to itself is reported by checkTarget
+					i := slices.Index(stack, t)
+					loop := append(slices.Clone(stack[i:]), t)
+					el.add(path(cnames[t]), "CNAME loop: %s", strings.Join(loop, " → "))
+					reported = true
+				}
+			case unseen:
+				walk(t)
+			}
+		}
+		stack = stack[:len(stack)-1]
+		state[name] = done
+	}
+	for zi := range c.Zones {
+		for ri := range c.Zones[zi].Records {
+			if r := &c.Zones[zi].Records[ri]; r.IsCNAME() {
+				walk(r.Name)
+			}
+		}
+	}
+}

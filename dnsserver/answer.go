@@ -3,6 +3,7 @@ package dnsserver
 import (
 	"encoding/binary"
 	"net/netip"
+	"slices"
 
 	"github.com/miekg/dns"
 
@@ -83,7 +84,7 @@ func ecsScope(q *query, scope int) int {
 func (r *responder) fastAnswer(snap *snapshot, src netip.AddrPort, tcp bool, out []byte) []byte {
 	q := &r.q
 	n := snap.names[string(q.lower())]
-	if n == nil || n.rec == nil || n.rec.id < 0 || n.rec.cfg.RUM {
+	if n == nil || n.rec == nil || n.rec.id < 0 || n.rec.cfg.RUM || n.rec.cname != nil {
 		return nil
 	}
 	rec := n.rec
@@ -256,7 +257,22 @@ func (r *responder) slowAnswer(snap *snapshot, src netip.AddrPort, tcp bool, out
 	return b
 }
 
+// maxChain bounds the names one answer covers: the query name and the
+// CNAME targets followed in our zones after it. A longer chain ends with
+// its last CNAME, which the resolver follows itself.
+const maxChain = 8
+
 // resolve fills in an authoritative answer for a well-formed IN query.
+//
+// A CNAME is answered for every type (but ANY, which gets the CNAME alone,
+// RFC 8482) and followed while its target is in one of our zones: the
+// target's records of the asked type are appended, and its CNAME if it has
+// one, up to maxChain names, ending at a loop, at the RUM record (whose
+// queries are logged by their own name, so the resolver asks it itself)
+// and at a target outside our zones. A target that does not exist ends it
+// with NXDOMAIN, one without the type with NODATA, and the SOA of the
+// target's zone (RFC 2308, RFC 6604). The ECS scope covers every decision
+// taken: the longest of their scopes.
 func (r *responder) resolve(snap *snapshot, m *dns.Msg, src netip.AddrPort) (steering.Source, int) {
 	q := &r.q
 	n, z := snap.find(q.lower())
@@ -265,12 +281,6 @@ func (r *responder) resolve(snap *snapshot, m *dns.Msg, src netip.AddrPort) (ste
 		return steering.SourceNone, 0
 	}
 	m.Authoritative = true
-	qname := m.Question[0].Name
-	negative := func() {
-		soa := dns.Copy(z.soa).(*dns.SOA)
-		soa.Hdr.Ttl = z.negTTL
-		m.Ns = append(m.Ns, soa)
-	}
 	switch {
 	case q.qtype == typeAXFR || q.qtype == typeIXFR:
 		m.Authoritative = false
@@ -278,29 +288,83 @@ func (r *responder) resolve(snap *snapshot, m *dns.Msg, src netip.AddrPort) (ste
 		return steering.SourceNone, 0
 	case n == nil:
 		m.Rcode = dns.RcodeNameError
-		negative()
-		return steering.SourceNone, 0
-	case q.qtype == typeANY:
-		// RFC 8482: a minimal answer instead of everything.
-		m.Answer = append(m.Answer, &dns.HINFO{Hdr: dns.RR_Header{Name: qname, Rrtype: dns.TypeHINFO, Class: dns.ClassINET, Ttl: 3600}, Cpu: "RFC8482"})
+		negative(m, z)
 		return steering.SourceNone, 0
 	}
-	isApex := string(q.lower()) == z.apex
+	cl := client(q, src)
+	owner, lname := m.Question[0].Name, q.lower()
+	source, scope := steering.SourceNone, 0
+	var seen [maxChain]*node
+	for hop := 0; ; hop++ {
+		seen[hop] = n
+		before := len(m.Answer)
+		t, ds, sc := r.answerNode(snap, m, n, z, owner, lname, cl)
+		if source == steering.SourceNone {
+			source = ds
+		}
+		scope = max(scope, sc)
+		if t == nil {
+			if len(m.Answer) == before {
+				negative(m, z) // NODATA
+			}
+			break
+		}
+		if hop+1 == maxChain {
+			break
+		}
+		tn, tz := snap.find(t.wire)
+		if tz == nil {
+			break // not ours: the resolver follows it
+		}
+		if tn == nil {
+			m.Rcode = dns.RcodeNameError
+			negative(m, tz)
+			break
+		}
+		if (tn.rec != nil && tn.rec.cfg.RUM) || slices.Contains(seen[:hop+1], tn) {
+			break
+		}
+		n, z, owner, lname = tn, tz, t.name, t.wire
+	}
+	return source, scope
+}
+
+// negative puts the zone's SOA, with the negative TTL, in authority.
+func negative(m *dns.Msg, z *zone) {
+	soa := dns.Copy(z.soa).(*dns.SOA)
+	soa.Hdr.Ttl = z.negTTL
+	m.Ns = append(m.Ns, soa)
+}
+
+// answerNode appends to m.Answer what node n of zone z (owner in
+// presentation form, lname its lowercase wire form) holds of the queried
+// type. For a CNAME it returns the target to follow, if any, and for a
+// steered record the decision's source and scope.
+func (r *responder) answerNode(snap *snapshot, m *dns.Msg, n *node, z *zone, owner string, lname []byte, cl steering.Client) (*target, steering.Source, int) {
+	q := &r.q
+	rec := n.rec
+	if rec != nil && rec.cname != nil {
+		return r.answerCNAME(snap, m, rec, owner, cl)
+	}
+	if q.qtype == typeANY {
+		// RFC 8482: a minimal answer instead of everything.
+		m.Answer = append(m.Answer, &dns.HINFO{Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeHINFO, Class: dns.ClassINET, Ttl: 3600}, Cpu: "RFC8482"})
+		return nil, steering.SourceNone, 0
+	}
+	isApex := string(lname) == z.apex
 	if isApex && q.qtype == typeSOA {
 		m.Answer = append(m.Answer, z.soa)
-		return steering.SourceNone, 0
+		return nil, steering.SourceNone, 0
 	}
 	if isApex && q.qtype == typeNS {
 		m.Answer = append(m.Answer, z.ns...)
 		m.Extra = append(m.Extra, z.extra...)
-		return steering.SourceNone, 0
+		return nil, steering.SourceNone, 0
 	}
 	source, scope := steering.SourceNone, 0
 	switch {
-	case n.rec != nil && n.rec.id >= 0 && (q.qtype == typeA || q.qtype == typeAAAA):
-		rec := n.rec
+	case rec != nil && rec.id >= 0 && (q.qtype == typeA || q.qtype == typeAAAA):
 		fam := family(q.qtype)
-		cl := client(q, src)
 		d := snap.chains[rec.id].Decide(fam, cl)
 		source, scope = d.Source, d.Scope
 		var addrs [][]byte
@@ -313,26 +377,26 @@ func (r *responder) resolve(snap *snapshot, m *dns.Msg, src netip.AddrPort) (ste
 			addrs = rec.def[fam]
 		}
 		for _, a := range addrs {
-			m.Answer = append(m.Answer, addrRR(qname, q.qtype, rec.cfg.TTL, a))
+			m.Answer = append(m.Answer, addrRR(owner, q.qtype, rec.cfg.TTL, a))
 		}
 		if rec.cfg.RUM {
-			r.srv.qlog.record(q, qname, cl, label, d.Source)
+			r.srv.qlog.record(q, owner, cl, label, d.Source)
 		}
-	case n.rec != nil && n.rec.cfg.Static != nil:
-		st := n.rec.cfg.Static
-		ttl := n.rec.cfg.TTL
+	case rec != nil && rec.cfg.Static != nil:
+		st := rec.cfg.Static
+		ttl := rec.cfg.TTL
 		switch q.qtype {
 		case typeA:
 			for _, a := range st.IPv4 {
-				m.Answer = append(m.Answer, addrRR(qname, q.qtype, ttl, a.AsSlice()))
+				m.Answer = append(m.Answer, addrRR(owner, q.qtype, ttl, a.AsSlice()))
 			}
 		case typeAAAA:
 			for _, a := range st.IPv6 {
-				m.Answer = append(m.Answer, addrRR(qname, q.qtype, ttl, a.AsSlice()))
+				m.Answer = append(m.Answer, addrRR(owner, q.qtype, ttl, a.AsSlice()))
 			}
 		case typeTXT:
 			for _, t := range st.TXT {
-				m.Answer = append(m.Answer, &dns.TXT{Hdr: dns.RR_Header{Name: qname, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: ttl}, Txt: []string{t}})
+				m.Answer = append(m.Answer, &dns.TXT{Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: ttl}, Txt: []string{t}})
 			}
 		}
 	case n.glue != nil && (q.qtype == typeA || q.qtype == typeAAAA):
@@ -343,13 +407,47 @@ func (r *responder) resolve(snap *snapshot, m *dns.Msg, src netip.AddrPort) (ste
 			as = n.glue.IPv6
 		}
 		for _, a := range as {
-			m.Answer = append(m.Answer, addrRR(qname, q.qtype, z.cfg.TTL, a.AsSlice()))
+			m.Answer = append(m.Answer, addrRR(owner, q.qtype, z.cfg.TTL, a.AsSlice()))
 		}
 	}
-	if len(m.Answer) == 0 {
-		negative() // NODATA
+	return nil, source, scope
+}
+
+// answerCNAME appends the CNAME of rec: its static target, or the target
+// of the PoP its chain decides (the default's when the default step
+// decides or the PoP is in anycast state; none, NODATA, when nothing
+// does). The decision is taken once for every query type (FamilyV4 over a
+// view in which state and health alone make a PoP usable; see
+// applyOverlay), so that the CNAME a resolver caches holds for all types.
+// A and AAAA queries at the RUM record are logged with the chosen PoP, as
+// for a record of addresses. It returns the target to follow: none for
+// CNAME and ANY queries.
+func (r *responder) answerCNAME(snap *snapshot, m *dns.Msg, rec *record, owner string, cl steering.Client) (*target, steering.Source, int) {
+	q := &r.q
+	t, source, scope := rec.cname.static, steering.SourceNone, 0
+	if rec.id >= 0 {
+		d := snap.chains[rec.id].Decide(steering.FamilyV4, cl)
+		source, scope = d.Source, d.Scope
+		label := popmap.Label("")
+		switch {
+		case d.PoP >= 0:
+			t = rec.cname.pop[d.PoP]
+			label = snap.cfg.PoPs[d.PoP].Label
+		case d.Source == steering.SourceDefault || d.Anycast:
+			t = rec.cname.def
+		}
+		if rec.cfg.RUM && (q.qtype == typeA || q.qtype == typeAAAA) {
+			r.srv.qlog.record(q, owner, cl, label, d.Source)
+		}
 	}
-	return source, scope
+	if t == nil {
+		return nil, source, scope
+	}
+	m.Answer = append(m.Answer, &dns.CNAME{Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: rec.cfg.TTL}, Target: t.name})
+	if q.qtype == typeCNAME || q.qtype == typeANY {
+		return nil, source, scope
+	}
+	return t, source, scope
 }
 
 func addrRR(name string, qtype uint16, ttl uint32, a []byte) dns.RR {

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/steer-gslb/steer/config"
@@ -88,12 +90,25 @@ func (s *snapshot) applyOverlay(ov *overlay) {
 		}
 		return ov.local == nil || ov.local(list[i].Label)
 	}
-	view := func(rec string, withHealth bool) *steering.PoPs {
-		return steering.NewPoPsWith(list, func(i int) (config.State, bool) {
+	// A CNAME record answers a name, never a PoP's addresses: its chain
+	// sees every PoP as having an address of both families, so that state
+	// and health alone decide and the decision (taken as FamilyV4) is the
+	// same for every query type — a resolver caches one CNAME for all.
+	var cnameList []config.PoP
+	view := func(rec string, cname, withHealth bool) *steering.PoPs {
+		l := list
+		if cname {
+			if cnameList == nil {
+				cnameList = anyFamily(list)
+			}
+			l = cnameList
+		}
+		return steering.NewPoPsWith(l, func(i int) (config.State, bool) {
 			return admin(i, rec), !withHealth || healthy(i)
 		})
 	}
-	global, globalOpen := view("", true), view("", false)
+	global, globalOpen := view("", false, true), view("", false, false)
+	var cnameGlobal, cnameOpen *steering.PoPs
 	s.pops = global
 	// The moves apply to the control map, only at the version they were
 	// computed on.
@@ -105,9 +120,19 @@ func (s *snapshot) applyOverlay(ov *overlay) {
 	}
 	s.chains = make([]*steering.Chain, len(s.records))
 	for _, r := range s.records {
-		pops, open := global, globalOpen
+		cname := r.cname != nil
+		pops, open, def := global, globalOpen, r.cfg.Default
+		if cname {
+			if cnameGlobal == nil {
+				cnameGlobal, cnameOpen = view("", true, true), view("", true, false)
+			}
+			pops, open, def = cnameGlobal, cnameOpen, config.Addrs{}
+			if r.cname.def != nil {
+				def.IPv4 = anyAddr // the chain's default step decides; the answer is r.cname.def
+			}
+		}
 		if ov.ctl != nil && hasRecordOverride(ov.ctl, r.cfg.Name) {
-			pops, open = view(r.cfg.Name, true), view(r.cfg.Name, false)
+			pops, open = view(r.cfg.Name, cname, true), view(r.cfg.Name, cname, false)
 		}
 		opt := steering.Options{Open: open, FailClosed: r.cfg.HealthPolicy == config.FailClosed, GeoDB: s.geoDB}
 		if patchFile != "" && r.cfg.ECSMap == patchFile {
@@ -116,8 +141,24 @@ func (s *snapshot) applyOverlay(ov *overlay) {
 		if patchFile != "" && r.cfg.ResolverMap == patchFile {
 			opt.ResolverPatch = ov.patch
 		}
-		s.chains[r.id] = steering.NewChainWith(r.cfg.Steering, r.ecs, r.res, pops, r.cfg.Default, opt)
+		s.chains[r.id] = steering.NewChainWith(r.cfg.Steering, r.ecs, r.res, pops, def, opt)
 	}
+}
+
+// anyAddr stands in for the addresses of a PoP or default that a CNAME
+// record's chain must see as present; it is never answered.
+var anyAddr = []netip.Addr{netip.IPv4Unspecified()}
+
+// anyFamily returns a copy of the PoPs in which each has an IPv4 address,
+// for the chains of CNAME records.
+func anyFamily(list []config.PoP) []config.PoP {
+	out := slices.Clone(list)
+	for i := range out {
+		if len(out[i].IPv4) == 0 {
+			out[i].IPv4 = anyAddr
+		}
+	}
+	return out
 }
 
 func hasRecordOverride(st *control.State, rec string) bool {

@@ -26,9 +26,10 @@ func FuzzParseECS(f *testing.F) {
 	})
 }
 
-// FuzzAnswer sends arbitrary messages through the whole handler: it must
-// never panic, and every response must unpack, carry the query's ID and fit
-// the UDP limit.
+// FuzzAnswer sends arbitrary messages through the whole handler (the
+// example config with the CNAME records of cnameEdits): it must never
+// panic, and every response must unpack, carry the query's ID and fit the
+// UDP limit.
 func FuzzAnswer(f *testing.F) {
 	for _, tc := range steerCases {
 		b, _ := newQuery("www.example.net.", tc.qtype, tc.subnet).Pack()
@@ -44,7 +45,11 @@ func FuzzAnswer(f *testing.F) {
 		b, _ := q.Pack()
 		f.Add(b, true)
 	}
-	s, r, _ := testServer(f)
+	for _, tc := range cnameCases {
+		b, _ := newQuery(tc.qname, tc.qtype, tc.subnet).Pack()
+		f.Add(b, false)
+	}
+	s, r, _ := testServer(f, cnameEdits...)
 	f.Fuzz(func(t *testing.T, wire []byte, tcp bool) {
 		out := r.answer(s.snap.Load(), wire, resolver, tcp, nil)
 		if out == nil {

@@ -20,7 +20,7 @@ import (
 	"github.com/steer-gslb/steer/steering"
 )
 
-// queryLog appends one NDJSON line per RUM query (DESIGN.md format):
+// queryLog appends one NDJSON line per RUM query (docs/DESIGN.md, "DNS query log"):
 //
 //	{"ts":"…","qname":"k3f9q2x7w1.rum.example.net.","qtype":"A","resolver":"198.51.100.7","ecs":"203.0.113.0/24","pop":"fra","source":"ecs"}
 //

@@ -65,6 +65,42 @@ type record struct {
 	id       int // index into snapshot.chains; -1 for a static record
 	ecs, res *popmap.Table
 	def      [2][][]byte
+	cname    *cnames // nil for a record of addresses and TXT
+}
+
+// cnames are the targets a CNAME record answers: one for a static record;
+// one per PoP and the default step's for a steered one.
+type cnames struct {
+	static *target
+	pop    []*target // by PoP index
+	def    *target   // nil: no default step
+}
+
+// target is a CNAME target: its name for the answer, and its lowercase
+// wire form to follow it in our zones.
+type target struct {
+	name string
+	wire []byte
+}
+
+func newTarget(name string) *target { return &target{name: name, wire: []byte(wireName(name))} }
+
+// newCNAMEs returns the targets of a CNAME record, or nil.
+func newCNAMEs(rc *config.Record, pops []config.PoP) *cnames {
+	switch {
+	case rc.Static != nil && rc.Static.CNAME != "":
+		return &cnames{static: newTarget(rc.Static.CNAME)}
+	case rc.CNAMETemplate != "":
+		c := &cnames{pop: make([]*target, len(pops))}
+		for i := range pops {
+			c.pop[i] = newTarget(rc.CNAMEFor(pops[i].Label))
+		}
+		if rc.DefaultCNAME != "" {
+			c.def = newTarget(rc.DefaultCNAME)
+		}
+		return c
+	}
+	return nil
 }
 
 // loadedMap is a compiled map and the identity of the file it came from, so
@@ -205,7 +241,7 @@ func build(cfg *config.Config, cfgID fileID, prev *snapshot, serial uint64, ov *
 		s.addNode(zc.Name, z)
 		for ri := range zc.Records {
 			rc := &zc.Records[ri]
-			r := &record{cfg: rc, id: -1}
+			r := &record{cfg: rc, id: -1, cname: newCNAMEs(rc, cfg.PoPs)}
 			r.def[0], r.def[1] = addrBytes(rc.Default.IPv4), addrBytes(rc.Default.IPv6)
 			if rc.Steered() {
 				if rc.ECSMap != "" {

@@ -12,6 +12,7 @@ import (
 const (
 	typeA     = 1
 	typeNS    = 2
+	typeCNAME = 5
 	typeSOA   = 6
 	typeTXT   = 16
 	typeAAAA  = 28

@@ -244,7 +244,7 @@ func (t *Table) LookupIndex(addr netip.Addr) (int, int) {
 }
 
 // ECS source prefixes are capped at these lengths before lookup: no finer
-// client information is used or revealed (DESIGN.md; RFC 7871 §11.1).
+// client information is used or revealed (docs/DESIGN.md, "Privacy"; RFC 7871 §11.1).
 const (
 	MaxSource4 = 24
 	MaxSource6 = 56

@@ -1,5 +1,5 @@
 // Package probe is the measuring side of steer's real-user measurement
-// (DESIGN.md, "Probe"): the endpoint every PoP serves at /rum/probe
+// (docs/DESIGN.md, "Probe"): the endpoint every PoP serves at /rum/probe
 // ([Handler]), and the desktop/CLI agent that times HTTPS requests to
 // every PoP and to the anycast address, resolves one random name under the
 // RUM zone and posts the result to the collector as one beacon
@@ -37,9 +37,9 @@
 //     both kinds therefore land in the same column.
 //   - It is authenticated. TCP connect time is also one round trip, but the
 //     SYN-ACK may come from a middlebox: an L4 load balancer in front of the
-//     PoP, a transparent proxy, a captive portal (the reason DESIGN.md counts
-//     only HTTPS samples). The response to a request inside TLS comes from
-//     whoever holds the PoP's certificate.
+//     PoP, a transparent proxy, a captive portal (the reason only HTTPS
+//     samples count: docs/DESIGN.md, "Cleaning rules"). The response to a
+//     request inside TLS comes from whoever holds the PoP's certificate.
 //   - It is what production agents measure. Dropbox's desktop client timed
 //     requests to each PoP over a connection of its own; NS1 Pulsar's
 //     JavaScript tag reports the Resource Timing of a small object fetched
@@ -106,7 +106,7 @@
 // Access-Control-Expose-Headers: X-Edge-PoP (so the page may read the
 // response and the PoP that served it), and X-Edge-PoP. OPTIONS answers a
 // CORS preflight; other methods get 405. It never logs: client addresses
-// must not be written anywhere before truncation (DESIGN.md, "Collect").
+// must not be written anywhere before truncation (docs/DESIGN.md, "Privacy").
 // Servers that mount it should also discard net/http's own error log,
 // which names client addresses in TLS handshake errors; `steer
 // probe-target` does.

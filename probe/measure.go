@@ -62,7 +62,7 @@ type Config struct {
 
 	// Kind is the beacon's agent.kind: rum.KindDesktop (default) or
 	// rum.KindCLI. Platform is agent.platform (default runtime.GOOS, with
-	// "darwin" called "macos" as in DESIGN.md's examples).
+	// "darwin" called "macos" as in docs/DESIGN.md, "Beacons").
 	Kind     string
 	Platform string
 

@@ -419,8 +419,9 @@ func parseProbe(b []byte) (Probe, bool) {
 }
 
 // AppendBeacon appends b as one compact JSON line, without a newline, with
-// the fields in DESIGN.md's order: v, client_subnet, agent (kind, platform,
-// timer), dns_test, samples (ts, target, probe, rtt_ms, served_by). Absent
+// the fields in the order of docs/DESIGN.md, "Beacons": v, client_subnet,
+// agent (kind, platform, timer), dns_test, samples (ts, target, probe,
+// rtt_ms, served_by). Absent
 // optional fields (zero ClientSubnet, empty strings) are left out. RTTs are
 // written in their shortest decimal form ('f', -1), and timestamps in UTC as
 // 2006-01-02T15:04:05.000Z, with 6 or 9 fraction digits when the time has

@@ -89,7 +89,7 @@ type beaconCase struct {
 
 var beaconCases = []beaconCase{
 	// Valid beacons.
-	{name: "DESIGN.md example", mode: Bulk, in: designExample, want: &Beacon{
+	{name: "design doc example", mode: Bulk, in: designExample, want: &Beacon{
 		V: 1, ClientSubnet: netip.MustParsePrefix("203.0.113.0/24"),
 		Agent: Agent{Kind: KindDesktop, Platform: "windows", Timer: "qpc"}, DNSTest: "k3f9q2x7w1.rum.example.net",
 		Samples: []Sample{s0, {TS: t1, Target: Anycast, Probe: ProbeHTTPS, RTTms: 31, ServedBy: "ams"}}}},
@@ -404,12 +404,12 @@ func TestAppendBeaconDesignExample(t *testing.T) {
 	if got := string(AppendBeacon(nil, &b)); got != want {
 		t.Errorf("AppendBeacon:\n got %s\nwant %s", got, want)
 	}
-	// Compact, but the same document as DESIGN.md's.
+	// Compact, but the same document as docs/DESIGN.md's ("Beacons").
 	var x, y any
 	_ = json.Unmarshal([]byte(designExample), &x)
 	_ = json.Unmarshal([]byte(want), &y)
 	if xs, ys := mustJSON(t, x), mustJSON(t, y); xs != ys {
-		t.Errorf("not the DESIGN.md document:\n%s\n%s", xs, ys)
+		t.Errorf("not the docs/DESIGN.md document:\n%s\n%s", xs, ys)
 	}
 }
 

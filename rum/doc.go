@@ -1,5 +1,5 @@
 // Package rum is the codec for steer's two real-user-measurement
-// interchange formats (DESIGN.md, "Interchange formats"): beacons, which
+// interchange formats (docs/DESIGN.md, "Interchange formats"): beacons, which
 // agents send to the collector and bulk imports carry as NDJSON, and the
 // DNS server's RUM query log. The simulator writes both with AppendBeacon
 // and AppendLogEntry; the collector validates beacons with ParseBeacon;
@@ -22,7 +22,8 @@
 //	 "resolver":"198.51.100.7","ecs":"203.0.113.0/24","pop":"fra","source":"ecs"}
 //
 // The Append functions write one compact line (no spaces, no newline) with
-// the fields in DESIGN.md's order and absent optional fields left out.
+// the fields in the order of docs/DESIGN.md, "Beacons", and absent optional
+// fields left out.
 // AppendLogEntry's bytes are those of dnsserver's query log for the same
 // values (a test holds a copy of its formatting code), so the server can
 // switch to it. AppendBeacon writes times with milliseconds, or with 6 or 9
@@ -43,8 +44,9 @@
 // probe https, http or tcp; rtt_ms a finite JSON number; served_by a PoP
 // label; dns_test a DNS name of [a-z0-9-_] labels; agent.platform and
 // agent.timer printable ASCII. Prefixes (client_subnet, ecs) must have no
-// host bits set and be no finer than /24 or /56: DESIGN.md stores client
-// addresses truncated, and a bulk import must not smuggle in full ones.
+// host bits set and be no finer than /24 or /56: steer stores client
+// addresses truncated (docs/DESIGN.md, "Privacy"), and a bulk import must
+// not smuggle in full ones.
 // JSON null is not accepted for any field; an empty string is the same as
 // an absent optional field.
 //
@@ -58,8 +60,8 @@
 // strict (unknown fields are errors) but accepts everything that server
 // writes: qnames in miekg/dns presentation form with \DDD escapes (any name
 // under the RUM record is logged), and the source "none", which the server
-// logs when no PoP and no default answered although DESIGN.md lists only
-// ecs, resolver, geo and default.
+// logs when no PoP and no default answered (see docs/DESIGN.md,
+// "DNS query log").
 //
 // # Strict and Bulk
 //

@@ -16,8 +16,7 @@ const (
 	SourceGeo      = "geo"
 	SourceDefault  = "default"
 	// SourceNone is logged when nothing decided: no PoP was usable and the
-	// record has no default answer. DESIGN.md lists four sources; the
-	// server also writes this fifth one, so the parser accepts it.
+	// record has no default answer (docs/DESIGN.md, "DNS query log").
 	SourceNone = "none"
 )
 

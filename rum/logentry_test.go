@@ -57,7 +57,7 @@ var logCases = []struct {
 	err  string
 	want *LogEntry
 }{
-	{name: "DESIGN.md example", in: designLog, want: &designEntry},
+	{name: "design doc example", in: designLog, want: &designEntry},
 	{name: "compact", in: logLine(), want: &designEntry},
 	{name: "no ecs, no pop", in: logLine("ecs", "-", "pop", "-", "source", `"default"`), want: entryWith(func(e *LogEntry) { e.ECS, e.PoP, e.Source = netip.Prefix{}, "", SourceDefault })},
 	{name: "empty ecs and pop are absent", in: logLine("ecs", `""`, "pop", `""`, "source", `"none"`), want: entryWith(func(e *LogEntry) { e.ECS, e.PoP, e.Source = netip.Prefix{}, "", SourceNone })},

@@ -39,7 +39,7 @@ const (
 )
 
 // Probe is how a sample's RTT was measured. Only HTTPS samples count by
-// default (DESIGN.md cleaning rules: plain HTTP and TCP are hijacked in the
+// default (docs/DESIGN.md, "Cleaning rules": plain HTTP and TCP are hijacked in the
 // wild), but all three are valid in a beacon. The zero value is no probe
 // and is never the result of a successful parse.
 type Probe uint8
@@ -209,8 +209,9 @@ func escapedDot(b []byte) bool {
 
 // clientPrefix checks a client subnet (client_subnet, ecs): a CIDR with no
 // host bits set and no finer than /24 (IPv4) or /56 (IPv6), the truncation
-// DESIGN.md requires before anything is stored. IPv4-mapped IPv6 prefixes
-// become the IPv4 prefix they denote, as in popmap.
+// required before anything is stored (docs/DESIGN.md, "Privacy").
+// IPv4-mapped IPv6 prefixes become the IPv4 prefix they denote, as in
+// popmap.
 func clientPrefix(b []byte) (netip.Prefix, string) {
 	pfx, ok := parseIPv4Prefix(b)
 	if !ok {

@@ -670,7 +670,7 @@ func (w *World) writeWorld(dir string, c *Counts) error {
 			Fixes: w.Cleaning.Fixes,
 		},
 		Files: map[string]string{
-			FileBeacons:   "beacons (NDJSON, DESIGN.md format, client_subnet set: a trusted bulk import) with production noise",
+			FileBeacons:   "beacons (NDJSON, docs/DESIGN.md format, client_subnet set: a trusted bulk import) with production noise",
 			FileDNSLog:    "the authoritative server's log of the random-name DNS tests (NDJSON)",
 			FileBGP:       "origin AS of every announced prefix (pyasn text)",
 			FileMRT:       "the same table as an MRT TABLE_DUMP_V2 RIB dump",

@@ -19,6 +19,9 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv(crashHelperEnv); dir != "" {
 		os.Exit(crashHelper(dir))
 	}
+	if dir := os.Getenv(lockHelperEnv); dir != "" {
+		os.Exit(lockHelper(dir))
+	}
 	os.Exit(m.Run())
 }
 

@@ -157,7 +157,8 @@
 //	DuckDB threads=2: 3.3M (its second thread mostly spins); two workers
 //	and a writer that does not parse: 3.0M (the writer is descheduled);
 //	mmap instead of read: no gain (page faults instead of copies)
-//	DESIGN.md's DuckDB read_ndjson: ~0.7M beacon lines/s, unvalidated
+//	DuckDB's own read_ndjson: ~0.7M beacon lines/s, unvalidated
+//	(docs/DESIGN.md, "Dependencies")
 //
 // The store takes ~12 bytes a sample on disk (129 MB for the world above).
 // Issue 5's floor, 5M samples/s, needs at most ~400 CPU-ns a sample on two

@@ -87,8 +87,10 @@ type DuckDB struct {
 var _ Store = (*DuckDB)(nil)
 
 // Open opens the store in dir, creating the directory, the database and its
-// schema if needed. Only one process can have a store open (DuckDB locks
-// the file); within a process, open it once and share the *DuckDB.
+// schema if needed. Only one process can have a store open for writing
+// (DuckDB locks the file), and then no other can open it even ReadOnly: the
+// error is then a *LockedError naming the holder's pid. Within a process,
+// open it once and share the *DuckDB.
 func Open(dir string, opt Options) (*DuckDB, error) {
 	if opt.DedupWindow <= 0 {
 		opt.DedupWindow = DefaultDedupWindow
@@ -115,6 +117,9 @@ func Open(dir string, opt Options) (*DuckDB, error) {
 	s := &DuckDB{dir: abs, path: filepath.Join(abs, DBFile), opt: opt, labels: map[string]uint32{}, recent: newRecentIDs(opt.DedupWindow, opt.MaxRecentIDs)}
 	if err := s.open(); err != nil {
 		_ = s.closeHandles()
+		if le := lockedError(err); le != nil {
+			err = le
+		}
 		return nil, fmt.Errorf("opening store %s: %w", dir, err)
 	}
 	return s, nil

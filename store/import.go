@@ -26,7 +26,7 @@ type Format int
 // Formats.
 const (
 	FormatUnknown Format = iota
-	FormatBeacons        // beacons (DESIGN.md), client_subnet required
+	FormatBeacons        // beacons (docs/DESIGN.md, "Beacons"), client_subnet required
 	FormatDNSLog         // the DNS server's RUM query log
 )
 

@@ -24,10 +24,15 @@ type AddResult struct {
 	Duplicates int // recognized as already stored (same beacon delivered again), not stored twice
 }
 
-// Stats are a store's row counts.
+// Stats are a store's row counts (in JSON as a running collector serves
+// them at /v1/store/stats).
 type Stats struct {
-	Beacons, Samples, Queries int64
-	Oldest, Newest            time.Time // sample timestamps; zero when empty
+	Beacons int64 `json:"beacons"`
+	Samples int64 `json:"samples"`
+	Queries int64 `json:"queries"`
+	// Oldest and Newest are the sample timestamps; zero when empty.
+	Oldest time.Time `json:"oldest,omitzero"`
+	Newest time.Time `json:"newest,omitzero"`
 }
 
 // SampleRow is one stored sample with its beacon's context.

@@ -27,9 +27,9 @@ type rumQuery struct {
 // TestQueryLogNoFullClientAddress sends RUM queries carrying full client
 // addresses as ECS (/32, /128), finer-than-allowed prefixes (/28, /64) and
 // none at all, and checks that the query log has one well-formed line per
-// query (DESIGN.md fields) whose "ecs" is capped at /24 or /56, and that no
-// full client address or finer prefix appears anywhere in the query log or
-// in the server's own debug log.
+// query (docs/DESIGN.md, "DNS query log") whose "ecs" is capped at /24 or
+// /56, and that no full client address or finer prefix appears anywhere in
+// the query log or in the server's own debug log.
 func TestQueryLogNoFullClientAddress(t *testing.T) {
 	s := startSteer(t, nil) // the example map: 203.0.113.0/24 and 2001:db8:10::/56 → fra, ams
 	if s.cfg.QueryLog == "" {

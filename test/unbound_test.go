@@ -9,12 +9,16 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+	"go.yaml.in/yaml/v3"
 
+	"github.com/steer-gslb/steer/config"
 	"github.com/steer-gslb/steer/popmap"
 )
 
@@ -96,14 +100,15 @@ stub-zone:
 `
 
 // startUnbound runs unbound in the foreground in front of steerPort and
-// waits until it answers. It is killed when the test ends.
-func startUnbound(t *testing.T, bin string, steerPort uint16) netip.AddrPort {
+// waits until it answers. extra is appended to its config (more stub
+// zones). It is killed when the test ends.
+func startUnbound(t *testing.T, bin string, steerPort uint16, extra ...string) netip.AddrPort {
 	t.Helper()
 	dir := t.TempDir()
 	logFile := filepath.Join(dir, "unbound.log")
 	conf := filepath.Join(dir, "unbound.conf")
 	port := freePort(t)
-	text := fmt.Sprintf(unboundConf, logFile, port, dir, filepath.Join(dir, "unbound.pid"), steerPort)
+	text := fmt.Sprintf(unboundConf, logFile, port, dir, filepath.Join(dir, "unbound.pid"), steerPort) + strings.Join(extra, "")
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -261,5 +266,172 @@ func TestUnboundECS(t *testing.T) {
 	all, byECS := ms.sum("steer_dns_queries_total", nil), ms.sum("steer_dns_queries_total", ecsA)
 	if all != byECS || all != ms.sum("steer_dns_queries_ecs_total", nil) {
 		t.Errorf("steer answered %v queries, %v of them A decided by ECS, %v with ECS; want all the same", all, byECS, ms.sum("steer_dns_queries_ecs_total", nil))
+	}
+}
+
+// appendRecords appends YAML sequence items to zones[0].records of the
+// config at path.
+func appendRecords(t *testing.T, path, items string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc, add yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal([]byte(items), &add); err != nil {
+		t.Fatalf("records to add: %v", err)
+	}
+	zones := doc.Content[0].Content[mappingIndex(doc.Content[0], "zones")]
+	z := zones.Content[0]
+	recs := z.Content[mappingIndex(z, "records")]
+	recs.Content = append(recs.Content, add.Content[0].Content...)
+	out, err := yaml.Marshal(&doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startOtherZone serves example.com on 127.0.0.1 (UDP) with one name,
+// shops.example.com A 192.0.2.77, standing for a zone on another
+// provider's servers. It returns the port and a count of the queries it
+// answered; it stops when the test ends.
+func startOtherZone(t *testing.T) (uint16, *atomic.Int64) {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Int64
+	h := dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		n.Add(1)
+		m := new(dns.Msg)
+		m.SetReply(r)
+		m.Authoritative = true
+		switch q := r.Question[0]; {
+		case !dns.IsSubDomain("example.com.", q.Name):
+			m.Rcode = dns.RcodeRefused
+		case dns.CanonicalName(q.Name) == "shops.example.com." && q.Qtype == dns.TypeA:
+			m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.IPv4(192, 0, 2, 77)})
+		case dns.CanonicalName(q.Name) != "shops.example.com." && dns.CanonicalName(q.Name) != "example.com.":
+			m.Rcode = dns.RcodeNameError
+		}
+		_ = w.WriteMsg(m)
+	})
+	srv := &dns.Server{PacketConn: pc, Handler: h}
+	done := make(chan error, 1)
+	go func() { done <- srv.ActivateAndServe() }()
+	t.Cleanup(func() {
+		_ = srv.Shutdown()
+		if err := <-done; err != nil {
+			t.Logf("example.com server: %v", err)
+		}
+	})
+	return uint16(pc.LocalAddr().(*net.UDPAddr).Port), &n
+}
+
+// TestUnboundCNAME resolves CNAME names of steer through a real unbound:
+// cdn.example.net, steered to a CNAME to the chosen PoP's name inside the
+// zone ({pop}.edge.example.net, static addresses), and shop.example.net, a
+// static CNAME to shops.example.com, a zone unbound finds on another
+// server (startOtherZone). Unbound must return the whole chain: the CNAME
+// and the PoP's address per client subnet for cdn, the CNAME and the other
+// server's address for shop, which only unbound can follow (steer is not
+// authoritative for example.com and ends its answer at the CNAME).
+func TestUnboundCNAME(t *testing.T) {
+	bin, err := findUnbound()
+	if err != nil {
+		t.Skip(err)
+	}
+	pc, err := net.ListenPacket("udp", "127.0.1.1:0")
+	if err != nil {
+		t.Skipf("cannot use 127.0.1.1 as a local source address: %v", err)
+	}
+	_ = pc.Close()
+
+	s := layoutSteer(t, mapOf(t, 7, "127.0.0.0/24=fra,ams", "127.0.1.0/24=sin,iad"))
+	var edges strings.Builder
+	for _, p := range s.cfg.PoPs {
+		fmt.Fprintf(&edges, "- {name: %s.edge, ttl: 300, static: {ipv4: [%q]}}\n", p.Label, p.IPv4[0])
+	}
+	appendRecords(t, s.cfgPath, `
+- name: cdn
+  ttl: 30
+  steering: [ecs, resolver, default]
+  ecs_map: map.json
+  resolver_map: map.json
+  cname_template: "{pop}.edge"
+  default: {cname: anycast.edge}
+- {name: anycast.edge, ttl: 300, static: {ipv4: ["192.0.2.1"]}}
+- {name: shop, ttl: 60, static: {cname: shops.example.com.}}
+`+edges.String())
+	if s.cfg, err = config.Load(s.cfgPath); err != nil {
+		t.Fatal(err)
+	}
+	s.start(t, s.newServer(t))
+	otherPort, otherQueries := startOtherZone(t)
+	ub := startUnbound(t, bin, s.addr.Port(), fmt.Sprintf("stub-zone:\n\tname: \"example.com\"\n\tstub-addr: 127.0.0.1@%d\nserver:\n\tdomain-insecure: \"example.com\"\n", otherPort))
+
+	chain := func(r *dns.Msg) string {
+		var out []string
+		for _, rr := range r.Answer {
+			switch rr := rr.(type) {
+			case *dns.CNAME:
+				out = append(out, dns.CanonicalName(rr.Hdr.Name)+" CNAME "+rr.Target)
+			case *dns.A:
+				out = append(out, dns.CanonicalName(rr.Hdr.Name)+" A "+rr.A.String())
+			default:
+				out = append(out, rr.String())
+			}
+		}
+		return strings.Join(out, "; ")
+	}
+	for _, tc := range []struct {
+		src, name string
+		want      string
+	}{
+		{"127.0.0.1", "cdn.example.net.", "cdn.example.net. CNAME fra.edge.example.net.; fra.edge.example.net. A " + s.popAddr4(t, "fra")[0].String()},
+		{"127.0.1.1", "cdn.example.net.", "cdn.example.net. CNAME sin.edge.example.net.; sin.edge.example.net. A " + s.popAddr4(t, "sin")[0].String()},
+		{"127.0.0.1", "shop.example.net.", "shop.example.net. CNAME shops.example.com.; shops.example.com. A 192.0.2.77"},
+	} {
+		// What steer itself answers: the whole chain inside its zone, the
+		// CNAME alone for the other zone's name.
+		direct, err := query(s.addr, netip.Addr{}, tc.name, dns.TypeA, netip.PrefixFrom(netip.MustParseAddr(tc.src), 24).Masked(), 2*time.Second)
+		if err != nil {
+			t.Fatalf("direct query for %s: %v", tc.name, err)
+		}
+		wantDirect := tc.want
+		if tc.name == "shop.example.net." {
+			wantDirect = "shop.example.net. CNAME shops.example.com."
+		}
+		if got := chain(direct); got != wantDirect || !direct.Authoritative {
+			t.Errorf("steer for %s from %s/24: %s (aa %v), want %s", tc.name, tc.src, got, direct.Authoritative, wantDirect)
+		}
+
+		before := s.metrics(t)
+		r, err := query(ub, netip.MustParseAddr(tc.src), tc.name, dns.TypeA, netip.Prefix{}, 3*time.Second)
+		if err != nil {
+			t.Fatalf("%s through unbound from %s: %v", tc.name, tc.src, err)
+		}
+		if r.Rcode != dns.RcodeSuccess {
+			t.Fatalf("%s through unbound from %s: rcode %s", tc.name, tc.src, dns.RcodeToString[r.Rcode])
+		}
+		if got := chain(r); got != tc.want {
+			t.Errorf("%s through unbound from %s:\n%s\nwant\n%s", tc.name, tc.src, got, tc.want)
+		}
+		after := s.metrics(t)
+		delta := func(l map[string]string) float64 {
+			return after.sum("steer_dns_queries_total", l) - before.sum("steer_dns_queries_total", l)
+		}
+		t.Logf("%s from %s: unbound asked steer %v times (%v decided by ECS, %v static)", tc.name, tc.src,
+			delta(nil), delta(map[string]string{"source": "ecs"}), delta(map[string]string{"source": "none"}))
+	}
+	if n := otherQueries.Load(); n < 1 {
+		t.Errorf("the example.com server saw %d queries: unbound did not follow the CNAME out of steer's zone", n)
 	}
 }

@@ -1,9 +1,9 @@
 // Package web holds steer's JavaScript real-user-measurement beacon, rum.js
-// (DESIGN.md, "The loop", step 1), and serves it: RUMJS returns the script
+// (docs/DESIGN.md, "Probe"), and serves it: RUMJS returns the script
 // and Handler serves it at /rum.js with caching and gzip. The collector
-// mounts Handler; the beacons the script sends are ordinary DESIGN.md
-// beacons that rum.ParseBeacon(body, rum.Strict, &b) accepts. The package
-// exports no metrics.
+// mounts Handler; the beacons the script sends are ordinary beacons
+// (docs/DESIGN.md, "Beacons") that rum.ParseBeacon(body, rum.Strict, &b)
+// accepts. The package exports no metrics.
 //
 // # What rum.js does
 //

@@ -4,8 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/steer-gslb/steer/builder"
 	"github.com/steer-gslb/steer/geoip"
+	"github.com/steer-gslb/steer/internal/cli"
 	"github.com/steer-gslb/steer/popmap"
 	"github.com/steer-gslb/steer/store"
 )
@@ -40,12 +39,12 @@ PoP, which load feedback (package loadctl) reads.
 
 A share of beacons (--holdout) is left out for steer eval and steer publish
 to score maps on.
-
-flags:
 `
 
+const buildExample = `steer build --store rum --out map.json --bgp bgp.mrt --geoip geoip.mmdb`
+
 func runBuild(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("steer build", buildUsage, stderr)
+	fs := cli.New("steer build", buildUsage, buildExample, stdout, stderr)
 	dir := fs.String("store", "", "RUM store directory (required)")
 	out := fs.String("out", "", "map file to write (required)")
 	var bgpFiles, skip, capacity listFlag
@@ -66,29 +65,21 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&skip, "skip", "switch a rule off, to measure it (repeatable): "+ruleNames())
 	quiet := fs.Bool("q", false, "do not print the report")
 	fs.StringVar(&readMemoryLimit, "memory-limit", readMemoryLimit, "DuckDB memory_limit while reading the store (its buffer pool otherwise keeps the whole file)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := fs.Parse(args); !ok {
+		return code
 	}
 	if *dir == "" || *out == "" || fs.NArg() != 0 {
-		fmt.Fprintln(stderr, "steer build: --store DIR and --out MAP.json are required, and nothing else")
-		fs.Usage()
-		return 2
+		return fs.Usagef("--store DIR and --out MAP.json are required, and nothing else")
 	}
 	var err error
 	if opt.Skip, err = builder.ParseRules(skip); err != nil {
-		fmt.Fprintln(stderr, "steer build: --skip:", err)
-		return 2
+		return fs.Usagef("--skip: %v", err)
 	}
 	if opt.Capacity, err = builder.ParseCapacity(capacity); err != nil {
-		fmt.Fprintln(stderr, "steer build: --capacity:", err)
-		return 2
+		return fs.Usagef("--capacity: %v", err)
 	}
 	if err := opt.Validate(); err != nil {
-		fmt.Fprintln(stderr, "steer build:", err)
-		return 2
+		return fs.Usagef("%v", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()

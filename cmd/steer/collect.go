@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,6 +21,7 @@ import (
 	"github.com/steer-gslb/steer/builder"
 	"github.com/steer-gslb/steer/collector"
 	"github.com/steer-gslb/steer/geoip"
+	"github.com/steer-gslb/steer/internal/cli"
 	"github.com/steer-gslb/steer/mapstore"
 	"github.com/steer-gslb/steer/popmap"
 	"github.com/steer-gslb/steer/querytail"
@@ -50,11 +50,10 @@ position kept in DIR) and maps are built inside it: --build-every 1h --build-out
 FILE] [--build-geoip FILE] [--publish-dir DIR] builds from its own handle and
 publishes each map into a versioned map directory, gated on held-out data.
 
-flags:
 `
 
 func runCollect(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("steer collect", collectUsage, stderr)
+	fs := cli.New("steer collect", collectUsage, collectExample, stdout, stderr)
 	dir := fs.String("store", "", "RUM store directory (created if missing)")
 	listen := fs.String("listen", "", "address to listen on (default: the config's, else 127.0.0.1:8080)")
 	admin := fs.String("admin", "", "admin listener for /metrics, /querylog and /healthz, e.g. 127.0.0.1:9101 (default: the config's admin, else none)")
@@ -71,28 +70,21 @@ func runCollect(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&pb.keep, "publish-keep", 0, "with --publish-dir: after each publish, remove versions older than the newest N (as steer versions --keep N); 0 keeps all")
 	var qlogs []string
 	fs.Var((*listFlag)(&qlogs), "query-log", "follow this DNS query log (the DNS server's query_log NDJSON) into the store, checked every second (repeatable)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := fs.Parse(args); !ok {
+		return code
 	}
 	if *dir == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "steer collect: --store DIR is required (and takes no arguments); see steer collect --help")
-		return 2
+		return fs.Usagef("--store DIR is required (and takes no arguments); see steer collect --help")
 	}
 	if (pb.every > 0) != (pb.out != "") {
-		fmt.Fprintln(stderr, "steer collect: --build-every and --build-out go together")
-		return 2
+		return fs.Usagef("--build-every and --build-out go together")
 	}
 	if pb.keep < 0 || (pb.keep > 0 && pb.publish == "") {
-		fmt.Fprintln(stderr, "steer collect: --publish-keep N needs --publish-dir and N >= 0")
-		return 2
+		return fs.Usagef("--publish-keep N needs --publish-dir and N >= 0")
 	}
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(*level)); err != nil {
-		fmt.Fprintf(stderr, "steer collect: --log-level: %v\n", err)
-		return 2
+		return fs.Usagef("--log-level: %v", err)
 	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -100,8 +92,7 @@ func runCollect(args []string, stdout, stderr io.Writer) int {
 			err = pprof.StartCPUProfile(f)
 		}
 		if err != nil {
-			fmt.Fprintf(stderr, "steer collect: --cpuprofile: %v\n", err)
-			return 2
+			return fs.Usagef("--cpuprofile: %v", err)
 		}
 		defer pprof.StopCPUProfile()
 	}
@@ -145,7 +136,7 @@ func collect(ctx context.Context, dir string, cfg *collector.Config, lv slog.Lev
 			logger.Error("closing the store", "error", err)
 		}
 	}()
-	srv, err := collector.New(cfg, st, collector.Options{Logger: logger, SpoolDir: filepath.Join(dir, "spool")})
+	srv, err := collector.New(cfg, st, collector.Options{Logger: logger, SpoolDir: filepath.Join(dir, "spool"), StoreDir: dir})
 	if err != nil {
 		fmt.Fprintf(stderr, "steer collect: %v\n", err)
 		return 1
@@ -299,3 +290,5 @@ func (pb loopJobs) once(ctx context.Context, st *store.DuckDB, dir string, log *
 	}
 	return nil
 }
+
+const collectExample = `steer collect --store rum --listen 127.0.0.1:8080 --admin 127.0.0.1:9101`

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/steer-gslb/steer/control"
+	"github.com/steer-gslb/steer/internal/cli"
 	"github.com/steer-gslb/steer/mapstore"
 	"github.com/steer-gslb/steer/popmap"
 )
@@ -29,25 +29,21 @@ load reports and moves, and the active map version (a map directory with the
 held-out gate). DNS servers follow it with control: {url, token, map_file}.
 API under /v1/ (bearer tokens with roles read, operate, publish); every
 change is audited (STATE_DIR/audit.ndjson) and persisted (STATE_DIR/state.json).
-
-flags:
 `
 
+const controlExample = `steer control --config control.yaml`
+
 func runControl(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("steer control", controlUsage, stderr)
+	fs := cli.New("steer control", controlUsage, controlExample, stdout, stderr)
 	cfgPath := fs.String("config", "", "control server config (YAML; required)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := fs.Parse(args); !ok {
+		return code
 	}
 	if *cfgPath == "" || fs.NArg() > 0 {
-		fs.Usage()
-		return 2
+		return fs.Usagef("--config FILE is required, and nothing else")
 	}
-	logger := newLogger("steer control", *level, stderr)
+	logger := newLogger(fs, *level, stderr)
 	if logger == nil {
 		return 2
 	}
@@ -120,39 +116,51 @@ to their next-ranked PoP, anycast answers them with the record's anycast
 addresses, up and undrain bring it back. --record limits the change to one
 record. The token comes from --token or STEER_TOKEN (role operate; list
 needs read).
-
-flags:
 `
 
+const popExample = `steer pop drain fra --control http://127.0.0.1:8480
+steer pop list --control http://127.0.0.1:8480`
+
+var popGroup = &cli.Group{
+	Name: "steer pop",
+	Help: popUsage,
+	Subs: []cli.Sub{
+		{Name: "drain", Summary: "send the PoP's networks to their next-ranked PoP: drain LABEL"},
+		{Name: "undrain", Summary: "bring a drained PoP back (same as up): undrain LABEL"},
+		{Name: "down", Summary: "mark the PoP down (as a failed health check would): down LABEL"},
+		{Name: "up", Summary: "bring the PoP back: up LABEL"},
+		{Name: "anycast", Summary: "answer the PoP's networks with the record's anycast addresses: anycast LABEL"},
+		{Name: "list", Summary: "every PoP's admin state, health, votes, load and moves"},
+	},
+	Example: popExample,
+}
+
 func runPoP(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("steer pop", popUsage, stderr)
+	verb, args, code, ok := popGroup.Dispatch(args, stdout, stderr)
+	if !ok {
+		return code
+	}
+	fs := cli.New("steer pop "+verb, popUsage, popExample, stdout, stderr)
 	url := fs.String("control", "", "control server URL (required)")
 	token := fs.String("token", "", "API token (default $STEER_TOKEN)")
 	record := fs.String("record", "", "change only this record (e.g. www.example.net)")
 	asJSON := fs.Bool("json", false, "list: print JSON")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := fs.Parse(args); !ok {
+		return code
 	}
-	if len(pos) == 0 {
-		fs.Usage()
-		return 2
+	pos := fs.Args()
+	if verb == "list" && len(pos) != 0 {
+		return fs.Usagef("takes no arguments")
+	}
+	if verb != "list" && len(pos) != 1 {
+		return fs.Usagef("one PoP LABEL is required")
 	}
 	c, err := controlClient(*url, *token)
 	if err != nil {
-		fmt.Fprintln(stderr, "steer pop:", err)
-		return 2
+		return fs.Usagef("%v", err)
 	}
 	ctx := context.Background()
-	verb := pos[0]
 	if verb == "list" {
-		if len(pos) != 1 {
-			fs.Usage()
-			return 2
-		}
 		pops, err := c.PoPs(ctx)
 		if err != nil {
 			fmt.Fprintln(stderr, "steer pop list:", err)
@@ -181,18 +189,13 @@ func runPoP(args []string, stdout, stderr io.Writer) int {
 		_ = tw.Flush()
 		return 0
 	}
-	state, ok := map[string]string{"drain": "drain", "undrain": "up", "up": "up", "down": "down", "anycast": "anycast"}[verb]
-	if !ok || len(pos) != 2 {
-		fmt.Fprintf(stderr, "steer pop: unknown verb %q or missing LABEL\n", verb)
-		fs.Usage()
-		return 2
-	}
-	st, err := c.SetState(ctx, pos[1], state, *record)
+	state := map[string]string{"drain": "drain", "undrain": "up", "up": "up", "down": "down", "anycast": "anycast"}[verb]
+	st, err := c.SetState(ctx, pos[0], state, *record)
 	if err != nil {
 		fmt.Fprintln(stderr, "steer pop:", err)
 		return 1
 	}
-	what := pos[1]
+	what := pos[0]
 	if *record != "" {
 		what += " for " + *record
 	}
@@ -205,30 +208,35 @@ const fleetUsage = `usage: steer fleet status --control URL [--token T] [--json]
 Lists the DNS servers following the control server: the map version each
 serves and its age, the state index each applied (behind = not yet), the
 error of the last state or map it could not apply, when it last reported.
-
-flags:
 `
 
+const fleetExample = `steer fleet status --control http://127.0.0.1:8480`
+
+var fleetGroup = &cli.Group{
+	Name:    "steer fleet",
+	Help:    fleetUsage,
+	Subs:    []cli.Sub{{Name: "status", Summary: "each DNS server's map version, state index, last report and error"}},
+	Example: fleetExample,
+}
+
 func runFleet(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("steer fleet", fleetUsage, stderr)
+	_, args, code, ok := fleetGroup.Dispatch(args, stdout, stderr)
+	if !ok {
+		return code
+	}
+	fs := cli.New("steer fleet status", fleetUsage, fleetExample, stdout, stderr)
 	url := fs.String("control", "", "control server URL (required)")
 	token := fs.String("token", "", "API token (default $STEER_TOKEN)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := fs.Parse(args); !ok {
+		return code
 	}
-	if len(pos) != 1 || pos[0] != "status" {
-		fs.Usage()
-		return 2
+	if fs.NArg() != 0 {
+		return fs.Usagef("takes no arguments")
 	}
 	c, err := controlClient(*url, *token)
 	if err != nil {
-		fmt.Fprintln(stderr, "steer fleet:", err)
-		return 2
+		return fs.Usagef("%v", err)
 	}
 	f, err := c.Fleet(context.Background())
 	if err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/steer-gslb/steer/dnsserver"
 	"github.com/steer-gslb/steer/examples"
+	"github.com/steer-gslb/steer/internal/cli"
 )
 
 // demoCase is one client the demo asks for.
@@ -39,19 +39,43 @@ var demoCases = []demoCase{
 	{"no ECS: the resolver's own address decides (127.0.0.1: default)", dns.TypeA, ""},
 }
 
+const demoUsage = `usage: steer demo [--networks N] [--seed S] [--keep DIR]
+       steer demo serve DIR [--listen ADDR]
+       steer demo dns [--listen ADDR] [--serve]
+
+Runs the whole loop on a simulated world built from real data: the world's
+beacons go through a real collector into a RUM store, the DNS server answers
+the random-name tests, a map is built, scored on held-out samples and the
+world's truth against GeoIP and anycast, published, and served by the DNS
+server, which then answers a few clients. Needs a C compiler (DuckDB).
+
+With --keep DIR, everything stays in DIR (a previous demo's DIR is
+replaced; any other non-empty directory is refused, untouched), and
+steer demo serve DIR serves its map again on 127.0.0.1:5353.
+
+steer demo dns runs the DNS server alone on the embedded example config and
+map (no C compiler needed).
+`
+
 func runDemo(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "dns" {
 		return runDNSDemo(args[1:], stdout, stderr)
 	}
-	fs := flag.NewFlagSet("steer demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	if len(args) > 0 && args[0] == "serve" {
+		return runDemoServe(args[1:], stdout, stderr)
+	}
+	fs := cli.New("steer demo", demoUsage, "steer demo\nsteer demo --networks 200000 --keep demo", stdout, stderr)
+	fs.Subcommands = []string{"dns", "serve"}
 	var o loopOptions
 	fs.IntVar(&o.networks, "networks", 50_000, "client networks in the simulated world")
 	fs.Uint64Var(&o.seed, "seed", 1, "the world's random seed")
-	fs.StringVar(&o.keep, "keep", "", "keep the world, store and maps in this directory")
+	fs.StringVar(&o.keep, "keep", "", "keep the world, store and maps in this directory (replaces a previous demo's; steer demo serve DIR serves it)")
 	fs.IntVar(&o.workers, "workers", 8, "concurrent HTTP posts and DNS queries")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := fs.Parse(args); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		return fs.Usagef("unexpected argument %q", fs.Arg(0))
 	}
 	if err := runLoopDemo(stdout, o); err != nil {
 		fmt.Fprintln(stderr, "steer demo:", err)
@@ -63,12 +87,18 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 // runDNSDemo is `steer demo dns`: the DNS server alone on the embedded
 // example config and map (no C compiler needed).
 func runDNSDemo(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("steer demo dns", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.New("steer demo dns", `usage: steer demo dns [--listen ADDR] [--serve]
+
+Starts the DNS server on the embedded example config and map, asks it for a
+few clients (ECS map hits, GeoIP fallbacks, the anycast default) and prints
+the answers dig-style; with --serve it keeps serving until interrupted.`, "steer demo dns\nsteer demo dns --listen 127.0.0.1:5353 --serve", stdout, stderr)
 	serve := fs.Bool("serve", false, "keep serving on --listen after the demo, until interrupted")
 	listen := fs.String("listen", "127.0.0.1:0", "DNS listen address (UDP and TCP)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := fs.Parse(args); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		return fs.Usagef("unexpected argument %q", fs.Arg(0))
 	}
 	if err := demo(stdout, *listen, *serve); err != nil {
 		fmt.Fprintln(stderr, "steer demo:", err)
@@ -91,19 +121,12 @@ func demo(w io.Writer, listen string, serve bool) error {
 	if err != nil {
 		return err
 	}
-	cfgText := strings.Replace(string(b), `dns: ["127.0.0.1:5353"]`, fmt.Sprintf(`dns: [%q]`, listen), 1)
-	cfgText = strings.Replace(cfgText, `admin: "127.0.0.1:9153"`, `admin: "127.0.0.1:0"`, 1)
-	cfgText = strings.Replace(cfgText, "debounce: 100ms", "debounce: 50ms", 1)
+	cfgText := strings.Replace(withListen(string(b), listen), "debounce: 100ms", "debounce: 50ms", 1)
 	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o644); err != nil {
 		return err
 	}
-
-	logger := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	s, err := dnsserver.New(cfgPath, dnsserver.Options{Logger: logger})
+	s, err := startDemoServer(w, cfgPath)
 	if err != nil {
-		return err
-	}
-	if err := s.Start(); err != nil {
 		return err
 	}
 	defer s.Close()
@@ -138,7 +161,7 @@ func demo(w io.Writer, listen string, serve bool) error {
 	}
 	fmt.Fprintln(w, "── a broken map (host bits set) is rejected; the server keeps the previous one")
 	broken := strings.Replace(changed, `"203.0.113.0/24"`, `"203.0.113.7/24"`, 1)
-	logger.Warn("writing a broken map on purpose")
+	slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn})).Warn("writing a broken map on purpose")
 	if err := replaceFile(mapPath, []byte(broken)); err != nil {
 		return err
 	}
@@ -149,7 +172,7 @@ func demo(w io.Writer, listen string, serve bool) error {
 		return err
 	}
 	if !serve {
-		fmt.Fprintln(w, "done. `steer demo --serve --listen 127.0.0.1:5353` keeps the server running for your own dig queries.")
+		fmt.Fprintln(w, "done. `steer demo dns --serve --listen 127.0.0.1:5353` keeps the server running for your own dig queries.")
 		return nil
 	}
 	if err := replaceFile(mapPath, orig); err != nil {

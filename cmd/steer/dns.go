@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -10,17 +9,32 @@ import (
 	"syscall"
 
 	"github.com/steer-gslb/steer/dnsserver"
+	"github.com/steer-gslb/steer/internal/cli"
 )
 
-func runDNS(args []string, _, stderr io.Writer) int {
-	fs := flag.NewFlagSet("steer dns", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// DNSUsage is the help of `steer dns` and of steer-dns.
+const dnsUsage = `usage: steer dns --config FILE [--log-level LEVEL]
+
+Runs the authoritative GSLB DNS server on the config FILE (YAML; see
+examples/steer.yaml): steered records answer each client with the PoP its
+ECS subnet, its resolver or its GeoIP location maps to, in the order of the
+record's steering chain, honouring PoP admin state, health checks and the
+control server's load moves. It reloads the config, maps and GeoIP database
+when they change (and on SIGHUP), keeping the old ones on a bad reload, and
+stops gracefully on SIGINT or SIGTERM.
+`
+
+func runDNS(args []string, stdout, stderr io.Writer) int {
+	fs := cli.New("steer dns", dnsUsage, "steer dns --config examples/steer.yaml", stdout, stderr)
 	cfg := fs.String("config", "steer.yaml", "config file (YAML)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := fs.Parse(args); !ok {
+		return code
 	}
-	logger := newLogger("steer dns", *level, stderr)
+	if fs.NArg() > 0 {
+		return fs.Usagef("unexpected argument %q", fs.Arg(0))
+	}
+	logger := newLogger(fs, *level, stderr)
 	if logger == nil {
 		return 2
 	}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/netip"
@@ -17,6 +16,7 @@ import (
 	"github.com/steer-gslb/steer/builder"
 	"github.com/steer-gslb/steer/config"
 	"github.com/steer-gslb/steer/geoip"
+	"github.com/steer-gslb/steer/internal/cli"
 	"github.com/steer-gslb/steer/internal/plot"
 	"github.com/steer-gslb/steer/mapeval"
 	"github.com/steer-gslb/steer/popmap"
@@ -36,7 +36,6 @@ client through its resolver: the ECS entry when the resolver sends ECS, else
 the resolver's entry, else GeoIP, else anycast). Writes the numbers as JSON
 (--json) and the per-network gain over geo as a PNG (--png, with --truth).
 
-flags:
 `
 
 // evalRow is one strategy's scores in the report.
@@ -53,7 +52,7 @@ type evalRow struct {
 }
 
 func runEval(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("steer eval", evalUsage, stderr)
+	fs := cli.New("steer eval", evalUsage, evalExample, stdout, stderr)
 	dir := fs.String("store", "", "RUM store: score on its held-out beacons")
 	mapFile := fs.String("map", "", "the map to score (required)")
 	truth := fs.String("truth", "", "a simulated world's truth.tsv.gz: score on the ground truth")
@@ -65,24 +64,17 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	jsonOut := fs.String("json", "", "write the scores as JSON here")
 	pngOut := fs.String("png", "", "with --truth: write the per-network gain distribution (vs geo, vs anycast) as a PNG")
 	sources := fs.String("sources", "", "the map's sources (steer build's MAP.sources.tsv; default: next to --map, when there): with --truth, score each kind of entry apart")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := fs.Parse(args); !ok {
+		return code
 	}
 	if *mapFile == "" || (*dir == "" && *truth == "") || fs.NArg() != 0 {
-		fmt.Fprintln(stderr, "steer eval: --map and at least one of --store and --truth are required")
-		fs.Usage()
-		return 2
+		return fs.Usagef("--map and at least one of --store and --truth are required")
 	}
 	if *geoFile == "" {
-		fmt.Fprintln(stderr, "steer eval: --geoip is required: the geo map (GeoIP → nearest PoP) is the baseline and the fallback")
-		return 2
+		return fs.Usagef("--geoip is required: the geo map (GeoIP → nearest PoP) is the baseline and the fallback")
 	}
 	if *dir != "" && *popsFile == "" && *truth == "" {
-		fmt.Fprintln(stderr, "steer eval: with --store, --pops CONFIG (or --truth) is required: the PoPs' locations make the geo map")
-		return 2
+		return fs.Usagef("with --store, --pops CONFIG (or --truth) is required: the PoPs' locations make the geo map")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -351,3 +343,5 @@ func gainPlot(path string, lats [][]float32, weights []float32) error {
 	}
 	return h.SavePNG(path)
 }
+
+const evalExample = `steer eval --map map.json --store rum --truth world/truth.tsv.gz --geoip world/geoip.mmdb --pops world/steer.yaml`

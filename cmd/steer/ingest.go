@@ -4,8 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,12 +13,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/steer-gslb/steer/internal/cli"
 	"github.com/steer-gslb/steer/store"
 )
 
 const ingestUsage = `usage: steer ingest --store DIR FILE...
 
-Bulk-loads beacon NDJSON and DNS query-log NDJSON files (DESIGN.md formats)
+Bulk-loads beacon NDJSON and DNS query-log NDJSON files (docs/DESIGN.md formats)
 into the RUM store in DIR, created if missing. Each file's kind is told from
 the keys of its first line; gzip-compressed files are recognized by their
 magic bytes. This is a trusted import: beacons must carry client_subnet, and
@@ -30,11 +29,10 @@ counted and skipped; bad lines are counted by reason, the first few printed
 with their line numbers, and do not stop the import. Beacons already in the
 store (received within the duplicate window) are counted, not stored again.
 
-flags:
 `
 
 func runIngest(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("steer ingest", ingestUsage, stderr)
+	fs := cli.New("steer ingest", ingestUsage, ingestExample, stdout, stderr)
 	dir := fs.String("store", "", "store directory (required)")
 	var opt store.ImportOptions
 	fs.IntVar(&opt.Workers, "workers", 0, "parsing goroutines (0: one per core)")
@@ -42,16 +40,11 @@ func runIngest(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&opt.TxRows, "tx-rows", 4<<20, "samples and log lines per transaction")
 	threads := fs.Int("threads", 1, "DuckDB threads (1 is fastest for a bulk load: a second one mostly spins)")
 	memLimit := fs.String("memory-limit", "", "DuckDB memory_limit, e.g. 4GB (default: DuckDB's, 80% of RAM)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := fs.Parse(args); !ok {
+		return code
 	}
 	if *dir == "" || fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "steer ingest: --store DIR and at least one FILE are required")
-		fs.Usage()
-		return 2
+		return fs.Usagef("--store DIR and at least one FILE are required")
 	}
 	// The import's batches are recycled; what the collector would collect
 	// is the parser's dns_test strings. A lazier collector costs memory
@@ -60,9 +53,17 @@ func runIngest(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
+	// every file must be readable before the store is opened (and
+	// perhaps created): a typo creates nothing and imports nothing
+	if errs := unreadable(fs.Args()); len(errs) > 0 {
+		for _, err := range errs {
+			fmt.Fprintf(stderr, "steer ingest: %v\n", err)
+		}
+		return 1
+	}
 	s, err := store.Open(*dir, store.Options{MemoryLimit: *memLimit, Threads: *threads})
 	if err != nil {
-		fmt.Fprintf(stderr, "steer ingest: %v\n", err)
+		fmt.Fprintf(stderr, "steer ingest: %v\n", storeBusy(*dir, err, "ingest"))
 		return 1
 	}
 	start := time.Now()
@@ -92,6 +93,28 @@ func runIngest(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// unreadable returns an error for each path that cannot be opened for
+// reading or is a directory.
+func unreadable(paths []string) []error {
+	var errs []error
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fi, err := f.Stat()
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case fi.IsDir():
+			errs = append(errs, fmt.Errorf("%s is a directory, not an NDJSON file", p))
+		}
+		_ = f.Close() // read-only
+	}
+	return errs
 }
 
 // printImport prints one file's (or the total's) summary:
@@ -159,3 +182,5 @@ func rate(n int, secs float64) string {
 	}
 	return fmt.Sprintf("%.0f", r)
 }
+
+const ingestExample = `steer ingest --store rum world/beacons.ndjson world/dnslog.ndjson`

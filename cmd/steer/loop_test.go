@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -18,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 
 	"github.com/steer-gslb/steer/builder"
 	"github.com/steer-gslb/steer/collector"
@@ -173,8 +176,8 @@ func TestBuildEvalSmallWorld(t *testing.T) {
 		t.Errorf("measured networks' regret: %+v, want < 0.75 ms", m)
 	}
 	// eval found MAP.sources.tsv: each extrapolation rule is scored apart,
-	// and each beats the geo map on the networks it answers (DESIGN.md: the
-	// GeoIP model is welcome where it scores better)
+	// and each beats the geo map on the networks it answers (docs/DESIGN.md,
+	// "Extrapolation": the GeoIP model is there because it scores better)
 	seen := map[string]bool{}
 	for _, c := range cand.Classes {
 		seen[c.Name] = true
@@ -464,4 +467,99 @@ func startCollectConfig(t *testing.T, storeDir string, cfg *collector.Config, jo
 		t.Fatal("collect did not listen within a minute")
 	}
 	return r, ""
+}
+
+// TestLoopDemoKeep: steer demo --keep DIR twice in a row succeeds, the
+// second run replaces the first's world with a consistent one (two map
+// versions, a config on the fixed ports pointing into DIR/maps), a
+// directory not written by the demo is refused untouched, and the kept
+// world serves its map with steer demo serve DIR.
+func TestLoopDemoKeep(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole loop twice")
+	}
+	dir := filepath.Join(t.TempDir(), "kept")
+	for i := range 2 {
+		var out, errb bytes.Buffer
+		if rc := run([]string{"demo", "--networks", "2000", "--workers", "4", "--keep", dir}, &out, &errb); rc != 0 {
+			t.Fatalf("demo --keep, run %d: rc %d: %s\n%s", i+1, rc, errb.String(), out.String())
+		}
+		if want := "steer demo serve " + dir; !strings.Contains(out.String(), want) {
+			t.Errorf("run %d does not print %q:\n%s", i+1, want, out.String())
+		}
+	}
+	versions, err := filepath.Glob(filepath.Join(dir, "maps", "versions", "*.json"))
+	if err != nil || len(versions) != 2 {
+		t.Errorf("after two runs the map directory holds versions %v (%v), want the second run's 1 and 2", versions, err)
+	}
+	if hist, err := os.ReadFile(filepath.Join(dir, "maps", "history.ndjson")); err != nil || strings.Count(string(hist), "\n") != 2 {
+		t.Errorf("history.ndjson: %v\n%s", err, hist)
+	}
+	cfgText, err := os.ReadFile(filepath.Join(dir, "world", "steer.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`dns: ["127.0.0.1:5353"]`, "_map: ../maps/current.json"} {
+		if !strings.Contains(string(cfgText), want) {
+			t.Errorf("world/steer.yaml lacks %q", want)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "world", ".steer-demo-*")); len(left) > 0 {
+		t.Errorf("the demo left %v behind", left)
+	}
+	note, err := os.ReadFile(filepath.Join(dir, demoNote))
+	if err != nil || !strings.Contains(string(note), "steer demo serve "+dir) {
+		t.Fatalf("%s: %v\n%s", demoNote, err, note)
+	}
+
+	// A directory the demo did not write is refused, and left alone.
+	other := t.TempDir()
+	keepMe := filepath.Join(other, "precious.txt")
+	if err := os.WriteFile(keepMe, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var errb bytes.Buffer
+	if rc := run([]string{"demo", "--networks", "2000", "--keep", other}, io.Discard, &errb); rc != 1 || !strings.Contains(errb.String(), "not written by steer demo") {
+		t.Errorf("demo --keep on a foreign directory: rc %d, %q", rc, errb.String())
+	}
+	if entries, _ := os.ReadDir(other); len(entries) != 1 {
+		t.Errorf("the foreign directory was touched: %v", entries)
+	}
+
+	// steer demo serve DIR answers the networks the note names.
+	subnet := regexp.MustCompile(`\+subnet=(\S+)`).FindStringSubmatch(string(note))
+	if subnet == nil {
+		t.Fatalf("%s names no network to ask for:\n%s", demoNote, note)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &probeSyncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- demoServe(ctx, out, dir, "127.0.0.1:0") }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("demo serve: %v", err)
+		}
+	}()
+	addrRe := regexp.MustCompile(`serving \S+ on (\S+) \(UDP and TCP\)`)
+	var addr string
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.Now().Add(10 * time.Second); addr == ""; {
+		if m := addrRe.FindStringSubmatch(out.String()); m != nil {
+			addr = m[1]
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("demo serve did not start:\n%s", out.String())
+		}
+		<-tick.C
+	}
+	r, _, err := (&dns.Client{Timeout: 2 * time.Second}).Exchange(newQuery("www.example.net.", dns.TypeA, netip.MustParsePrefix(subnet[1]), true), addr)
+	if err != nil || r.Rcode != dns.RcodeSuccess || len(r.Answer) == 0 {
+		t.Fatalf("demo serve answered %v, %v", r, err)
+	}
+	if !strings.Contains(out.String(), "+subnet="+subnet[1]) {
+		t.Errorf("demo serve does not print the dig commands:\n%s", out.String())
+	}
 }

@@ -64,13 +64,16 @@ func runLoopDemo(w io.Writer, o loopOptions) (err error) {
 	step := func(format string, args ...any) {
 		fmt.Fprintf(w, "[%5.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
 	}
+	if o.keep != "" {
+		o.keep = filepath.Clean(o.keep)
+	}
 	dir := o.keep
 	if dir == "" {
 		if dir, err = os.MkdirTemp("", "steer-loop-"); err != nil {
 			return err
 		}
 		defer func() { _ = os.RemoveAll(dir) }()
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+	} else if err := prepareKeep(dir); err != nil {
 		return err
 	}
 	worldDir, storeDir, mapDir := filepath.Join(dir, "world"), filepath.Join(dir, "store"), filepath.Join(dir, "maps")
@@ -100,18 +103,24 @@ func runLoopDemo(w io.Writer, o loopOptions) (err error) {
 	if _, err := md.Publish(filepath.Join(worldDir, "map.json"), mapstore.PublishOptions{}); err != nil {
 		return err
 	}
-	cfgPath := filepath.Join(worldDir, "steer.yaml")
-	cfgText, err := os.ReadFile(cfgPath)
+	// The kept config (world/steer.yaml) serves the map directory on the
+	// fixed ports steer demo serve uses; the demo's own server runs on
+	// ephemeral ports from a copy next to it, removed at the end.
+	keptCfg := filepath.Join(worldDir, "steer.yaml")
+	cfgText, err := os.ReadFile(keptCfg)
 	if err != nil {
 		return err
 	}
-	s := string(cfgText)
-	s = strings.Replace(s, `dns: ["127.0.0.1:5353"]`, `dns: ["127.0.0.1:0"]`, 1)
-	s = strings.Replace(s, `admin: "127.0.0.1:9153"`, `admin: "127.0.0.1:0"`, 1)
-	s = strings.ReplaceAll(s, "_map: map.json", "_map: "+md.CurrentPath())
+	s := strings.ReplaceAll(string(cfgText), "_map: map.json", "_map: ../maps/"+filepath.Base(md.CurrentPath()))
+	if err := os.WriteFile(keptCfg, []byte(s), 0o644); err != nil {
+		return err
+	}
+	s = withListen(s, "127.0.0.1:0")
+	cfgPath := filepath.Join(worldDir, ".steer-demo-run.yaml")
 	if err := os.WriteFile(cfgPath, []byte(s), 0o644); err != nil {
 		return err
 	}
+	defer func() { _ = os.Remove(cfgPath) }()
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		return err
@@ -285,6 +294,16 @@ func runLoopDemo(w io.Writer, o loopOptions) (err error) {
 		}
 		t := row.Truth.Served
 		fmt.Fprintf(w, "  %-14s %7.1f %7.1f %7.1f\n", row.Name, t.P50, t.P75, t.P95)
+	}
+	if o.keep != "" {
+		var digs []string
+		for _, p := range picks {
+			digs = append(digs, fmt.Sprintf("dig @127.0.0.1 -p 5353 www.example.net A +subnet=%s   # %s, %s: best PoP %s", p.network, p.city, p.country, p.best))
+		}
+		if err := writeKeepNote(dir, digs); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "\nkept in %s; serve its map again with:\n  steer demo serve %s\n", dir, dir)
 	}
 	step("done")
 	return nil

@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/steer-gslb/steer/internal/cli"
 	"github.com/steer-gslb/steer/internal/version"
 )
 
@@ -27,7 +28,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"demo", "the whole loop on a simulated world (world → collector → DNS tests → build → eval → publish → DNS answers); `demo dns`: the DNS server alone", runDemo},
+		{"demo", "the whole loop on a simulated world (world → collector → DNS tests → build → eval → publish → DNS answers); `demo serve DIR`: a kept world's map again; `demo dns`: the DNS server alone", runDemo},
 		{"dns", "run the authoritative GSLB DNS server (--config FILE)", runDNS},
 		{"sim", "build a simulated world from real data: --out DIR [flags] | report DIR", runSim},
 		{"collect", "run the RUM collector: --store DIR [--listen ADDR] [--config FILE]", runCollect},
@@ -46,48 +47,89 @@ func commands() []command {
 		{"pop", "PoP admin state on the control server: drain|undrain|down|up|anycast LABEL | list --control URL", runPoP},
 		{"fleet", "the DNS servers following the control server: status --control URL", runFleet},
 		{"version", "print steer's version, commit, Go version and platform", runVersion},
+		{"completion", "print a bash or zsh completion script: bash | zsh", runCompletion},
 		{"plan", "where the next PoPs should go: greedy exhaustive placement on s2 cells: [--add K] [--loss tcp|l1|l2] [--out DIR]", runPlan},
 	}
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: steer COMMAND [ARGS]")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "commands:")
-	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.usage)
+// root is steer itself: a group of the commands.
+func root() *cli.Group {
+	g := &cli.Group{
+		Name: "steer",
+		Help: `usage: steer COMMAND [ARGS]
+
+steer builds a latency map from real-user measurements, scores it, rolls it
+out and serves it from an authoritative DNS server. docs/DESIGN.md explains
+the loop; README.md has a section per command.`,
+		Example: `steer demo
+steer build --store rum --out map.json`,
 	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Run 'steer COMMAND --help' for a command's flags.")
+	for _, c := range commands() {
+		g.Subs = append(g.Subs, cli.Sub{Name: c.name, Summary: c.usage})
+	}
+	return g
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		usage(stderr)
-		return 2
-	}
-	switch args[0] {
-	case "-h", "--help", "help":
-		usage(stdout)
-		return 0
+	name, rest, code, ok := root().Dispatch(args, stdout, stderr)
+	if !ok {
+		return code
 	}
 	for _, c := range commands() {
-		if c.name == args[0] {
-			return c.run(args[1:], stdout, stderr)
+		if c.name == name {
+			return c.run(rest, stdout, stderr)
 		}
 	}
-	fmt.Fprintf(stderr, "steer: unknown command %q\n\n", args[0])
-	usage(stderr)
-	return 2
+	panic("unreachable: Dispatch returned an unknown command " + name)
 }
 
 func runVersion(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 {
-		fmt.Fprintln(stderr, "usage: steer version")
-		return 2
+	fs := cli.New("steer version", "usage: steer version\n\nPrints steer's version, commit, Go version, build flags and platform.", "steer version", stdout, stderr)
+	if code, ok := fs.Parse(args); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		return fs.Usagef("takes no arguments")
 	}
 	fmt.Fprintln(stdout, version.Get().String("steer"))
+	return 0
+}
+
+func runCompletion(args []string, stdout, stderr io.Writer) int {
+	g := &cli.Group{
+		Name: "steer completion",
+		Help: `usage: steer completion bash|zsh
+
+Prints a shell completion script: commands, subcommands and flags, file
+names for arguments.`,
+		Subs: []cli.Sub{
+			{Name: "bash", Summary: "bash: source <(steer completion bash), or save it as /etc/bash_completion.d/steer"},
+			{Name: "zsh", Summary: "zsh: source <(steer completion zsh) after compinit, or save it as _steer in a directory of $fpath"},
+		},
+		Example: `source <(steer completion bash)`,
+	}
+	shell, rest, code, ok := g.Dispatch(args, stdout, stderr)
+	if !ok {
+		return code
+	}
+	fs := cli.New("steer completion "+shell, "usage: steer completion "+shell, "source <(steer completion "+shell+")", stdout, stderr)
+	if code, ok := fs.Parse(rest); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		return fs.Usagef("takes no arguments")
+	}
+	nodes, err := cli.Walk(run)
+	if err != nil {
+		fmt.Fprintln(stderr, "steer completion:", err)
+		return 1
+	}
+	if shell == "bash" {
+		cli.Bash(stdout, "steer", nodes)
+	} else {
+		cli.Zsh(stdout, "steer", nodes)
+	}
 	return 0
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/netip"
@@ -10,23 +9,48 @@ import (
 	"strings"
 
 	"github.com/steer-gslb/steer/config"
+	"github.com/steer-gslb/steer/internal/cli"
 	"github.com/steer-gslb/steer/popmap"
 )
 
+var mapGroup = &cli.Group{
+	Name: "steer map",
+	Help: `usage: steer map validate [--config FILE] MAP
+       steer map lookup [--json] MAP ADDR|PREFIX
+       steer map diff [--limit N] A B
+       steer map stats MAP
+
+Works on route maps (NS1 route-map JSON, the builder's output and the DNS
+server's ecs_map and resolver_map).`,
+	Subs: []cli.Sub{
+		{Name: "validate", Summary: "parse and compile a map; with --config, check its labels name PoPs"},
+		{Name: "lookup", Summary: "the ranked PoPs and ECS scope a map gives an address or prefix"},
+		{Name: "diff", Summary: "the address space whose answer changes from map A to map B"},
+		{Name: "stats", Summary: "entries, networks, prefix lengths and first choices of a map"},
+	},
+	Example: `steer map lookup examples/map.json 203.0.113.7`,
+}
+
 func runMap(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: steer map validate [--config FILE] MAP | lookup [--json] MAP ADDR|PREFIX | diff [--limit N] A B | stats MAP")
-		return 2
+	sub, args, code, ok := mapGroup.Dispatch(args, stdout, stderr)
+	if !ok {
+		return code
 	}
-	sub, args := args[0], args[1:]
-	fs := flag.NewFlagSet("steer map "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	help := map[string][2]string{
+		"validate": {"usage: steer map validate [--config FILE] MAP\n\nParses and compiles MAP, as the DNS server does on load; with --config,\nalso checks that every label names a PoP of that DNS config.", "steer map validate --config examples/steer.yaml examples/map.json"},
+		"lookup":   {"usage: steer map lookup [--json] MAP ADDR|PREFIX\n\nPrints the ranked PoP labels MAP gives the address or prefix and the ECS\nscope an answer would carry.", "steer map lookup examples/map.json 203.0.113.7\nsteer map lookup --json examples/map.json 2001:db8:10::/56"},
+		"diff":     {"usage: steer map diff [--limit N] A B\n\nLists the CIDR blocks whose ranked labels differ from map A to map B and\nsums the changed address space.", "steer map diff --limit 20 old.json new.json"},
+		"stats":    {"usage: steer map stats MAP\n\nPrints MAP's entries, networks, compiled table size, prefix lengths and the\naddress space per first choice.", "steer map stats examples/map.json"},
+	}[sub]
+	fs := cli.New("steer map "+sub, help[0], help[1], stdout, stderr)
 	switch sub {
 	case "validate":
 		cfgPath := fs.String("config", "", "also check that every label names a PoP of this DNS config")
-		if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
-			fmt.Fprintln(stderr, "usage: steer map validate [--config FILE] MAP")
-			return 2
+		if code, ok := fs.Parse(args); !ok {
+			return code
+		}
+		if fs.NArg() != 1 {
+			return fs.Usagef("one MAP is required")
 		}
 		m, t, err := popmap.Load(fs.Arg(0))
 		if err != nil {
@@ -48,9 +72,11 @@ func runMap(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "lookup":
 		asJSON := fs.Bool("json", false, `print {"labels":[...],"scope":N}`)
-		if err := fs.Parse(args); err != nil || fs.NArg() != 2 {
-			fmt.Fprintln(stderr, "usage: steer map lookup [--json] MAP ADDR|PREFIX")
-			return 2
+		if code, ok := fs.Parse(args); !ok {
+			return code
+		}
+		if fs.NArg() != 2 {
+			return fs.Usagef("MAP and one ADDR or PREFIX are required")
 		}
 		_, t, err := popmap.Load(fs.Arg(0))
 		if err != nil {
@@ -63,15 +89,13 @@ func runMap(args []string, stdout, stderr io.Writer) int {
 		if strings.Contains(in, "/") {
 			p, err := netip.ParsePrefix(in)
 			if err != nil {
-				fmt.Fprintf(stderr, "steer map lookup: bad prefix %q: %v\n", in, err)
-				return 2
+				return fs.Usagef("bad prefix %q: %v", in, err)
 			}
 			labels, scope = t.LookupPrefix(p.Masked())
 		} else {
 			a, err := netip.ParseAddr(in)
 			if err != nil {
-				fmt.Fprintf(stderr, "steer map lookup: bad address %q: %v\n", in, err)
-				return 2
+				return fs.Usagef("bad address %q: %v", in, err)
 			}
 			labels, scope = t.Lookup(a)
 		}
@@ -95,9 +119,11 @@ func runMap(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "diff":
 		limit := fs.Int("limit", 50, "print at most this many changed blocks (0 = all)")
-		if err := fs.Parse(args); err != nil || fs.NArg() != 2 {
-			fmt.Fprintln(stderr, "usage: steer map diff [--limit N] A B")
-			return 2
+		if code, ok := fs.Parse(args); !ok {
+			return code
+		}
+		if fs.NArg() != 2 {
+			return fs.Usagef("two maps A and B are required")
 		}
 		_, a, err := popmap.Load(fs.Arg(0))
 		if err != nil {
@@ -119,9 +145,11 @@ func runMap(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "changed: %.0f IPv4 /24s, %.4g IPv6 /56s in %d CIDR blocks\n", sum.Changed24, sum.Changed56, sum.Blocks)
 		return 0
 	case "stats":
-		if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
-			fmt.Fprintln(stderr, "usage: steer map stats MAP")
-			return 2
+		if code, ok := fs.Parse(args); !ok {
+			return code
+		}
+		if fs.NArg() != 1 {
+			return fs.Usagef("one MAP is required")
 		}
 		m, t, err := popmap.Load(fs.Arg(0))
 		if err != nil {
@@ -131,8 +159,7 @@ func runMap(args []string, stdout, stderr io.Writer) int {
 		printStats(stdout, fs.Arg(0), t.Stats(m))
 		return 0
 	}
-	fmt.Fprintf(stderr, "steer map: unknown subcommand %q (want validate, lookup, diff or stats)\n", sub)
-	return 2
+	panic("unreachable: mapGroup dispatched " + sub)
 }
 
 func printStats(w io.Writer, path string, s popmap.Stats) {

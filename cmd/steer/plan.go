@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/steer-gslb/steer/config"
 	"github.com/steer-gslb/steer/data"
+	"github.com/steer-gslb/steer/internal/cli"
 	"github.com/steer-gslb/steer/planner"
 	"github.com/steer-gslb/steer/sim"
 )
@@ -46,11 +46,10 @@ Files:
   --out DIR          writes plan.geojson (cells, PoPs, sites), plan.png (map)
                      and loss.png (loss curve)
 
-flags:
 `
 
 func runPlan(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("steer plan", planUsage, stderr)
+	fs := cli.New("steer plan", planUsage, planExample, stdout, stderr)
 	add := fs.Int("add", 5, "new PoPs to place")
 	lossName := fs.String("loss", "tcp", "loss function: tcp, l1 or l2")
 	cfgFile := fs.String("config", "", "the DNS server config whose PoPs exist (instead of --pops)")
@@ -71,16 +70,10 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&tcp.PacketLoss, "packet-loss", tcp.PacketLoss, "tcp loss: packet loss rate p for Mathis's throughput")
 	fs.Float64Var(&tcp.AccessMbps, "access-mbps", tcp.AccessMbps, "tcp loss: access bandwidth cap, Mbit/s")
 	fs.Float64Var(&tcp.Handshakes, "handshakes", tcp.Handshakes, "tcp loss: round trips before the first byte")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := fs.Parse(args); !ok {
+		return code
 	}
-	usageErr := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "steer plan: "+format+"\n", a...)
-		return 2
-	}
+	usageErr := fs.Usagef
 	if fs.NArg() > 0 {
 		return usageErr("unexpected argument %q; see steer plan --help", fs.Arg(0))
 	}
@@ -266,3 +259,5 @@ func writePlanFiles(dir string, pl *planner.Plan, unit string) error {
 	}
 	return pl.CurveChart("Loss against the number of PoPs").SavePNG(filepath.Join(dir, "loss.png"))
 }
+
+const planExample = `steer plan --add 3 --out plan`

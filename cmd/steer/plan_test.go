@@ -130,7 +130,7 @@ func TestPlanErrors(t *testing.T) {
 		}
 	}
 	var o, e bytes.Buffer
-	if code := run([]string{"plan", "--help"}, &o, &e); code != 0 || !strings.Contains(e.String(), "loss.png") || !strings.Contains(e.String(), "-min-weight") {
-		t.Errorf("--help: exit %d:\n%s", code, e.String())
+	if code := run([]string{"plan", "--help"}, &o, &e); code != 0 || e.Len() > 0 || !strings.Contains(o.String(), "loss.png") || !strings.Contains(o.String(), "--min-weight") {
+		t.Errorf("--help: exit %d:\n%s%s", code, o.String(), e.String())
 	}
 }

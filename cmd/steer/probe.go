@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/steer-gslb/steer/internal/cli"
 	"github.com/steer-gslb/steer/probe"
 	"github.com/steer-gslb/steer/rum"
 )
@@ -32,7 +31,6 @@ connection: one round trip (see the probe package). Per-target details
 interval ±20 % until --count rounds or SIGINT/SIGTERM. The token is read
 from $STEER_PROBE_TOKEN when --token is not given.
 
-flags:
 `
 
 func runProbe(args []string, stdout, stderr io.Writer) int {
@@ -43,7 +41,7 @@ func runProbe(args []string, stdout, stderr io.Writer) int {
 
 // probeMain is runProbe with the context given (tests).
 func probeMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("steer probe", probeUsage, stderr)
+	fs := cli.New("steer probe", probeUsage, probeExample, stdout, stderr)
 	var cfg probe.Config
 	var targets []probe.Target
 	fs.StringVar(&cfg.TargetsURL, "pops", "", "URL of the PoP list (the collector's /rum/pops.json), fetched every round")
@@ -68,16 +66,10 @@ func probeMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	insecure := fs.Bool("insecure-tls", false, "do not verify TLS certificates (self-signed test targets only)")
 	printBeacon := fs.Bool("print", false, "print each beacon (one JSON line) to stdout; without --collector, nothing is posted")
 	verbose := fs.Bool("verbose", false, "print each target's timings to stderr")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := fs.Parse(args); !ok {
+		return code
 	}
-	usageErr := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "steer probe: "+format+"\n", a...)
-		return 2
-	}
+	usageErr := fs.Usagef
 	switch {
 	case fs.NArg() > 0:
 		return usageErr("unexpected argument %q", fs.Arg(0))
@@ -185,3 +177,5 @@ func printRound(stdout, stderr io.Writer, r *probe.Round, printBeacon, verbose b
 		fmt.Fprintln(stderr)
 	}
 }
+
+const probeExample = `steer probe --pops https://rum.example.net/rum/pops.json --collector https://rum.example.net/beacon --token T`

@@ -182,7 +182,11 @@ func TestProbeCommandErrors(t *testing.T) {
 		{[]string{"--help"}, 0, "usage: steer probe"},
 	} {
 		var out, errb bytes.Buffer
-		if code := runProbe(tc.args, &out, &errb); code != tc.code || !strings.Contains(errb.String(), tc.want) {
+		got := &errb
+		if tc.code == 0 {
+			got = &out // help goes to stdout
+		}
+		if code := runProbe(tc.args, &out, &errb); code != tc.code || !strings.Contains(got.String(), tc.want) {
 			t.Errorf("%v: exit %d (want %d), stderr %q (want %q)", tc.args, code, tc.code, errb.String(), tc.want)
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log"
@@ -23,6 +22,7 @@ import (
 	"time"
 
 	"github.com/steer-gslb/steer/config"
+	"github.com/steer-gslb/steer/internal/cli"
 	"github.com/steer-gslb/steer/popmap"
 	"github.com/steer-gslb/steer/probe"
 )
@@ -36,7 +36,6 @@ measure. Plain HTTP without a certificate (agents count only HTTPS samples);
 address (agents need --insecure-tls). Prints its URL, then serves until
 SIGINT or SIGTERM. Logs nothing per request, and no client address.
 
-flags:
 `
 
 // probeTargetOptions are steer probe-target's flags.
@@ -47,26 +46,21 @@ type probeTargetOptions struct {
 }
 
 func runProbeTarget(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("steer probe-target", probeTargetUsage, stderr)
+	fs := cli.New("steer probe-target", probeTargetUsage, probeTargetExample, stdout, stderr)
 	var o probeTargetOptions
 	fs.StringVar(&o.pop, "pop", "", "label of the PoP this endpoint answers for (X-Edge-PoP)")
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:8443", "address to listen on (host:port; port 0 picks one)")
 	fs.StringVar(&o.certFile, "tls-cert", "", "TLS certificate (PEM); with --tls-key")
 	fs.StringVar(&o.keyFile, "tls-key", "", "TLS private key (PEM)")
 	fs.BoolVar(&o.selfSigned, "self-signed", false, "serve HTTPS with a generated self-signed certificate")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := fs.Parse(args); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "steer probe-target: unexpected argument %q\n", fs.Arg(0))
-		return 2
+		return fs.Usagef("unexpected argument %q", fs.Arg(0))
 	}
 	if err := o.check(); err != nil {
-		fmt.Fprintf(stderr, "steer probe-target: %v\n", err)
-		return 2
+		return fs.Usagef("%v", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -207,3 +201,5 @@ func selfSignedCert(listen string) (tls.Certificate, error) {
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
+
+const probeTargetExample = `steer probe-target --pop fra --listen 127.0.0.1:8443 --self-signed`

@@ -225,7 +225,11 @@ func TestProbeTargetUsage(t *testing.T) {
 		{[]string{"--help"}, 0, "usage: steer probe-target"},
 	} {
 		var out, errb bytes.Buffer
-		if code := runProbeTarget(tc.args, &out, &errb); code != tc.code || !strings.Contains(errb.String(), tc.want) {
+		got := &errb
+		if tc.code == 0 {
+			got = &out // help goes to stdout
+		}
+		if code := runProbeTarget(tc.args, &out, &errb); code != tc.code || !strings.Contains(got.String(), tc.want) {
 			t.Errorf("%v: exit %d (want %d), stderr %q (want %q)", tc.args, code, tc.code, errb.String(), tc.want)
 		}
 	}

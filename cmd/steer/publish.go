@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 
 	"github.com/steer-gslb/steer/config"
+	"github.com/steer-gslb/steer/internal/cli"
 	"github.com/steer-gslb/steer/mapstore"
 	"github.com/steer-gslb/steer/popmap"
 )
@@ -26,27 +26,22 @@ The map must parse and compile; when a version is current, the candidate is
 scored against it on STORE's held-out samples and refused if worse, unless
 --force. A map equal to the current version publishes nothing.
 
-flags:
 `
 
 func runPublish(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("steer publish", publishUsage, stderr)
+	fs := cli.New("steer publish", publishUsage, publishExample, stdout, stderr)
 	dir := fs.String("dir", "", "map directory (required; created when absent)")
 	store := fs.String("store", "", "RUM store whose held-out samples score the candidate against the current version")
 	force := fs.Bool("force", false, "publish even if the candidate scores worse than the current version, or unscored")
 	cfgPath := fs.String("config", "", "also check that every label names a PoP of this DNS config")
 	ctl := fs.String("control", "", "publish through this control server instead of --dir (it gates with its own store; the map's .rtt.tsv goes along)")
 	token := fs.String("token", "", "with --control: API token of role publish (default $STEER_TOKEN)")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := fs.Parse(args); !ok {
+		return code
 	}
+	pos := fs.Args()
 	if (*dir == "") == (*ctl == "") || len(pos) != 1 {
-		fmt.Fprintln(stderr, "usage: steer publish --dir DIR [--store STORE] [--force] [--config FILE] MAP.json\n       steer publish --control URL [--token T] [--force] MAP.json")
-		return 2
+		return fs.Usagef("one of --dir DIR and --control URL, and one MAP.json, are required")
 	}
 	candidate := pos[0]
 	if *ctl != "" {
@@ -125,27 +120,28 @@ func describe(res mapstore.Result) string {
 	return fmt.Sprintf("replaces version %d, forced %v, gate: %s", res.Previous, res.Forced, gate)
 }
 
+const rollbackUsage = `usage: steer rollback --dir DIR | --control URL [--token T]
+
+Switches a map directory (or the control server's active map) back to the
+version the current one replaced, and records it in the history; the DNS
+servers that follow it load that version within their debounce.
+`
+
 func runRollback(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("steer rollback", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.New("steer rollback", rollbackUsage, "steer rollback --dir maps\nsteer rollback --control http://127.0.0.1:8480", stdout, stderr)
 	dir := fs.String("dir", "", "map directory (this or --control required)")
 	ctl := fs.String("control", "", "roll back the control server's active map instead (token of role publish: --token or $STEER_TOKEN)")
 	token := fs.String("token", "", "with --control: API token (default $STEER_TOKEN)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := fs.Parse(args); !ok {
+		return code
 	}
 	if (*dir == "") == (*ctl == "") || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "usage: steer rollback --dir DIR | --control URL   (switches back to the version the current one replaced)")
-		return 2
+		return fs.Usagef("one of --dir DIR and --control URL is required, and nothing else")
 	}
 	if *ctl != "" {
 		c, err := controlClient(*ctl, *token)
 		if err != nil {
-			fmt.Fprintln(stderr, "steer rollback:", err)
-			return 2
+			return fs.Usagef("%v", err)
 		}
 		res, err := c.Rollback(context.Background())
 		if err != nil {
@@ -169,28 +165,6 @@ func runRollback(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// parseInterspersed parses flags before and after the positional
-// arguments (steer publish --dir D MAP.json --force) and returns the
-// positional ones. Everything after "--" is positional.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		// fs.Parse stopped at a positional argument or after "--".
-		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
-			return append(pos, rest...), nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
-}
-
 const versionsUsage = `usage: steer versions --dir DIR [--keep N]
 
 Lists the versions of the map directory DIR, oldest first: when each was
@@ -199,22 +173,17 @@ which is current (*). With --keep N, removes the version files older than
 the newest N, except the current version and those the next N rollbacks
 would return to; history.ndjson keeps their lines.
 
-flags:
 `
 
 func runVersions(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("steer versions", versionsUsage, stderr)
+	fs := cli.New("steer versions", versionsUsage, versionsExample, stdout, stderr)
 	dir := fs.String("dir", "", "map directory (required)")
 	keep := fs.Int("keep", 0, "remove versions older than the newest N (keeping the current one and the rollback chain)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := fs.Parse(args); !ok {
+		return code
 	}
 	if *dir == "" || fs.NArg() > 0 || *keep < 0 {
-		fmt.Fprintln(stderr, "usage: steer versions --dir DIR [--keep N]")
-		return 2
+		return fs.Usagef("--dir DIR is required, --keep N >= 0, and nothing else")
 	}
 	if _, err := os.Stat(*dir); err != nil {
 		fmt.Fprintln(stderr, "steer versions:", err)
@@ -276,3 +245,8 @@ func runVersions(args []string, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
+
+const publishExample = `steer publish --dir maps --store rum map.json
+steer publish --control http://127.0.0.1:8480 map.json`
+
+const versionsExample = `steer versions --dir maps --keep 10`

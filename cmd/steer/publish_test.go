@@ -82,8 +82,8 @@ func TestPublishCommand(t *testing.T) {
 		current    int
 		openedGate int // gates opened so far
 	}{
-		{"usage: no dir", []string{"publish", a}, 2, "", "usage: steer publish --dir DIR", 0, 0},
-		{"usage: two maps", []string{"publish", "--dir", dir, a, b}, 2, "", "usage: steer publish", 0, 0},
+		{"usage: no dir", []string{"publish", a}, 2, "", "steer publish: one of --dir DIR and --control URL, and one MAP.json, are required\nRun 'steer publish --help' for usage.", 0, 0},
+		{"usage: two maps", []string{"publish", "--dir", dir, a, b}, 2, "", "one MAP.json, are required", 0, 0},
 		{"bad map", []string{"publish", "--dir", dir, bad}, 1, "", `map ` + bad + `: map[0].networks[0]: "203.0.113.7/24": host bits set`, 0, 0},
 		{"label not in config", []string{"publish", "--dir", dir, "--config", cfg, unknown}, 1, "", `"xyz" is not a configured PoP`, 0, 0},
 		{"first publish needs no gate", []string{"publish", "--dir", dir, "--store", store, "--config", cfg, a}, 0,
@@ -103,7 +103,7 @@ func TestPublishCommand(t *testing.T) {
 		{"rollback again", []string{"rollback", "--dir", dir}, 0, "rolled back to version 2 (" + v(2) + "): replaces version 3", "", 2, 3},
 		{"rollback again", []string{"rollback", "--dir", dir}, 0, "rolled back to version 1 (" + v(1) + "): replaces version 2", "", 1, 3},
 		{"nothing to roll back to", []string{"rollback", "--dir", dir}, 1, "", "version 1 was the first published: nothing to roll back to", 1, 3},
-		{"rollback usage", []string{"rollback", dir}, 2, "", "usage: steer rollback --dir DIR", 1, 3},
+		{"rollback usage", []string{"rollback", dir}, 2, "", "steer rollback: one of --dir DIR and --control URL is required, and nothing else\nRun 'steer rollback --help' for usage.", 1, 3},
 		{"rollback of an empty directory", []string{"rollback", "--dir", filepath.Join(root, "empty")}, 1, "", "no version published", 1, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -161,8 +161,8 @@ func TestPublishCommand(t *testing.T) {
 		code int
 		err  string
 	}{
-		{[]string{"versions"}, 2, "usage: steer versions --dir DIR"},
-		{[]string{"versions", "--dir", dir, "--keep", "-1"}, 2, "usage: steer versions"},
+		{[]string{"versions"}, 2, "steer versions: --dir DIR is required"},
+		{[]string{"versions", "--dir", dir, "--keep", "-1"}, 2, "--keep N >= 0"},
 		{[]string{"versions", "--dir", filepath.Join(root, "none")}, 1, "no such file or directory"},
 	} {
 		errb.Reset()

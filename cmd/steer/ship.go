@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/steer-gslb/steer/internal/cli"
 	"github.com/steer-gslb/steer/querytail"
 )
 
@@ -33,11 +32,10 @@ it, so no line is lost; a failed batch is resent from the same position
 Runs until SIGINT/SIGTERM; with --once, ships what the logs hold and exits
 (1 if a batch failed).
 
-flags:
 `
 
 func runShip(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("steer ship", shipUsage, stderr)
+	fs := cli.New("steer ship", shipUsage, shipExample, stdout, stderr)
 	var files []string
 	fs.Var((*listFlag)(&files), "query-log", "the DNS server's query log (its query_log file) to follow (repeatable)")
 	to := fs.String("collector", "", "the collector's base URL, e.g. https://collector.example.net (required)")
@@ -47,20 +45,15 @@ func runShip(args []string, stdout, stderr io.Writer) int {
 	batch := fs.Int("batch", 1000, "lines a request (keep a batch under the collector's max_body)")
 	timeout := fs.Duration("timeout", 30*time.Second, "a request's time limit")
 	once := fs.Bool("once", false, "ship what the logs hold now, then exit")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := fs.Parse(args); !ok {
+		return code
 	}
 	if len(files) == 0 || *to == "" || *state == "" || fs.NArg() > 0 || *batch < 1 || *every <= 0 {
-		fmt.Fprintln(stderr, "usage: steer ship --query-log FILE... --collector URL --state DIR [--once]; see steer ship --help")
-		return 2
+		return fs.Usagef("--query-log FILE, --collector URL and --state DIR are required (and --batch >= 1, --every > 0), and nothing else")
 	}
 	u, err := url.Parse(*to)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		fmt.Fprintf(stderr, "steer ship: --collector %q: want http(s)://host[:port]\n", *to)
-		return 2
+		return fs.Usagef("--collector %q: want http(s)://host[:port]", *to)
 	}
 	token := os.Getenv("STEER_QUERYLOG_TOKEN")
 	if *tokenFile != "" {
@@ -72,8 +65,7 @@ func runShip(args []string, stdout, stderr io.Writer) int {
 		token = strings.TrimSpace(string(b))
 	}
 	if token == "" {
-		fmt.Fprintln(stderr, "steer ship: no query log token: set $STEER_QUERYLOG_TOKEN or give --token-file")
-		return 2
+		return fs.Usagef("no query log token: set $STEER_QUERYLOG_TOKEN or give --token-file")
 	}
 	if err := os.MkdirAll(*state, 0o755); err != nil {
 		fmt.Fprintln(stderr, "steer ship:", err)
@@ -96,3 +88,5 @@ func runShip(args []string, stdout, stderr io.Writer) int {
 	q.Run(ctx)
 	return 0
 }
+
+const shipExample = `steer ship --query-log /var/log/steer/queries.ndjson --collector http://127.0.0.1:9101 --state /var/lib/steer/ship`

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 
@@ -11,6 +9,7 @@ import (
 	"time"
 
 	"github.com/steer-gslb/steer/data"
+	"github.com/steer-gslb/steer/internal/cli"
 	"github.com/steer-gslb/steer/sim"
 )
 
@@ -40,7 +39,6 @@ It writes, into DIR:
 
 The same seed and flags give byte-identical files.
 
-flags:
 `
 
 func runSim(args []string, stdout, stderr io.Writer) int {
@@ -48,7 +46,8 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 		return runSimReport(args[1:], stdout, stderr)
 	}
 	opt := sim.DefaultOptions()
-	fs := newFlags("steer sim", simUsage, stderr)
+	fs := cli.New("steer sim", simUsage, simExample, stdout, stderr)
+	fs.Subcommands = []string{"report"}
 	out := fs.String("out", "", "directory to write the world into (created if missing)")
 	fs.Uint64Var(&opt.Seed, "seed", opt.Seed, "random seed: the same seed and flags give the same world")
 	fs.IntVar(&opt.Networks, "networks", opt.Networks, "client networks (IPv4 /24s and IPv6 /56s)")
@@ -68,31 +67,24 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	noise := fs.Float64("noise", 1, "scale every production-noise share (0: clean data; see world.json for the shares)")
 	list := fs.Bool("list-cities", false, "list the measured cities and exit")
 	quiet := fs.Bool("quiet", false, "print only the report")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := fs.Parse(args); !ok {
+		return code
 	}
 	if *list {
 		return listCities(stdout, stderr)
 	}
 	if *out == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "steer sim: --out DIR is required (and takes no arguments); see steer sim --help")
-		return 2
+		return fs.Usagef("--out DIR is required (and takes no arguments); see steer sim --help")
 	}
 	var err error
 	if opt.BeaconsMin, opt.BeaconsMax, err = parseRange(*beacons); err != nil {
-		fmt.Fprintf(stderr, "steer sim: --beacons: %v\n", err)
-		return 2
+		return fs.Usagef("--beacons: %v", err)
 	}
 	if opt.PoPs, err = sim.ParsePoPs(*pops); err != nil {
-		fmt.Fprintf(stderr, "steer sim: --pops: %v\n", err)
-		return 2
+		return fs.Usagef("--pops: %v", err)
 	}
 	if opt.Start, err = time.Parse(time.RFC3339, *start); err != nil {
-		fmt.Fprintf(stderr, "steer sim: --start: %v\n", err)
-		return 2
+		return fs.Usagef("--start: %v", err)
 	}
 	opt.Start = opt.Start.UTC()
 	opt.Noise = scaleNoise(opt.Noise, *noise)
@@ -133,14 +125,14 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 }
 
 func runSimReport(args []string, stdout, stderr io.Writer) int {
-	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
-		fmt.Fprintln(stderr, "usage: steer sim report DIR")
-		if len(args) == 1 && (args[0] == "-h" || args[0] == "--help") {
-			return 0
-		}
-		return 2
+	fs := cli.New("steer sim report", "usage: steer sim report DIR\n\nPrints the report of the world in DIR, from its ground truth (truth.tsv.gz).", "steer sim report world", stdout, stderr)
+	if code, ok := fs.Parse(args); !ok {
+		return code
 	}
-	rep, err := sim.ReadReport(args[0])
+	if fs.NArg() != 1 {
+		return fs.Usagef("one world directory DIR is required")
+	}
+	rep, err := sim.ReadReport(fs.Arg(0))
 	if err != nil {
 		fmt.Fprintf(stderr, "steer sim report: %v\n", err)
 		return 1
@@ -186,3 +178,6 @@ func listCities(stdout, stderr io.Writer) int {
 	}
 	return 0
 }
+
+const simExample = `steer sim --out world --networks 50000 --seed 1
+steer sim report world`

@@ -41,7 +41,7 @@ func TestSimCommand(t *testing.T) {
 		{[]string{"sim", "--out", dir, "--pops", "xx=Atlantis"}, 1, `no measured city "Atlantis"`},
 		{[]string{"sim", "--out", dir, "--measured", "2"}, 1, "measured: 2 is not a share"},
 		{[]string{"sim", "--out", dir, "--start", "yesterday"}, 2, "--start"},
-		{[]string{"sim", "report"}, 2, "usage: steer sim report DIR"},
+		{[]string{"sim", "report"}, 2, "steer sim report: one world directory DIR is required\nRun 'steer sim report --help' for usage."},
 		{[]string{"sim", "report", t.TempDir()}, 1, "truth.tsv.gz"},
 	} {
 		var o, e bytes.Buffer
@@ -55,7 +55,7 @@ func TestSimCommand(t *testing.T) {
 	}
 	out.Reset()
 	errb.Reset()
-	if code := run([]string{"sim", "--help"}, &out, &errb); code != 0 || !strings.Contains(errb.String(), "truth.tsv.gz") || !strings.Contains(errb.String(), "-noise") {
-		t.Errorf("--help: exit %d:\n%s", code, errb.String())
+	if code := run([]string{"sim", "--help"}, &out, &errb); code != 0 || errb.Len() > 0 || !strings.Contains(out.String(), "truth.tsv.gz") || !strings.Contains(out.String(), "--noise") {
+		t.Errorf("--help: exit %d:\n%s%s", code, out.String(), errb.String())
 	}
 }

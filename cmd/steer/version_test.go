@@ -17,7 +17,7 @@ func TestVersionCommand(t *testing.T) {
 	}
 	out.Reset()
 	errb.Reset()
-	if code := run([]string{"version", "extra"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "usage: steer version") {
+	if code := run([]string{"version", "extra"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "steer version: takes no arguments") {
 		t.Errorf("steer version extra: exit %d, %q", code, errb.String())
 	}
 }

@@ -1,5 +1,5 @@
 // Command gen writes the trimmed data files that package data embeds, from
-// the raw data sets described in /work/shared/data/raw/SOURCES.md:
+// the raw data sets described in data/SOURCES.md:
 //
 //	go run ./data/internal/gen -raw /work/shared/data/raw -out data/
 package main

@@ -1,4 +1,4 @@
-// Package trim turns the raw data sets (see /work/shared/data/raw/SOURCES.md)
+// Package trim turns the raw data sets (see data/SOURCES.md)
 // into the trimmed, attributed files that package data embeds. It is the
 // library behind data/internal/gen, kept importable so that data's tests can
 // regenerate the files and compare them with the embedded ones.
