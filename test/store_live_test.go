@@ -298,6 +298,8 @@ func storeHeldByAnother(t *testing.T, bin string) {
 	check("stats", []string{"store", "stats", "--store", dir}, locked("stats"), statsFix)
 	check("export", []string{"store", "export", "--store", dir, "--out", filepath.Join(t.TempDir(), "x")}, locked("export"), "stop it first: export needs the store to itself")
 	check("prune", []string{"store", "prune", "--store", dir, "--older-than", "1h"}, locked("prune"), "stop it first: prune needs the store to itself")
+	check("build", []string{"build", "--store", dir, "--out", filepath.Join(t.TempDir(), "m.json"), "-q"},
+		fmt.Sprintf("steer build: store %s is held by process %d (", dir, pid), "stop it, or build inside the collector (steer collect --build-every 1h --build-out MAP.json)")
 
 	// a stale announcement (a collector killed with SIGKILL, its pid gone)
 	// is not believed

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -187,8 +188,12 @@ func openForReading(dir string) (*store.DuckDB, error) {
 		debug.SetMemoryLimit(2 << 30)
 	}
 	st, err := store.Open(dir, store.Options{ReadOnly: true, MemoryLimit: readMemoryLimit})
-	if err != nil && strings.Contains(err.Error(), "Conflicting lock") {
-		return nil, fmt.Errorf("%w\n(DuckDB lets one process write a store or several read it: stop the steer collect or ingest that holds it, then build)", err)
+	if le := (*store.LockedError)(nil); errors.As(err, &le) {
+		holder := "another process"
+		if le.PID > 0 {
+			holder = fmt.Sprintf("process %d (%s)", le.PID, le.Program)
+		}
+		return nil, fmt.Errorf("store %s is held by %s: DuckDB lets one process write a store or several read it; stop it, or build inside the collector (steer collect --build-every 1h --build-out MAP.json)", dir, holder)
 	}
 	return st, err
 }
