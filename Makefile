@@ -74,3 +74,26 @@ demo: ## the end-to-end demo (go run ./cmd/steer demo); installs gcc/g++ for Duc
 
 clean: ## remove bin/ and coverage output
 	rm -rf bin coverage.out coverage.html
+
+# Packaging: release archives, install, container image (packaging/).
+PREFIX    ?= /usr/local
+UNITDIR   ?= $(PREFIX)/lib/systemd/system
+CONTAINER ?= $(shell command -v podman || command -v docker)
+IMAGE_TAG ?= $(shell git describe --tags --always --dirty 2>/dev/null | sed 's/^v//')
+
+.PHONY: release install image
+
+release: ## archives of steer-dns (linux, darwin; amd64, arm64) and steer (linux/amd64, cgo) + SHA256SUMS in dist/
+	bash scripts/release.sh
+
+install: build ## install bin/steer, bin/steer-dns and packaging/systemd's units (PREFIX=/usr/local, DESTDIR=)
+	install -d "$(DESTDIR)$(PREFIX)/bin" "$(DESTDIR)$(UNITDIR)"
+	install -m 0755 bin/steer bin/steer-dns "$(DESTDIR)$(PREFIX)/bin/"
+	for u in packaging/systemd/*.service; do \
+		sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' "$$u" >"$(DESTDIR)$(UNITDIR)/$${u##*/}"; \
+		chmod 0644 "$(DESTDIR)$(UNITDIR)/$${u##*/}"; done
+	@echo "install: done; then: systemctl daemon-reload, configs in /etc/steer/ (see the units' comments)"
+
+image: ## build the steer-dns container image (packaging/container/Dockerfile) with podman or docker
+	@[ -n "$(CONTAINER)" ] || { echo "image: needs podman or docker (or CONTAINER=...)" >&2; exit 1; }
+	$(CONTAINER) build -f packaging/container/Dockerfile -t steer-dns:$(IMAGE_TAG) .
