@@ -32,7 +32,13 @@ func TestPublishFollowed(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := strings.ReplaceAll(string(b), "_map: map.json", "_map: maps/current.json")
-	if strings.Count(cfg, "maps/current.json") != 4 {
+	refs := 0
+	for line := range strings.SplitSeq(cfg, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "#") && strings.Contains(line, "maps/current.json") {
+			refs++
+		}
+	}
+	if refs != 4 { // the example's commented CNAME record has two more
 		t.Fatalf("config %s: want 4 map references to rewrite:\n%s", s.cfgPath, b)
 	}
 	if err := os.WriteFile(s.cfgPath, []byte(cfg), 0o644); err != nil {
