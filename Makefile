@@ -20,7 +20,7 @@ define gobuild
 		@echo "build: skipping bin/$(1): cmd/$(1) has no Go files yet")
 endef
 
-.PHONY: help build test test-deps lint bench fuzz faults demo clean
+.PHONY: help build test test-deps lint bench fuzz faults demo clean proto
 
 help: ## list the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z-]*:.*## / { printf "  %-10s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -54,6 +54,10 @@ bench: ## run all benchmarks with -benchmem, then bench/sim.sh, collect.sh, dns-
 	bash bench/fleet.sh
 	bash bench/build.sh
 	bash bench/plan.sh
+	bash bench/api.sh
+
+proto: ## regenerate gen/ from proto/ (protoc + the plugins pinned in tools/go.mod)
+	bash proto/gen.sh
 
 faults: test-deps ## the fault-injection suite (docs/RELIABILITY.md): every TestFault* test, real processes; make test runs it too
 	$(GO) test -count=1 -run '^TestFault' ./...

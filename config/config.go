@@ -167,6 +167,9 @@ type Listen struct {
 	DNS        []netip.AddrPort // UDP and TCP on each
 	Admin      netip.AddrPort   // /metrics and /healthz; invalid (zero) = off
 	UDPSockets int              // SO_REUSEPORT sockets per address; 0 = one per CPU
+	// API is the steering API's address (HTTP/1.1 and h2c: Connect, gRPC,
+	// gRPC-Web); invalid (zero) = off. Read at start only.
+	API netip.AddrPort
 }
 
 // Server holds protocol options.
@@ -490,6 +493,7 @@ type rawListen struct {
 	DNS        []string `yaml:"dns"`
 	Admin      string   `yaml:"admin"`
 	UDPSockets int      `yaml:"udp_sockets"`
+	API        string   `yaml:"api"`
 }
 
 type rawServer struct {
@@ -604,6 +608,9 @@ func convert(raw *rawConfig, name string) (*Config, error) {
 	}
 	if raw.Listen.Admin != "" {
 		c.Listen.Admin, _ = parseAddrPort(el, "listen.admin", raw.Listen.Admin)
+	}
+	if raw.Listen.API != "" {
+		c.Listen.API, _ = parseAddrPort(el, "listen.api", raw.Listen.API)
 	}
 	c.Listen.UDPSockets = raw.Listen.UDPSockets
 

@@ -63,6 +63,14 @@ func (c *Config) validateListen(el *errList) {
 			el.add("listen.admin", "same address as listen.dns[%d] (%v)", j, a)
 		}
 	}
+	if a := c.Listen.API; a.IsValid() && a.Port() != 0 {
+		if j, dup := seen[a]; dup {
+			el.add("listen.api", "same address as listen.dns[%d] (%v)", j, a)
+		}
+		if a == c.Listen.Admin {
+			el.add("listen.api", "same address as listen.admin (%v)", a)
+		}
+	}
 	if n := c.Listen.UDPSockets; n < 0 || n > maxUDPSockets {
 		el.add("listen.udp_sockets", "must be in 0..%d, got %d", maxUDPSockets, n)
 	}

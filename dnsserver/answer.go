@@ -89,14 +89,8 @@ func (r *responder) fastAnswer(snap *snapshot, src netip.AddrPort, tcp bool, out
 	}
 	rec := n.rec
 	fam := family(q.qtype)
-	d := snap.chains[rec.id].Decide(fam, client(q, src))
-	var addrs [][]byte
-	switch {
-	case d.PoP >= 0:
-		addrs = snap.popAddr[fam][d.PoP]
-	case d.Source == steering.SourceDefault || d.Anycast:
-		addrs = rec.def[fam]
-	default:
+	d, addrs := snap.decide(rec, fam, client(q, src))
+	if addrs == nil {
 		return nil // NODATA: slow path
 	}
 	alen := 4
@@ -365,16 +359,11 @@ func (r *responder) answerNode(snap *snapshot, m *dns.Msg, n *node, z *zone, own
 	switch {
 	case rec != nil && rec.id >= 0 && (q.qtype == typeA || q.qtype == typeAAAA):
 		fam := family(q.qtype)
-		d := snap.chains[rec.id].Decide(fam, cl)
+		d, addrs := snap.decide(rec, fam, cl)
 		source, scope = d.Source, d.Scope
-		var addrs [][]byte
 		label := popmap.Label("")
-		switch {
-		case d.PoP >= 0:
-			addrs = snap.popAddr[fam][d.PoP]
+		if d.PoP >= 0 {
 			label = snap.cfg.PoPs[d.PoP].Label
-		case d.Source == steering.SourceDefault || d.Anycast:
-			addrs = rec.def[fam]
 		}
 		for _, a := range addrs {
 			m.Answer = append(m.Answer, addrRR(owner, q.qtype, rec.cfg.TTL, a))

@@ -119,6 +119,7 @@ func (s *snapshot) applyOverlay(ov *overlay) {
 		}
 	}
 	s.chains = make([]*steering.Chain, len(s.records))
+	s.views = make([]recordView, len(s.records))
 	for _, r := range s.records {
 		cname := r.cname != nil
 		pops, open, def := global, globalOpen, r.cfg.Default
@@ -142,6 +143,7 @@ func (s *snapshot) applyOverlay(ov *overlay) {
 			opt.ResolverPatch = ov.patch
 		}
 		s.chains[r.id] = steering.NewChainWith(r.cfg.Steering, r.ecs, r.res, pops, def, opt)
+		s.views[r.id] = recordView{pops: pops, open: open, ecsPatch: opt.ECSPatch, resPatch: opt.ResolverPatch}
 	}
 }
 

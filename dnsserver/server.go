@@ -85,6 +85,10 @@ type Server struct {
 	guard    guard // rate limiting, TCP limits, port locks (guard.go)
 	admin    *http.Server
 	adminLn  net.Listener
+	// The steering API on listen.api (api.go); newAPI makes its handler.
+	newAPI API
+	api    *http.Server
+	apiLn  net.Listener
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -104,6 +108,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Registry receives the metrics; a new one is made when nil.
 	Registry *prometheus.Registry
+	// API makes the steering API's handler, served on listen.api
+	// (steerapi.New). Nil: a config with listen.api fails to start.
+	API API
 }
 
 // New loads the config at path and everything it names. A first load that
@@ -122,7 +129,7 @@ func New(path string, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{configPath: path, log: opts.Logger.With("component", "dns")}
+	s := &Server{configPath: path, log: opts.Logger.With("component", "dns"), newAPI: opts.API}
 	s.metrics = newMetrics(opts.Registry, s)
 	opts.Registry.MustRegister(newGuardMetrics(s))
 	snap, err := build(cfg, cfgID, nil, 1, nil)
@@ -226,6 +233,10 @@ func (s *Server) Start() error {
 			}
 		}()
 	}
+	if err := s.startAPI(cfg.Listen.API); err != nil {
+		s.Close()
+		return err
+	}
 	if cfg.Reload.Watch {
 		// Armed before Start returns, so no change after it is missed.
 		w := s.newWatcher()
@@ -235,7 +246,7 @@ func (s *Server) Start() error {
 			w.run(s.ctx)
 		}()
 	}
-	s.log.Info("serving", "dns", s.Addrs(), "udp_sockets", len(s.udp), "admin", s.AdminAddr())
+	s.log.Info("serving", "dns", s.Addrs(), "udp_sockets", len(s.udp), "admin", s.AdminAddr(), "api", s.APIAddr())
 	return nil
 }
 
@@ -281,6 +292,66 @@ func (s *Server) AdminAddr() string {
 	return s.adminLn.Addr().String()
 }
 
+// startAPI serves the steering API on ap (off when invalid) over
+// HTTP/1.1 and unencrypted HTTP/2 (h2c), so that Connect, gRPC and
+// gRPC-Web clients share the port. Each request reads the snapshot being
+// served, so reloads and overlay changes apply to the next request.
+func (s *Server) startAPI(ap netip.AddrPort) error {
+	if !ap.IsValid() {
+		return nil
+	}
+	if s.newAPI == nil {
+		return fmt.Errorf("listen.api %v: this program serves no steering API", ap)
+	}
+	ln, err := net.Listen("tcp", ap.String())
+	if err != nil {
+		return fmt.Errorf("api listener: %w", err)
+	}
+	s.apiLn = ln
+	var protos http.Protocols
+	protos.SetHTTP1(true)
+	protos.SetUnencryptedHTTP2(true)
+	s.api = &http.Server{
+		Handler:           s.newAPI(s),
+		Protocols:         &protos,
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.api.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("api server", "err", err)
+		}
+	}()
+	return nil
+}
+
+// stopAPI lets the API's requests in flight finish (for up to apiDrain),
+// then closes its connections.
+func (s *Server) stopAPI() {
+	if s.api == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), apiDrain)
+	defer cancel()
+	if err := s.api.Shutdown(ctx); err != nil {
+		_ = s.api.Close()
+	}
+}
+
+// apiDrain bounds how long Close waits for API requests in flight.
+const apiDrain = 5 * time.Second
+
+// APIAddr returns the bound steering API address, or "" when off.
+func (s *Server) APIAddr() string {
+	if s.apiLn == nil {
+		return ""
+	}
+	return s.apiLn.Addr().String()
+}
+
 // Close stops serving and waits for the goroutines.
 func (s *Server) Close() {
 	if s.cancel != nil {
@@ -297,6 +368,7 @@ func (s *Server) Close() {
 	if s.admin != nil {
 		_ = s.admin.Close()
 	}
+	s.stopAPI()
 	s.wg.Wait()
 	if s.checker != nil {
 		s.checker.Stop()

@@ -41,6 +41,11 @@ type snapshot struct {
 	records []*record
 	chains  []*steering.Chain
 	ov      *overlay
+	// byName: the steered records by lowercase name, with and without the
+	// final dot (the steering API's lookup); views[r.id] is what record
+	// r's chain was compiled with.
+	byName map[string]*record
+	views  []recordView
 }
 
 // node is an owner name the server knows.
@@ -66,6 +71,8 @@ type record struct {
 	ecs, res *popmap.Table
 	def      [2][][]byte
 	cname    *cnames // nil for a record of addresses and TXT
+	// mapVersion is the meta.version of the ECS map, else the resolver map.
+	mapVersion int64
 }
 
 // cnames are the targets a CNAME record answers: one for a static record;
@@ -145,6 +152,7 @@ func build(cfg *config.Config, cfgID fileID, prev *snapshot, serial uint64, ov *
 		zones:  map[string]*zone{},
 		rum:    map[string]*node{},
 		maps:   map[string]*loadedMap{},
+		byName: map[string]*record{},
 	}
 	for f := range 2 {
 		s.popAddr[f] = make([][][]byte, len(cfg.PoPs))
@@ -244,14 +252,19 @@ func build(cfg *config.Config, cfgID fileID, prev *snapshot, serial uint64, ov *
 			r := &record{cfg: rc, id: -1, cname: newCNAMEs(rc, cfg.PoPs)}
 			r.def[0], r.def[1] = addrBytes(rc.Default.IPv4), addrBytes(rc.Default.IPv6)
 			if rc.Steered() {
-				if rc.ECSMap != "" {
-					r.ecs = s.maps[rc.ECSMap].table
-				}
 				if rc.ResolverMap != "" {
 					r.res = s.maps[rc.ResolverMap].table
+					r.mapVersion = s.maps[rc.ResolverMap].version
+				}
+				if rc.ECSMap != "" {
+					r.ecs = s.maps[rc.ECSMap].table
+					r.mapVersion = s.maps[rc.ECSMap].version
 				}
 				r.id = len(s.records)
 				s.records = append(s.records, r)
+				lower := strings.ToLower(rc.Name)
+				s.byName[lower] = r
+				s.byName[strings.TrimSuffix(lower, ".")] = r
 			}
 			n := s.addNode(rc.Name, z)
 			n.rec = r

@@ -14,7 +14,7 @@ set -euo pipefail
 # binary:package pairs. The servers live in /usr/sbin, which is not in the PATH
 # of every user, so look there too. systemd-analyze (package systemd) verifies
 # packaging/systemd's units (test/packaging_test.go).
-deps=(gcc:gcc g++:g++ unbound:unbound dig:dnsutils dnsperf:dnsperf gdnsd:gdnsd knotd:knot chromium:chromium logrotate:logrotate zsh:zsh systemd-analyze:systemd)
+deps=(gcc:gcc g++:g++ protoc:protobuf-compiler unbound:unbound dig:dnsutils dnsperf:dnsperf gdnsd:gdnsd knotd:knot chromium:chromium logrotate:logrotate zsh:zsh systemd-analyze:systemd)
 search_path="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 missing_bins=()

@@ -19,6 +19,7 @@ import (
 	"github.com/steer-gslb/steer/dnsserver"
 	"github.com/steer-gslb/steer/internal/cli"
 	"github.com/steer-gslb/steer/internal/version"
+	"github.com/steer-gslb/steer/steerapi"
 )
 
 const usage = `usage: steer-dns --config FILE [--log-level LEVEL]
@@ -67,7 +68,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := dnsserver.Run(ctx, *cfg, dnsserver.Options{Logger: logger}, nil); err != nil {
+	if err := dnsserver.Run(ctx, *cfg, dnsserver.Options{Logger: logger, API: steerapi.New}, nil); err != nil {
 		fmt.Fprintln(stderr, "steer-dns:", err)
 		return 1
 	}

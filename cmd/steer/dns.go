@@ -10,6 +10,7 @@ import (
 
 	"github.com/steer-gslb/steer/dnsserver"
 	"github.com/steer-gslb/steer/internal/cli"
+	"github.com/steer-gslb/steer/steerapi"
 )
 
 // DNSUsage is the help of `steer dns` and of steer-dns.
@@ -40,7 +41,7 @@ func runDNS(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := dnsserver.Run(ctx, *cfg, dnsserver.Options{Logger: logger}, nil); err != nil {
+	if err := dnsserver.Run(ctx, *cfg, dnsserver.Options{Logger: logger, API: steerapi.New}, nil); err != nil {
 		fmt.Fprintln(stderr, "steer dns:", err)
 		return 1
 	}

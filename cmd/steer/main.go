@@ -40,6 +40,7 @@ func commands() []command {
 		{"build", "build a latency map from the RUM store: --store DIR --out MAP.json [--bgp FILE]... [--geoip FILE]", runBuild},
 		{"eval", "score a map on held-out samples and/or a simulated world's truth, against geo and anycast", runEval},
 		{"map", "route maps: validate MAP | lookup [--json] MAP ADDR|PREFIX | diff A B | stats MAP", runMap},
+		{"explain", "why an address gets its PoP: the decision, the map entries and their origin, GeoIP, skipped PoPs: --config FILE [--map MAP] [--store DIR] ADDR | --server URL ADDR", runExplain},
 		{"publish", "publish a map as the next version of a map directory: --dir DIR [--store STORE] [--force] MAP.json", runPublish},
 		{"rollback", "switch a map directory back to the version the current one replaced: --dir DIR", runRollback},
 		{"versions", "list a map directory's versions, and remove old ones: --dir DIR [--keep N]", runVersions},
@@ -48,6 +49,7 @@ func commands() []command {
 		{"fleet", "the DNS servers following the control server: status --control URL", runFleet},
 		{"version", "print steer's version, commit, Go version and platform", runVersion},
 		{"completion", "print a bash or zsh completion script: bash | zsh", runCompletion},
+		{"token", "signed steering tokens: sign | verify TOKEN | keygen | public (the PoPs' key set)", runToken},
 		{"plan", "where the next PoPs should go: greedy exhaustive placement on s2 cells: [--add K] [--loss tcp|l1|l2] [--out DIR]", runPlan},
 	}
 }

@@ -1,0 +1,216 @@
+package steerapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/steer-gslb/steer/config"
+	"github.com/steer-gslb/steer/dnsserver"
+	steerv1 "github.com/steer-gslb/steer/gen/steer/v1"
+	"github.com/steer-gslb/steer/gen/steer/v1/steerv1connect"
+	"github.com/steer-gslb/steer/steering"
+)
+
+// MaxBatch bounds the requests of one ResolveBatch.
+const MaxBatch = 10000
+
+// maxMessage bounds a request message: a full batch of long IPv6
+// requests in JSON is about 1.5 MB.
+const maxMessage = 4 << 20
+
+// New returns the steering API's HTTP handler over srv; it is the
+// dnsserver.API that cmd/steer and cmd/steer-dns give the server.
+func New(srv *dnsserver.Server) http.Handler {
+	path, h := steerv1connect.NewSteeringServiceHandler(NewService(srv),
+		connect.WithCodec(jsonCodec{}), connect.WithReadMaxBytes(maxMessage))
+	mux := http.NewServeMux()
+	mux.Handle(path, h)
+	return mux
+}
+
+// Service implements steerv1connect.SteeringServiceHandler.
+type Service struct {
+	srv  *dnsserver.Server
+	pops atomic.Pointer[popMessages]
+}
+
+// NewService returns the service over srv.
+func NewService(srv *dnsserver.Server) *Service { return &Service{srv: srv} }
+
+var _ steerv1connect.SteeringServiceHandler = (*Service)(nil)
+
+// Resolve implements SteeringServiceHandler.
+func (s *Service) Resolve(_ context.Context, req *connect.Request[steerv1.ResolveRequest]) (*connect.Response[steerv1.ResolveResponse], error) {
+	var buf [16]int
+	out := &steerv1.ResolveResponse{}
+	if err := s.ResolveInto(s.srv.Snapshot(), req.Msg, out, buf[:0], ""); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(out), nil
+}
+
+// ResolveBatch implements SteeringServiceHandler: every request is decided
+// on the same snapshot.
+func (s *Service) ResolveBatch(_ context.Context, req *connect.Request[steerv1.ResolveBatchRequest]) (*connect.Response[steerv1.ResolveBatchResponse], error) {
+	reqs := req.Msg.GetRequests()
+	if len(reqs) > MaxBatch {
+		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("requests: %d requests, at most %d in one batch", len(reqs), MaxBatch))
+	}
+	snap := s.srv.Snapshot()
+	out := &steerv1.ResolveBatchResponse{Responses: make([]*steerv1.ResolveResponse, len(reqs))}
+	all := make([]steerv1.ResolveResponse, len(reqs))
+	var buf [16]int
+	for i, r := range reqs {
+		out.Responses[i] = &all[i]
+		if err := s.ResolveInto(snap, r, &all[i], buf[:0], fmt.Sprintf("requests[%d].", i)); err != nil {
+			return nil, err
+		}
+	}
+	return connect.NewResponse(out), nil
+}
+
+// Explain implements SteeringServiceHandler. It is not built yet.
+func (s *Service) Explain(context.Context, *connect.Request[steerv1.ExplainRequest]) (*connect.Response[steerv1.ExplainResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("explain: not built yet (needs package explain)"))
+}
+
+// ResolveInto decides req on snap and fills out, reusing its slices;
+// ranked is scratch space for the ranking. A malformed request returns a
+// CodeInvalidArgument error whose message starts with field, the prefix
+// of the field names ("" for a single request). With out and ranked
+// reused it does not allocate (BenchmarkResolve).
+func (s *Service) ResolveInto(snap dnsserver.Snapshot, req *steerv1.ResolveRequest, out *steerv1.ResolveResponse, ranked []int, field string) error {
+	q, err := parseRequest(req)
+	if err != nil {
+		return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%s%w", field, err))
+	}
+	d, err := snap.Decide(q, ranked)
+	if err != nil {
+		return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%s%w", field, err))
+	}
+	pm := s.popMessages(d.Config)
+	fam := q.Family
+	if d.CNAME {
+		fam = steering.FamilyV4
+	}
+	out.Pops = out.Pops[:0]
+	for _, i := range d.Ranked {
+		if d.CNAME {
+			out.Pops = append(out.Pops, pm.bare[i])
+		} else {
+			out.Pops = append(out.Pops, pm.fam[fam][i])
+		}
+	}
+	out.Source = d.Source.String()
+	out.Scope = int32(d.Scope)
+	out.MapVersion = d.MapVersion
+	out.Anycast = d.Anycast
+	out.Record = d.Record.Name
+	out.Token = nil
+	return nil
+}
+
+// parseRequest checks a request and turns it into the DNS server's terms.
+func parseRequest(req *steerv1.ResolveRequest) (dnsserver.Query, error) {
+	var q dnsserver.Query
+	ip, err := netip.ParseAddr(req.GetIp())
+	switch {
+	case req.GetIp() == "":
+		return q, errors.New("ip: required")
+	case err != nil:
+		return q, fmt.Errorf("ip: %q is not an IP address", req.GetIp())
+	case ip.Zone() != "":
+		return q, fmt.Errorf("ip: %q: zones are not allowed", req.GetIp())
+	}
+	ip = ip.Unmap()
+	q.Client.Resolver = ip
+	if e := req.GetEcs(); e != "" {
+		p, err := netip.ParsePrefix(e)
+		if err != nil {
+			return q, fmt.Errorf("ecs: %q is not a CIDR prefix (like 203.0.113.0/24)", e)
+		}
+		q.Client.ECS = p.Masked()
+	} else {
+		q.Client.ECS = netip.PrefixFrom(ip, ip.BitLen())
+	}
+	switch f := req.GetFamily(); {
+	case f == "":
+		if ip.Is6() {
+			q.Family = steering.FamilyV6
+		}
+	case strings.EqualFold(f, "A"):
+	case strings.EqualFold(f, "AAAA"):
+		q.Family = steering.FamilyV6
+	default:
+		return q, fmt.Errorf(`family: want "A" or "AAAA", got %q`, f)
+	}
+	q.Record = req.GetRecord()
+	return q, nil
+}
+
+// popMessages are the PoP messages of one config, made once and shared
+// by every response (messages are only read when marshalled).
+type popMessages struct {
+	cfg  *config.Config
+	fam  [2][]*steerv1.PoP // by family, by PoP index: label and addresses
+	bare []*steerv1.PoP    // label alone, for CNAME records
+}
+
+func (s *Service) popMessages(cfg *config.Config) *popMessages {
+	if pm := s.pops.Load(); pm != nil && pm.cfg == cfg {
+		return pm
+	}
+	pm := &popMessages{cfg: cfg, bare: make([]*steerv1.PoP, len(cfg.PoPs))}
+	for f := range 2 {
+		pm.fam[f] = make([]*steerv1.PoP, len(cfg.PoPs))
+	}
+	for i, p := range cfg.PoPs {
+		pm.bare[i] = &steerv1.PoP{Label: string(p.Label)}
+		pm.fam[0][i] = &steerv1.PoP{Label: string(p.Label), Addresses: addrStrings(p.IPv4)}
+		pm.fam[1][i] = &steerv1.PoP{Label: string(p.Label), Addresses: addrStrings(p.IPv6)}
+	}
+	s.pops.Store(pm)
+	return pm
+}
+
+func addrStrings(as []netip.Addr) []string {
+	out := make([]string, len(as))
+	for i, a := range as {
+		out[i] = a.String()
+	}
+	return out
+}
+
+// jsonCodec is Connect's JSON codec emitting zero values too, so that a
+// JSON client always sees "scope", "source" and "pops".
+type jsonCodec struct{}
+
+func (jsonCodec) Name() string { return "json" }
+
+func (jsonCodec) Marshal(m any) ([]byte, error) {
+	pm, ok := m.(proto.Message)
+	if !ok {
+		return nil, fmt.Errorf("json codec: %T is not a proto.Message", m)
+	}
+	return protojson.MarshalOptions{EmitUnpopulated: true}.Marshal(pm)
+}
+
+func (jsonCodec) Unmarshal(b []byte, m any) error {
+	pm, ok := m.(proto.Message)
+	if !ok {
+		return fmt.Errorf("json codec: %T is not a proto.Message", m)
+	}
+	if len(b) == 0 {
+		return errors.New("empty body: want a JSON object")
+	}
+	return protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(b, pm)
+}
