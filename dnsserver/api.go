@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"strings"
 
 	"github.com/steer-gslb/steer/config"
+	"github.com/steer-gslb/steer/explain"
 	"github.com/steer-gslb/steer/popmap"
 	"github.com/steer-gslb/steer/steering"
 )
@@ -169,12 +171,72 @@ func entryLabels(t, patch *popmap.Table, lookup func(*popmap.Table) int) []popma
 	return t.Answer(lookup(t))
 }
 
-// recordView is what a record's chain was compiled with, kept for rank.
+// recordView is what a record's chain was compiled with, kept for rank
+// and Explain.
 type recordView struct {
 	pops, open         *steering.PoPs
 	ecsPatch, resPatch *popmap.Table
+	// state is each PoP's admin state for the record and health, as the
+	// chain was compiled with them.
+	state func(i int) (config.State, bool)
 }
 
 // API returns the steering API's handler for s; cmd/steer and
 // cmd/steer-dns set it to steerapi.New. Nil: listen.api is refused.
 type API func(s *Server) http.Handler
+
+// Explain explains the decision this snapshot takes for a client of the
+// record (""= the first steered record): the same chain decides, and the
+// report adds the map entries and where the build got them (MAP.sources.tsv
+// beside each map, read on the first Explain of a snapshot; without one the
+// entries have no origin), the GeoIP record and nearest PoP, and the PoPs
+// skipped and why. family is "A", "AAAA" or "" (the address's own).
+func (v Snapshot) Explain(record, family string, addr netip.Addr, ecs netip.Prefix) (*explain.Report, error) {
+	snap := v.snap
+	rec := snap.records0(record)
+	if rec == nil {
+		if record == "" {
+			return nil, fmt.Errorf("record: %w: the config has none", ErrUnknownRecord)
+		}
+		return nil, fmt.Errorf("record %q: %w", record, ErrUnknownRecord)
+	}
+	view := &snap.views[rec.id]
+	in := explain.Inputs{
+		Config:        snap.cfg,
+		Record:        rec.cfg.Name,
+		ECSMap:        rec.ecs,
+		ResolverMap:   rec.res,
+		MapVersion:    int(rec.mapVersion),
+		ECSPatch:      view.ecsPatch,
+		ResolverPatch: view.resPatch,
+		GeoIP:         snap.geoDB,
+		State:         view.state,
+		Chain:         snap.chains[rec.id],
+		Family:        family,
+	}
+	if rec.ecs != nil {
+		in.ECSSources = snap.sourcesFor(rec.cfg.ECSMap)
+	}
+	if rec.res != nil {
+		in.ResolverSources = snap.sourcesFor(rec.cfg.ResolverMap)
+	}
+	return explain.Explain(in, addr, ecs)
+}
+
+// sourcesFor returns the build's sources of the map file path (its
+// MAP.sources.tsv), loaded once per loaded map; nil when it has none or it
+// does not load (Explain then reports entries without their origin).
+func (s *snapshot) sourcesFor(path string) *explain.Sources {
+	m := s.maps[path]
+	if m == nil {
+		return nil
+	}
+	m.sourcesOnce.Do(func() {
+		if p := explain.FindSources(path); p != "" {
+			if src, err := explain.LoadSources(p); err == nil {
+				m.sources = src
+			}
+		}
+	})
+	return m.sources
+}

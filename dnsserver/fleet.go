@@ -132,8 +132,10 @@ func (s *snapshot) applyOverlay(ov *overlay) {
 				def.IPv4 = anyAddr // the chain's default step decides; the answer is r.cname.def
 			}
 		}
+		stateOf := ""
 		if ov.ctl != nil && hasRecordOverride(ov.ctl, r.cfg.Name) {
 			pops, open = view(r.cfg.Name, cname, true), view(r.cfg.Name, cname, false)
+			stateOf = r.cfg.Name
 		}
 		opt := steering.Options{Open: open, FailClosed: r.cfg.HealthPolicy == config.FailClosed, GeoDB: s.geoDB}
 		if patchFile != "" && r.cfg.ECSMap == patchFile {
@@ -143,7 +145,8 @@ func (s *snapshot) applyOverlay(ov *overlay) {
 			opt.ResolverPatch = ov.patch
 		}
 		s.chains[r.id] = steering.NewChainWith(r.cfg.Steering, r.ecs, r.res, pops, def, opt)
-		s.views[r.id] = recordView{pops: pops, open: open, ecsPatch: opt.ECSPatch, resPatch: opt.ResolverPatch}
+		s.views[r.id] = recordView{pops: pops, open: open, ecsPatch: opt.ECSPatch, resPatch: opt.ResolverPatch,
+			state: func(i int) (config.State, bool) { return admin(i, stateOf), healthy(i) }}
 	}
 }
 

@@ -9,11 +9,13 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
 
 	"github.com/steer-gslb/steer/config"
+	"github.com/steer-gslb/steer/explain"
 	"github.com/steer-gslb/steer/geoip"
 	"github.com/steer-gslb/steer/popmap"
 	"github.com/steer-gslb/steer/steering"
@@ -118,6 +120,10 @@ type loadedMap struct {
 	loaded  time.Time
 	version int64  // the map's meta.version (0 when absent), e.g. a mapstore version
 	sha256  string // of the file, for the control map file only
+	// sources is the map's MAP.sources.tsv, loaded by the first Explain
+	// that needs it (nil: none or unreadable).
+	sourcesOnce sync.Once
+	sources     *explain.Sources
 }
 
 // fileID identifies a file's content cheaply: a replacement by rename has a

@@ -4,10 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/steer-gslb/steer/config"
 	"github.com/steer-gslb/steer/geoip"
+	"github.com/steer-gslb/steer/mapstore"
 	"github.com/steer-gslb/steer/popmap"
 )
 
@@ -29,6 +32,47 @@ type Files struct {
 // SourcesPath is the sources file a build writes beside map: MAP.sources.tsv.
 func SourcesPath(mapPath string) string {
 	return strings.TrimSuffix(mapPath, ".json") + ".sources.tsv"
+}
+
+// FindSources returns the sources file of the map at mapPath: the one
+// beside it (SourcesPath); else, for a map served from a map directory
+// (DIR/current.json, a symlink to DIR/versions/NNNNNN.json), the one beside
+// the version file, or beside the build output the version was published
+// from (its history record's source). "" when there is none.
+func FindSources(mapPath string) string {
+	exists := func(p string) bool { fi, err := os.Stat(p); return err == nil && fi.Mode().IsRegular() }
+	if p := SourcesPath(mapPath); exists(p) {
+		return p
+	}
+	target, err := filepath.EvalSymlinks(mapPath)
+	if err != nil {
+		return ""
+	}
+	if p := SourcesPath(target); exists(p) {
+		return p
+	}
+	versions := filepath.Dir(target)
+	if filepath.Base(versions) != "versions" {
+		return ""
+	}
+	d, err := mapstore.Open(filepath.Dir(versions))
+	if err != nil {
+		return ""
+	}
+	hist, err := d.History()
+	if err != nil {
+		return ""
+	}
+	file := "versions/" + filepath.Base(target)
+	for i := len(hist) - 1; i >= 0; i-- {
+		if r := hist[i]; r.Action == mapstore.ActionPublish && r.File == file && r.Source != "" {
+			if p := SourcesPath(r.Source); exists(p) {
+				return p
+			}
+			return ""
+		}
+	}
+	return ""
 }
 
 // Load reads the files an offline explanation needs into Inputs: the
@@ -66,7 +110,10 @@ func Load(f Files) (Inputs, error) {
 			return loaded{}, fmt.Errorf("map %s: %w", path, err)
 		}
 		l := loaded{t: t}
-		srcPath := SourcesPath(path)
+		srcPath := FindSources(path)
+		if srcPath == "" {
+			srcPath = SourcesPath(path) // not there: the map's own entries
+		}
 		if f.Map != "" && f.Sources != "" {
 			srcPath = f.Sources
 		}

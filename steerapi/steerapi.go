@@ -15,6 +15,7 @@ import (
 
 	"github.com/steer-gslb/steer/config"
 	"github.com/steer-gslb/steer/dnsserver"
+	"github.com/steer-gslb/steer/explain"
 	steerv1 "github.com/steer-gslb/steer/gen/steer/v1"
 	"github.com/steer-gslb/steer/gen/steer/v1/steerv1connect"
 	"github.com/steer-gslb/steer/steering"
@@ -78,9 +79,71 @@ func (s *Service) ResolveBatch(_ context.Context, req *connect.Request[steerv1.R
 	return connect.NewResponse(out), nil
 }
 
-// Explain implements SteeringServiceHandler. It is not built yet.
-func (s *Service) Explain(context.Context, *connect.Request[steerv1.ExplainRequest]) (*connect.Response[steerv1.ExplainResponse], error) {
-	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("explain: not built yet (needs package explain)"))
+// Explain implements SteeringServiceHandler: the decision Resolve gives
+// the same client, taken by the same chain on the snapshot being served,
+// and everything behind it (package explain). ip and ecs mean what they
+// mean for Resolve.
+func (s *Service) Explain(_ context.Context, req *connect.Request[steerv1.ExplainRequest]) (*connect.Response[steerv1.ExplainResponse], error) {
+	m := req.Msg
+	q, err := parseRequest(&steerv1.ResolveRequest{Ip: m.GetIp(), Ecs: m.GetEcs(), Record: m.GetRecord(), Family: m.GetFamily()})
+	if err != nil {
+		return nil, connect.NewError(connect.CodeInvalidArgument, err)
+	}
+	family := "A"
+	if q.Family == steering.FamilyV6 {
+		family = "AAAA"
+	}
+	var ecs netip.Prefix
+	if m.GetEcs() != "" {
+		ecs = q.Client.ECS
+	}
+	r, err := s.srv.Snapshot().Explain(q.Record, family, q.Client.Resolver, ecs)
+	if err != nil {
+		return nil, connect.NewError(connect.CodeInvalidArgument, err)
+	}
+	return connect.NewResponse(explainMessage(r)), nil
+}
+
+// explainMessage is the wire form of an explain.Report.
+func explainMessage(r *explain.Report) *steerv1.ExplainResponse {
+	out := &steerv1.ExplainResponse{
+		Addr: r.Addr.String(), Record: r.Record, Family: r.Family, Source: r.Source, Scope: int32(r.Scope),
+		Pops: r.PoPs, MapVersion: int64(r.MapVersion), Anycast: r.Anycast, AnycastPop: r.AnycastPoP, Answer: r.Answer,
+		EcsEntry: entryMessage(r.ECSEntry), ResolverEntry: entryMessage(r.ResolverEntry), Moved: entryMessage(r.Moved),
+	}
+	if r.ECS.IsValid() {
+		out.Ecs = r.ECS.String()
+	}
+	if r.Resolver.IsValid() {
+		out.Resolver = r.Resolver.String()
+	}
+	if r.EstimateNetwork.IsValid() {
+		out.EstimateNetwork = r.EstimateNetwork.String()
+	}
+	if g := r.Geo; g != nil {
+		out.Geo = &steerv1.ExplainGeo{Country: g.Country, City: g.City, Lat: g.Lat, Lon: g.Lon, Nearest: g.Nearest, DistanceKm: g.DistanceKm}
+		if g.Prefix.IsValid() {
+			out.Geo.Prefix = g.Prefix.String()
+		}
+	}
+	for _, e := range r.Estimates {
+		out.Estimates = append(out.Estimates, &steerv1.ExplainEstimate{Pop: e.PoP, Samples: int32(e.Samples), P75Ms: e.P75Ms})
+	}
+	for _, sk := range r.Skipped {
+		out.Skipped = append(out.Skipped, &steerv1.ExplainSkip{Pop: sk.PoP, Reason: sk.Reason})
+	}
+	return out
+}
+
+func entryMessage(e *explain.Entry) *steerv1.ExplainEntry {
+	if e == nil {
+		return nil
+	}
+	out := &steerv1.ExplainEntry{Labels: e.Labels, Origin: e.Origin}
+	if e.Prefix.IsValid() {
+		out.Prefix = e.Prefix.String()
+	}
+	return out
 }
 
 // ResolveInto decides req on snap and fills out, reusing its slices;

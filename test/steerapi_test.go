@@ -364,6 +364,33 @@ func TestSteeringAPIMatchesDNS(t *testing.T) {
 				t.Fatalf("case %d: map version %d, want 7", i, r.MapVersion)
 			}
 			sources[r.Source]++
+			if i < 2000 {
+				// Explain takes the same decision on the same snapshot.
+				q := c.req
+				ex, err := client.Explain(ctx, connect.NewRequest(&steerv1.ExplainRequest{Ip: q.Ip, Ecs: q.Ecs, Record: q.Record, Family: q.Family}))
+				if err != nil {
+					t.Fatalf("case %d: Explain(%v): %v", i, q, err)
+				}
+				var labels []string
+				for _, p := range r.Pops {
+					labels = append(labels, p.Label)
+				}
+				// Explain lists a geo decision's fallbacks by distance, Resolve
+				// only its answer: the first must agree, and a map's ranking
+				// all of it.
+				e := ex.Msg
+				same := len(e.Pops) > 0 && len(labels) > 0 && e.Pops[0] == labels[0] || len(e.Pops) == 0 && len(labels) == 0
+				if r.Source == "ecs" || r.Source == "resolver" {
+					same = slices.Equal(e.Pops, labels)
+				}
+				if e.Source != r.Source || e.Scope != r.Scope || !same {
+					t.Fatalf("case %d: %v: Explain says %s/%d/%v, Resolve %s/%d/%v", i, q, e.Source, e.Scope, e.Pops, r.Source, r.Scope, labels)
+				}
+				if drained != "" && !slices.ContainsFunc(ex.Msg.Skipped, func(s *steerv1.ExplainSkip) bool { return s.Pop == drained }) &&
+					ex.Msg.EcsEntry != nil && len(ex.Msg.EcsEntry.Labels) > 0 && ex.Msg.EcsEntry.Labels[0] == drained && r.Source == "ecs" {
+					t.Fatalf("case %d: %v: the ECS entry's first choice %s is drained but Explain does not say it was skipped: %v", i, q, drained, ex.Msg)
+				}
+			}
 			if len(batch) < 2000 {
 				batch = append(batch, c.req)
 				want = append(want, r)
@@ -474,8 +501,12 @@ func TestSteeringAPIJSON(t *testing.T) {
 	if msg, _ := out["message"].(string); code != 400 || !strings.HasPrefix(msg, "requests: 10001 requests") {
 		t.Errorf("batch of %d: %d %v", steerapi.MaxBatch+1, code, out)
 	}
-	code, out = post("Explain", `{"ip": "203.0.113.9"}`)
-	if code != 501 || out["code"] != "unimplemented" {
-		t.Errorf("Explain: %d %v; want unimplemented until package explain exists", code, out)
+	code, out = post("Explain", fmt.Sprintf(`{"ip": "127.0.0.1", "ecs": %q}`, e))
+	if entry, _ := out["ecsEntry"].(map[string]any); code != 200 || out["source"] != "ecs" || entry == nil || len(entry["labels"].([]any)) == 0 {
+		t.Errorf("Explain %v: %d %v; want source ecs and the matched ECS entry", e, code, out)
+	}
+	code, out = post("Explain", `{"ip": "203.0.113.9", "ecs": "nope"}`)
+	if msg, _ := out["message"].(string); code != 400 || out["code"] != "invalid_argument" || !strings.HasPrefix(msg, "ecs: ") {
+		t.Errorf("Explain with a bad ecs: %d %v", code, out)
 	}
 }

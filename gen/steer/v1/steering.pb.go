@@ -371,10 +371,12 @@ func (x *ResolveBatchResponse) GetResponses() []*ResolveResponse {
 
 // ExplainRequest is a client, as for Resolve.
 type ExplainRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Ip            string                 `protobuf:"bytes,1,opt,name=ip,proto3" json:"ip,omitempty"`
-	Ecs           string                 `protobuf:"bytes,2,opt,name=ecs,proto3" json:"ecs,omitempty"`
-	Record        string                 `protobuf:"bytes,3,opt,name=record,proto3" json:"record,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Ip     string                 `protobuf:"bytes,1,opt,name=ip,proto3" json:"ip,omitempty"`
+	Ecs    string                 `protobuf:"bytes,2,opt,name=ecs,proto3" json:"ecs,omitempty"`
+	Record string                 `protobuf:"bytes,3,opt,name=record,proto3" json:"record,omitempty"`
+	// "A" or "AAAA"; empty: the family of ip.
+	Family        string `protobuf:"bytes,4,opt,name=family,proto3" json:"family,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -426,6 +428,13 @@ func (x *ExplainRequest) GetEcs() string {
 func (x *ExplainRequest) GetRecord() string {
 	if x != nil {
 		return x.Record
+	}
+	return ""
+}
+
+func (x *ExplainRequest) GetFamily() string {
+	if x != nil {
+		return x.Family
 	}
 	return ""
 }
@@ -717,8 +726,25 @@ type ExplainResponse struct {
 	Geo           *ExplainGeo            `protobuf:"bytes,9,opt,name=geo,proto3" json:"geo,omitempty"`
 	Estimates     []*ExplainEstimate     `protobuf:"bytes,10,rep,name=estimates,proto3" json:"estimates,omitempty"`
 	Skipped       []*ExplainSkip         `protobuf:"bytes,11,rep,name=skipped,proto3" json:"skipped,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// The answer family decided for: "A" or "AAAA".
+	Family string `protobuf:"bytes,12,opt,name=family,proto3" json:"family,omitempty"`
+	// The client subnet the decision used (capped at /24 or /56); empty when
+	// the client gave none (ip explained as a resolver).
+	Ecs string `protobuf:"bytes,13,opt,name=ecs,proto3" json:"ecs,omitempty"`
+	// The resolver address the decision used.
+	Resolver string `protobuf:"bytes,14,opt,name=resolver,proto3" json:"resolver,omitempty"`
+	// The deciding step chose a PoP in anycast state (anycast_pop): the
+	// record's default (anycast) addresses are answered.
+	Anycast    bool   `protobuf:"varint,15,opt,name=anycast,proto3" json:"anycast,omitempty"`
+	AnycastPop string `protobuf:"bytes,16,opt,name=anycast_pop,json=anycastPop,proto3" json:"anycast_pop,omitempty"`
+	// The addresses answered, or the CNAME target of a CNAME record.
+	Answer []string `protobuf:"bytes,17,rep,name=answer,proto3" json:"answer,omitempty"`
+	// The load controller's patch entry that replaced the map's answer.
+	Moved *ExplainEntry `protobuf:"bytes,18,opt,name=moved,proto3" json:"moved,omitempty"`
+	// The network the estimates are for (empty without them).
+	EstimateNetwork string `protobuf:"bytes,19,opt,name=estimate_network,json=estimateNetwork,proto3" json:"estimate_network,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ExplainResponse) Reset() {
@@ -828,6 +854,62 @@ func (x *ExplainResponse) GetSkipped() []*ExplainSkip {
 	return nil
 }
 
+func (x *ExplainResponse) GetFamily() string {
+	if x != nil {
+		return x.Family
+	}
+	return ""
+}
+
+func (x *ExplainResponse) GetEcs() string {
+	if x != nil {
+		return x.Ecs
+	}
+	return ""
+}
+
+func (x *ExplainResponse) GetResolver() string {
+	if x != nil {
+		return x.Resolver
+	}
+	return ""
+}
+
+func (x *ExplainResponse) GetAnycast() bool {
+	if x != nil {
+		return x.Anycast
+	}
+	return false
+}
+
+func (x *ExplainResponse) GetAnycastPop() string {
+	if x != nil {
+		return x.AnycastPop
+	}
+	return ""
+}
+
+func (x *ExplainResponse) GetAnswer() []string {
+	if x != nil {
+		return x.Answer
+	}
+	return nil
+}
+
+func (x *ExplainResponse) GetMoved() *ExplainEntry {
+	if x != nil {
+		return x.Moved
+	}
+	return nil
+}
+
+func (x *ExplainResponse) GetEstimateNetwork() string {
+	if x != nil {
+		return x.EstimateNetwork
+	}
+	return ""
+}
+
 var File_steer_v1_steering_proto protoreflect.FileDescriptor
 
 const file_steer_v1_steering_proto_rawDesc = "" +
@@ -856,11 +938,12 @@ const file_steer_v1_steering_proto_rawDesc = "" +
 	"\x13ResolveBatchRequest\x124\n" +
 	"\brequests\x18\x01 \x03(\v2\x18.steer.v1.ResolveRequestR\brequests\"O\n" +
 	"\x14ResolveBatchResponse\x127\n" +
-	"\tresponses\x18\x01 \x03(\v2\x19.steer.v1.ResolveResponseR\tresponses\"J\n" +
+	"\tresponses\x18\x01 \x03(\v2\x19.steer.v1.ResolveResponseR\tresponses\"b\n" +
 	"\x0eExplainRequest\x12\x0e\n" +
 	"\x02ip\x18\x01 \x01(\tR\x02ip\x12\x10\n" +
 	"\x03ecs\x18\x02 \x01(\tR\x03ecs\x12\x16\n" +
-	"\x06record\x18\x03 \x01(\tR\x06record\"V\n" +
+	"\x06record\x18\x03 \x01(\tR\x06record\x12\x16\n" +
+	"\x06family\x18\x04 \x01(\tR\x06family\"V\n" +
 	"\fExplainEntry\x12\x16\n" +
 	"\x06prefix\x18\x01 \x01(\tR\x06prefix\x12\x16\n" +
 	"\x06labels\x18\x02 \x03(\tR\x06labels\x12\x16\n" +
@@ -881,7 +964,7 @@ const file_steer_v1_steering_proto_rawDesc = "" +
 	"\x06p75_ms\x18\x03 \x01(\x01R\x05p75Ms\"7\n" +
 	"\vExplainSkip\x12\x10\n" +
 	"\x03pop\x18\x01 \x01(\tR\x03pop\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xa6\x03\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x98\x05\n" +
 	"\x0fExplainResponse\x12\x12\n" +
 	"\x04addr\x18\x01 \x01(\tR\x04addr\x12\x16\n" +
 	"\x06record\x18\x02 \x01(\tR\x06record\x12\x16\n" +
@@ -895,7 +978,16 @@ const file_steer_v1_steering_proto_rawDesc = "" +
 	"\x03geo\x18\t \x01(\v2\x14.steer.v1.ExplainGeoR\x03geo\x127\n" +
 	"\testimates\x18\n" +
 	" \x03(\v2\x19.steer.v1.ExplainEstimateR\testimates\x12/\n" +
-	"\askipped\x18\v \x03(\v2\x15.steer.v1.ExplainSkipR\askipped2\xef\x01\n" +
+	"\askipped\x18\v \x03(\v2\x15.steer.v1.ExplainSkipR\askipped\x12\x16\n" +
+	"\x06family\x18\f \x01(\tR\x06family\x12\x10\n" +
+	"\x03ecs\x18\r \x01(\tR\x03ecs\x12\x1a\n" +
+	"\bresolver\x18\x0e \x01(\tR\bresolver\x12\x18\n" +
+	"\aanycast\x18\x0f \x01(\bR\aanycast\x12\x1f\n" +
+	"\vanycast_pop\x18\x10 \x01(\tR\n" +
+	"anycastPop\x12\x16\n" +
+	"\x06answer\x18\x11 \x03(\tR\x06answer\x12,\n" +
+	"\x05moved\x18\x12 \x01(\v2\x16.steer.v1.ExplainEntryR\x05moved\x12)\n" +
+	"\x10estimate_network\x18\x13 \x01(\tR\x0festimateNetwork2\xef\x01\n" +
 	"\x0fSteeringService\x12C\n" +
 	"\aResolve\x12\x18.steer.v1.ResolveRequest\x1a\x19.steer.v1.ResolveResponse\"\x03\x90\x02\x01\x12R\n" +
 	"\fResolveBatch\x12\x1d.steer.v1.ResolveBatchRequest\x1a\x1e.steer.v1.ResolveBatchResponse\"\x03\x90\x02\x01\x12C\n" +
@@ -936,17 +1028,18 @@ var file_steer_v1_steering_proto_depIdxs = []int32{
 	7,  // 5: steer.v1.ExplainResponse.geo:type_name -> steer.v1.ExplainGeo
 	8,  // 6: steer.v1.ExplainResponse.estimates:type_name -> steer.v1.ExplainEstimate
 	9,  // 7: steer.v1.ExplainResponse.skipped:type_name -> steer.v1.ExplainSkip
-	0,  // 8: steer.v1.SteeringService.Resolve:input_type -> steer.v1.ResolveRequest
-	3,  // 9: steer.v1.SteeringService.ResolveBatch:input_type -> steer.v1.ResolveBatchRequest
-	5,  // 10: steer.v1.SteeringService.Explain:input_type -> steer.v1.ExplainRequest
-	2,  // 11: steer.v1.SteeringService.Resolve:output_type -> steer.v1.ResolveResponse
-	4,  // 12: steer.v1.SteeringService.ResolveBatch:output_type -> steer.v1.ResolveBatchResponse
-	10, // 13: steer.v1.SteeringService.Explain:output_type -> steer.v1.ExplainResponse
-	11, // [11:14] is the sub-list for method output_type
-	8,  // [8:11] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	6,  // 8: steer.v1.ExplainResponse.moved:type_name -> steer.v1.ExplainEntry
+	0,  // 9: steer.v1.SteeringService.Resolve:input_type -> steer.v1.ResolveRequest
+	3,  // 10: steer.v1.SteeringService.ResolveBatch:input_type -> steer.v1.ResolveBatchRequest
+	5,  // 11: steer.v1.SteeringService.Explain:input_type -> steer.v1.ExplainRequest
+	2,  // 12: steer.v1.SteeringService.Resolve:output_type -> steer.v1.ResolveResponse
+	4,  // 13: steer.v1.SteeringService.ResolveBatch:output_type -> steer.v1.ResolveBatchResponse
+	10, // 14: steer.v1.SteeringService.Explain:output_type -> steer.v1.ExplainResponse
+	12, // [12:15] is the sub-list for method output_type
+	9,  // [9:12] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_steer_v1_steering_proto_init() }
