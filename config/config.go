@@ -128,9 +128,12 @@ type Config struct {
 	// QueryLogRotate bounds the query log: the server rotates it itself by
 	// size (on by default), and reopens it whenever logrotate moved it.
 	QueryLogRotate QueryLogRotate
-	Reload         Reload
-	PoPs           []PoP
-	Zones          []Zone
+	// APITokens, when set, lets the steering API sign steering tokens
+	// (package steertoken) for its answers.
+	APITokens *APITokens
+	Reload    Reload
+	PoPs      []PoP
+	Zones     []Zone
 	// Control, when set, makes the server follow a control server
 	// (`steer control`): PoP states, health, load moves and the active map.
 	Control *Control
@@ -432,6 +435,20 @@ func (e *Error) Error() string {
 }
 
 // errList collects errors so that one run shows the operator every problem.
+// APITokens are the steering API's signing keys: Resolve signs a token
+// naming the answer's PoP and the client's network when asked to.
+type APITokens struct {
+	// Keys is the absolute path of the key set (steertoken's JSON key
+	// file; steer token keygen writes its entries), which must name a
+	// signing key. It is read with the config, and on each reload.
+	Keys string
+	// TTL is how long a token is valid (default DefaultTokenTTL).
+	TTL time.Duration
+}
+
+// DefaultTokenTTL is api_tokens.ttl's default.
+const DefaultTokenTTL = 10 * time.Minute
+
 // QueryLogRotate is the query log's own size-based rotation: when the
 // file passes MaxBytes it is renamed to FILE.1 (FILE.1 to FILE.2, …, the
 // oldest beyond Keep removed) and a new FILE is started. MaxBytes 0 leaves
@@ -468,10 +485,16 @@ type rawConfig struct {
 	GeoIP    string      `yaml:"geoip"`
 	QueryLog string      `yaml:"query_log"`
 	Rotate   *rawRotate  `yaml:"query_log_rotate"`
+	Tokens   *rawTokens  `yaml:"api_tokens"`
 	Reload   rawReload   `yaml:"reload"`
 	PoPs     []rawPoP    `yaml:"pops"`
 	Zones    []rawZone   `yaml:"zones"`
 	Control  *rawControl `yaml:"control"`
+}
+
+type rawTokens struct {
+	Keys string `yaml:"keys"`
+	TTL  string `yaml:"ttl"`
 }
 
 type rawRotate struct {
@@ -665,6 +688,24 @@ func convert(raw *rawConfig, name string) (*Config, error) {
 	}
 	if rc := raw.Control; rc != nil {
 		c.Control = convertControl(el, rc, dir)
+	}
+	if rt := raw.Tokens; rt != nil {
+		c.APITokens = &APITokens{TTL: DefaultTokenTTL}
+		if rt.Keys == "" {
+			el.add("api_tokens.keys", "required: the steering token key file (steer token keygen)")
+		} else {
+			c.APITokens.Keys = resolvePath(dir, rt.Keys)
+		}
+		if rt.TTL != "" {
+			if d := parseDuration(el, "api_tokens.ttl", rt.TTL); d != 0 && (d < time.Second || d > 7*24*time.Hour) {
+				el.add("api_tokens.ttl", "must be in 1s..168h, got %s", rt.TTL)
+			} else if d != 0 {
+				c.APITokens.TTL = d
+			}
+		}
+		if !c.Listen.API.IsValid() {
+			el.add("api_tokens", "needs listen.api: the steering API signs the tokens")
+		}
 	}
 
 	for i, rp := range raw.PoPs {

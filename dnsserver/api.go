@@ -6,11 +6,13 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/steer-gslb/steer/config"
 	"github.com/steer-gslb/steer/explain"
 	"github.com/steer-gslb/steer/popmap"
 	"github.com/steer-gslb/steer/steering"
+	"github.com/steer-gslb/steer/steertoken"
 )
 
 // This file is the DNS server's decision as the steering API (package
@@ -184,6 +186,15 @@ type recordView struct {
 // API returns the steering API's handler for s; cmd/steer and
 // cmd/steer-dns set it to steerapi.New. Nil: listen.api is refused.
 type API func(s *Server) http.Handler
+
+// TokenKeys are the snapshot's steering token keys and their TTL
+// (api_tokens); nil when the config has none.
+func (v Snapshot) TokenKeys() (*steertoken.KeySet, time.Duration) {
+	if v.snap.tokenKeys == nil {
+		return nil, 0
+	}
+	return v.snap.tokenKeys, v.snap.cfg.APITokens.TTL
+}
 
 // Explain explains the decision this snapshot takes for a client of the
 // record (""= the first steered record): the same chain decides, and the

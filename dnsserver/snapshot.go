@@ -19,6 +19,7 @@ import (
 	"github.com/steer-gslb/steer/geoip"
 	"github.com/steer-gslb/steer/popmap"
 	"github.com/steer-gslb/steer/steering"
+	"github.com/steer-gslb/steer/steertoken"
 )
 
 // snapshot is everything a query needs, built off the query path and then
@@ -48,6 +49,8 @@ type snapshot struct {
 	// r's chain was compiled with.
 	byName map[string]*record
 	views  []recordView
+	// tokenKeys sign the steering API's tokens (api_tokens; nil: none).
+	tokenKeys *steertoken.KeySet
 }
 
 // node is an owner name the server knows.
@@ -214,6 +217,16 @@ func build(cfg *config.Config, cfgID fileID, prev *snapshot, serial uint64, ov *
 		s.maps[path] = &loadedMap{table: t, id: id, loaded: time.Now(), version: t.Meta().Version, sha256: sum}
 	}
 
+	if t := cfg.APITokens; t != nil {
+		ks, err := steertoken.LoadKeySet(t.Keys)
+		if err != nil {
+			return nil, fmt.Errorf("api_tokens.keys: %w", err)
+		}
+		if ks.SigningKey() == "" {
+			return nil, fmt.Errorf("api_tokens.keys %s: no signing key (set signing_key, or keep one key with its private part)", t.Keys)
+		}
+		s.tokenKeys = ks
+	}
 	if cfg.GeoIP != "" {
 		id, err := statID(cfg.GeoIP)
 		if err != nil {

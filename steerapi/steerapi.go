@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -19,6 +20,7 @@ import (
 	steerv1 "github.com/steer-gslb/steer/gen/steer/v1"
 	"github.com/steer-gslb/steer/gen/steer/v1/steerv1connect"
 	"github.com/steer-gslb/steer/steering"
+	"github.com/steer-gslb/steer/steertoken"
 )
 
 // MaxBatch bounds the requests of one ResolveBatch.
@@ -179,6 +181,23 @@ func (s *Service) ResolveInto(snap dnsserver.Snapshot, req *steerv1.ResolveReque
 	out.Anycast = d.Anycast
 	out.Record = d.Record.Name
 	out.Token = nil
+	if req.GetWantToken() && len(d.Ranked) > 0 {
+		keys, ttl := snap.TokenKeys()
+		if keys == nil {
+			return connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("%swant_token: this server has no signing keys (api_tokens in its config)", field))
+		}
+		network := q.Client.ECS.Addr()
+		if !q.Client.ECS.IsValid() || q.Client.ECS.Bits() == 0 {
+			network = q.Client.Resolver
+		}
+		now := time.Now()
+		tok, err := steertoken.Sign(keys, steertoken.Claims{PoP: string(d.Config.PoPs[d.Ranked[0]].Label),
+			Network: steertoken.ClientNetwork(network), IssuedAt: now, Expires: now.Add(ttl)})
+		if err != nil {
+			return connect.NewError(connect.CodeInternal, fmt.Errorf("signing the steering token: %w", err))
+		}
+		out.Token = &tok
+	}
 	return nil
 }
 

@@ -49,6 +49,17 @@ zones:
 // Decide reads its snapshot.
 func newTestService(t testing.TB, state string) *Service {
 	t.Helper()
+	srv, err := dnsserver.New(writeTestConfig(t, state, ""), dnsserver.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewService(srv)
+}
+
+// writeTestConfig writes testConfig, with extra after its listen block,
+// beside copies of examples/map.json and world.mmdb; it returns its path.
+func writeTestConfig(t testing.TB, state, extra string) string {
+	t.Helper()
 	dir := t.TempDir()
 	for _, f := range []string{"map.json", "world.mmdb"} {
 		b, err := os.ReadFile(filepath.Join("..", "examples", f))
@@ -60,14 +71,12 @@ func newTestService(t testing.TB, state string) *Service {
 		}
 	}
 	path := filepath.Join(dir, "steer.yaml")
-	if err := os.WriteFile(path, []byte(strings.Replace(testConfig, "STATE", state, 1)), 0o644); err != nil {
+	cfg := strings.Replace(testConfig, "STATE", state, 1)
+	cfg = strings.Replace(cfg, "geoip: world.mmdb\n", extra+"geoip: world.mmdb\n", 1)
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := dnsserver.New(path, dnsserver.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return NewService(srv)
+	return path
 }
 
 func labels(r *steerv1.ResolveResponse) string {

@@ -45,7 +45,11 @@ type ResolveRequest struct {
 	// record of the config.
 	Record string `protobuf:"bytes,3,opt,name=record,proto3" json:"record,omitempty"`
 	// "A" or "AAAA"; empty: A for an IPv4 ip, AAAA for an IPv6 one.
-	Family        string `protobuf:"bytes,4,opt,name=family,proto3" json:"family,omitempty"`
+	Family string `protobuf:"bytes,4,opt,name=family,proto3" json:"family,omitempty"`
+	// Ask for a signed steering token (package steertoken) naming the first
+	// PoP and the client's network (its /24 or /56): needs api_tokens in the
+	// server's config, else the call fails with failed_precondition.
+	WantToken     bool `protobuf:"varint,5,opt,name=want_token,json=wantToken,proto3" json:"want_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -106,6 +110,13 @@ func (x *ResolveRequest) GetFamily() string {
 		return x.Family
 	}
 	return ""
+}
+
+func (x *ResolveRequest) GetWantToken() bool {
+	if x != nil {
+		return x.WantToken
+	}
+	return false
 }
 
 // PoP is one PoP of an answer.
@@ -188,8 +199,9 @@ type ResolveResponse struct {
 	// The meta.version of the map behind the record's deciding step (its ECS
 	// map, else its resolver map; 0 when unversioned or none).
 	MapVersion int64 `protobuf:"varint,4,opt,name=map_version,json=mapVersion,proto3" json:"map_version,omitempty"`
-	// A signed steering token for the first PoP: set when signing keys are
-	// configured — not built yet, never set.
+	// A signed steering token for the first PoP and the client's network,
+	// valid for the config's api_tokens.ttl: set when the request asked for
+	// one (want_token) and a PoP answers.
 	Token *string `protobuf:"bytes,5,opt,name=token,proto3,oneof" json:"token,omitempty"`
 	// The deciding step picked a PoP in anycast state: DNS answers the
 	// record's default (anycast) addresses.
@@ -914,12 +926,14 @@ var File_steer_v1_steering_proto protoreflect.FileDescriptor
 
 const file_steer_v1_steering_proto_rawDesc = "" +
 	"\n" +
-	"\x17steer/v1/steering.proto\x12\bsteer.v1\"b\n" +
+	"\x17steer/v1/steering.proto\x12\bsteer.v1\"\x81\x01\n" +
 	"\x0eResolveRequest\x12\x0e\n" +
 	"\x02ip\x18\x01 \x01(\tR\x02ip\x12\x10\n" +
 	"\x03ecs\x18\x02 \x01(\tR\x03ecs\x12\x16\n" +
 	"\x06record\x18\x03 \x01(\tR\x06record\x12\x16\n" +
-	"\x06family\x18\x04 \x01(\tR\x06family\"z\n" +
+	"\x06family\x18\x04 \x01(\tR\x06family\x12\x1d\n" +
+	"\n" +
+	"want_token\x18\x05 \x01(\bR\twantToken\"z\n" +
 	"\x03PoP\x12\x14\n" +
 	"\x05label\x18\x01 \x01(\tR\x05label\x12\x1c\n" +
 	"\taddresses\x18\x02 \x03(\tR\taddresses\x12+\n" +
