@@ -123,6 +123,7 @@ type loader struct {
 	popIndex []int32 // dict id → index in pops, -1 if the id is not a PoP label (a slice: looked up per sample)
 	pops     []popmap.Label
 	anycast  uint32 // dict id of "anycast"
+	edge     uint32 // dict id of store.EdgeKind, 0 if none
 	https    uint8
 	tickIDs  map[uint32]bool // dict ids of tick-class timer names
 
@@ -132,6 +133,7 @@ type loader struct {
 	bNet   []int32 // slot → network index
 	bRecv  []int64 // slot → received, µs
 	bTick  []bool  // slot → declared tick timer
+	bEdge  []bool  // slot → an edge log's TCP RTT (Options.EdgeRTT)
 
 	nets     []Network
 	netIndex map[uint64]int32
@@ -180,10 +182,20 @@ func (l *loader) loadDict(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
+	for id, v := range l.dict {
+		if v == store.EdgeKind {
+			l.edge = id
+		}
+	}
 	// PoP labels: the sample targets. Which dict ids are targets is in
 	// the samples table; a label-shaped value that is never a target costs
 	// nothing but a column in the arrays.
-	trows, err := l.st.Query(ctx, `SELECT DISTINCT target FROM samples`)
+	q := `SELECT DISTINCT target FROM samples`
+	if l.edge != 0 && !l.opt.EdgeRTT {
+		// PoPs only edge logs name are not targets of this build.
+		q = fmt.Sprintf(`SELECT DISTINCT target FROM samples WHERE seq NOT IN (SELECT seq FROM beacons WHERE kind = %d)`, l.edge)
+	}
+	trows, err := l.st.Query(ctx, q)
 	if err != nil {
 		return err
 	}
@@ -266,20 +278,25 @@ func (l *loader) loadBeacons(ctx context.Context, split Split) error {
 	}
 	var sampleCount []int32 // per network
 	seen := map[uint64]struct{}{}
-	err := l.st.ScanChunks(ctx, `SELECT seq, id, network, epoch_us(received), timer, samples FROM beacons`, func(c *store.Chunk) error {
+	err := l.st.ScanChunks(ctx, `SELECT seq, id, network, epoch_us(received), timer, samples, kind FROM beacons`, func(c *store.Chunk) error {
 		seqs := store.Column[uint64](c, 0)
 		ids := store.Column[uint64](c, 1)
 		nets := store.Column[uint64](c, 2)
 		recv := store.Column[int64](c, 3)
 		timers := store.Column[uint32](c, 4)
 		ns := store.Column[uint16](c, 5)
+		kinds := store.Column[uint32](c, 6)
 		for r := range c.Len() {
+			edge := l.edge != 0 && kinds[r] == l.edge
+			if edge && (!l.opt.EdgeRTT || split == HoldoutBeacons) {
+				continue // not asked for; never held out for scoring
+			}
 			if _, dup := seen[ids[r]]; dup && !l.opt.Skip[RuleDuplicateBeacon] {
 				l.cnt.add(RuleDuplicateBeacon, 1)
 				continue
 			}
 			seen[ids[r]] = struct{}{}
-			switch held := IsHeldOut(ids[r], l.opt.HoldOut); {
+			switch held := IsHeldOut(ids[r], l.opt.HoldOut) && !edge; {
 			case split == TrainBeacons && held, split == HoldoutBeacons && !held:
 				continue
 			}
@@ -300,6 +317,7 @@ func (l *loader) loadBeacons(ctx context.Context, split Split) error {
 			l.bNet = append(l.bNet, ni)
 			l.bRecv = append(l.bRecv, recv[r])
 			l.bTick = append(l.bTick, l.tickIDs[timers[r]])
+			l.bEdge = append(l.bEdge, edge)
 			sampleCount[ni] += int32(ns[r])
 		}
 		return nil
@@ -358,7 +376,11 @@ func (l *loader) loadSamples(ctx context.Context) error {
 				l.flush(&cur)
 				cur.slot = slot
 			}
-			if probes[r] != l.https && !l.opt.Skip[RuleHTTPSOnly] {
+			edge := l.bEdge[slot]
+			if edge && (targets[r] == l.anycast || targets[r] != served[r]) {
+				continue // an edge RTT counts for the PoP that served it only
+			}
+			if probes[r] != l.https && !edge && !l.opt.Skip[RuleHTTPSOnly] {
 				l.cnt.add(RuleHTTPSOnly, 1)
 				continue
 			}

@@ -103,6 +103,13 @@ type Options struct {
 
 	Skip map[Rule]bool // rules switched off (to measure what each is worth)
 
+	// EdgeRTT uses the edge access logs' TCP RTTs (`steer ingest` of an
+	// edge log: beacons of kind store.EdgeKind) as additional samples of
+	// the PoP that served each connection, and only of that PoP. Off, they
+	// are not read at all. They are never held out: steer eval scores
+	// beacons only.
+	EdgeRTT bool
+
 	// Extrapolation switches; all on unless Skip names the rule.
 	MinAgree int // measured networks an AS/prefix needs for the agreement rules; default 2
 }

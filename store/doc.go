@@ -128,8 +128,13 @@
 //
 // # Bulk import
 //
-// Import reads beacon or query-log NDJSON, gzip-compressed or not, and
-// tells which from the keys of the first line that tells (Sniff). A reader
+// Import reads beacon, query-log or edge access-log NDJSON, gzip-compressed
+// or not, and tells which from the keys of the first line that tells
+// (Sniff). An edge log line's TCP RTT is stored, without a schema change,
+// as a one-sample beacon of agent kind EdgeKind ("edge", timer "tcp_info",
+// source "edge", received = the line's ts) whose sample's target and
+// served_by are the serving PoP and probe is tcp: the builder reads them
+// only with Options.EdgeRTT, for that PoP only. A reader
 // cuts the input into 4 MiB blocks of whole lines; GOMAXPROCS-1 workers
 // parse blocks into column batches (rum.ParseBeacon in Bulk mode, the
 // network key, BeaconID, dict codes); the writer appends each batch as it

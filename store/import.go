@@ -28,6 +28,7 @@ const (
 	FormatUnknown Format = iota
 	FormatBeacons        // beacons (docs/DESIGN.md, "Beacons"), client_subnet required
 	FormatDNSLog         // the DNS server's RUM query log
+	FormatEdgeLog        // the edge proxy's access log (package edge/accesslog)
 )
 
 func (f Format) String() string {
@@ -36,21 +37,25 @@ func (f Format) String() string {
 		return "beacons"
 	case FormatDNSLog:
 		return "dns log"
+	case FormatEdgeLog:
+		return "edge log"
 	}
 	return "unknown"
 }
 
-// Sniff tells a beacon line from a query-log line by the keys of its
-// top-level JSON object: v, client_subnet, agent, dns_test or samples make
-// a beacon; ts, qname, qtype, resolver, ecs, pop or source a log line. A line
-// with keys of both kinds, or of neither, or that is not a JSON object, is
+// Sniff tells a beacon line from a query-log line and an edge access-log
+// line by the keys of its top-level JSON object: v, client_subnet, agent,
+// dns_test or samples make a beacon; req, client_net, status, method, path,
+// dur_us or a tcp_ key an edge log line (with ts and pop, which both logs
+// have); ts, qname, qtype, resolver, ecs, pop or source a DNS log line. A
+// line with keys of two kinds, or of none, or that is not a JSON object, is
 // an error.
 func Sniff(line []byte) (Format, error) {
 	dec := json.NewDecoder(bytes.NewReader(line))
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return FormatUnknown, errors.New("not a JSON object")
 	}
-	var beacon, log bool
+	var beacon, log, edge, shared bool
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
@@ -59,8 +64,13 @@ func Sniff(line []byte) (Format, error) {
 		switch t {
 		case "v", "client_subnet", "agent", "dns_test", "samples":
 			beacon = true
-		case "ts", "qname", "qtype", "resolver", "ecs", "pop", "source":
+		case "qname", "qtype", "resolver", "ecs", "source":
 			log = true
+		case "ts", "pop":
+			shared = true
+		case "req", "client_net", "status", "method", "path", "dur_us", "upstream_us",
+			"tcp_rtt_us", "tcp_rttvar_us", "tcp_min_rtt_us", "tcp_retrans", "tcp_total_retrans", "tcp_cwnd", "tcp_delivery_rate":
+			edge = true
 		}
 		var skip json.RawMessage
 		if err := dec.Decode(&skip); err != nil {
@@ -68,14 +78,18 @@ func Sniff(line []byte) (Format, error) {
 		}
 	}
 	switch {
-	case beacon && log:
+	case beacon && (log || shared):
 		return FormatUnknown, errors.New("has keys of both a beacon and a DNS log line")
+	case edge && (beacon || log):
+		return FormatUnknown, errors.New("has keys of both an edge access-log line and a beacon or DNS log line")
 	case beacon:
 		return FormatBeacons, nil
-	case log:
+	case edge:
+		return FormatEdgeLog, nil
+	case log || shared:
 		return FormatDNSLog, nil
 	}
-	return FormatUnknown, errors.New("has no key of a beacon or a DNS log line")
+	return FormatUnknown, errors.New("has no key of a beacon, a DNS log or an edge log line")
 }
 
 // ImportOptions configure Import. The zero value is the default.
@@ -104,6 +118,7 @@ type ImportStats struct {
 	Duplicates int // beacons already stored (or repeated in the input)
 	Samples    int // samples of the beacons added
 	Queries    int // query-log lines added
+	NoTCP      int // edge log lines without TCP_INFO (valid, nothing to store)
 	Unknown    int // unknown fields skipped (beacons)
 	Truncated  int // client_subnet or ecs values cut to /24 or /56 at the door
 	Rejected   map[string]int
@@ -128,6 +143,7 @@ func (st *ImportStats) Add(o *ImportStats, keep int) {
 	st.Duplicates += o.Duplicates
 	st.Samples += o.Samples
 	st.Queries += o.Queries
+	st.NoTCP += o.NoTCP
 	st.Unknown += o.Unknown
 	st.Truncated += o.Truncated
 	for k, v := range o.Rejected {
@@ -169,8 +185,10 @@ func ImportFile(ctx context.Context, s *DuckDB, path string, opt ImportOptions) 
 	return st, nil
 }
 
-// Import bulk-loads beacon or query-log NDJSON (the kind sniffed from the
-// first line that tells, gzip recognized by its magic bytes) into s. It is
+// Import bulk-loads beacon, query-log or edge access-log NDJSON (the kind
+// sniffed from the first line that tells, gzip recognized by its magic
+// bytes) into s. An edge log line's TCP RTT is stored as a one-sample
+// beacon of agent kind EdgeKind (see ImportEdgeLine). It is
 // a trusted import: beacons must carry client_subnet, and a client_subnet
 // or ecs finer than /24 or /56 (or with host bits set, or a bare address)
 // is truncated before anything else sees it. Bad lines are counted by
@@ -591,9 +609,12 @@ func (p *parser) parse(c *chunk, res *parsed) {
 			continue
 		}
 		var reason, msg string
-		if p.format == FormatBeacons {
+		switch p.format {
+		case FormatBeacons:
 			reason, msg = p.beacon(l, res)
-		} else {
+		case FormatEdgeLog:
+			reason, msg = p.edge(l, res)
+		default:
 			reason, msg = p.query(l, res)
 		}
 		if reason != "" {

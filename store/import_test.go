@@ -28,6 +28,11 @@ var sniffCases = []struct {
 	{"log", `{"ts":"2026-11-21T10:00:00.101Z","qname":"a.rum.example.net.","qtype":"A","resolver":"198.51.100.7","source":"ecs"}`, FormatDNSLog, ""},
 	{"log, qname only", ` {"qname":"x."} `, FormatDNSLog, ""},
 	{"both", `{"v":1,"qname":"x."}`, FormatUnknown, "both"},
+	{"edge", `{"ts":"2026-03-01T12:00:00.123456Z","pop":"fra","req":"fra-1","status":200,"client_net":"203.0.113.0/24","tcp_rtt_us":12500}`, FormatEdgeLog, ""},
+	{"edge, tcp only", `{"tcp_rtt_us":1}`, FormatEdgeLog, ""},
+	{"ts and pop only", `{"ts":"x","pop":"fra"}`, FormatDNSLog, ""},
+	{"edge and beacon", `{"req":"x","agent":{}}`, FormatUnknown, "edge access-log line and a beacon"},
+	{"edge and log", `{"client_net":"x","qname":"x."}`, FormatUnknown, "edge access-log line and a beacon or DNS"},
 	{"neither", `{"x":1}`, FormatUnknown, "no key"},
 	{"empty object", `{}`, FormatUnknown, "no key"},
 	{"array", `[{"v":1}]`, FormatUnknown, "not a JSON object"},
@@ -60,26 +65,40 @@ func FuzzSniff(f *testing.F) {
 		if json.Unmarshal(line, &m) != nil || m == nil {
 			return
 		}
-		var beacon, log bool
+		var beacon, log, edge, shared bool
 		for k := range m {
-			switch k {
-			case "v", "client_subnet", "agent", "dns_test", "samples":
+			switch {
+			case slices.Contains([]string{"v", "client_subnet", "agent", "dns_test", "samples"}, k):
 				beacon = true
-			case "ts", "qname", "qtype", "resolver", "ecs", "pop", "source":
+			case slices.Contains([]string{"qname", "qtype", "resolver", "ecs", "source"}, k):
 				log = true
+			case k == "ts" || k == "pop":
+				shared = true
+			case slices.Contains([]string{"req", "client_net", "status", "method", "path", "dur_us", "upstream_us"}, k),
+				strings.HasPrefix(k, "tcp_") && slices.Contains([]string{"rtt_us", "rttvar_us", "min_rtt_us", "retrans", "total_retrans", "cwnd", "delivery_rate"}, k[4:]):
+				edge = true
 			}
 		}
 		want := FormatUnknown
-		if beacon != log {
+		switch n := btoi(beacon) + btoi(log || shared) + btoi(edge); {
+		case beacon && n == 1:
 			want = FormatBeacons
-			if log {
-				want = FormatDNSLog
-			}
+		case edge && !beacon && !log:
+			want = FormatEdgeLog
+		case (log || shared) && n == 1:
+			want = FormatDNSLog
 		}
 		if got != want {
 			t.Fatalf("Sniff(%q) = %v, want %v", line, got, want)
 		}
 	})
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // chunkLines reads data through a chunker with buffers of size bytes and
@@ -519,14 +538,18 @@ func FuzzParseChunk(f *testing.F) {
 	f.Add([]byte(`{"v":1,"client_subnet":"198.51.100.7/33","agent":{"kind":"web"},"samples":[]}`), true)
 	f.Add([]byte(`{"ts":"2026-11-21T10:00:00.101Z","qname":"a.rum.example.net.","qtype":"A","resolver":"198.51.100.7","ecs":"203.0.113.99/32","source":"ecs"}`), false)
 	f.Add([]byte("\n \r\n{}\nnot json"), false)
+	f.Add([]byte(`{"ts":"2026-03-01T12:00:00.123456Z","pop":"fra","client_net":"203.0.113.77","tcp_rtt_us":12500}`+"\n"+
+		`{"ts":"2026-03-01T12:00:00Z","pop":"fra","client_net":"2001:db8::1/64x","tcp_rtt_us":1}`), false)
 	f.Fuzz(func(t *testing.T, data []byte, beacons bool) {
 		p := parser{format: FormatDNSLog, received: testStart, maxErrs: 1 << 20}
 		if beacons {
 			p.format = FormatBeacons
+		} else if bytes.Contains(data, []byte("tcp_rtt_us")) {
+			p.format = FormatEdgeLog
 		}
 		var res parsed
 		p.parse(&chunk{data: data, firstLine: 1}, &res)
-		if n := res.b.beacons() + res.b.queries() + res.st.RejectedTotal(); n != res.st.Lines {
+		if n := res.b.beacons() + res.b.queries() + res.st.RejectedTotal() + res.st.NoTCP; n != res.st.Lines {
 			t.Fatalf("%d lines, %d stored or rejected", res.st.Lines, n)
 		}
 		for _, k := range res.b.nets {
@@ -535,13 +558,13 @@ func FuzzParseChunk(f *testing.F) {
 			}
 		}
 		for _, e := range res.st.LineErrors {
-			if !strings.HasPrefix(e.Err, "client_subnet") && !strings.HasPrefix(e.Err, "ecs") {
+			if !strings.HasPrefix(e.Err, "client_subnet") && !strings.HasPrefix(e.Err, "ecs") && !strings.HasPrefix(e.Err, "client_net") {
 				continue
 			}
 			var m map[string]any
 			line := bytes.Split(data, []byte{'\n'})[e.Line-1]
 			if json.Unmarshal(line, &m) == nil {
-				for _, k := range []string{"client_subnet", "ecs"} {
+				for _, k := range []string{"client_subnet", "ecs", "client_net"} {
 					if v, ok := m[k].(string); ok && len(v) > 3 && strings.Contains(e.Err, v) {
 						t.Fatalf("line %d: error %q quotes the %s value", e.Line, e.Err, k)
 					}

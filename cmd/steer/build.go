@@ -62,6 +62,7 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&opt.MarginPct, "margin-pct", 3, "... and by this many percent")
 	fs.IntVar(&opt.MinAgree, "min-agree", 2, "measured networks an AS or prefix needs for the agreement rules")
 	fs.DurationVar(&opt.MaxRTT, "max-rtt", 0, "impossible-rtt ceiling (default 30s)")
+	fs.BoolVar(&opt.EdgeRTT, "edge-rtt", false, "use edge access logs' TCP RTTs (steer ingest) as samples of the PoP that served each connection")
 	fs.Var(&capacity, "capacity", "cap a PoP's share of traffic: LABEL=SHARE, e.g. fra=0.2 (repeatable)")
 	fs.Var(&skip, "skip", "switch a rule off, to measure it (repeatable): "+ruleNames())
 	quiet := fs.Bool("q", false, "do not print the report")

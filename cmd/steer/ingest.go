@@ -19,8 +19,8 @@ import (
 
 const ingestUsage = `usage: steer ingest --store DIR FILE...
 
-Bulk-loads beacon NDJSON and DNS query-log NDJSON files (docs/DESIGN.md formats)
-into the RUM store in DIR, created if missing. Each file's kind is told from
+Bulk-loads beacon NDJSON, DNS query-log NDJSON and edge access-log NDJSON files
+(docs/DESIGN.md formats) into the RUM store in DIR, created if missing. Each file's kind is told from
 the keys of its first line; gzip-compressed files are recognized by their
 magic bytes. This is a trusted import: beacons must carry client_subnet, and
 a client_subnet or ecs finer than /24 (IPv4) or /56 (IPv6), or a bare
@@ -28,6 +28,9 @@ address, is truncated before anything is stored. Unknown beacon fields are
 counted and skipped; bad lines are counted by reason, the first few printed
 with their line numbers, and do not stop the import. Beacons already in the
 store (received within the duplicate window) are counted, not stored again.
+An edge access log's TCP RTTs are stored as samples of agent kind "edge" for
+the PoP that served each request (steer build uses them with --edge-rtt);
+its lines without TCP_INFO are counted and skipped.
 
 `
 
@@ -135,13 +138,15 @@ func printImport(w io.Writer, name string, st *store.ImportStats) {
 	}
 	secs := st.Elapsed.Seconds()
 	fmt.Fprintf(&b, "%d lines in %.2f s: ", st.Lines, secs)
-	if st.Format != store.FormatDNSLog {
+	if st.Format == store.FormatEdgeLog {
+		fmt.Fprintf(&b, "%d edge RTTs added, %d duplicates, %d without TCP_INFO", st.Beacons, st.Duplicates, st.NoTCP)
+	} else if st.Format != store.FormatDNSLog {
 		fmt.Fprintf(&b, "%d beacons added, %d duplicates, %d samples (%s samples/s)", st.Beacons, st.Duplicates, st.Samples, rate(st.Samples, secs))
 	}
 	if st.Format == store.FormatUnknown {
 		b.WriteString(", ")
 	}
-	if st.Format != store.FormatBeacons {
+	if st.Format != store.FormatBeacons && st.Format != store.FormatEdgeLog {
 		fmt.Fprintf(&b, "%d queries added", st.Queries)
 	}
 	if n := st.RejectedTotal(); n > 0 {
@@ -183,4 +188,5 @@ func rate(n int, secs float64) string {
 	return fmt.Sprintf("%.0f", r)
 }
 
-const ingestExample = `steer ingest --store rum world/beacons.ndjson world/dnslog.ndjson`
+const ingestExample = `steer ingest --store rum world/beacons.ndjson world/dnslog.ndjson
+steer ingest --store rum /var/log/steer/edge-access.ndjson`

@@ -1,0 +1,109 @@
+package builder
+
+import (
+	"bytes"
+	"context"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/steer-gslb/steer/edge/accesslog"
+	"github.com/steer-gslb/steer/edge/tcpinfo"
+	"github.com/steer-gslb/steer/store"
+)
+
+// edgeStore holds beacons of network A (HTTPS to fra 20 ms, syd 200 ms)
+// and an edge access log, ingested: network A served by fra (TCP RTT
+// 25 ms, 3 requests) and network B, which sends no beacons, served by syd
+// (30 ms, 5 requests).
+func edgeStore(t *testing.T) *store.DuckDB {
+	t.Helper()
+	st := openStore(t)
+	var s beaconSet
+	for range 3 {
+		s.add("10.0.0.0/24", "qpc", "", smp{pop: near, rtt: 20}, smp{pop: far, rtt: 200})
+	}
+	s.store(t, st)
+	var log bytes.Buffer
+	line := func(client string, pop string, rtt time.Duration, i int) {
+		e := accesslog.Entry{Time: testRecv.Add(-time.Duration(i) * time.Second), PoP: pop, Method: "GET", Path: "/", Status: 200,
+			Client: netip.MustParseAddr(client), HasTCP: true, TCP: tcpinfo.Info{RTT: rtt, MinRTT: rtt}}
+		log.Write(accesslog.AppendLine(nil, &e))
+	}
+	for i := range 3 {
+		line("10.0.0.9", near, 25*time.Millisecond, i)
+	}
+	for i := range 5 {
+		line("10.0.1.77", far, 30*time.Millisecond, i)
+	}
+	is, err := store.Import(context.Background(), st, &log, store.ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if is.Format != store.FormatEdgeLog || is.Beacons != 8 {
+		t.Fatalf("edge import %+v", is)
+	}
+	return st
+}
+
+// samplesOf returns a network's RTTs per PoP label.
+func samplesOf(d *Data, pfx string) map[string][]float32 {
+	for i := range d.Networks {
+		n := &d.Networks[i]
+		if n.Prefix != netip.MustParsePrefix(pfx) {
+			continue
+		}
+		out := map[string][]float32{}
+		n.PoPSamples(func(p int, rtts []float32) { out[string(d.PoPs[p])] = append([]float32(nil), rtts...) })
+		return out
+	}
+	return nil
+}
+
+func TestEdgeRTT(t *testing.T) {
+	st := edgeStore(t)
+	ctx := context.Background()
+
+	// Off: edge RTTs are not read at all.
+	d, err := Load(ctx, st, Options{HoldOut: holdNone}, TrainBeacons)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Networks) != 1 || d.Samples != 6 || d.Counts[RuleHTTPSOnly] != 0 {
+		t.Fatalf("without EdgeRTT: %d networks, %d samples, counts %v; want network A's 6 beacon samples only", len(d.Networks), d.Samples, d.Counts)
+	}
+
+	// On: extra samples for the serving PoP only.
+	d, err = Load(ctx, st, Options{HoldOut: holdNone, EdgeRTT: true}, TrainBeacons)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := samplesOf(d, "10.0.0.0/24"), samplesOf(d, "10.0.1.0/24")
+	if len(a[near]) != 6 || a[near][5] != 25 || len(a[far]) != 3 {
+		t.Errorf("network A: %v; want fra 3×20 + 3×25 ms, syd 3×200 ms", a)
+	}
+	if len(b) != 1 || len(b[far]) != 5 || b[far][0] != 30 {
+		t.Errorf("network B (no beacons): %v; want syd 5×30 ms only", b)
+	}
+	if d.Counts[RuleHTTPSOnly] != 0 {
+		t.Errorf("edge TCP samples dropped by https-only: %v", d.Counts)
+	}
+
+	// Never held out: the evaluator scores beacons only.
+	h, err := Load(ctx, st, Options{HoldOut: 0.999, EdgeRTT: true}, HoldoutBeacons)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if samplesOf(h, "10.0.1.0/24") != nil {
+		t.Error("edge RTTs in the held-out split")
+	}
+
+	// A build with the flag maps network B (measured at syd only).
+	res := build(t, st, nil, Options{EdgeRTT: true})
+	if got := firstFor(res.Table, "10.0.1.0/24"); got == "" {
+		t.Error("network B unmapped with EdgeRTT")
+	}
+	if res.Report.Inputs.Samples != 14 {
+		t.Errorf("build used %d samples, want 14", res.Report.Inputs.Samples)
+	}
+}

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package tcpinfo
+
+import "net"
+
+func read(*net.TCPConn, *Info) error { return ErrUnsupported }
