@@ -25,11 +25,12 @@ endef
 help: ## list the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z-]*:.*## / { printf "  %-10s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
-build: ## compile every package; put bin/steer and bin/steer-dns (CGO_ENABLED=0) in bin/
+build: ## compile every package; put bin/steer, bin/steer-dns and bin/steer-edge (CGO_ENABLED=0) in bin/
 	$(GO) build ./...
 	@mkdir -p bin
 	$(call gobuild,steer,)
 	$(call gobuild,steer-dns,CGO_ENABLED=0)
+	$(call gobuild,steer-edge,CGO_ENABLED=0)
 
 test: test-deps ## what CI runs: vet, lint, race tests (with fuzz seed corpora), every benchmark once
 	$(GO) vet ./...

@@ -23,7 +23,7 @@ set -euo pipefail
 
 # What is released. A static binary is built for every platform of
 # PLATFORMS; a cgo binary only for linux/amd64, on a linux/amd64 host.
-static_bins=(steer-dns) # steer-edge joins here
+static_bins=(steer-dns steer-edge)
 cgo_bins=(steer)
 
 cd "$(dirname "$0")/.."

@@ -15,8 +15,12 @@ import (
 
 const module = "github.com/steer-gslb/steer"
 
-// dataPlane is the lean DNS binary. It must build without cgo and stay free of
-// the control plane's heavy or risky dependencies.
+// dataPlanes are the lean binaries: the DNS server and the edge proxy. They
+// must build without cgo and stay free of the control plane's heavy or
+// risky dependencies.
+var dataPlanes = []string{dataPlane, "./cmd/steer-edge"}
+
+// dataPlane is the lean DNS binary.
 const dataPlane = "./cmd/steer-dns"
 
 // forbiddenExternal are import path prefixes that must not reach the data plane:
@@ -32,15 +36,21 @@ var forbiddenExternal = []string{
 // control plane.
 var forbiddenOwn = []string{"ui", "store", "sim", "mapbuild"}
 
-// TestDataPlaneImportGraph guards what steer-dns links: no cgo, no store, UI,
-// simulator or map builder, no pprof.
+// TestDataPlaneImportGraph guards what steer-dns and steer-edge link: no
+// cgo, no store, UI, simulator or map builder, no pprof.
 func TestDataPlaneImportGraph(t *testing.T) {
+	for _, bin := range dataPlanes {
+		t.Run(strings.TrimPrefix(bin, "./cmd/"), func(t *testing.T) { testImportGraph(t, bin) })
+	}
+}
+
+func testImportGraph(t *testing.T, bin string) {
 	root, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !hasGoFiles(t, filepath.Join(root, filepath.FromSlash(dataPlane))) {
-		t.Skipf("%s has no Go files yet", dataPlane)
+	if !hasGoFiles(t, filepath.Join(root, filepath.FromSlash(bin))) {
+		t.Skipf("%s has no Go files yet", bin)
 	}
 	goTool, err := exec.LookPath("go")
 	if err != nil {
@@ -48,7 +58,7 @@ func TestDataPlaneImportGraph(t *testing.T) {
 	}
 
 	t.Run("deps", func(t *testing.T) {
-		out := run(t, root, goTool, "list", "-deps", dataPlane)
+		out := run(t, root, goTool, "list", "-deps", bin)
 		var bad []string
 		for _, pkg := range strings.Fields(out) {
 			if why := forbidden(pkg); why != "" {
@@ -56,12 +66,12 @@ func TestDataPlaneImportGraph(t *testing.T) {
 			}
 		}
 		if len(bad) > 0 {
-			t.Errorf("%s depends on forbidden packages:\n\t%s", dataPlane, strings.Join(bad, "\n\t"))
+			t.Errorf("%s depends on forbidden packages:\n\t%s", bin, strings.Join(bad, "\n\t"))
 		}
 	})
 
 	t.Run("build", func(t *testing.T) {
-		run(t, root, goTool, "build", "-o", os.DevNull, dataPlane)
+		run(t, root, goTool, "build", "-o", os.DevNull, bin)
 	})
 }
 
@@ -107,6 +117,8 @@ func TestForbidden(t *testing.T) {
 		{module + "/dnsserver", false},
 		{module + "/steering", false},
 		{module + "/cmd/steer-dns", false},
+		{module + "/cmd/steer-edge", false},
+		{module + "/edge", false},
 		{"example.com/store", false},
 	}
 	for _, tt := range tests {

@@ -3,6 +3,7 @@
 //
 //	steer demo                         the end-to-end demo: the whole loop on a simulated world
 //	steer dns --config FILE            the authoritative GSLB DNS server
+//	steer edge --config FILE           a PoP's edge proxy (HTTPS, pinned upstream pools)
 //	steer map validate|lookup|diff|stats ...
 //	steer sim --out DIR | report DIR   a world built from real data
 //	steer collect|ingest|probe|probe-target   real-user measurement
@@ -30,6 +31,7 @@ func commands() []command {
 	return []command{
 		{"demo", "the whole loop on a simulated world (world → collector → DNS tests → build → eval → publish → DNS answers); `demo serve DIR`: a kept world's map again; `demo dns`: the DNS server alone", runDemo},
 		{"dns", "run the authoritative GSLB DNS server (--config FILE)", runDNS},
+		{"edge", "run a PoP's edge proxy: TLS termination, pinned upstream pools, X-Edge-PoP, /rum/probe, drain (--config FILE)", runEdge},
 		{"sim", "build a simulated world from real data: --out DIR [flags] | report DIR", runSim},
 		{"collect", "run the RUM collector: --store DIR [--listen ADDR] [--config FILE]", runCollect},
 		{"ship", "ship a DNS server's query logs to the collector (tail -F, at least once): --query-log FILE --collector URL --state DIR", runShip},

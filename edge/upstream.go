@@ -1,0 +1,224 @@
+package edge
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"os"
+	"sync"
+	"time"
+)
+
+// serverCipherSuites are the TLS 1.2 suites the edge offers and accepts
+// upstream: ECDHE key exchange (forward secrecy) with an AEAD only. TLS
+// 1.3's suites all qualify and are not configurable.
+var serverCipherSuites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+}
+
+// PinError is an upstream TLS handshake refused because no certificate
+// of the verified chain has a pinned SubjectPublicKeyInfo.
+type PinError struct {
+	Upstream string
+	Got      string // base64 SHA-256 of the leaf's SPKI
+}
+
+func (e *PinError) Error() string {
+	return fmt.Sprintf("upstream %s: certificate pin mismatch: leaf SPKI sha256 %s matches no pin_spki_sha256 (nor does any chain certificate)", e.Upstream, e.Got)
+}
+
+// SPKIHash is the pin of a certificate: the base64 SHA-256 of its
+// SubjectPublicKeyInfo, as pin_spki_sha256 takes it (and as
+// `openssl x509 -pubkey | openssl pkey -pubin -outform der | openssl dgst
+// -sha256 -binary | base64` prints).
+func SPKIHash(c *x509.Certificate) string {
+	h := sha256.Sum256(c.RawSubjectPublicKeyInfo)
+	return base64.StdEncoding.EncodeToString(h[:])
+}
+
+// upstream is one origin: its transport (the connection pool) and the
+// reverse proxy in front of it.
+type upstream struct {
+	cfg   Upstream
+	tr    *http.Transport
+	proxy *httputil.ReverseProxy
+}
+
+func newTransport(u *Upstream, t *Timeouts, m *metrics) (*http.Transport, error) {
+	d := &net.Dialer{Timeout: t.UpstreamDial, KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		Proxy:                 nil, // never an environment proxy
+		DialContext:           d.DialContext,
+		TLSHandshakeTimeout:   t.UpstreamTLS,
+		ResponseHeaderTimeout: t.UpstreamHeader,
+		IdleConnTimeout:       t.UpstreamIdle,
+		ExpectContinueTimeout: time.Second,
+		MaxConnsPerHost:       u.MaxConns,
+		MaxIdleConns:          u.IdleConns,
+		MaxIdleConnsPerHost:   u.IdleConns,
+		ForceAttemptHTTP2:     true,
+		DisableCompression:    true, // pass encodings through untouched
+		WriteBufferSize:       32 << 10,
+		ReadBufferSize:        32 << 10,
+	}
+	if u.H2C {
+		var p http.Protocols
+		p.SetUnencryptedHTTP2(true)
+		tr.Protocols = &p
+	}
+	if u.URL.Scheme != "https" {
+		return tr, nil
+	}
+	tc := &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		CipherSuites: serverCipherSuites,
+		ServerName:   u.ServerName,
+	}
+	if u.CAFile != "" {
+		pem, err := os.ReadFile(u.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("upstream %s: ca_file: %w", u.Name, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("upstream %s: ca_file %s holds no PEM certificate", u.Name, u.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if len(u.Pins) > 0 {
+		pins := u.Pins
+		name := u.Name
+		fail := m.pinFailures.WithLabelValues(name)
+		// VerifyConnection runs after the chain verified: the pin narrows
+		// the trusted roots, it never replaces verification.
+		tc.VerifyConnection = func(cs tls.ConnectionState) error {
+			for _, chain := range cs.VerifiedChains {
+				for _, c := range chain {
+					h := sha256.Sum256(c.RawSubjectPublicKeyInfo)
+					for _, p := range pins {
+						if h == p {
+							return nil
+						}
+					}
+				}
+			}
+			fail.Inc()
+			got := ""
+			if len(cs.PeerCertificates) > 0 {
+				got = SPKIHash(cs.PeerCertificates[0])
+			}
+			return &PinError{Upstream: name, Got: got}
+		}
+	}
+	tr.TLSClientConfig = tc
+	return tr, nil
+}
+
+// retryTransport retries idempotent requests without a body when the
+// round trip failed without a response (a refused or reset connection, a
+// stale pooled one): nothing of the answer reached the client yet, so a
+// second attempt is invisible to it.
+type retryTransport struct {
+	rt      http.RoundTripper
+	retries int
+	name    string
+	m       *metrics
+	log     *slog.Logger
+}
+
+func (t *retryTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.rt.RoundTrip(r)
+	for i := 0; err != nil && i < t.retries && retryable(r, err); i++ {
+		t.m.retries.WithLabelValues(t.name).Inc()
+		t.log.Debug("retrying upstream request", "upstream", t.name, "method", r.Method, "err", err)
+		resp, err = t.rt.RoundTrip(r)
+	}
+	return resp, err
+}
+
+func retryable(r *http.Request, err error) bool {
+	if r.Context().Err() != nil {
+		return false
+	}
+	var pe *PinError
+	if errors.As(err, &pe) {
+		return false // deterministic: the next handshake fails alike
+	}
+	var ue x509.UnknownAuthorityError
+	var he x509.HostnameError
+	var ce x509.CertificateInvalidError
+	if errors.As(err, &ue) || errors.As(err, &he) || errors.As(err, &ce) {
+		return false
+	}
+	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+		return false
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+// bufferPool recycles the proxies' copy buffers.
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
+
+// prewarm opens n connections to the origin by sending n concurrent HEAD
+// requests for its base path, so that the first client requests find warm
+// connections. Failures are logged, not fatal: the origin may come later.
+func (u *upstream) prewarm(ctx context.Context, n int, log *slog.Logger) {
+	if n <= 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Go(func() {
+			req, err := http.NewRequestWithContext(ctx, http.MethodHead, u.cfg.URL.String(), nil)
+			if err != nil {
+				errs <- err
+				return
+			}
+			req.Header.Set("User-Agent", "steer-edge-prewarm")
+			resp, err := u.tr.RoundTrip(req)
+			if err != nil {
+				errs <- err
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		log.Warn("upstream prewarm failed", "upstream", u.cfg.Name, "err", err)
+		return
+	}
+	log.Debug("upstream prewarmed", "upstream", u.cfg.Name, "conns", n)
+}
