@@ -2,14 +2,12 @@ package builder
 
 import (
 	"bufio"
-	"bytes"
-	"errors"
-	"fmt"
 	"io"
 	"net/netip"
-	"slices"
 
 	"github.com/gaissmai/bart"
+
+	"github.com/steer-gslb/steer/sourcesfile"
 )
 
 // Where a map network's entry came from, as MAP.sources.tsv names it: a
@@ -56,43 +54,8 @@ func (s *Sources) WriteTSV(w io.Writer) error {
 
 // ReadSources parses a sources file (WriteTSV's format) into a
 // longest-prefix table: the source of the entry that answers an address is
-// the value of its longest match. Lines starting with # and blank lines are
-// skipped; a bad network, an unknown source, a repeated network or a
-// missing tab is an error naming the line.
+// the value of its longest match (package sourcesfile).
 func ReadSources(r io.Reader) (*bart.Table[string], error) {
-	t := &bart.Table[string]{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), 4096)
-	for ln := 1; sc.Scan(); ln++ {
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 || line[0] == '#' {
-			continue
-		}
-		net, from, ok := bytes.Cut(line, []byte{'\t'})
-		if !ok {
-			return nil, fmt.Errorf("sources line %d: want network<TAB>source, got %.40q", ln, line)
-		}
-		p, err := netip.ParsePrefix(string(net))
-		if err != nil {
-			return nil, fmt.Errorf("sources line %d: %w", ln, err)
-		}
-		if p != p.Masked() {
-			return nil, fmt.Errorf("sources line %d: %s has host bits set", ln, p)
-		}
-		i := slices.Index(SourceNames, string(from))
-		if i < 0 {
-			return nil, fmt.Errorf("sources line %d: unknown source %.40q (want one of %v)", ln, from, SourceNames)
-		}
-		if _, dup := t.Get(p); dup {
-			return nil, fmt.Errorf("sources line %d: %s listed twice", ln, p)
-		}
-		t.Insert(p, SourceNames[i])
-	}
-	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, errors.New("sources: a line longer than 4096 bytes")
-		}
-		return nil, fmt.Errorf("sources: %w", err)
-	}
-	return t, nil
+	t, _, err := sourcesfile.Read(r)
+	return t, err
 }

@@ -3,8 +3,11 @@ package builder
 import (
 	"bytes"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/steer-gslb/steer/sourcesfile"
 )
 
 var readSourcesCases = []struct {
@@ -113,4 +116,12 @@ func FuzzReadSources(f *testing.F) {
 			t.Fatal("written and read back, the sources differ")
 		}
 	})
+}
+
+// TestSourceNamesAreTheFileFormat: the builder writes the names package
+// sourcesfile reads.
+func TestSourceNamesAreTheFileFormat(t *testing.T) {
+	if !slices.Equal(SourceNames, sourcesfile.Names) {
+		t.Errorf("builder writes %v, sourcesfile reads %v", SourceNames, sourcesfile.Names)
+	}
 }

@@ -10,10 +10,10 @@ var sourcesTests = []struct {
 	name, in, err string
 }{
 	{"ok", "# header\n\n10.0.0.0/8\tmeasured\n10.1.0.0/16\textrapolate-as\n2001:db8::/32\tresolver\n", ""},
-	{"no tab", "10.0.0.0/8 measured\n", "line 1: want network<TAB>origin"},
+	{"no tab", "10.0.0.0/8 measured\n", "line 1: want network<TAB>source"},
 	{"bad network", "10.0.0/8\tmeasured\n", "line 1:"},
 	{"host bits", "10.0.0.1/8\tmeasured\n", "line 1: 10.0.0.1/8 has host bits set"},
-	{"unknown origin", "# h\n10.0.0.0/8\tguessed\n", `line 2: unknown origin "guessed"`},
+	{"unknown origin", "# h\n10.0.0.0/8\tguessed\n", `line 2: unknown source "guessed"`},
 	{"listed twice", "10.0.0.0/8\tmeasured\n10.0.0.0/8\tresolver\n", "line 2: 10.0.0.0/8 listed twice"},
 	{"long line", strings.Repeat("x", 5000) + "\n", "longer than 4096 bytes"},
 }
