@@ -24,6 +24,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/maxmind/mmdbwriter"
@@ -46,6 +47,21 @@ type Location struct {
 type DB struct {
 	r    *maxminddb.Reader
 	name string // for error messages
+	// cache holds decoded records by their data offset, direct-mapped:
+	// many networks share one record (a city's), and decoding one through
+	// reflection is most of a lookup's cost. A slot is replaced on a
+	// collision; a hit reads one atomic pointer and allocates nothing.
+	cache [cacheSlots]atomic.Pointer[cached]
+}
+
+// cacheSlots is the size of DB.cache (a power of two).
+const cacheSlots = 1 << 14
+
+// cached is one decoded record: its outcome for Locate.
+type cached struct {
+	off uintptr
+	loc Location
+	ok  bool
 }
 
 // record is what Locate decodes. Records are pooled: passing a value to
@@ -120,7 +136,8 @@ func (db *DB) Type() string { return db.r.Metadata.DatabaseType }
 // network of the empty or location-less record when the lookup succeeded
 // (every address in it gets the same "no location"), and invalid otherwise.
 //
-// Locate does not allocate.
+// Locate does not allocate once the record is in its cache (it allocates
+// the cache entry when it decodes one).
 func (db *DB) Locate(addr netip.Addr) (loc Location, prefix netip.Prefix, ok bool) {
 	addr = addr.Unmap().WithZone("")
 	res := db.r.Lookup(addr)
@@ -136,6 +153,19 @@ func (db *DB) Locate(addr netip.Addr) (loc Location, prefix netip.Prefix, ok boo
 	if !res.Found() {
 		return Location{}, prefix, false
 	}
+	off := res.Offset()
+	slot := &db.cache[(off>>2)&(cacheSlots-1)]
+	if c := slot.Load(); c != nil && c.off == off {
+		return c.loc, prefix, c.ok
+	}
+	loc, ok = decodeLocation(res)
+	slot.Store(&cached{off: off, loc: loc, ok: ok})
+	return loc, prefix, ok
+}
+
+// decodeLocation decodes a found record's location and country; ok is
+// false for a record without a valid location.
+func decodeLocation(res maxminddb.Result) (loc Location, ok bool) {
 	rec := recordPool.Get().(*record)
 	*rec = record{}
 	rec.Location.Latitude = math.NaN() // absent stays NaN
@@ -145,9 +175,9 @@ func (db *DB) Locate(addr netip.Addr) (loc Location, prefix netip.Prefix, ok boo
 	recordPool.Put(rec)
 	if err != nil || math.IsNaN(loc.Lat) || math.IsNaN(loc.Lon) ||
 		loc.Lat < -90 || loc.Lat > 90 || loc.Lon < -180 || loc.Lon > 180 {
-		return Location{}, prefix, false
+		return Location{}, false
 	}
-	return loc, prefix, true
+	return loc, true
 }
 
 // Distance returns the great-circle distance in km between two points given

@@ -3,6 +3,7 @@ package geoip
 import (
 	"bytes"
 	"math"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -263,4 +264,41 @@ func FuzzFromBytes(f *testing.F) {
 		}
 		_ = db.Close()
 	})
+}
+
+// TestLocateCache: Locate through the record cache gives what decoding
+// the record gives, for every address of the example world's database
+// (many networks per record), asked twice, also when slots collide.
+func TestLocateCache(t *testing.T) {
+	db, err := Open(filepath.Join("..", "examples", "world.mmdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	rng := rand.New(rand.NewPCG(7, 7))
+	for range 2 {
+		for range 20000 {
+			var a netip.Addr
+			if rng.IntN(4) == 0 {
+				var b [16]byte
+				b[0], b[1] = 0x20, 0x01
+				for i := 2; i < 16; i++ {
+					b[i] = byte(rng.Uint32())
+				}
+				a = netip.AddrFrom16(b)
+			} else {
+				a = netip.AddrFrom4([4]byte{byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32())})
+			}
+			loc, prefix, ok := db.Locate(a)
+			res := db.r.Lookup(a)
+			var want Location
+			var wantOK bool
+			if res.Found() {
+				want, wantOK = decodeLocation(res)
+			}
+			if loc != want || ok != wantOK || (ok && !prefix.Contains(a)) {
+				t.Fatalf("Locate(%v) = %+v %v %v, decoding gives %+v %v", a, loc, prefix, ok, want, wantOK)
+			}
+		}
+	}
 }
