@@ -73,24 +73,37 @@ func TestEdgeRTT(t *testing.T) {
 		t.Fatalf("without EdgeRTT: %d networks, %d samples, counts %v; want network A's 6 beacon samples only", len(d.Networks), d.Samples, d.Counts)
 	}
 
-	// On: extra samples for the serving PoP only.
+	// On: extra samples for the serving PoP only, of networks that send
+	// beacons; network B's edge RTTs alone are dropped (edge-only).
 	d, err = Load(ctx, st, Options{HoldOut: holdNone, EdgeRTT: true}, TrainBeacons)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, b := samplesOf(d, "10.0.0.0/24"), samplesOf(d, "10.0.1.0/24")
+	a := samplesOf(d, "10.0.0.0/24")
 	if len(a[near]) != 6 || a[near][5] != 25 || len(a[far]) != 3 {
 		t.Errorf("network A: %v; want fra 3×20 + 3×25 ms, syd 3×200 ms", a)
 	}
-	if len(b) != 1 || len(b[far]) != 5 || b[far][0] != 30 {
-		t.Errorf("network B (no beacons): %v; want syd 5×30 ms only", b)
+	if b := samplesOf(d, "10.0.1.0/24"); b != nil {
+		t.Errorf("network B (no beacons) kept with its edge RTTs alone: %v", b)
+	}
+	if len(d.Networks) != 1 || d.Counts[RuleEdgeOnly] != 5 {
+		t.Errorf("%d networks, edge-only %d; want network A only, 5 edge RTTs dropped", len(d.Networks), d.Counts[RuleEdgeOnly])
 	}
 	if d.Counts[RuleHTTPSOnly] != 0 {
 		t.Errorf("edge TCP samples dropped by https-only: %v", d.Counts)
 	}
 
+	// --skip edge-only: network B is kept with its one PoP.
+	d, err = Load(ctx, st, Options{HoldOut: holdNone, EdgeRTT: true, Skip: map[Rule]bool{RuleEdgeOnly: true}}, TrainBeacons)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := samplesOf(d, "10.0.1.0/24"); len(b) != 1 || len(b[far]) != 5 || b[far][0] != 30 {
+		t.Errorf("network B with edge-only off: %v; want syd 5×30 ms only", b)
+	}
+
 	// Never held out: the evaluator scores beacons only.
-	h, err := Load(ctx, st, Options{HoldOut: 0.999, EdgeRTT: true}, HoldoutBeacons)
+	h, err := Load(ctx, st, Options{HoldOut: 0.999, EdgeRTT: true, Skip: map[Rule]bool{RuleEdgeOnly: true}}, HoldoutBeacons)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,10 +111,18 @@ func TestEdgeRTT(t *testing.T) {
 		t.Error("edge RTTs in the held-out split")
 	}
 
-	// A build with the flag maps network B (measured at syd only).
+	// A build with the flag uses network A's edge RTTs and leaves network
+	// B to the fallbacks; with edge-only off it maps B by its one PoP.
 	res := build(t, st, nil, Options{EdgeRTT: true})
-	if got := firstFor(res.Table, "10.0.1.0/24"); got == "" {
-		t.Error("network B unmapped with EdgeRTT")
+	if got := firstFor(res.Table, "10.0.1.0/24"); got != "" {
+		t.Errorf("network B mapped to %s from edge RTTs alone", got)
+	}
+	if res.Report.Inputs.Samples != 9 {
+		t.Errorf("build used %d samples, want 9", res.Report.Inputs.Samples)
+	}
+	res = build(t, st, nil, Options{EdgeRTT: true, Skip: map[Rule]bool{RuleEdgeOnly: true}})
+	if got := firstFor(res.Table, "10.0.1.0/24"); got != far {
+		t.Errorf("network B with edge-only off: mapped to %q, want %s", got, far)
 	}
 	if res.Report.Inputs.Samples != 14 {
 		t.Errorf("build used %d samples, want 14", res.Report.Inputs.Samples)

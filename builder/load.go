@@ -137,6 +137,8 @@ type loader struct {
 
 	nets     []Network
 	netIndex map[uint64]int32
+	edgeN    []int32 // per network: edge RTT samples kept
+	rumN     []int32 // per network: beacon (not edge) samples of PoPs kept
 }
 
 // Load reads and cleans the beacons and samples of split from st.
@@ -155,6 +157,7 @@ func Load(ctx context.Context, st *store.DuckDB, opt Options, split Split) (*Dat
 	}); err != nil {
 		return nil, err
 	}
+	l.dropEdgeOnly()
 	d := &Data{PoPs: l.pops, Networks: l.nets, Counts: l.cnt}
 	l.sortNetworks()
 	for i := range d.Networks {
@@ -311,6 +314,8 @@ func (l *loader) loadBeacons(ctx context.Context, split Split) error {
 				l.netIndex[nets[r]] = ni
 				l.nets = append(l.nets, Network{Key: nets[r], Prefix: pfx})
 				sampleCount = append(sampleCount, 0)
+				l.edgeN = append(l.edgeN, 0)
+				l.rumN = append(l.rumN, 0)
 			}
 			slot := int32(len(l.bNet))
 			l.bIndex[seqs[r]-lo] = slot
@@ -434,12 +439,17 @@ func (l *loader) flush(cur *pending) {
 	ni := l.bNet[cur.slot]
 	n := &l.nets[ni]
 	n.Beacons++
+	counter := &l.rumN[ni]
+	if l.bEdge[cur.slot] {
+		counter = &l.edgeN[ni]
+	}
 	for i, v := range cur.rtts {
 		f := rttKey(v)
 		if cur.pops[i] < 0 {
 			n.anycast = append(n.anycast, uint64(cur.servers[i])<<32|f)
 			continue
 		}
+		*counter++
 		if len(n.packed) < cap(n.packed) {
 			n.packed = append(n.packed, uint64(cur.pops[i])<<32|f)
 		}
@@ -471,6 +481,27 @@ func quantized(rtts []float64) bool {
 	}
 	need := (len(rtts)*9 + 9) / 10
 	return a >= need || b >= need
+}
+
+// dropEdgeOnly applies RuleEdgeOnly: a network whose only kept samples
+// are edge RTTs is dropped. Its edge RTTs measure the one PoP DNS sends it
+// to; given a row of one PoP the builder would map it there, pinning it to
+// today's answer, and its one-PoP level would skew the pooled profiles of
+// its prefix and AS (and break their agreement) for every other network.
+func (l *loader) dropEdgeOnly() {
+	if !l.opt.EdgeRTT || l.opt.Skip[RuleEdgeOnly] {
+		return
+	}
+	kept := l.nets[:0]
+	for i := range l.nets {
+		if l.edgeN[i] > 0 && l.rumN[i] == 0 {
+			l.cnt.add(RuleEdgeOnly, int(l.edgeN[i]))
+			continue
+		}
+		kept = append(kept, l.nets[i])
+	}
+	clear(l.nets[len(kept):])
+	l.nets = kept
 }
 
 // sortNetworks sorts every network's samples by (PoP, RTT), in parallel.

@@ -24,6 +24,7 @@ const (
 	RuleBadClock        Rule = "bad-clock"          // sample time after received+MaxClockAhead or before received-MaxAge
 	RuleTickTimer       Rule = "tick-timer"         // beacons declaring a tick-counting timer: samples dropped
 	RuleTickDetected    Rule = "tick-detected"      // beacons whose values sit on 15.6/16 ms steps: samples dropped
+	RuleEdgeOnly        Rule = "edge-only"          // with EdgeRTT: edge RTTs of networks that send no beacons, dropped (one PoP cannot rank PoPs)
 	RuleDNSDuplicate    Rule = "dns-duplicate"      // repeated queries for one test name: first wins, the rest counted
 	RuleDNSUnjoined     Rule = "dns-unjoined"       // beacons whose DNS test name never reached the server
 	RuleSparsePooled    Rule = "sparse-pooled"      // (network, PoP) estimates under MinSamples, pooled with prefix/AS
@@ -37,7 +38,7 @@ const (
 // Rules lists every rule, in report order.
 var Rules = []Rule{
 	RuleDuplicateBeacon, RuleBadNetwork, RuleHTTPSOnly, RuleImpossibleRTT, RuleBadClock, RuleTickTimer,
-	RuleTickDetected, RuleDNSDuplicate, RuleDNSUnjoined, RuleSparsePooled, RuleStability, RuleCapacity,
+	RuleTickDetected, RuleEdgeOnly, RuleDNSDuplicate, RuleDNSUnjoined, RuleSparsePooled, RuleStability, RuleCapacity,
 	RuleExtrapolateAS, RuleExtrapolatePfx, RuleExtrapolateGeo,
 }
 
@@ -105,9 +106,13 @@ type Options struct {
 
 	// EdgeRTT uses the edge access logs' TCP RTTs (`steer ingest` of an
 	// edge log: beacons of kind store.EdgeKind) as additional samples of
-	// the PoP that served each connection, and only of that PoP. Off, they
-	// are not read at all. They are never held out: steer eval scores
-	// beacons only.
+	// the PoP that served each connection, and only of that PoP, for
+	// networks that also send beacons. A network with edge RTTs alone is
+	// dropped (RuleEdgeOnly): its one PoP cannot rank PoPs, and mapping it
+	// by that PoP pins it to where DNS sends it today and corrupts the
+	// pooled profiles (docs/BENCHMARKS.md, "Edge RTT as a latency signal").
+	// Off, edge RTTs are not read at all. They are never held out: steer
+	// eval scores beacons only.
 	EdgeRTT bool
 
 	// Extrapolation switches; all on unless Skip names the rule.

@@ -89,7 +89,7 @@ type Changes struct {
 var ruleUnits = map[Rule]string{
 	RuleDuplicateBeacon: "beacons", RuleBadNetwork: "beacons", RuleHTTPSOnly: "samples",
 	RuleImpossibleRTT: "samples", RuleBadClock: "samples", RuleTickTimer: "samples", RuleTickDetected: "samples",
-	RuleDNSDuplicate: "queries", RuleDNSUnjoined: "beacons", RuleSparsePooled: "network-PoP estimates",
+	RuleEdgeOnly: "samples", RuleDNSDuplicate: "queries", RuleDNSUnjoined: "beacons", RuleSparsePooled: "network-PoP estimates",
 	RuleStability: "networks", RuleCapacity: "moves", RuleExtrapolateAS: "prefixes",
 	RuleExtrapolatePfx: "prefixes", RuleExtrapolateGeo: "blocks",
 }

@@ -48,6 +48,9 @@
 // probes, clocks far in the future or years in the past. The DNS log is what
 // the authoritative server would log for each DNS test (the geo answer, as
 // no latency map exists yet), with lost queries, duplicates and prefetches.
+// The edge access log holds every network's requests, beacons or not, at
+// the PoP that geo answer sends it to, each with TCP_INFO RTTs drawn from
+// the truth; it is written by package edge/accesslog.
 // Beacons and log lines are written by package rum; BGP files by package
 // bgp; the database by package geoip: every file is read back by the
 // project's own parsers in the tests.

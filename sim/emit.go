@@ -27,6 +27,7 @@ const (
 	FileWorld     = "world.json"
 	FileBeacons   = "beacons.ndjson"
 	FileDNSLog    = "dnslog.ndjson"
+	FileEdge      = "edge.ndjson"
 	FileBGP       = "bgp.txt"
 	FileMRT       = "bgp.mrt"
 	FileGeoIP     = "geoip.mmdb"
@@ -46,6 +47,9 @@ type Counts struct {
 	BeaconLines       int `json:"beacon_lines"` // beacons + duplicate deliveries
 	Samples           int `json:"samples"`
 	DNSQueries        int `json:"dns_queries"`
+	EdgeLines         int `json:"edge_lines"`               // edge access-log lines (requests)
+	EdgeNetworks      int `json:"edge_networks"`            // networks with at least one
+	EdgeUnmeasured    int `json:"edge_unmeasured_networks"` // ... of them sending no beacons
 	Resolvers         int `json:"resolvers"`
 	ISPs              int `json:"isps"`
 	Blocks            int `json:"address_blocks"`
@@ -95,7 +99,7 @@ func Generate(w *World, dir string, progress io.Writer) (*Report, error) {
 	if err := w.writeConfig(dir); err != nil {
 		return nil, err
 	}
-	step(fmt.Sprintf("networks: %s, %s, %s", FileTruth, FileBeacons, FileDNSLog))
+	step(fmt.Sprintf("networks: %s, %s, %s, %s", FileTruth, FileBeacons, FileDNSLog, FileEdge))
 	rep, err := w.stream(dir, geo, &c)
 	if err != nil {
 		return nil, err
@@ -290,7 +294,7 @@ func (w *World) stream(dir string, geo *geoip.DB, c *Counts) (*Report, error) {
 		}
 		return nil, err
 	}
-	for _, name := range []string{FileTruth, FileBeacons, FileDNSLog} {
+	for _, name := range []string{FileTruth, FileBeacons, FileDNSLog, FileEdge} {
 		o, err := createOut(filepath.Join(dir, name))
 		if err != nil {
 			return fail(err)
@@ -299,7 +303,7 @@ func (w *World) stream(dir string, geo *geoip.DB, c *Counts) (*Report, error) {
 	}
 	gz, _ := gzip.NewWriterLevel(outs[0].w, gzip.BestSpeed)
 	tw := bufio.NewWriterSize(gz, 1<<16)
-	bw, lw := outs[1].w, outs[2].w
+	bw, lw, ew := outs[1].w, outs[2].w, outs[3].w
 
 	th := newTruthHeader(w)
 	if err := th.write(tw); err != nil {
@@ -308,11 +312,15 @@ func (w *World) stream(dir string, geo *geoip.DB, c *Counts) (*Report, error) {
 	rep := newReport(th)
 	g := newGenerator(w)
 	e := newEmitter(w, geo, c)
+	edge := newEdgeEmitter(w, e)
 	var buf []byte
 	var rec TruthRecord
 	rec.Base = make([]float32, len(w.PoPs))
 	rec.Jitter = make([]float32, len(w.PoPs))
 	for bi := range w.Blocks {
+		// the edge log draws from a stream of its own per block, so the
+		// other files do not depend on its options
+		er := w.rng(streamEdge + uint64(bi))
 		g.block(bi, func(n *Network, r *rand.Rand) {
 			c.Networks++
 			if n.Prefix.Addr().Is6() {
@@ -328,6 +336,7 @@ func (w *World) stream(dir string, geo *geoip.DB, c *Counts) (*Report, error) {
 				c.Measured++
 				e.beacons(n, r, bw, lw)
 			}
+			edge.requests(n, er, ew)
 		})
 		if e.err != nil {
 			return fail(e.err)
@@ -636,6 +645,7 @@ type worldOptions struct {
 	Measured   float64 `json:"measured"`
 	BeaconsMin int     `json:"beacons_min"`
 	BeaconsMax int     `json:"beacons_max"`
+	EdgeReqs   float64 `json:"edge_requests"`
 	Start      string  `json:"start"`
 	Duration   string  `json:"duration"`
 	Zone       string  `json:"zone"`
@@ -660,7 +670,7 @@ func (w *World) writeWorld(dir string, c *Counts) error {
 		Generator: "steer sim",
 		Options: worldOptions{
 			Seed: w.Opt.Seed, Networks: w.Opt.Networks, IPv6: w.Opt.IPv6, Measured: w.Opt.Measured,
-			BeaconsMin: w.Opt.BeaconsMin, BeaconsMax: w.Opt.BeaconsMax, Start: w.Opt.Start.Format(time.RFC3339),
+			BeaconsMin: w.Opt.BeaconsMin, BeaconsMax: w.Opt.BeaconsMax, EdgeReqs: w.Opt.EdgeRequests, Start: w.Opt.Start.Format(time.RFC3339),
 			Duration: w.Opt.Duration.String(), Zone: w.Opt.Zone, Noise: w.Opt.Noise,
 		},
 		Counts: *c,
@@ -672,6 +682,7 @@ func (w *World) writeWorld(dir string, c *Counts) error {
 		Files: map[string]string{
 			FileBeacons:   "beacons (NDJSON, docs/DESIGN.md format, client_subnet set: a trusted bulk import) with production noise",
 			FileDNSLog:    "the authoritative server's log of the random-name DNS tests (NDJSON)",
+			FileEdge:      "the edge proxies' access log of every network's requests to the PoP DNS steers it to (NDJSON, docs/DESIGN.md format, TCP_INFO RTTs)",
 			FileBGP:       "origin AS of every announced prefix (pyasn text)",
 			FileMRT:       "the same table as an MRT TABLE_DUMP_V2 RIB dump",
 			FileGeoIP:     "GeoIP database with realistic errors (MaxMind DB)",

@@ -64,6 +64,12 @@ type Options struct {
 	BeaconsMin int     // beacons per measured network, uniform in [min, max]
 	BeaconsMax int
 
+	// EdgeRequests is the mean number of edge access-log lines per
+	// network (FileEdge): each network's count is Poisson with this mean
+	// times its traffic weight over the mean weight, at most 8 times it.
+	// 0 writes an empty log.
+	EdgeRequests float64
+
 	PoPs []PoPSpec
 
 	Start    time.Time     // beacons are stamped in [Start, Start+Duration)
@@ -93,6 +99,7 @@ func DefaultOptions() Options {
 		Measured:        0.30,
 		BeaconsMin:      2,
 		BeaconsMax:      5,
+		EdgeRequests:    2,
 		PoPs:            DefaultPoPs,
 		Start:           time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC),
 		Duration:        24 * time.Hour,
@@ -140,6 +147,9 @@ func (o *Options) Validate() error {
 	}
 	if o.BeaconsMin < 1 || o.BeaconsMax < o.BeaconsMin || o.BeaconsMax > 1000 {
 		bad("beacons: range %d-%d invalid (need 1 <= min <= max <= 1000)", o.BeaconsMin, o.BeaconsMax)
+	}
+	if !(o.EdgeRequests >= 0 && o.EdgeRequests <= 1000) {
+		bad("edge-requests: %v out of range [0, 1000]", o.EdgeRequests)
 	}
 	if len(o.PoPs) == 0 || len(o.PoPs) > 64 {
 		bad("pops: %d PoPs (need 1 to 64)", len(o.PoPs))

@@ -525,6 +525,8 @@ func TestOptionsValidate(t *testing.T) {
 		{func(o *Options) { o.Zone = "example.net." }, "zone"},
 		{func(o *Options) { o.Exclude = []string{"cn"} }, "exclude"},
 		{func(o *Options) { o.Noise.Duplicate = -1 }, "noise.duplicate"},
+		{func(o *Options) { o.EdgeRequests = -1 }, "edge-requests: -1 out of range"},
+		{func(o *Options) { o.EdgeRequests = math.NaN() }, "edge-requests"},
 	} {
 		o := DefaultOptions()
 		tc.mod(&o)

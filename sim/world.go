@@ -187,6 +187,7 @@ const (
 	streamISPs
 	streamResolvers
 	streamBlocks = 1 << 32 // + block index
+	streamEdge   = 2 << 32 // + block index: the edge access log
 )
 
 // fiberStretch converts great-circle km to RTT ms where no measurement

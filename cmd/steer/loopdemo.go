@@ -231,9 +231,14 @@ func runLoopDemo(w io.Writer, o loopOptions) (err error) {
 	step("build: %d beacons, %d samples after cleaning; %d client networks, %d resolvers and %d extrapolated prefixes mapped (coverage ×%.1f); %s",
 		r.Inputs.Beacons, r.Inputs.Samples, r.Entries.Networks, r.Entries.Resolvers, r.Entries.Extrap,
 		r.Coverage.After24/max(r.Coverage.Measured24, 1), mapPath)
-	var rules []string
-	for _, rc := range r.Rules[:9] {
-		rules = append(rules, fmt.Sprintf("%s %d", rc.Rule, rc.Count))
+	var rules []string // the cleaning rules, up to the DNS join (edge-only: the demo has no edge log)
+	for _, rc := range r.Rules {
+		if rc.Rule != builder.RuleEdgeOnly {
+			rules = append(rules, fmt.Sprintf("%s %d", rc.Rule, rc.Count))
+		}
+		if rc.Rule == builder.RuleDNSUnjoined {
+			break
+		}
 	}
 	fmt.Fprintf(w, "         cleaning: %s\n", strings.Join(rules, ", "))
 

@@ -27,6 +27,9 @@ It writes, into DIR:
   beacons.ndjson   beacons with production noise (tick timers, hijacked
                    probes, duplicates, bad values, lost probes, bad clocks)
   dnslog.ndjson    the DNS server's log of the random-name tests
+  edge.ndjson      the edge proxies' access log: every network's requests
+                   (measured or not) at the PoP DNS steers it to today,
+                   with TCP_INFO RTTs drawn from the truth (--edge-requests)
   bgp.txt, bgp.mrt the announcements (pyasn text, MRT TABLE_DUMP_V2)
   geoip.mmdb       a GeoIP database with realistic errors
   steer.yaml, map.json   a DNS server configuration for the world's PoPs
@@ -54,6 +57,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&opt.IPv6, "ipv6", opt.IPv6, "share of an IPv6-announcing ISP's networks that are IPv6 /56s")
 	fs.Float64Var(&opt.Measured, "measured", opt.Measured, "share of networks that send beacons")
 	beacons := fs.String("beacons", fmt.Sprintf("%d-%d", opt.BeaconsMin, opt.BeaconsMax), "beacons per measured network: N or MIN-MAX (uniform)")
+	fs.Float64Var(&opt.EdgeRequests, "edge-requests", opt.EdgeRequests, "mean edge access-log lines per network, in proportion to its traffic (0: none)")
 	pops := fs.String("pops", sim.FormatPoPs(opt.PoPs), "PoPs as label=City,... (cities: --list-cities)")
 	start := fs.String("start", opt.Start.Format(time.RFC3339), "beacons are stamped from this time (RFC 3339)")
 	fs.DurationVar(&opt.Duration, "duration", opt.Duration, "... over this long")
@@ -114,8 +118,9 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	}
 	if !*quiet {
 		c := rep.Counts
-		fmt.Fprintf(stderr, "sim: wrote %s in %v: %d networks (%d IPv6), %d measured, %d beacons (%d lines) with %d samples, %d DNS queries\n\n",
-			*out, time.Since(t0).Round(time.Millisecond), c.Networks, c.IPv6Networks, c.Measured, c.Beacons, c.BeaconLines, c.Samples, c.DNSQueries)
+		fmt.Fprintf(stderr, "sim: wrote %s in %v: %d networks (%d IPv6), %d measured, %d beacons (%d lines) with %d samples, %d DNS queries, %d edge log lines from %d networks (%d without beacons)\n\n",
+			*out, time.Since(t0).Round(time.Millisecond), c.Networks, c.IPv6Networks, c.Measured, c.Beacons, c.BeaconLines, c.Samples, c.DNSQueries,
+			c.EdgeLines, c.EdgeNetworks, c.EdgeUnmeasured)
 	}
 	if err := rep.Write(stdout); err != nil {
 		fmt.Fprintf(stderr, "steer sim: %v\n", err)
