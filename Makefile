@@ -20,10 +20,10 @@ define gobuild
 		@echo "build: skipping bin/$(1): cmd/$(1) has no Go files yet")
 endef
 
-.PHONY: help build test test-deps lint bench fuzz faults demo clean proto
+.PHONY: help build test test-deps lint bench fuzz faults demo clean proto conformance
 
 help: ## list the targets
-	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z-]*:.*## / { printf "  %-10s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z-]*:.*## / { printf "  %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 build: ## compile every package; put bin/steer, bin/steer-dns and bin/steer-edge (CGO_ENABLED=0) in bin/
 	$(GO) build ./...
@@ -46,7 +46,7 @@ test-deps: ## install the DNS servers and tools the integration tests drive (roo
 lint: ## run golangci-lint (.golangci.yml)
 	$(LINT) run ./...
 
-bench: ## run all benchmarks with -benchmem, then bench/sim.sh, collect.sh, dns-qps.sh, fleet.sh, build.sh (10M/100M samples) and plan.sh
+bench: ## run all benchmarks with -benchmem, then bench/sim.sh, collect.sh, dns-qps.sh, fleet.sh, build.sh (10M/100M samples), plan.sh, api.sh and edge.sh (steer edge vs nginx)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	bash bench/sim.sh
 	bash bench/collect.sh
@@ -56,12 +56,16 @@ bench: ## run all benchmarks with -benchmem, then bench/sim.sh, collect.sh, dns-
 	bash bench/build.sh
 	bash bench/plan.sh
 	bash bench/api.sh
+	bash bench/edge.sh
 
 proto: ## regenerate gen/ from proto/ (protoc + the plugins pinned in tools/go.mod)
 	bash proto/gen.sh
 
 faults: test-deps ## the fault-injection suite (docs/RELIABILITY.md): every TestFault* test, real processes; make test runs it too
 	$(GO) test -count=1 -run '^TestFault' ./...
+
+conformance: test-deps ## the edge proxy's conformance: h2spec (also in make test) and testssl.sh (~40 s, only here) against steer edge
+	STEER_CONFORMANCE=1 $(GO) test -count=1 -v -run '^TestConformance' ./test/
 
 fuzz: ## run every Fuzz target for FUZZTIME (default 30s) each
 	@$(GO) test -list '^Fuzz' ./... \

@@ -48,6 +48,10 @@ const (
 
 var hdrClose = []string{"close"}
 
+// h2MaxReadFrameSize is the largest HTTP/2 frame the edge reads: the
+// protocol's initial SETTINGS_MAX_FRAME_SIZE.
+const h2MaxReadFrameSize = 16 << 10
+
 // acceptQueueDrain is how long a drain lets the accept loops empty the
 // kernel's queue before the listeners close.
 const acceptQueueDrain = 50 * time.Millisecond
@@ -295,10 +299,11 @@ func (s *Server) listen() error {
 
 	errLog := log.New(&serverErrorLog{log: s.log}, "", 0)
 	tc := &tls.Config{
-		MinVersion:     tls.VersionTLS12,
-		CipherSuites:   serverCipherSuites,
-		NextProtos:     []string{"h2", "http/1.1"},
-		GetCertificate: s.certs.getCertificate,
+		MinVersion:             tls.VersionTLS12,
+		CipherSuites:           serverCipherSuites,
+		NextProtos:             []string{"h2", "http/1.1"},
+		GetCertificate:         s.certs.getCertificate,
+		SessionTicketsDisabled: s.cfg.NoSessionTickets,
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			s.m.handshakes.WithLabelValues(tls.VersionName(cs.Version), strconv.FormatBool(cs.DidResume)).Inc()
 			return nil
@@ -316,6 +321,11 @@ func (s *Server) listen() error {
 			ErrorLog:          errLog,
 			ConnContext:       connContext,
 			ConnState:         s.connState,
+			// Accept HTTP/2 frames up to the protocol's default 16 KiB
+			// (Go's own default is 1 MiB): a larger frame is the
+			// FRAME_SIZE_ERROR RFC 9113 §4.2 asks for (h2spec 4.2/3), and
+			// no client needs more.
+			HTTP2: &http.HTTP2Config{MaxReadFrameSize: h2MaxReadFrameSize},
 		}
 	}
 	s.srv = newSrv()
@@ -610,7 +620,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
 		cb := &countingBody{ReadCloser: r.Body}
 		r.Body = cb
-		defer func() { info.BytesIn = cb.n }()
+		defer func() { info.BytesIn = cb.n.Load() }()
 	}
 	ctx := context.WithValue(r.Context(), stateKey, &reqState{info: info, up: rt.Upstream, start: time.Now()})
 	rt.up.proxy.ServeHTTP(rw, r.WithContext(ctx))
@@ -670,14 +680,17 @@ func (w *respWriter) Flush() { _ = http.NewResponseController(w.ResponseWriter).
 
 func (w *respWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// countingBody counts the request body bytes read. The transport may
+// still be reading the body when the response is done (an origin that
+// answers before the whole upload), so the count is atomic.
 type countingBody struct {
 	io.ReadCloser
-	n int64
+	n atomic.Int64
 }
 
 func (b *countingBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	b.n += int64(n)
+	b.n.Add(int64(n))
 	return n, err
 }
 

@@ -14,7 +14,10 @@ set -euo pipefail
 # binary:package pairs. The servers live in /usr/sbin, which is not in the PATH
 # of every user, so look there too. systemd-analyze (package systemd) verifies
 # packaging/systemd's units (test/packaging_test.go).
-deps=(gcc:gcc g++:g++ protoc:protobuf-compiler unbound:unbound dig:dnsutils dnsperf:dnsperf gdnsd:gdnsd knotd:knot chromium:chromium logrotate:logrotate zsh:zsh systemd-analyze:systemd)
+# testssl (package testssl.sh) checks the edge's TLS (make conformance); wrk,
+# nginx and h2load (nghttp2-client) drive bench/edge.sh. h2spec is a Go tool
+# pinned in tools/go.mod (test/edge_conformance_test.go builds it).
+deps=(gcc:gcc g++:g++ protoc:protobuf-compiler unbound:unbound dig:dnsutils dnsperf:dnsperf gdnsd:gdnsd knotd:knot chromium:chromium logrotate:logrotate zsh:zsh systemd-analyze:systemd testssl:testssl.sh wrk:wrk nginx:nginx h2load:nghttp2-client)
 search_path="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 missing_bins=()
@@ -45,7 +48,7 @@ fi
 echo "install-test-deps: installing ${missing_pkgs[*]}" >&2
 
 # Keep maintainer scripts from starting the servers (unbound, gdnsd and knot
-# start themselves on install), the way Debian's container images do: a
+# start themselves on install, nginx too), the way Debian's container images do: a
 # policy-rc.d that forbids every action. Leave an existing one alone.
 policy=/usr/sbin/policy-rc.d
 log=$(mktemp)
@@ -71,7 +74,7 @@ fi
 # start at boot, undo that for the packages installed here.
 services=()
 for pkg in "${missing_pkgs[@]}"; do
-	case $pkg in unbound | gdnsd | knot) services+=("$pkg") ;; esac
+	case $pkg in unbound | gdnsd | knot | nginx) services+=("$pkg") ;; esac
 done
 if [ "${#services[@]}" -gt 0 ] && command -v systemctl >/dev/null 2>&1; then
 	systemctl disable --now "${services[@]}" >/dev/null 2>&1 || true
