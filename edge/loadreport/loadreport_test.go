@@ -75,6 +75,8 @@ tokens:
 func waitLoad(t *testing.T, s *control.Server, ok func(load float64) bool) float64 {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
 	for {
 		st, _ := s.Snapshot()
 		if ps := st.PoPs["fra"]; ps != nil && ps.LoadAge >= 0 && ok(ps.Load) {
@@ -83,7 +85,7 @@ func waitLoad(t *testing.T, s *control.Server, ok func(load float64) bool) float
 		if time.Now().After(deadline) {
 			t.Fatalf("fra's load never satisfied the condition; state %+v", st.PoPs["fra"])
 		}
-		time.Sleep(10 * time.Millisecond)
+		<-tick.C
 	}
 }
 
@@ -201,11 +203,13 @@ func TestFaultControlDownBacksOff(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
 	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
 	for calls.Load() < 6 {
 		if time.Now().After(deadline) {
 			t.Fatal("Run did not retry")
 		}
-		time.Sleep(5 * time.Millisecond)
+		<-tick.C
 	}
 	// Gaps between failed attempts grow: 20, 40, 80, 80 ms (at least).
 	for i, want := range []time.Duration{20, 40, 80, 80} {
@@ -225,7 +229,7 @@ func TestFaultControlDownBacksOff(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("Run did not recover")
 		}
-		time.Sleep(5 * time.Millisecond)
+		<-tick.C
 	}
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
