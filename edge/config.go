@@ -27,6 +27,7 @@ const (
 	DefaultUpstreamTLSTimeout    = 5 * time.Second
 	DefaultUpstreamHeaderTimeout = 60 * time.Second
 	DefaultUpstreamIdleTimeout   = 90 * time.Second
+	DefaultBodyIdleTimeout       = 30 * time.Second
 	DefaultMaxHeaderBytes        = 64 << 10
 	DefaultMaxConns              = 16384
 	DefaultUpstreamMaxConns      = 1024
@@ -149,6 +150,10 @@ type Timeouts struct {
 	// Write the whole response (both off by default: large uploads and
 	// downloads stream); Idle a kept-alive connection between requests.
 	ReadHeader, Read, Write, Idle time.Duration
+	// BodyIdle bounds the wait for each read of a request body: an upload
+	// streams for as long as it keeps sending, a client that stalls mid-body
+	// is cut off (0: off).
+	BodyIdle time.Duration
 	// Upstream phases: dial, TLS handshake, waiting for the response
 	// header once the request is written, and idle pooled connections.
 	UpstreamDial, UpstreamTLS, UpstreamHeader, UpstreamIdle time.Duration
@@ -240,6 +245,7 @@ type rawTimeouts struct {
 	Read           string `yaml:"read"`
 	Write          string `yaml:"write"`
 	Idle           string `yaml:"idle"`
+	BodyIdle       string `yaml:"body_idle"`
 	UpstreamDial   string `yaml:"upstream_dial"`
 	UpstreamTLS    string `yaml:"upstream_tls_handshake"`
 	UpstreamHeader string `yaml:"upstream_response_header"`
@@ -363,6 +369,7 @@ func convert(raw *rawConfig, name string) (*Config, error) {
 	t.Read = duration(el, "timeouts.read", raw.Timeouts.Read, 0)
 	t.Write = duration(el, "timeouts.write", raw.Timeouts.Write, 0)
 	t.Idle = duration(el, "timeouts.idle", raw.Timeouts.Idle, DefaultIdleTimeout)
+	t.BodyIdle = duration(el, "timeouts.body_idle", raw.Timeouts.BodyIdle, DefaultBodyIdleTimeout)
 	t.UpstreamDial = duration(el, "timeouts.upstream_dial", raw.Timeouts.UpstreamDial, DefaultUpstreamDialTimeout)
 	t.UpstreamTLS = duration(el, "timeouts.upstream_tls_handshake", raw.Timeouts.UpstreamTLS, DefaultUpstreamTLSTimeout)
 	t.UpstreamHeader = duration(el, "timeouts.upstream_response_header", raw.Timeouts.UpstreamHeader, DefaultUpstreamHeaderTimeout)

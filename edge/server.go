@@ -618,7 +618,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Header[keyRequestID] = []string{id}
 	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
-		cb := &countingBody{ReadCloser: r.Body}
+		cb := &countingBody{ReadCloser: r.Body, idle: s.cfg.Timeouts.BodyIdle}
+		if cb.idle > 0 {
+			cb.rc = http.NewResponseController(w)
+		}
 		r.Body = cb
 		defer func() { info.BytesIn = cb.n.Load() }()
 	}
@@ -682,15 +685,27 @@ func (w *respWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // countingBody counts the request body bytes read. The transport may
 // still be reading the body when the response is done (an origin that
-// answers before the whole upload), so the count is atomic.
+// answers before the whole upload), so the count is atomic. With idle set,
+// each read must get data within idle (timeouts.body_idle): the
+// connection's (HTTP/2: the stream's) read deadline moves before each read
+// and is cleared at the end of the body, so a long response after an
+// upload is not cut.
 type countingBody struct {
 	io.ReadCloser
-	n atomic.Int64
+	n    atomic.Int64
+	idle time.Duration
+	rc   *http.ResponseController
 }
 
 func (b *countingBody) Read(p []byte) (int, error) {
+	if b.rc != nil {
+		_ = b.rc.SetReadDeadline(time.Now().Add(b.idle))
+	}
 	n, err := b.ReadCloser.Read(p)
 	b.n.Add(int64(n))
+	if err != nil && b.rc != nil {
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
 	return n, err
 }
 
