@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -101,6 +102,19 @@ type Config struct {
 	// AccessLog is the NDJSON access log (package edge/accesslog) with
 	// TCP_INFO per request; Path "" = none.
 	AccessLog AccessLog
+	// LoadReport, when set, reports the edge's request rate to the control
+	// server as its PoP's load (POST /v1/load, package edge/loadreport).
+	LoadReport *LoadReport
+}
+
+// LoadReport is the load_report: block.
+type LoadReport struct {
+	URL   string // the control server
+	Token string // a token of role operate (token, or the contents of token_file)
+	// Capacity is the request rate the PoP takes at full load; the load
+	// reported is the measured rate over it.
+	Capacity float64
+	Every    time.Duration
 }
 
 // AccessLog is the access_log: block.
@@ -201,6 +215,15 @@ type rawConfig struct {
 	TokenKeys    string        `yaml:"token_keys"`
 	ForwardedFor string        `yaml:"forwarded_for"`
 	AccessLog    rawAccessLog  `yaml:"access_log"`
+	LoadReport   *rawLoad      `yaml:"load_report"`
+}
+
+type rawLoad struct {
+	URL       string  `yaml:"url"`
+	Token     string  `yaml:"token"`
+	TokenFile string  `yaml:"token_file"`
+	Capacity  float64 `yaml:"capacity"`
+	Every     string  `yaml:"every"`
 }
 
 type rawAccessLog struct {
@@ -406,6 +429,33 @@ func convert(raw *rawConfig, name string) (*Config, error) {
 		c.AccessLog.Keep = intRange(el, "access_log.keep", raw.AccessLog.Keep, 4, 0, 1000)
 	} else if raw.AccessLog.MaxBytes != nil || raw.AccessLog.Keep != nil {
 		el.add("access_log.path", "missing")
+	}
+	if rl := raw.LoadReport; rl != nil {
+		lr := &LoadReport{URL: rl.URL, Token: rl.Token, Capacity: rl.Capacity,
+			Every: duration(el, "load_report.every", rl.Every, 5*time.Second)}
+		if u, err := url.Parse(rl.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			el.add("load_report.url", "want the control server's http(s) URL, got %q", rl.URL)
+		}
+		switch {
+		case rl.Token != "" && rl.TokenFile != "":
+			el.add("load_report.token_file", "give token or token_file, not both")
+		case rl.TokenFile != "":
+			b, err := os.ReadFile(resolvePath(dir, rl.TokenFile))
+			if err != nil {
+				el.add("load_report.token_file", "%v", err)
+			}
+			lr.Token = strings.TrimSpace(string(b))
+		}
+		if lr.Token == "" {
+			el.add("load_report.token", "required: a control server token of role operate")
+		}
+		if !(rl.Capacity > 0) || math.IsInf(rl.Capacity, 0) {
+			el.add("load_report.capacity", "must be > 0 requests/s (the rate at full load), got %v", rl.Capacity)
+		}
+		if lr.Every < time.Second {
+			el.add("load_report.every", "must be ≥ 1s")
+		}
+		c.LoadReport = lr
 	}
 	if len(el.errs) > 0 {
 		return nil, errors.Join(el.errs...)

@@ -81,6 +81,12 @@ forwarded_for: full
 	{"header limit", minimalYAML + "limits: {max_header_bytes: 10}\n", "limits.max_header_bytes: 10: want 1024.."},
 	{"forwarded_for", minimalYAML + "forwarded_for: yes\n", "forwarded_for: \"yes\": want network, full or off"},
 	{"wrong type", minimalYAML + "limits: {max_conns: many}\n", "cannot unmarshal"},
+	{"load report", minimalYAML + "load_report: {url: http://127.0.0.1:8480, token: t, capacity: 5000}\n", ""},
+	{"load report url", minimalYAML + "load_report: {url: ctl:8480, token: t, capacity: 5000}\n", "load_report.url: want the control server's http(s) URL"},
+	{"load report token", minimalYAML + "load_report: {url: http://127.0.0.1:8480, capacity: 5000}\n", "load_report.token: required"},
+	{"load report capacity", minimalYAML + "load_report: {url: http://127.0.0.1:8480, token: t}\n", "load_report.capacity: must be > 0"},
+	{"load report every", minimalYAML + "load_report: {url: http://127.0.0.1:8480, token: t, capacity: 1, every: 10ms}\n", "load_report.every: must be ≥ 1s"},
+	{"body idle", minimalYAML + "timeouts: {body_idle: soon}\n", "timeouts.body_idle"},
 }
 
 func TestParseConfig(t *testing.T) {

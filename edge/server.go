@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/steer-gslb/steer/edge/accesslog"
+	"github.com/steer-gslb/steer/edge/loadreport"
 	"github.com/steer-gslb/steer/probe"
 	"github.com/steer-gslb/steer/steertoken"
 )
@@ -821,9 +822,24 @@ func RunFile(ctx context.Context, path string, opts Options) error {
 		defer func() { _ = alog.Close() }()
 		opts.OnRequest = chainHooks(AccessLogHook(alog, cfg.PoP), opts.OnRequest)
 	}
+	var meter *loadreport.Meter
+	if cfg.LoadReport != nil {
+		meter = loadreport.NewMeter()
+		opts.OnRequest = chainHooks(func(*RequestInfo) { meter.Inc() }, opts.OnRequest)
+	}
 	s, err := New(cfg, opts)
 	if err != nil {
 		return err
+	}
+	if lr := cfg.LoadReport; lr != nil {
+		rep, err := loadreport.New(loadreport.Options{URL: lr.URL, Token: lr.Token, PoP: cfg.PoP, Capacity: lr.Capacity, Every: lr.Every, Log: opts.Logger},
+			meter.Rate) // requests/s; the control server divides by Capacity
+		if err != nil {
+			return fmt.Errorf("edge: load_report: %w", err)
+		}
+		rctx, rcancel := context.WithCancel(ctx)
+		defer rcancel()
+		go func() { _ = rep.Run(rctx) }()
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
