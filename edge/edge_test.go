@@ -251,6 +251,13 @@ func TestUpstreamConnectionReuse(t *testing.T) {
 		t.Errorf("%d requests opened %d origin connections, want ≤ max_conns 4", workers*perWorker, n)
 	}
 	t.Logf("%d requests over %d origin connections", workers*perWorker, o.conns.Load())
+	// The pool's state and the bytes served are in the metrics.
+	if got, want := e.metric(t, `steer_edge_upstream_connections{upstream="dc1"}`), float64(o.conns.Load()); got != want {
+		t.Errorf("steer_edge_upstream_connections = %v, the origin saw %v connections", got, want)
+	}
+	if got := e.metric(t, `steer_edge_bytes_total{dir="out"}`); got < workers*perWorker*float64(len("hello from origin /r")) {
+		t.Errorf("steer_edge_bytes_total{dir=\"out\"} = %v, want at least the %d bodies", got, workers*perWorker)
+	}
 }
 
 func TestOriginHTTP2(t *testing.T) {

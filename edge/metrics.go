@@ -20,6 +20,9 @@ type metrics struct {
 	handshakes   *prometheus.CounterVec   // client TLS handshakes by version
 	draining     prometheus.Gauge
 	inflight     prometheus.Gauge
+	bytesIn      prometheus.Counter   // request body bytes read from clients
+	bytesOut     prometheus.Counter   // response body bytes written to clients
+	upConns      *prometheus.GaugeVec // open upstream connections, by upstream
 }
 
 func newMetrics() *metrics {
@@ -56,9 +59,16 @@ func newMetrics() *metrics {
 		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "steer_edge_inflight_requests", Help: "Requests being served.",
 		}),
+		upConns: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "steer_edge_upstream_connections", Help: "Open connections to each upstream (idle and busy): the pool's state.",
+		}, []string{"upstream"}),
 	}
+	bytes := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "steer_edge_bytes_total", Help: "Body bytes to and from clients, by direction (in: request bodies, out: responses).",
+	}, []string{"dir"})
+	m.bytesIn, m.bytesOut = bytes.WithLabelValues("in"), bytes.WithLabelValues("out")
 	m.reg.MustRegister(m.requests, m.duration, m.upstreamErrs, m.pinFailures, m.retries, m.tokens,
-		m.certReloads, m.handshakes, m.draining, m.inflight,
+		m.certReloads, m.handshakes, m.draining, m.inflight, bytes, m.upConns,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

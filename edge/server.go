@@ -588,6 +588,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			info.Status = http.StatusOK
 		}
 		info.BytesOut = rw.n
+		s.m.bytesOut.Add(float64(rw.n))
 		s.m.requests.WithLabelValues(routeLabel, codeClass(info.Status)).Inc()
 		s.m.duration.WithLabelValues(routeLabel).Observe(info.Duration.Seconds())
 		if s.onRequest != nil {
@@ -624,7 +625,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			cb.rc = http.NewResponseController(w)
 		}
 		r.Body = cb
-		defer func() { info.BytesIn = cb.n.Load() }()
+		defer func() {
+			info.BytesIn = cb.n.Load()
+			s.m.bytesIn.Add(float64(info.BytesIn))
+		}()
 	}
 	ctx := context.WithValue(r.Context(), stateKey, &reqState{info: info, up: rt.Upstream, start: time.Now()})
 	rt.up.proxy.ServeHTTP(rw, r.WithContext(ctx))

@@ -16,6 +16,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // serverCipherSuites are the TLS 1.2 suites the edge offers and accepts
@@ -60,9 +62,18 @@ type upstream struct {
 
 func newTransport(u *Upstream, t *Timeouts, m *metrics) (*http.Transport, error) {
 	d := &net.Dialer{Timeout: t.UpstreamDial, KeepAlive: 30 * time.Second}
+	open := m.upConns.WithLabelValues(u.Name)
+	open.Set(0)
 	tr := &http.Transport{
-		Proxy:                 nil, // never an environment proxy
-		DialContext:           d.DialContext,
+		Proxy: nil, // never an environment proxy
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			open.Inc()
+			return &countedConn{Conn: c, open: open}, nil
+		},
 		TLSHandshakeTimeout:   t.UpstreamTLS,
 		ResponseHeaderTimeout: t.UpstreamHeader,
 		IdleConnTimeout:       t.UpstreamIdle,
@@ -221,4 +232,17 @@ func (u *upstream) prewarm(ctx context.Context, n int, log *slog.Logger) {
 		return
 	}
 	log.Debug("upstream prewarmed", "upstream", u.cfg.Name, "conns", n)
+}
+
+// countedConn is an upstream connection counted in
+// steer_edge_upstream_connections until it closes.
+type countedConn struct {
+	net.Conn
+	open prometheus.Gauge
+	once sync.Once
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(c.open.Dec)
+	return c.Conn.Close()
 }
