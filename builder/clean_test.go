@@ -267,12 +267,12 @@ func TestPercentile(t *testing.T) {
 		{[]float32{0, 100}, 0.1, 10},
 		{[]float32{5, 5, 5, 9}, 0.9, 7.8}, // pos 2.7: 5·0.3 + 9·0.7
 	} {
-		if got := percentile(c.v, c.q); math.Abs(got-c.want) > 1e-9 {
-			t.Errorf("percentile(%v, %v) = %v, want %v", c.v, c.q, got, c.want)
+		if got := Percentile(c.v, c.q); math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("Percentile(%v, %v) = %v, want %v", c.v, c.q, got, c.want)
 		}
 	}
-	if got := percentile(nil, 0.5); !math.IsNaN(got) {
-		t.Errorf("percentile(nil) = %v, want NaN", got)
+	if got := Percentile(nil, 0.5); !math.IsNaN(got) {
+		t.Errorf("Percentile(nil) = %v, want NaN", got)
 	}
 }
 

@@ -21,9 +21,10 @@ type estimates struct {
 
 func (e *estimates) row(i int) []float32 { return e.est[i*e.nPoP : (i+1)*e.nPoP] }
 
-// percentile of sorted values, linearly interpolated (DuckDB's
-// quantile_cont): position q·(n−1).
-func percentile(sorted []float32, q float64) float64 {
+// Percentile of sorted values, linearly interpolated (DuckDB's
+// quantile_cont): position q·(n−1); NaN for no values. It is the estimate
+// the builder ranks PoPs on (and steer explain's store estimates).
+func Percentile(sorted []float32, q float64) float64 {
 	n := len(sorted)
 	if n == 0 {
 		return math.NaN()
@@ -59,7 +60,7 @@ func ownEstimates(d *Data, q float64) *estimates {
 				}
 				sum, k := 0.0, 0
 				d.Networks[i].PoPSamples(func(p int, rtts []float32) {
-					own[p] = float32(percentile(rtts, q))
+					own[p] = float32(Percentile(rtts, q))
 					cnt[p] = uint16(min(len(rtts), math.MaxUint16))
 					sum += float64(own[p])
 					k++

@@ -105,23 +105,23 @@ func FuzzPercentile(f *testing.F) {
 		v := float32s(data)
 		slices.Sort(v)
 		q := float64(qbits) / math.MaxUint16
-		got := percentile(v, q)
+		got := Percentile(v, q)
 		if len(v) == 0 {
 			if !math.IsNaN(got) {
-				t.Fatalf("percentile(nil, %v) = %v, want NaN", q, got)
+				t.Fatalf("Percentile(nil, %v) = %v, want NaN", q, got)
 			}
 			return
 		}
 		lo, hi := float64(v[0]), float64(v[len(v)-1])
 		slack := 1e-12 * max(math.Abs(lo), math.Abs(hi))
 		if !(got >= lo-slack && got <= hi+slack) {
-			t.Fatalf("percentile(%v, %v) = %v, outside [%v, %v]", v, q, got, lo, hi)
+			t.Fatalf("Percentile(%v, %v) = %v, outside [%v, %v]", v, q, got, lo, hi)
 		}
-		if p := percentile(v, 0); p != lo {
-			t.Fatalf("percentile(%v, 0) = %v, want %v", v, p, lo)
+		if p := Percentile(v, 0); p != lo {
+			t.Fatalf("Percentile(%v, 0) = %v, want %v", v, p, lo)
 		}
-		if p := percentile(v, 1); p != hi {
-			t.Fatalf("percentile(%v, 1) = %v, want %v", v, p, hi)
+		if p := Percentile(v, 1); p != hi {
+			t.Fatalf("Percentile(%v, 1) = %v, want %v", v, p, hi)
 		}
 	})
 }

@@ -57,7 +57,7 @@ func LoadHeldOut(ctx context.Context, st *store.DuckDB, opt Options) (*HeldOut, 
 		}
 		k := 0
 		n.PoPSamples(func(p int, rtts []float32) {
-			lat[p] = float32(percentile(rtts, 0.5))
+			lat[p] = float32(Percentile(rtts, 0.5))
 			k++
 		})
 		if k < len(d.PoPs) {
@@ -66,7 +66,7 @@ func LoadHeldOut(ctx context.Context, st *store.DuckDB, opt Options) (*HeldOut, 
 		var ac []float32
 		n.Anycast(func(_ int, rtt float32) { ac = append(ac, rtt) })
 		slices.Sort(ac)
-		hn := heldNet{prefix: n.Prefix, key: n.Key, lat: lat, anycast: float32(percentile(ac, 0.5)), w: float64(n.Beacons)}
+		hn := heldNet{prefix: n.Prefix, key: n.Key, lat: lat, anycast: float32(Percentile(ac, 0.5)), w: float64(n.Beacons)}
 		hn.best = slices.Min(lat)
 		h.nets = append(h.nets, hn)
 	}

@@ -43,24 +43,8 @@ func FromData(d *builder.Data, q float64) explain.Estimator {
 		}
 		var out []explain.Estimate
 		d.Networks[best].PoPSamples(func(p int, rtts []float32) {
-			out = append(out, explain.Estimate{PoP: string(d.PoPs[p]), Samples: len(rtts), P75Ms: math.Round(percentile(rtts, q)*10) / 10})
+			out = append(out, explain.Estimate{PoP: string(d.PoPs[p]), Samples: len(rtts), P75Ms: math.Round(builder.Percentile(rtts, q)*10) / 10})
 		})
 		return d.Networks[best].Prefix, out, nil
 	}
-}
-
-// percentile of sorted values, linearly interpolated at q·(n−1): the
-// builder's (unexported) percentile, DuckDB's quantile_cont.
-func percentile(sorted []float32, q float64) float64 {
-	n := len(sorted)
-	if n == 0 {
-		return math.NaN()
-	}
-	pos := q * float64(n-1)
-	i := int(pos)
-	if i >= n-1 {
-		return float64(sorted[n-1])
-	}
-	f := pos - float64(i)
-	return float64(sorted[i])*(1-f) + float64(sorted[i+1])*f
 }
