@@ -7,18 +7,11 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"io"
-	"log/slog"
 	"os"
-	"os/signal"
-	"runtime/pprof"
-	"syscall"
 
 	"github.com/steer-gslb/steer/dnsserver"
 	"github.com/steer-gslb/steer/internal/cli"
-	"github.com/steer-gslb/steer/internal/version"
 	"github.com/steer-gslb/steer/steerapi"
 )
 
@@ -35,42 +28,17 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := cli.New("steer-dns", usage, "steer-dns --config /etc/steer/steer.yaml", stdout, stderr)
-	cfg := fs.String("config", "steer.yaml", "config file (YAML)")
-	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file until exit (for benchmarks)")
-	showVersion := fs.Bool("version", false, "print the version and exit")
+	sf := cli.AddServerFlags(fs, "steer.yaml")
 	if code, ok := fs.Parse(args); !ok {
 		return code
 	}
-	if fs.NArg() > 0 {
-		return fs.Usagef("unexpected argument %q", fs.Arg(0))
+	ctx, logger, stop, code, ok := sf.Start()
+	if !ok {
+		return code
 	}
-	if *showVersion {
-		fmt.Fprintln(stdout, version.Get().String("steer-dns"))
-		return 0
-	}
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			fmt.Fprintln(stderr, "steer-dns:", err)
-			return 2
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintln(stderr, "steer-dns:", err)
-			return 2
-		}
-		defer pprof.StopCPUProfile()
-	}
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(*level)); err != nil {
-		return fs.Usagef("bad --log-level: %v", err)
-	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := dnsserver.Run(ctx, *cfg, dnsserver.Options{Logger: logger, API: steerapi.New}, nil); err != nil {
-		fmt.Fprintln(stderr, "steer-dns:", err)
-		return 1
+	if err := dnsserver.Run(ctx, *sf.Config, dnsserver.Options{Logger: logger, API: steerapi.New}, nil); err != nil {
+		return sf.Fail(err)
 	}
 	return 0
 }
