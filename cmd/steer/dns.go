@@ -1,12 +1,7 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/steer-gslb/steer/dnsserver"
 	"github.com/steer-gslb/steer/internal/cli"
@@ -27,23 +22,18 @@ stops gracefully on SIGINT or SIGTERM.
 
 func runDNS(args []string, stdout, stderr io.Writer) int {
 	fs := cli.New("steer dns", dnsUsage, "steer dns --config examples/steer.yaml", stdout, stderr)
-	cfg := fs.String("config", "steer.yaml", "config file (YAML)")
-	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	sf := cli.AddServerFlags(fs, "steer.yaml")
 	if code, ok := fs.Parse(args); !ok {
 		return code
 	}
-	if fs.NArg() > 0 {
-		return fs.Usagef("unexpected argument %q", fs.Arg(0))
+	ctx, logger, stop, code, ok := sf.Start()
+	if !ok {
+		return code
 	}
-	logger := newLogger(fs, *level, stderr)
-	if logger == nil {
-		return 2
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := dnsserver.Run(ctx, *cfg, dnsserver.Options{Logger: logger, API: steerapi.New}, nil); err != nil {
-		fmt.Fprintln(stderr, "steer dns:", err)
-		return 1
+	if err := dnsserver.Run(ctx, *sf.Config, dnsserver.Options{Logger: logger, API: steerapi.New}, nil); err != nil {
+		return sf.Fail(err)
 	}
 	return 0
+
 }

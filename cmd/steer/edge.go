@@ -1,12 +1,7 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/steer-gslb/steer/edge"
 	"github.com/steer-gslb/steer/internal/cli"
@@ -28,23 +23,18 @@ then in-flight requests finish and it exits 0.
 
 func runEdge(args []string, stdout, stderr io.Writer) int {
 	fs := cli.New("steer edge", edgeUsage, "steer edge --config examples/edge.yaml", stdout, stderr)
-	cfg := fs.String("config", "edge.yaml", "config file (YAML)")
-	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	sf := cli.AddServerFlags(fs, "edge.yaml")
 	if code, ok := fs.Parse(args); !ok {
 		return code
 	}
-	if fs.NArg() > 0 {
-		return fs.Usagef("unexpected argument %q", fs.Arg(0))
+	ctx, logger, stop, code, ok := sf.Start()
+	if !ok {
+		return code
 	}
-	logger := newLogger(fs, *level, stderr)
-	if logger == nil {
-		return 2
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := edge.RunFile(ctx, *cfg, edge.Options{Logger: logger}); err != nil {
-		fmt.Fprintln(stderr, "steer edge:", err)
-		return 1
+	if err := edge.RunFile(ctx, *sf.Config, edge.Options{Logger: logger}); err != nil {
+		return sf.Fail(err)
 	}
 	return 0
+
 }
