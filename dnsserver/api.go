@@ -226,21 +226,22 @@ func (v Snapshot) Explain(record, family string, addr netip.Addr, ecs netip.Pref
 		Family:        family,
 	}
 	if rec.ecs != nil {
-		in.ECSSources = snap.sourcesFor(rec.cfg.ECSMap)
+		in.ECSSources, in.ECSRTTs = snap.buildOutputs(rec.cfg.ECSMap)
 	}
 	if rec.res != nil {
-		in.ResolverSources = snap.sourcesFor(rec.cfg.ResolverMap)
+		in.ResolverSources, in.ResolverRTTs = snap.buildOutputs(rec.cfg.ResolverMap)
 	}
 	return explain.Explain(in, addr, ecs)
 }
 
-// sourcesFor returns the build's sources of the map file path (its
-// MAP.sources.tsv), loaded once per loaded map; nil when it has none or it
-// does not load (Explain then reports entries without their origin).
-func (s *snapshot) sourcesFor(path string) *explain.Sources {
+// buildOutputs returns the build's sources and expected RTTs of the map
+// file path (its MAP.sources.tsv and MAP.rtt.tsv), loaded once per loaded
+// map; nil for one it does not have or that does not load (Explain then
+// reports entries without their origin or expected RTTs).
+func (s *snapshot) buildOutputs(path string) (*explain.Sources, *explain.RTTs) {
 	m := s.maps[path]
 	if m == nil {
-		return nil
+		return nil, nil
 	}
 	m.sourcesOnce.Do(func() {
 		if p := explain.FindSources(path); p != "" {
@@ -248,6 +249,11 @@ func (s *snapshot) sourcesFor(path string) *explain.Sources {
 				m.sources = src
 			}
 		}
+		if p := explain.FindRTTs(path); p != "" {
+			if r, err := explain.LoadRTTs(p); err == nil {
+				m.rtts = r
+			}
+		}
 	})
-	return m.sources
+	return m.sources, m.rtts
 }

@@ -127,6 +127,7 @@ type loadedMap struct {
 	// that needs it (nil: none or unreadable).
 	sourcesOnce sync.Once
 	sources     *explain.Sources
+	rtts        *explain.RTTs // MAP.rtt.tsv, loaded with sources
 }
 
 // fileID identifies a file's content cheaply: a replacement by rename has a

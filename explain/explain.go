@@ -86,6 +86,9 @@ type Entry struct {
 	// MAP.sources.tsv): measured, resolver, extrapolate-as,
 	// extrapolate-prefix, extrapolate-geo; "" when no sources file.
 	Origin string `json:"origin"`
+	// Expected is the build's expected RTT at each of the entry's PoPs
+	// (MAP.rtt.tsv; empty without one).
+	Expected []Expected `json:"expected,omitempty"`
 }
 
 // Geo is the GeoIP record of the address the geo step locates.
@@ -135,6 +138,9 @@ type Inputs struct {
 	// origins (LoadSources on MAP.sources.tsv, or SourcesFromMap); nil:
 	// entries are reported without prefix and origin.
 	ECSSources, ResolverSources *Sources
+	// ECSRTTs and ResolverRTTs are each map's MAP.rtt.tsv (LoadRTTs); nil:
+	// entries are reported without the build's expected RTTs.
+	ECSRTTs, ResolverRTTs *RTTs
 	// ECSPatch and ResolverPatch are the load controller's moves
 	// (steering.Options); nil: none.
 	ECSPatch, ResolverPatch *popmap.Table
@@ -229,15 +235,15 @@ func Explain(in Inputs, addr netip.Addr, ecs netip.Prefix) (*Report, error) {
 
 	// The maps' entries, whether or not their step decided.
 	if clientInfo && in.ECSMap != nil && rec.Has(config.StepECS) {
-		r.ECSEntry = lookup(in.ECSMap, in.ECSSources, r.ECS.Addr())
+		r.ECSEntry = lookup(in.ECSMap, in.ECSSources, in.ECSRTTs, r.ECS.Addr())
 		if in.ECSPatch != nil {
-			r.Moved = lookup(in.ECSPatch, nil, r.ECS.Addr())
+			r.Moved = lookup(in.ECSPatch, nil, nil, r.ECS.Addr())
 		}
 	}
 	if in.ResolverMap != nil && rec.Has(config.StepResolver) {
-		r.ResolverEntry = lookup(in.ResolverMap, in.ResolverSources, cl.Resolver)
+		r.ResolverEntry = lookup(in.ResolverMap, in.ResolverSources, in.ResolverRTTs, cl.Resolver)
 		if r.Moved == nil && in.ResolverPatch != nil && (d.Source == steering.SourceResolver || !clientInfo) {
-			r.Moved = lookup(in.ResolverPatch, nil, cl.Resolver)
+			r.Moved = lookup(in.ResolverPatch, nil, nil, cl.Resolver)
 		}
 	}
 	geoAddr := cl.Resolver
@@ -303,7 +309,7 @@ func findRecord(cfg *config.Config, name string) (*config.Record, error) {
 }
 
 // lookup returns the entry of t that answers addr, nil if none.
-func lookup(t *popmap.Table, src *Sources, addr netip.Addr) *Entry {
+func lookup(t *popmap.Table, src *Sources, rtts *RTTs, addr netip.Addr) *Entry {
 	labels, _ := t.Lookup(addr)
 	if len(labels) == 0 {
 		return nil
@@ -314,6 +320,9 @@ func lookup(t *popmap.Table, src *Sources, addr netip.Addr) *Entry {
 	}
 	if p, origin, ok := src.Lookup(addr); ok {
 		e.Prefix, e.Origin = p, origin
+	}
+	if ex, ok := rtts.Lookup(addr); ok {
+		e.Expected = slices.Clone(ex)
 	}
 	return e
 }
@@ -514,7 +523,7 @@ func (x *explainer) rank(r *Report, d steering.Decision, cl steering.Client, cli
 				}
 				var moved *Entry
 				if x.in.ResolverPatch != nil {
-					moved = lookup(x.in.ResolverPatch, nil, cl.Resolver)
+					moved = lookup(x.in.ResolverPatch, nil, nil, cl.Resolver)
 				}
 				usable = labels(r.ResolverEntry, moved)
 			case config.StepGeo:

@@ -39,16 +39,23 @@ func SourcesPath(mapPath string) string {
 // (DIR/current.json, a symlink to DIR/versions/NNNNNN.json), the one beside
 // the version file, or beside the build output the version was published
 // from (its history record's source). "" when there is none.
-func FindSources(mapPath string) string {
+func FindSources(mapPath string) string { return findBeside(mapPath, SourcesPath) }
+
+// FindRTTs is FindSources for the map's MAP.rtt.tsv (RTTPath).
+func FindRTTs(mapPath string) string { return findBeside(mapPath, RTTPath) }
+
+// findBeside finds the build output named by beside(map) for the map at
+// mapPath, as FindSources describes.
+func findBeside(mapPath string, beside func(string) string) string {
 	exists := func(p string) bool { fi, err := os.Stat(p); return err == nil && fi.Mode().IsRegular() }
-	if p := SourcesPath(mapPath); exists(p) {
+	if p := beside(mapPath); exists(p) {
 		return p
 	}
 	target, err := filepath.EvalSymlinks(mapPath)
 	if err != nil {
 		return ""
 	}
-	if p := SourcesPath(target); exists(p) {
+	if p := beside(target); exists(p) {
 		return p
 	}
 	versions := filepath.Dir(target)
@@ -66,7 +73,7 @@ func FindSources(mapPath string) string {
 	file := "versions/" + filepath.Base(target)
 	for i := len(hist) - 1; i >= 0; i-- {
 		if r := hist[i]; r.Action == mapstore.ActionPublish && r.File == file && r.Source != "" {
-			if p := SourcesPath(r.Source); exists(p) {
+			if p := beside(r.Source); exists(p) {
 				return p
 			}
 			return ""
@@ -94,8 +101,9 @@ func Load(f Files) (Inputs, error) {
 	}
 	in.Record = rec.Name
 	type loaded struct {
-		t   *popmap.Table
-		src *Sources
+		t    *popmap.Table
+		src  *Sources
+		rtts *RTTs
 	}
 	cache := map[string]loaded{}
 	load := func(path string) (loaded, error) {
@@ -124,6 +132,11 @@ func Load(f Files) (Inputs, error) {
 			}
 			l.src = SourcesFromMap(m)
 		}
+		if p := FindRTTs(path); p != "" {
+			if l.rtts, err = LoadRTTs(p); err != nil {
+				return loaded{}, err
+			}
+		}
 		cache[path] = l
 		return l, nil
 	}
@@ -138,14 +151,14 @@ func Load(f Files) (Inputs, error) {
 		if err != nil {
 			return Inputs{}, err
 		}
-		in.ECSMap, in.ECSSources = l.t, l.src
+		in.ECSMap, in.ECSSources, in.ECSRTTs = l.t, l.src, l.rtts
 	}
 	if p := pick(rec.ResolverMap); p != "" {
 		l, err := load(p)
 		if err != nil {
 			return Inputs{}, err
 		}
-		in.ResolverMap, in.ResolverSources = l.t, l.src
+		in.ResolverMap, in.ResolverSources, in.ResolverRTTs = l.t, l.src, l.rtts
 	}
 	if f.Map != "" && rec.ECSMap == "" && rec.ResolverMap == "" {
 		return Inputs{}, fmt.Errorf("explain: record %s uses no map (steering %v): --map has nothing to replace", rec.Name, rec.Steering)

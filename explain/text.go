@@ -75,6 +75,13 @@ func (e *Entry) text() string {
 	if e.Origin != "" {
 		s += " (" + e.Origin + ")"
 	}
+	if len(e.Expected) > 0 {
+		var ex []string
+		for _, x := range e.Expected {
+			ex = append(ex, fmt.Sprintf("%s %.1f ms", x.PoP, x.RTTMs))
+		}
+		s += "; the build expects " + strings.Join(ex, ", ")
+	}
 	return s
 }
 

@@ -150,6 +150,9 @@ func entryMessage(e *explain.Entry) *steerv1.ExplainEntry {
 		return nil
 	}
 	out := &steerv1.ExplainEntry{Labels: e.Labels, Origin: e.Origin}
+	for _, x := range e.Expected {
+		out.Expected = append(out.Expected, &steerv1.ExplainExpected{Pop: x.PoP, RttMs: x.RTTMs})
+	}
 	if e.Prefix.IsValid() {
 		out.Prefix = e.Prefix.String()
 	}

@@ -120,6 +120,11 @@ func TestExplainWorld(t *testing.T) {
 			if r.PoPs[0] != e.Labels[0] {
 				t.Errorf("answer %s, want the entry's first label %s (every PoP of the world is up)", r.PoPs[0], e.Labels[0])
 			}
+			// The build's expected RTTs (MAP.rtt.tsv beside the map), for the
+			// entries the build ranked on an estimate.
+			if tc.origin == explain.OriginMeasured && (len(e.Expected) == 0 || e.Expected[0].PoP != e.Labels[0] || !(e.Expected[0].RTTMs > 0)) {
+				t.Errorf("measured entry's expected RTTs %+v, want the first label's estimate first", e.Expected)
+			}
 		})
 	}
 

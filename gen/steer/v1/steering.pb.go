@@ -460,7 +460,9 @@ type ExplainEntry struct {
 	Labels []string `protobuf:"bytes,2,rep,name=labels,proto3" json:"labels,omitempty"`
 	// Where the build got it: "measured", "resolver", "extrapolate-as",
 	// "extrapolate-prefix", "extrapolate-geo"; empty when unknown.
-	Origin        string `protobuf:"bytes,3,opt,name=origin,proto3" json:"origin,omitempty"`
+	Origin string `protobuf:"bytes,3,opt,name=origin,proto3" json:"origin,omitempty"`
+	// The build's expected RTT at each of the entry's PoPs (MAP.rtt.tsv).
+	Expected      []*ExplainExpected `protobuf:"bytes,4,rep,name=expected,proto3" json:"expected,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -516,6 +518,66 @@ func (x *ExplainEntry) GetOrigin() string {
 	return ""
 }
 
+func (x *ExplainEntry) GetExpected() []*ExplainExpected {
+	if x != nil {
+		return x.Expected
+	}
+	return nil
+}
+
+// ExplainExpected is the build's expected RTT for a network at one PoP.
+type ExplainExpected struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Pop           string                 `protobuf:"bytes,1,opt,name=pop,proto3" json:"pop,omitempty"`
+	RttMs         float64                `protobuf:"fixed64,2,opt,name=rtt_ms,json=rttMs,proto3" json:"rtt_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExplainExpected) Reset() {
+	*x = ExplainExpected{}
+	mi := &file_steer_v1_steering_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExplainExpected) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExplainExpected) ProtoMessage() {}
+
+func (x *ExplainExpected) ProtoReflect() protoreflect.Message {
+	mi := &file_steer_v1_steering_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExplainExpected.ProtoReflect.Descriptor instead.
+func (*ExplainExpected) Descriptor() ([]byte, []int) {
+	return file_steer_v1_steering_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ExplainExpected) GetPop() string {
+	if x != nil {
+		return x.Pop
+	}
+	return ""
+}
+
+func (x *ExplainExpected) GetRttMs() float64 {
+	if x != nil {
+		return x.RttMs
+	}
+	return 0
+}
+
 // ExplainGeo is the client's GeoIP record and the PoP nearest to it.
 type ExplainGeo struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -532,7 +594,7 @@ type ExplainGeo struct {
 
 func (x *ExplainGeo) Reset() {
 	*x = ExplainGeo{}
-	mi := &file_steer_v1_steering_proto_msgTypes[7]
+	mi := &file_steer_v1_steering_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -544,7 +606,7 @@ func (x *ExplainGeo) String() string {
 func (*ExplainGeo) ProtoMessage() {}
 
 func (x *ExplainGeo) ProtoReflect() protoreflect.Message {
-	mi := &file_steer_v1_steering_proto_msgTypes[7]
+	mi := &file_steer_v1_steering_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -557,7 +619,7 @@ func (x *ExplainGeo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExplainGeo.ProtoReflect.Descriptor instead.
 func (*ExplainGeo) Descriptor() ([]byte, []int) {
-	return file_steer_v1_steering_proto_rawDescGZIP(), []int{7}
+	return file_steer_v1_steering_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ExplainGeo) GetPrefix() string {
@@ -622,7 +684,7 @@ type ExplainEstimate struct {
 
 func (x *ExplainEstimate) Reset() {
 	*x = ExplainEstimate{}
-	mi := &file_steer_v1_steering_proto_msgTypes[8]
+	mi := &file_steer_v1_steering_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -634,7 +696,7 @@ func (x *ExplainEstimate) String() string {
 func (*ExplainEstimate) ProtoMessage() {}
 
 func (x *ExplainEstimate) ProtoReflect() protoreflect.Message {
-	mi := &file_steer_v1_steering_proto_msgTypes[8]
+	mi := &file_steer_v1_steering_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -647,7 +709,7 @@ func (x *ExplainEstimate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExplainEstimate.ProtoReflect.Descriptor instead.
 func (*ExplainEstimate) Descriptor() ([]byte, []int) {
-	return file_steer_v1_steering_proto_rawDescGZIP(), []int{8}
+	return file_steer_v1_steering_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ExplainEstimate) GetPop() string {
@@ -682,7 +744,7 @@ type ExplainSkip struct {
 
 func (x *ExplainSkip) Reset() {
 	*x = ExplainSkip{}
-	mi := &file_steer_v1_steering_proto_msgTypes[9]
+	mi := &file_steer_v1_steering_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -694,7 +756,7 @@ func (x *ExplainSkip) String() string {
 func (*ExplainSkip) ProtoMessage() {}
 
 func (x *ExplainSkip) ProtoReflect() protoreflect.Message {
-	mi := &file_steer_v1_steering_proto_msgTypes[9]
+	mi := &file_steer_v1_steering_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -707,7 +769,7 @@ func (x *ExplainSkip) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExplainSkip.ProtoReflect.Descriptor instead.
 func (*ExplainSkip) Descriptor() ([]byte, []int) {
-	return file_steer_v1_steering_proto_rawDescGZIP(), []int{9}
+	return file_steer_v1_steering_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ExplainSkip) GetPop() string {
@@ -761,7 +823,7 @@ type ExplainResponse struct {
 
 func (x *ExplainResponse) Reset() {
 	*x = ExplainResponse{}
-	mi := &file_steer_v1_steering_proto_msgTypes[10]
+	mi := &file_steer_v1_steering_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -773,7 +835,7 @@ func (x *ExplainResponse) String() string {
 func (*ExplainResponse) ProtoMessage() {}
 
 func (x *ExplainResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steer_v1_steering_proto_msgTypes[10]
+	mi := &file_steer_v1_steering_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -786,7 +848,7 @@ func (x *ExplainResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExplainResponse.ProtoReflect.Descriptor instead.
 func (*ExplainResponse) Descriptor() ([]byte, []int) {
-	return file_steer_v1_steering_proto_rawDescGZIP(), []int{10}
+	return file_steer_v1_steering_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ExplainResponse) GetAddr() string {
@@ -957,11 +1019,15 @@ const file_steer_v1_steering_proto_rawDesc = "" +
 	"\x02ip\x18\x01 \x01(\tR\x02ip\x12\x10\n" +
 	"\x03ecs\x18\x02 \x01(\tR\x03ecs\x12\x16\n" +
 	"\x06record\x18\x03 \x01(\tR\x06record\x12\x16\n" +
-	"\x06family\x18\x04 \x01(\tR\x06family\"V\n" +
+	"\x06family\x18\x04 \x01(\tR\x06family\"\x8d\x01\n" +
 	"\fExplainEntry\x12\x16\n" +
 	"\x06prefix\x18\x01 \x01(\tR\x06prefix\x12\x16\n" +
 	"\x06labels\x18\x02 \x03(\tR\x06labels\x12\x16\n" +
-	"\x06origin\x18\x03 \x01(\tR\x06origin\"\xb1\x01\n" +
+	"\x06origin\x18\x03 \x01(\tR\x06origin\x125\n" +
+	"\bexpected\x18\x04 \x03(\v2\x19.steer.v1.ExplainExpectedR\bexpected\":\n" +
+	"\x0fExplainExpected\x12\x10\n" +
+	"\x03pop\x18\x01 \x01(\tR\x03pop\x12\x15\n" +
+	"\x06rtt_ms\x18\x02 \x01(\x01R\x05rttMs\"\xb1\x01\n" +
 	"\n" +
 	"ExplainGeo\x12\x16\n" +
 	"\x06prefix\x18\x01 \x01(\tR\x06prefix\x12\x18\n" +
@@ -1019,7 +1085,7 @@ func file_steer_v1_steering_proto_rawDescGZIP() []byte {
 	return file_steer_v1_steering_proto_rawDescData
 }
 
-var file_steer_v1_steering_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_steer_v1_steering_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_steer_v1_steering_proto_goTypes = []any{
 	(*ResolveRequest)(nil),       // 0: steer.v1.ResolveRequest
 	(*PoP)(nil),                  // 1: steer.v1.PoP
@@ -1028,32 +1094,34 @@ var file_steer_v1_steering_proto_goTypes = []any{
 	(*ResolveBatchResponse)(nil), // 4: steer.v1.ResolveBatchResponse
 	(*ExplainRequest)(nil),       // 5: steer.v1.ExplainRequest
 	(*ExplainEntry)(nil),         // 6: steer.v1.ExplainEntry
-	(*ExplainGeo)(nil),           // 7: steer.v1.ExplainGeo
-	(*ExplainEstimate)(nil),      // 8: steer.v1.ExplainEstimate
-	(*ExplainSkip)(nil),          // 9: steer.v1.ExplainSkip
-	(*ExplainResponse)(nil),      // 10: steer.v1.ExplainResponse
+	(*ExplainExpected)(nil),      // 7: steer.v1.ExplainExpected
+	(*ExplainGeo)(nil),           // 8: steer.v1.ExplainGeo
+	(*ExplainEstimate)(nil),      // 9: steer.v1.ExplainEstimate
+	(*ExplainSkip)(nil),          // 10: steer.v1.ExplainSkip
+	(*ExplainResponse)(nil),      // 11: steer.v1.ExplainResponse
 }
 var file_steer_v1_steering_proto_depIdxs = []int32{
 	1,  // 0: steer.v1.ResolveResponse.pops:type_name -> steer.v1.PoP
 	0,  // 1: steer.v1.ResolveBatchRequest.requests:type_name -> steer.v1.ResolveRequest
 	2,  // 2: steer.v1.ResolveBatchResponse.responses:type_name -> steer.v1.ResolveResponse
-	6,  // 3: steer.v1.ExplainResponse.ecs_entry:type_name -> steer.v1.ExplainEntry
-	6,  // 4: steer.v1.ExplainResponse.resolver_entry:type_name -> steer.v1.ExplainEntry
-	7,  // 5: steer.v1.ExplainResponse.geo:type_name -> steer.v1.ExplainGeo
-	8,  // 6: steer.v1.ExplainResponse.estimates:type_name -> steer.v1.ExplainEstimate
-	9,  // 7: steer.v1.ExplainResponse.skipped:type_name -> steer.v1.ExplainSkip
-	6,  // 8: steer.v1.ExplainResponse.moved:type_name -> steer.v1.ExplainEntry
-	0,  // 9: steer.v1.SteeringService.Resolve:input_type -> steer.v1.ResolveRequest
-	3,  // 10: steer.v1.SteeringService.ResolveBatch:input_type -> steer.v1.ResolveBatchRequest
-	5,  // 11: steer.v1.SteeringService.Explain:input_type -> steer.v1.ExplainRequest
-	2,  // 12: steer.v1.SteeringService.Resolve:output_type -> steer.v1.ResolveResponse
-	4,  // 13: steer.v1.SteeringService.ResolveBatch:output_type -> steer.v1.ResolveBatchResponse
-	10, // 14: steer.v1.SteeringService.Explain:output_type -> steer.v1.ExplainResponse
-	12, // [12:15] is the sub-list for method output_type
-	9,  // [9:12] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	7,  // 3: steer.v1.ExplainEntry.expected:type_name -> steer.v1.ExplainExpected
+	6,  // 4: steer.v1.ExplainResponse.ecs_entry:type_name -> steer.v1.ExplainEntry
+	6,  // 5: steer.v1.ExplainResponse.resolver_entry:type_name -> steer.v1.ExplainEntry
+	8,  // 6: steer.v1.ExplainResponse.geo:type_name -> steer.v1.ExplainGeo
+	9,  // 7: steer.v1.ExplainResponse.estimates:type_name -> steer.v1.ExplainEstimate
+	10, // 8: steer.v1.ExplainResponse.skipped:type_name -> steer.v1.ExplainSkip
+	6,  // 9: steer.v1.ExplainResponse.moved:type_name -> steer.v1.ExplainEntry
+	0,  // 10: steer.v1.SteeringService.Resolve:input_type -> steer.v1.ResolveRequest
+	3,  // 11: steer.v1.SteeringService.ResolveBatch:input_type -> steer.v1.ResolveBatchRequest
+	5,  // 12: steer.v1.SteeringService.Explain:input_type -> steer.v1.ExplainRequest
+	2,  // 13: steer.v1.SteeringService.Resolve:output_type -> steer.v1.ResolveResponse
+	4,  // 14: steer.v1.SteeringService.ResolveBatch:output_type -> steer.v1.ResolveBatchResponse
+	11, // 15: steer.v1.SteeringService.Explain:output_type -> steer.v1.ExplainResponse
+	13, // [13:16] is the sub-list for method output_type
+	10, // [10:13] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_steer_v1_steering_proto_init() }
@@ -1069,7 +1137,7 @@ func file_steer_v1_steering_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_steer_v1_steering_proto_rawDesc), len(file_steer_v1_steering_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
