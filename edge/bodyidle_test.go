@@ -77,3 +77,45 @@ func TestFaultSlowBody(t *testing.T) {
 		}
 	})
 }
+
+// TestFaultEarlyAnswerHTTP2: an origin that answers before it read the
+// upload leaves the transport reading the body after the handler returned;
+// the body's deadlines must not touch the finished HTTP/2 stream (a panic
+// in net/http before the fix).
+func TestFaultEarlyAnswerHTTP2(t *testing.T) {
+	o := newOrigin(t, false, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "early") // does not read the body
+	})
+	e := startEdge(t, edgeYAML(upstreamYAML(t, "", o, "timeouts:\n  body_idle: 2s\n")), Options{})
+	c := e.client(true)
+	for i := range 20 {
+		pr, pw := io.Pipe()
+		go func() {
+			chunk := []byte(strings.Repeat("x", 32<<10))
+			for range 64 {
+				if _, err := pw.Write(chunk); err != nil {
+					return
+				}
+			}
+			_ = pw.Close()
+		}()
+		resp, err := c.Post(e.url("/up"), "application/octet-stream", pr)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+		}
+		_ = pr.Close()
+		if err == nil && resp.ProtoMajor != 2 {
+			t.Fatalf("request %d over %s, want HTTP/2", i, resp.Proto)
+		}
+	}
+	// The edge still serves.
+	resp, err := c.Get(e.url("/after"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("after the early answers: %d", resp.StatusCode)
+	}
+}

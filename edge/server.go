@@ -626,6 +626,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		r.Body = cb
 		defer func() {
+			cb.handlerDone()
 			info.BytesIn = cb.n.Load()
 			s.m.bytesIn.Add(float64(info.BytesIn))
 		}()
@@ -695,23 +696,47 @@ func (w *respWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // connection's (HTTP/2: the stream's) read deadline moves before each read
 // and is cleared at the end of the body, so a long response after an
 // upload is not cut.
+//
+// The transport may read the body after the handler returned (an origin
+// that answered early); the ResponseController must not be used then (an
+// HTTP/2 stream's writer is gone), so deadlines are set only while the
+// handler runs.
 type countingBody struct {
 	io.ReadCloser
 	n    atomic.Int64
 	idle time.Duration
 	rc   *http.ResponseController
+
+	mu   sync.Mutex
+	done bool // the handler returned
 }
 
 func (b *countingBody) Read(p []byte) (int, error) {
 	if b.rc != nil {
-		_ = b.rc.SetReadDeadline(time.Now().Add(b.idle))
+		b.deadline(time.Now().Add(b.idle))
 	}
 	n, err := b.ReadCloser.Read(p)
 	b.n.Add(int64(n))
 	if err != nil && b.rc != nil {
-		_ = b.rc.SetReadDeadline(time.Time{})
+		b.deadline(time.Time{})
 	}
 	return n, err
+}
+
+// deadline sets the read deadline while the handler runs.
+func (b *countingBody) deadline(t time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.done {
+		_ = b.rc.SetReadDeadline(t)
+	}
+}
+
+// handlerDone is called as the handler returns: no deadline is set after.
+func (b *countingBody) handlerDone() {
+	b.mu.Lock()
+	b.done = true
+	b.mu.Unlock()
 }
 
 // connContext keeps the client's TCP connection in the context, for
