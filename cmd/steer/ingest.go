@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/steer-gslb/steer/collector"
 	"github.com/steer-gslb/steer/internal/cli"
 	"github.com/steer-gslb/steer/store"
 )
@@ -66,7 +67,7 @@ func runIngest(args []string, stdout, stderr io.Writer) int {
 	}
 	s, err := store.Open(*dir, store.Options{MemoryLimit: *memLimit, Threads: *threads})
 	if err != nil {
-		fmt.Fprintf(stderr, "steer ingest: %v\n", storeBusy(*dir, err, "ingest"))
+		fmt.Fprintf(stderr, "steer ingest: %v\n", collector.StoreBusyError(*dir, err, "ingest"))
 		return 1
 	}
 	start := time.Now()

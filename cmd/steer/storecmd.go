@@ -5,7 +5,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -93,48 +92,14 @@ func runStore(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// storeStats prints the store's counts. It opens the store read-only
-// (beside other readers, such as a build); when a running collector holds
-// it (DuckDB then keeps every other process out, readers too), it asks
-// that collector, found through its announcement in the store directory,
-// or the one at collectorURL.
+// storeStats prints the store's counts (collector.ReadStoreStats: read
+// directly, or from the running collector that holds the store).
 func storeStats(ctx context.Context, w io.Writer, dir, collectorURL string) error {
-	if collectorURL != "" {
-		st, err := fetchStoreStats(ctx, collectorURL, "")
-		if err != nil {
-			return fmt.Errorf("asking the collector: %w", err)
-		}
-		name := cmp.Or(dir, st.Store, collectorURL)
-		printStoreStats(w, name, st.Stats, st.SpoolBacklog, fmt.Sprintf("from the collector at %s, pid %d", collectorURL, st.PID))
-		return nil
-	}
-	st, err := store.Open(dir, store.Options{ReadOnly: true})
-	if err == nil {
-		s, err := st.Stats(ctx)
-		if cerr := st.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return err
-		}
-		printStoreStats(w, dir, s, 0, "")
-		return nil
-	}
-	a, herr := storeHolder(dir, err)
-	if herr != nil {
-		return herr
-	}
-	if a == nil {
-		return errStoreLocked(dir, err, "stop it, or give --collector URL of the collector that holds it")
-	}
-	s, err := fetchStoreStats(ctx, a.URL, a.TLSCert)
-	if err == nil && s.PID != a.PID {
-		err = fmt.Errorf("%s answers as pid %d", a.URL, s.PID)
-	}
+	res, err := collector.ReadStoreStats(ctx, dir, collectorURL)
 	if err != nil {
-		return fmt.Errorf("store %s is held by the running collector (pid %d), but asking it failed: %w; check that collector, or give --collector URL of its admin listener", dir, a.PID, err)
+		return err
 	}
-	printStoreStats(w, dir, s.Stats, s.SpoolBacklog, fmt.Sprintf("from the running collector, pid %d", a.PID))
+	printStoreStats(w, cmp.Or(dir, res.Store, collectorURL), res.Stats, res.Backlog, res.From)
 	return nil
 }
 
@@ -143,7 +108,7 @@ func storeStats(ctx context.Context, w io.Writer, dir, collectorURL string) erro
 func storeExport(ctx context.Context, w io.Writer, dir, out string) error {
 	st, err := store.Open(dir, store.Options{ReadOnly: true})
 	if err != nil {
-		return storeBusy(dir, err, "export")
+		return collector.StoreBusyError(dir, err, "export")
 	}
 	err = st.ExportParquet(ctx, out)
 	if err == nil {
@@ -164,7 +129,7 @@ func storePrune(ctx context.Context, w io.Writer, dir string, older time.Duratio
 	}
 	st, err := store.Open(dir, store.Options{})
 	if err != nil {
-		return storeBusy(dir, err, "prune")
+		return collector.StoreBusyError(dir, err, "prune")
 	}
 	before := time.Now().Add(-older).UTC()
 	n, err := st.DeleteBefore(ctx, before)
@@ -176,61 +141,6 @@ func storePrune(ctx context.Context, w io.Writer, dir string, older time.Duratio
 		err = cerr
 	}
 	return err
-}
-
-// storeBusy is the error of a command that cannot open the store: when
-// another process holds it, one line naming that process and the fix.
-func storeBusy(dir string, openErr error, cmd string) error {
-	a, err := storeHolder(dir, openErr)
-	switch {
-	case err != nil:
-		return err
-	case a == nil:
-		return errStoreLocked(dir, openErr, "stop it first: "+cmd+" needs the store to itself")
-	}
-	fix := "stop the collector first"
-	if cmd == "prune" {
-		fix = "stop the collector first, or let it prune (steer collect --retention 720h)"
-	}
-	return fmt.Errorf("store %s is held by the running collector (pid %d, %s): %s needs the store to itself: %s", dir, a.PID, a.URL, cmd, fix)
-}
-
-// storeHolder tells who holds the store when opening it failed with
-// openErr: the running collector announced in dir, or nil when the lock
-// holder is another process (or a collector that did not announce
-// itself). It returns openErr when the store is not locked.
-func storeHolder(dir string, openErr error) (*collector.Announcement, error) {
-	var le *store.LockedError
-	if !errors.As(openErr, &le) {
-		return nil, openErr
-	}
-	a, err := collector.ReadAnnouncement(dir)
-	if err != nil || !a.Alive() || (le.PID != 0 && le.PID != a.PID) {
-		return nil, nil // no announcement, or a stale one (a killed collector, or one older than the lock's holder)
-	}
-	return &a, nil
-}
-
-// errStoreLocked is the one-line error for a store another process
-// holds: store DIR is locked by another process (pid N, PROGRAM): FIX.
-func errStoreLocked(dir string, openErr error, fix string) error {
-	var le *store.LockedError
-	errors.As(openErr, &le)
-	who := "another process"
-	switch {
-	case le != nil && le.PID > 0 && le.Program != "":
-		who += fmt.Sprintf(" (pid %d, %s)", le.PID, le.Program)
-	case le != nil && le.PID > 0:
-		who += fmt.Sprintf(" (pid %d)", le.PID)
-	}
-	return fmt.Errorf("store %s is locked by %s: %s", dir, who, fix)
-}
-
-// fetchStoreStats asks a collector, for at most 30 s.
-func fetchStoreStats(ctx context.Context, url, tlsCert string) (collector.StoreStats, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	return collector.FetchStoreStats(ctx, url, tlsCert)
 }
 
 func printStoreStatsOf(ctx context.Context, w io.Writer, dir string, st *store.DuckDB) error {
