@@ -46,6 +46,7 @@ import (
 //	  - {label: fra, url: https://fra.example.net/rum/probe}
 //	anycast: https://www.example.net/rum/probe
 //	rum_zone: rum.example.net
+//	debug: {dns_config: steer.yaml, map: map.json}  # the debug page's "which PoP the map gives you" (optional)
 type Config struct {
 	Listen string
 	// Admin is the admin listener's address: /metrics, /querylog and
@@ -87,6 +88,12 @@ type Config struct {
 	PoPs              []PoPURL
 	Anycast           string
 	RUMZone           string
+	// DebugDNSConfig and DebugMap are the DNS server's config and the map
+	// (default: the config's record maps) the debug page's reports are
+	// explained against (web/debugmap); "": reports carry no map answer
+	// (steer debug show --config computes it at lookup).
+	DebugDNSConfig string
+	DebugMap       string
 }
 
 // PoPURL is one entry of /rum/pops.json.
@@ -151,6 +158,10 @@ type rawConfig struct {
 	PoPs           []PoPURL `yaml:"pops"`
 	Anycast        string   `yaml:"anycast"`
 	RUMZone        string   `yaml:"rum_zone"`
+	Debug          *struct {
+		DNSConfig string `yaml:"dns_config"`
+		Map       string `yaml:"map"`
+	} `yaml:"debug"`
 }
 
 // LoadConfig reads and validates a config file. An empty file is an
@@ -330,6 +341,12 @@ func ParseConfig(data []byte) (*Config, error) {
 	c.RUMZone = strings.TrimSuffix(strings.ToLower(raw.RUMZone), ".")
 	if strings.ContainsAny(c.RUMZone, " /:\t") {
 		bad("rum_zone", "%q is not a DNS name", raw.RUMZone)
+	}
+	if raw.Debug != nil {
+		c.DebugDNSConfig, c.DebugMap = raw.Debug.DNSConfig, raw.Debug.Map
+		if c.DebugDNSConfig == "" {
+			bad("debug.dns_config", "missing: the DNS server's config the reports are explained against")
+		}
 	}
 	return c, errors.Join(errs...)
 }

@@ -12,6 +12,11 @@
 //	GET /rum.js                      the JavaScript beacon (package web)
 //	GET /rum/probe                   the probe endpoint (package probe)
 //	GET /rum/pops.json               the PoP list agents measure
+//	GET /debug, /debug/page.js       the debug page (package web)
+//	POST /debug/report               a debug page's report: stored in Options.DebugDir,
+//	                                 answered with its ID (debug.go)
+//	GET /debug/report/ID             a stored report, joined with the store's query log
+//	                                 (also on the admin listener)
 //	POST /querylog                   DNS query log lines (NDJSON, all or nothing)
 //	                                 shipped from DNS servers at other PoPs
 //	                                 (steer ship), with a query log token

@@ -29,6 +29,7 @@ import (
 	"github.com/steer-gslb/steer/rum"
 	"github.com/steer-gslb/steer/store"
 	"github.com/steer-gslb/steer/web"
+	"github.com/steer-gslb/steer/web/debugmap"
 )
 
 // Options are the collector's non-config dependencies.
@@ -50,6 +51,11 @@ type Options struct {
 	// names this process and the URL of its /v1/store/stats, for processes
 	// that DuckDB's lock keeps out of the store (steer store stats).
 	StoreDir string
+
+	// DebugDir is where the debug page's reports are kept, one file per
+	// report (steer collect: STORE/debug). Empty: POST /debug/report
+	// answers 404.
+	DebugDir string
 
 	fs fileOps // the spool's file layer (tests inject faults); zero: the os
 }
@@ -74,6 +80,8 @@ type Server struct {
 	limiter   *limiter
 	pops      []byte // /rum/pops.json
 	storeDir  string // Options.StoreDir
+	debugDir  string // Options.DebugDir
+	debugMap  *debugmap.Loader
 
 	beacons  *intake[store.Beacon]
 	queries  *intake[rum.LogEntry]
@@ -91,7 +99,7 @@ func New(cfg *Config, st store.Store, opt Options) (*Server, error) {
 		cfg = Defaults()
 	}
 	s := &Server{
-		cfg: cfg, st: st, log: opt.Logger, now: opt.Now, reg: opt.Registry, storeDir: opt.StoreDir,
+		cfg: cfg, st: st, log: opt.Logger, now: opt.Now, reg: opt.Registry, storeDir: opt.StoreDir, debugDir: opt.DebugDir,
 		tokens: map[[32]byte]bool{}, origins: map[string]bool{}, warnLast: map[string]time.Time{},
 	}
 	if s.log == nil {
@@ -141,11 +149,15 @@ func New(cfg *Config, st store.Store, opt Options) (*Server, error) {
 	s.mux.Handle("/rum.js", web.Handler())
 	s.mux.HandleFunc("/rum/pops.json", s.servePoPs)
 	s.mux.HandleFunc("/healthz", s.serveHealth)
+	if err := s.mountDebug(); err != nil {
+		return nil, err
+	}
 	s.admin = http.NewServeMux()
 	s.admin.Handle("/metrics", metricsHandler)
 	s.admin.HandleFunc("/querylog", s.serveQueryLog)
 	s.admin.HandleFunc("/healthz", s.serveHealth)
 	s.admin.HandleFunc(StoreStatsPath, s.serveStoreStats)
+	s.admin.HandleFunc(web.DebugReportURLPath+"/", s.serveDebugLookup)
 	if cfg.Admin == "" {
 		// no admin listener: the query log on the public one (it has its
 		// own tokens), the metrics and the store's stats only for this host

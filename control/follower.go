@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -394,4 +395,30 @@ func (c *Client) Activate(ctx context.Context, version int) (*PublishResult, err
 // ReportLoad posts a PoP's load.
 func (c *Client) ReportLoad(ctx context.Context, pop string, load, capacity float64) error {
 	return c.call(ctx, http.MethodPost, "/v1/load", map[string]any{"pop": pop, "load": load, "capacity": capacity}, nil)
+}
+
+// State returns the fleet's agreed state (GET /v1/state).
+func (c *Client) State(ctx context.Context) (*State, error) {
+	var st State
+	return &st, c.call(ctx, http.MethodGet, "/v1/state", nil, &st)
+}
+
+// ActiveMap downloads the active map version, checked against the state's
+// SHA-256, and returns it with the state it is active in.
+func (c *Client) ActiveMap(ctx context.Context) ([]byte, *State, error) {
+	st, err := c.State(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if st.Map == nil {
+		return nil, st, errors.New("the control server has no active map yet (steer publish --control URL MAP.json)")
+	}
+	var data []byte
+	if err := send(ctx, c.client(), c.Token, http.MethodGet, strings.TrimRight(c.URL, "/")+"/v1/maps/"+strconv.Itoa(st.Map.Version), nil, "", &data); err != nil {
+		return nil, st, fmt.Errorf("map version %d: %w", st.Map.Version, err)
+	}
+	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != st.Map.SHA256 {
+		return nil, st, fmt.Errorf("map version %d: sha256 does not match the control server's state", st.Map.Version)
+	}
+	return data, st, nil
 }

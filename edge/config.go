@@ -105,6 +105,10 @@ type Config struct {
 	// LoadReport, when set, reports the edge's request rate to the control
 	// server as its PoP's load (POST /v1/load, package edge/loadreport).
 	LoadReport *LoadReport
+	// DebugCollector, when set, is the collector origin the debug page
+	// (served at /debug, package web) reads /rum/pops.json from and posts
+	// its report to; "" = the edge serves no debug page.
+	DebugCollector string
 }
 
 // LoadReport is the load_report: block.
@@ -216,6 +220,9 @@ type rawConfig struct {
 	ForwardedFor string        `yaml:"forwarded_for"`
 	AccessLog    rawAccessLog  `yaml:"access_log"`
 	LoadReport   *rawLoad      `yaml:"load_report"`
+	Debug        *struct {
+		Collector string `yaml:"collector"`
+	} `yaml:"debug"`
 }
 
 type rawLoad struct {
@@ -456,6 +463,13 @@ func convert(raw *rawConfig, name string) (*Config, error) {
 			el.add("load_report.every", "must be ≥ 1s")
 		}
 		c.LoadReport = lr
+	}
+	if raw.Debug != nil {
+		u, err := url.Parse(raw.Debug.Collector)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			el.add("debug.collector", "%q is not an origin (http[s]://host[:port]): the collector the debug page reports to", raw.Debug.Collector)
+		}
+		c.DebugCollector = strings.TrimSuffix(raw.Debug.Collector, "/")
 	}
 	if len(el.errs) > 0 {
 		return nil, errors.Join(el.errs...)

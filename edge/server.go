@@ -30,6 +30,7 @@ import (
 	"github.com/steer-gslb/steer/edge/loadreport"
 	"github.com/steer-gslb/steer/probe"
 	"github.com/steer-gslb/steer/steertoken"
+	"github.com/steer-gslb/steer/web"
 )
 
 // Header names the edge sets.
@@ -108,6 +109,7 @@ type Server struct {
 	routes    []*route
 	keys      *steertoken.KeySet
 	probe     http.Handler
+	debug     http.Handler // the debug page; nil without debug.collector
 	popHdr    []string
 	onRequest func(*RequestInfo)
 	infoPool  sync.Pool
@@ -160,6 +162,9 @@ func New(cfg *Config, opts Options) (*Server, error) {
 		drainCh:   make(chan struct{}),
 	}
 	s.infoPool.New = func() any { return new(RequestInfo) }
+	if cfg.DebugCollector != "" {
+		s.debug = web.DebugHandler(cfg.DebugCollector, cfg.PoP)
+	}
 	var err error
 	if s.certs, err = newCertStore(cfg.Certificates, logger, s.m); err != nil {
 		return nil, fmt.Errorf("edge: %w", err)
@@ -600,6 +605,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	if r.URL.Path == probe.Path {
 		s.probe.ServeHTTP(rw, r)
+		return
+	}
+	if s.debug != nil && (r.URL.Path == web.DebugPath || r.URL.Path == web.DebugScriptPath) {
+		routeLabel = "debug"
+		s.debug.ServeHTTP(rw, r)
 		return
 	}
 	rt := s.route(r.URL.Path)

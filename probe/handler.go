@@ -12,13 +12,17 @@ const Path = "/rum/probe"
 // the anycast target's response into the sample's served_by.
 const HeaderEdgePoP = "X-Edge-PoP"
 
+// HeaderRequestID is the request ID an edge sets on every response; the
+// probe exposes it to pages (the debug page shows it) but does not set it.
+const HeaderRequestID = "X-Request-ID"
+
 // Header values, shared by every response. Each slice has capacity 1, so a
 // later Header().Add by a wrapping handler reallocates instead of writing
 // into the shared array.
 var (
 	hdrNoStore  = []string{"no-store"}
 	hdrStar     = []string{"*"}
-	hdrExpose   = []string{HeaderEdgePoP}
+	hdrExpose   = []string{HeaderEdgePoP + ", " + HeaderRequestID}
 	hdrMethods  = []string{"GET, HEAD, OPTIONS"}
 	hdrMaxAge   = []string{"86400"}
 	hdrNoSniff  = []string{"nosniff"}
@@ -48,7 +52,7 @@ type handler struct {
 // Handler returns the probe endpoint of the PoP labelled pop, to be served
 // at [Path]. It answers GET and HEAD with 204 No Content, Cache-Control:
 // no-store, Timing-Allow-Origin: *, Access-Control-Allow-Origin: *,
-// Access-Control-Expose-Headers: X-Edge-PoP and X-Edge-PoP: pop; OPTIONS (a
+// Access-Control-Expose-Headers: X-Edge-PoP, X-Request-ID and X-Edge-PoP: pop; OPTIONS (a
 // CORS preflight) with 204 and the allowed methods; anything else with 405.
 // The path is not checked: the caller mounts it. It writes no log.
 //

@@ -18,7 +18,7 @@ func TestHandler(t *testing.T) {
 		"Cache-Control":                 "no-store",
 		"Timing-Allow-Origin":           "*",
 		"Access-Control-Allow-Origin":   "*",
-		"Access-Control-Expose-Headers": "X-Edge-PoP",
+		"Access-Control-Expose-Headers": "X-Edge-PoP, X-Request-ID",
 		"X-Edge-PoP":                    "fra",
 	}
 	preflight := map[string]string{

@@ -171,7 +171,7 @@ func TestScreenshots(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Click(`button[data-tab="hilbert"]`)); err != nil {
 		t.Fatal(err)
 	}
-	evalJS[any](ctx, t, `steerUI.hilbert.locate("84.0.0.1", 1)`, chromedp.EvalAwaitPromise)
+	evalJS[any](ctx, t, `steerUI.hilbert.view(1)`)
 	waitJS(ctx, t, `steerUI.hilbert.tilesLoaded()`)
 	save(ctx, t, filepath.Join(out, "ui-hilbert.png"))
 	if err := chromedp.Do(ctx, chromedp.Click(`button[data-tab="eval"]`)); err != nil {

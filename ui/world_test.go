@@ -50,20 +50,24 @@ var (
 
 func getWorld(t testing.TB) *testWorld {
 	t.Helper()
-	worldOnce.Do(func() { world, worldErr = makeWorld() })
+	worldOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "steer-ui-test-")
+		if err != nil {
+			worldErr = err
+			return
+		}
+		world, worldErr = makeWorld(dir, 3000)
+	})
 	if worldErr != nil {
 		t.Fatal(worldErr)
 	}
 	return world
 }
 
-func makeWorld() (*testWorld, error) {
-	dir, err := os.MkdirTemp("", "steer-ui-test-")
-	if err != nil {
-		return nil, err
-	}
+// makeWorld writes a world of n networks and its maps into dir.
+func makeWorld(dir string, n int) (*testWorld, error) {
 	o := sim.DefaultOptions()
-	o.Networks, o.Seed, o.Measured = 3000, 7, 0.3
+	o.Networks, o.Seed, o.Measured = n, 7, 0.3
 	w, err := sim.Plan(o)
 	if err != nil {
 		return nil, err

@@ -126,7 +126,7 @@
 //
 //	Access-Control-Allow-Origin: *                (the fetch is CORS, without credentials)
 //	Timing-Allow-Origin: *                        (else Resource Timing zeroes requestStart and responseStart)
-//	Access-Control-Expose-Headers: X-Edge-PoP     (else the script cannot read it: no served_by)
+//	Access-Control-Expose-Headers: X-Edge-PoP, X-Request-ID  (else the script cannot read them: no served_by)
 //	X-Edge-PoP: <label>
 //	Cache-Control: no-store
 //
@@ -144,6 +144,26 @@
 // always sends credentials; the collector should ignore them and set none).
 // Its /rum/pops.json is read by a CORS fetch and needs
 // Access-Control-Allow-Origin (* is enough).
+//
+// # The debug page
+//
+// DebugHandler serves the debug page, /debug and its script
+// /debug/page.js, which the collector and (with debug.collector in their
+// config) the edges mount. The script is rum.js's shared measurement code
+// (the lines between its "debug page shared" markers: fetch timing, time
+// limits, cache busting), followed by debug.js and wrapped in one function.
+// It reads the collector's /rum/pops.json. It times each PoP and the
+// anycast address with a warm-up and then 3 requests, and shows the
+// median, the X-Edge-PoP and the X-Request-ID of each. It resolves one
+// random name under rum_zone, and posts a DebugReport to the collector's
+// /debug/report as text/plain, so there is no preflight. The collector
+// answers with the stored report and its ID (NewDebugReportID: 8 Crockford
+// base32 characters), which the page shows. ParseDebugReport is the
+// report's strict parser. The collector stores the report with the
+// client's /24 or /56 only, and steer debug show prints it (Text).
+// Package web/debugmap adds the map's answer for the network and the
+// resolver. It is apart so that the edge does not link the DNS decision
+// code.
 //
 // # Size
 //

@@ -11,6 +11,9 @@
 // a syntax error to the page.
 (function () {
 "use strict";
+// From here to the end marker is also the debug page's measurement code:
+// web.DebugHandler serves it inside debug.js.
+// debug page shared: begin
 var w = window, d = document, nav = navigator, perf = w.performance;
 var script = d.currentScript;
 // A PoP label as the collector accepts it (rum.validLabel).
@@ -84,20 +87,21 @@ function limit(ms, f) {
 // else no-cors, for the DNS test), reads the body, and resolves to {ts,
 // rtt, pop}: the start time, the request's time to first byte (Resource
 // Timing, or performance.now() around fetch when its details are zeroed)
-// and the X-Edge-PoP header.
+// and the X-Edge-PoP and X-Request-ID headers.
 function get(u, ms, cors) {
 	return limit(ms, function (signal) {
-		var ts = new Date().toISOString(), t0 = perf.now(), t1, pop;
+		var ts = new Date().toISOString(), t0 = perf.now(), t1, pop, id;
 		return fetch(u, {mode: cors ? "cors" : "no-cors", cache: "no-store", credentials: "omit", signal: signal}).then(function (r) {
 			t1 = perf.now();
 			if (cors && !r.ok) throw 0;
 			pop = r.headers.get("X-Edge-PoP");
+			id = r.headers.get("X-Request-ID");
 			return r.arrayBuffer();
 		}).then(function () {
 			var e = perf.getEntriesByName(u, "resource"), rtt = t1 - t0;
 			e = e[e.length - 1];
 			if (e && e.requestStart > 0 && e.responseStart >= e.requestStart) rtt = e.responseStart - e.requestStart;
-			return {ts: ts, rtt: rtt, pop: pop};
+			return {ts: ts, rtt: rtt, pop: pop, id: id};
 		});
 	});
 }
@@ -105,6 +109,7 @@ function get(u, ms, cors) {
 function bust(u) {
 	return abs(u + (u.indexOf("?") < 0 ? "?" : "&") + "r=" + rnd(10));
 }
+// debug page shared: end
 
 function run(c) {
 	var samples = [], dnsName = "", sent = false;

@@ -19,7 +19,7 @@ const header = "// steer rum.js: github.com/steer-gslb/steer, web/rum.js\n"
 
 // script is what Handler serves, built once at init: the stripped source,
 // its gzip encoding and the ETag of each.
-var script = newScript(strip(rumSource))
+var script = newScript(strip(header, rumSource))
 
 type encoded struct {
 	plain, gzip         []byte
@@ -41,12 +41,13 @@ func newScript(js []byte) encoded {
 	}
 }
 
-// strip removes what a browser does not need from rum.js: comment lines,
+// strip removes what a browser does not need from rum.js (or debug.js),
+// after a header comment line: comment lines,
 // indentation and blank lines. It is not a minifier, and it is safe only
 // because rum.js keeps to the rules its header states: comments on lines of
 // their own, no block comments, no string spanning lines. Line breaks stay,
 // so automatic semicolon insertion sees the same program.
-func strip(src []byte) []byte {
+func strip(header string, src []byte) []byte {
 	out := []byte(header)
 	for line := range strings.Lines(string(src)) {
 		line = strings.TrimSpace(line)
@@ -88,10 +89,15 @@ func serveRUMJS(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	body, etag := script.plain, script.plainETag
+	script.serve(w, r)
+}
+
+// serve answers a GET or HEAD for the script, as Handler describes.
+func (e *encoded) serve(w http.ResponseWriter, r *http.Request) {
+	body, etag := e.plain, e.plainETag
 	gz := acceptsGzip(r.Header.Values("Accept-Encoding"))
 	if gz {
-		body, etag = script.gzip, script.gzipETag
+		body, etag = e.gzip, e.gzipETag
 	}
 	h := w.Header()
 	h.Set("ETag", etag)

@@ -136,7 +136,8 @@ func collect(ctx context.Context, dir string, cfg *collector.Config, lv slog.Lev
 			logger.Error("closing the store", "error", err)
 		}
 	}()
-	srv, err := collector.New(cfg, st, collector.Options{Logger: logger, SpoolDir: filepath.Join(dir, "spool"), StoreDir: dir})
+	srv, err := collector.New(cfg, st, collector.Options{Logger: logger, SpoolDir: filepath.Join(dir, "spool"), StoreDir: dir,
+		DebugDir: filepath.Join(dir, "debug")})
 	if err != nil {
 		fmt.Fprintf(stderr, "steer collect: %v\n", err)
 		return 1

@@ -39,8 +39,8 @@ var demoCases = []demoCase{
 	{"no ECS: the resolver's own address decides (127.0.0.1: default)", dns.TypeA, ""},
 }
 
-const demoUsage = `usage: steer demo [--networks N] [--seed S] [--keep DIR]
-       steer demo serve DIR [--listen ADDR]
+const demoUsage = `usage: steer demo [--networks N] [--seed S] [--keep DIR] [--ui ADDR]
+       steer demo serve DIR [--listen ADDR] [--ui ADDR]
        steer demo dns [--listen ADDR] [--serve]
 
 Runs the whole loop on a simulated world built from real data: the world's
@@ -51,7 +51,9 @@ server, which then answers a few clients. Needs a C compiler (DuckDB).
 
 With --keep DIR, everything stays in DIR (a previous demo's DIR is
 replaced; any other non-empty directory is refused, untouched), and
-steer demo serve DIR serves its map again on 127.0.0.1:5353.
+steer demo serve DIR serves its map again on 127.0.0.1:5353 and the map
+explorer (steer ui) on http://127.0.0.1:8090/. With --ui ADDR the demo
+itself ends by serving the map explorer on ADDR until interrupted.
 
 steer demo dns runs the DNS server alone on the embedded example config and
 map (no C compiler needed).
@@ -71,6 +73,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	fs.Uint64Var(&o.seed, "seed", 1, "the world's random seed")
 	fs.StringVar(&o.keep, "keep", "", "keep the world, store and maps in this directory (replaces a previous demo's; steer demo serve DIR serves it)")
 	fs.IntVar(&o.workers, "workers", 8, "concurrent HTTP posts and DNS queries")
+	fs.StringVar(&o.ui, "ui", "", "after the demo, serve the map explorer (steer ui) on this address until interrupted, e.g. "+demoServeUI)
 	if code, ok := fs.Parse(args); !ok {
 		return code
 	}

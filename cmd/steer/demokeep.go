@@ -24,6 +24,9 @@ const (
 	demoServeAdmin = "127.0.0.1:9153"
 )
 
+// demoServeUI is where steer demo serve puts the map explorer.
+const demoServeUI = "127.0.0.1:8090"
+
 // demoNote marks a directory written by steer demo --keep, and says what is
 // in it and how to serve it.
 const demoNote = "DEMO.txt"
@@ -92,11 +95,13 @@ then ask it, e.g.:
 	return writeNote(dir, b.String())
 }
 
-const demoServeUsage = `usage: steer demo serve DIR [--listen ADDR]
+const demoServeUsage = `usage: steer demo serve DIR [--listen ADDR] [--ui ADDR]
 
 Serves the map of a world kept by steer demo --keep DIR: the DNS server on
 DIR/world/steer.yaml (the same as steer dns --config DIR/world/steer.yaml),
-on 127.0.0.1:5353 unless --listen says otherwise, until interrupted. It
+on 127.0.0.1:5353 unless --listen says otherwise, and the map explorer
+(steer ui on DIR's latency map and world) on http://127.0.0.1:8090/ unless
+--ui says otherwise ("" = none), until interrupted. It
 follows DIR/maps: steer publish --dir DIR/maps or steer rollback --dir
 DIR/maps change what it answers within a second.
 `
@@ -104,6 +109,7 @@ DIR/maps change what it answers within a second.
 func runDemoServe(args []string, stdout, stderr io.Writer) int {
 	f := cli.New("steer demo serve", demoServeUsage, "steer demo --keep demo && steer demo serve demo\ndig @127.0.0.1 -p 5353 www.example.net A +subnet=198.51.100.0/24", stdout, stderr)
 	listen := f.String("listen", "", "DNS listen address instead of the config's "+demoServeDNS+" (e.g. 127.0.0.1:0 for any free port)")
+	uiAddr := f.String("ui", demoServeUI, `the map explorer's address ("" = none)`)
 	if code, ok := f.Parse(args); !ok {
 		return code
 	}
@@ -112,7 +118,7 @@ func runDemoServe(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := demoServe(ctx, stdout, f.Arg(0), *listen); err != nil {
+	if err := demoServe(ctx, stdout, f.Arg(0), *listen, *uiAddr); err != nil {
 		fmt.Fprintln(stderr, "steer demo serve:", err)
 		return 1
 	}
@@ -120,7 +126,7 @@ func runDemoServe(args []string, stdout, stderr io.Writer) int {
 }
 
 // demoServe runs the DNS server of the kept world in dir until ctx is done.
-func demoServe(ctx context.Context, w io.Writer, dir, listen string) error {
+func demoServe(ctx context.Context, w io.Writer, dir, listen, uiAddr string) error {
 	note, err := os.ReadFile(filepath.Join(dir, demoNote))
 	if err != nil {
 		return fmt.Errorf("%s is not a world kept by steer demo --keep: %w", dir, err)
@@ -149,6 +155,9 @@ func demoServe(ctx context.Context, w io.Writer, dir, listen string) error {
 	if _, digs, ok := strings.Cut(string(note), "then ask it, e.g.:\n"); ok {
 		digs = strings.ReplaceAll(digs, "@127.0.0.1 -p 5353", fmt.Sprintf("@%s -p %d", addr.Addr(), addr.Port()))
 		fmt.Fprint(w, "ask it, e.g.:\n"+digs)
+	}
+	if uiAddr != "" {
+		return serveDemoUI(ctx, w, dir, uiAddr)
 	}
 	<-ctx.Done()
 	return nil

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -534,7 +535,7 @@ func TestLoopDemoKeep(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &probeSyncBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- demoServe(ctx, out, dir, "127.0.0.1:0") }()
+	go func() { done <- demoServe(ctx, out, dir, "127.0.0.1:0", "127.0.0.1:0") }()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -561,5 +562,28 @@ func TestLoopDemoKeep(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "+subnet="+subnet[1]) {
 		t.Errorf("demo serve does not print the dig commands:\n%s", out.String())
+	}
+
+	// ... and serves the map explorer on the address it prints.
+	uiRe := regexp.MustCompile(`steer ui: (http://\S+/) \((\d+) networks placed by truth`)
+	var uiURL string
+	for deadline := time.Now().Add(20 * time.Second); uiURL == ""; {
+		if m := uiRe.FindStringSubmatch(out.String()); m != nil {
+			uiURL = m[1]
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("demo serve printed no map explorer address:\n%s", out.String())
+		}
+		<-tick.C
+	}
+	resp, err := http.Get(uiURL + "api/summary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"placement":"truth"`) {
+		t.Errorf("map explorer summary: %s %s", resp.Status, b)
 	}
 }

@@ -14,11 +14,13 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
@@ -40,6 +42,7 @@ type loopOptions struct {
 	seed     uint64
 	keep     string // keep the files here ("" = a temporary directory, removed)
 	workers  int
+	ui       string // serve the map explorer here after the demo, until interrupted ("" = don't)
 }
 
 // demoCities are the places whose answers the demo shows before and after
@@ -308,10 +311,16 @@ func runLoopDemo(w io.Writer, o loopOptions) (err error) {
 		if err := writeKeepNote(dir, digs); err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "\nkept in %s; serve its map again with:\n  steer demo serve %s\n", dir, dir)
+		fmt.Fprintf(w, "\nkept in %s; serve its map again, and the map explorer on %s, with:\n  steer demo serve %s\n", dir, demoServeUI, dir)
 	}
 	step("done")
-	return nil
+	if o.ui == "" {
+		fmt.Fprintf(w, "\nlook at the map in a browser: steer demo --ui %s (or --keep DIR, then steer demo serve DIR)\n", demoServeUI)
+		return nil
+	}
+	sctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serveDemoUI(sctx, w, dir, o.ui)
 }
 
 // demoToken is the agent token the demo's collector accepts.

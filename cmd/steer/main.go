@@ -42,6 +42,7 @@ func commands() []command {
 		{"build", "build a latency map from the RUM store: --store DIR --out MAP.json [--bgp FILE]... [--geoip FILE]", runBuild},
 		{"eval", "score a map on held-out samples and/or a simulated world's truth, against geo and anycast", runEval},
 		{"map", "route maps: validate MAP | lookup [--json] MAP ADDR|PREFIX | diff A B | stats MAP", runMap},
+		{"debug", "the debug page's reports: show ID --dir DIR | --collector URL [--config FILE --map MAP]", runDebug},
 		{"explain", "why an address gets its PoP: the decision, the map entries and their origin, GeoIP, skipped PoPs: --config FILE [--map MAP] [--store DIR] ADDR | --server URL ADDR", runExplain},
 		{"publish", "publish a map as the next version of a map directory: --dir DIR [--store STORE] [--force] MAP.json", runPublish},
 		{"rollback", "switch a map directory back to the version the current one replaced: --dir DIR", runRollback},
@@ -52,6 +53,7 @@ func commands() []command {
 		{"version", "print steer's version, commit, Go version and platform", runVersion},
 		{"completion", "print a bash or zsh completion script: bash | zsh", runCompletion},
 		{"token", "signed steering tokens: sign | verify TOKEN | keygen | public (the PoPs' key set)", runToken},
+		{"ui", "the map explorer in a browser: hexagons, the IPv4 Hilbert view, the evaluation: --map MAP [--world DIR] [--against MAP]", runUI},
 		{"plan", "where the next PoPs should go: greedy exhaustive placement on s2 cells: [--add K] [--loss tcp|l1|l2] [--out DIR]", runPlan},
 	}
 }

@@ -3,6 +3,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -53,6 +55,7 @@ type loopOptions struct {
 	seed     uint64
 	keep     string
 	workers  int
+	ui       string
 }
 
 func runLoopDemo(_ io.Writer, _ loopOptions) error {
@@ -61,4 +64,13 @@ func runLoopDemo(_ io.Writer, _ loopOptions) error {
 
 func rumPoints(string, string, []planner.Site) ([]planner.Point, string, error) {
 	return nil, "", fmt.Errorf("--store: %s", noCgo)
+}
+
+func runUI(_ []string, _, stderr io.Writer) int {
+	fmt.Fprintln(stderr, "steer ui: this steer was built without cgo, and the map explorer's h3 library needs it: install a C compiler (apt-get install gcc) and build with CGO_ENABLED=1")
+	return 1
+}
+
+func serveDemoUI(_ context.Context, _ io.Writer, _, _ string) error {
+	return errors.New("the map explorer needs cgo (h3): build steer with CGO_ENABLED=1, or pass --ui \"\"")
 }

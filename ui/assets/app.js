@@ -148,6 +148,7 @@
           </tbody></table>${c.more ? `<p class="muted">… and ${c.more} more</p>` : ""}<div id="netdetail"></div>`;
         det.querySelectorAll("tr.click").forEach((tr) => tr.addEventListener("click", () => explainNet(tr.dataset.net)));
         ui.cell = c;
+        ui.clicks = (ui.clicks || 0) + 1;
       } catch (err) {
         ui.selected = null; draw();
         det.innerHTML = `<p class="muted">${esc(err.message)}</p>`;
@@ -166,6 +167,9 @@
         html += `<p>answer: ${x.pops.length ? popBadge(x.pops[0]) : "default (anycast)"} by <b id="rule">${esc(x.source)}</b>` +
           (entry ? ` · entry <code>${esc(entry.prefix || "")}</code> (${esc(entry.origin || "map")})` : "") + ` · scope /${x.scope}</p>`;
         if (x.geo) html += `<p>GeoIP: ${esc(x.geo.country || "")} ${fmt(x.geo.lat, 2)}, ${fmt(x.geo.lon, 2)}, nearest ${popBadge(x.geo.nearest)}</p>`;
+        if (x.estimates && x.estimates.length) html += `<table><thead><tr><th>PoP</th><th class="num">samples</th><th class="num">p75 ms</th></tr></thead><tbody>` +
+          x.estimates.map((e) => `<tr><td>${popBadge(e.pop)}</td><td class="num">${e.samples}</td><td class="num">${fmt(e.p75Ms)}</td></tr>`).join("") +
+          `</tbody></table><p class="muted">samples per PoP in the store for ${esc(x.estimateNetwork)}</p>`;
         if (x.skipped && x.skipped.length) html += `<p>skipped: ${x.skipped.map((s) => `${esc(s.pop)} (${esc(s.reason)})`).join(", ")}</p>`;
       } else if (n.explainError) html += `<p class="muted">${esc(n.explainError)}</p>`;
       box.innerHTML = html + "</div>";
@@ -209,7 +213,7 @@
     const T = 256, MAXZ = 6;
     let W = 0, H = 0, dpr = 1, z = 0, ox = 0, oy = 0; // ox, oy: the map pixel at the canvas's top left
     const cache = new Map();
-    if (!summary.hasChange) $('#hmode option[value="change"]').textContent = "change between maps (needs --against)";
+    if (!summary.hasChange) $('#hmode option[value="change"]').textContent = "change (needs --against)";
     function tile(mode, tz, tx, ty) {
       const k = `${mode}/${tz}/${tx}/${ty}`;
       let img = cache.get(k);
@@ -280,6 +284,8 @@
         const cell = Math.max(1, 1 << (nz - 4));
         return [r.left + (w.x - ox) + cell / 2, r.top + (w.y - oy) + cell / 2];
       },
+      // view shows the whole square at zoom nz, centred.
+      view(nz) { z = nz; const n = T << z; ox = (n - W) / 2; oy = (n - H) / 2; draw(); },
       tilesLoaded() { for (const img of cache.values()) if (!img.complete) return false; return true; },
       setMode(m) { $("#hmode").value = m; draw(); },
     };
@@ -307,12 +313,13 @@
       const g = ev.gains[+$("#gainover").value];
       const [lo, hi] = $("#gainzoom").value.split(",").map(Number);
       const pts = g.x.map((x, i) => ({ x: x + 0.25, y: g.share[i] / 0.5 })).filter((d) => d.x >= lo && d.x <= hi);
-      $("#readings").innerHTML = `Mean gain <b>${fmt(g.mean)} ms</b>. Share of traffic the map makes at least <b>2 ms</b> faster: <b>${pct(g.over2)}</b>, ` +
+      const same = g.share[Math.round((0 - g.x[0]) / 0.5)] + (g.share[Math.round((-0.5 - g.x[0]) / 0.5)] || 0);
+      $("#readings").innerHTML = `${pct(same)} of traffic within 0.5 ms of ${esc(g.over)} (mostly the same PoP). Mean gain <b>${fmt(g.mean)} ms</b>. Share of traffic the map makes at least <b>2 ms</b> faster: <b>${pct(g.over2)}</b>, ` +
         `<b>20 ms</b>: <b>${pct(g.over20)}</b>, <b>200 ms</b>: <b>${pct(g.over200)}</b>; at least 2 ms slower: <b>${pct(g.worse2)}</b>.`;
       const el = Plot.plot({
         width: Math.min(1100, $(".evalwrap").clientWidth - 20), height: 320, marginLeft: 60,
         x: { label: `gain over ${g.over} (ms; latency under ${g.over} − under the map)`, domain: [lo, hi] },
-        y: { label: "share of traffic per ms", grid: true },
+        y: { label: "share of traffic per ms (square-root scale)", grid: true, type: "sqrt" },
         marks: [
           Plot.areaY(pts, { x: "x", y: "y", fill: "#4e79a7", fillOpacity: 0.35, curve: "step" }),
           Plot.lineY(pts, { x: "x", y: "y", stroke: "#4e79a7", curve: "step" }),

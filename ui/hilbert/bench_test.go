@@ -5,6 +5,8 @@ import (
 	"image"
 	"image/color"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"testing"
 )
@@ -118,4 +120,38 @@ func BenchmarkTilePNG(b *testing.B) {
 			b.ReportMetric(float64(buf.Len()), "bytes/tile")
 		})
 	}
+}
+
+// BenchmarkHandlerTile: a tile request answered from the cache, and one
+// answered 304 from its ETag.
+func BenchmarkHandlerTile(b *testing.B) {
+	l := &layers{}
+	l.pop.Store(Build(benchEntries(1 << 16)))
+	h := NewHandler(l.get, Options{})
+	req := httptest.NewRequest(http.MethodGet, "/tiles/pop/3/2/5.png", nil)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != http.StatusOK {
+		b.Fatalf("status %d", w.Code)
+	}
+	etag := w.Header().Get("ETag")
+	b.Run("cached", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+		}
+	})
+	b.Run("not-modified", func(b *testing.B) {
+		req := req.Clone(req.Context())
+		req.Header.Set("If-None-Match", etag)
+		b.ReportAllocs()
+		for b.Loop() {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != http.StatusNotModified {
+				b.Fatalf("status %d", w.Code)
+			}
+		}
+	})
 }

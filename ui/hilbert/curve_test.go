@@ -147,10 +147,10 @@ func xyRef(d uint32) (x, y uint32) {
 }
 
 // TestXYMatchesReference checks XY against the reference algorithm at every
-// distance (all 2^24 in a long run, a stride of them with -short).
+// distance (all 2^24; a stride of them with -short or -race).
 func TestXYMatchesReference(t *testing.T) {
 	step := uint32(1)
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		step = 257
 	}
 	for d := uint32(0); d < Cells; d += step {

@@ -170,7 +170,12 @@ func TestTileCoarseMatchesNaive(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Every pixel of a stride of rows (a fifth of the tile: the naive
+		// count is slow under -race), all of them near the top left.
 		for py := range TileSize {
+			if py%5 != 0 && py > 8 {
+				continue
+			}
 			for px := range TileSize {
 				var counts [256]int
 				filled := 0

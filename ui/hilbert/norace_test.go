@@ -1,0 +1,5 @@
+//go:build !race
+
+package hilbert
+
+const raceEnabled = false
