@@ -585,7 +585,11 @@ func TestFaultDrainUnderLoad(t *testing.T) {
 				resp, err := c.Do(req)
 				if err != nil {
 					err = fmt.Errorf("h2=%v conn=%v reused=%v: %w", h2, got, reused, err)
-					if errors.Is(err, syscall.ECONNREFUSED) {
+					// Refused, or reset inside connect(2) (the listener
+					// closed with the connection still in its accept
+					// queue): never accepted, safe to retry elsewhere.
+					var op *net.OpError
+					if errors.Is(err, syscall.ECONNREFUSED) || (errors.As(err, &op) && op.Op == "dial" && errors.Is(err, syscall.ECONNRESET)) {
 						refused.Add(1)
 						return
 					}

@@ -24,17 +24,20 @@ var dataPlanes = []string{dataPlane, "./cmd/steer-edge"}
 const dataPlane = "./cmd/steer-dns"
 
 // forbiddenExternal are import path prefixes that must not reach the data plane:
-// the analytics store (DuckDB, cgo), H3 (cgo) and the pprof HTTP handlers.
+// the analytics store (DuckDB, cgo), H3 (cgo), the pprof HTTP handlers and
+// the PNG charts of the analytics commands (gonum plot).
 var forbiddenExternal = []string{
 	"github.com/duckdb/",
 	"github.com/marcboeuf/duckdb",
 	"github.com/uber/h3-go",
+	"github.com/chromedp/", // browser tests only
 	"net/http/pprof",
+	"gonum.org/v1/plot",
 }
 
 // forbiddenOwn are path elements of our own packages that belong to the
 // control plane.
-var forbiddenOwn = []string{"ui", "store", "sim", "mapbuild"}
+var forbiddenOwn = []string{"ui", "store", "sim", "mapbuild", "chart", "browser"}
 
 // TestDataPlaneImportGraph guards what steer-dns and steer-edge link: no
 // cgo, no store, UI, simulator or map builder, no pprof.
@@ -106,6 +109,7 @@ func TestForbidden(t *testing.T) {
 		{"github.com/marcboeuf/duckdb-go", true},
 		{"github.com/uber/h3-go/v4", true},
 		{"net/http/pprof", true},
+		{"gonum.org/v1/plot/vg/vgimg", true},
 		{module + "/store", true},
 		{module + "/ui", true},
 		{module + "/sim", true},
