@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	h3 "github.com/uber/h3-go/v4"
 
 	"github.com/steer-gslb/steer/geoip"
 	"github.com/steer-gslb/steer/internal/browser"
@@ -71,6 +72,9 @@ func TestBrowser(t *testing.T) {
 	evalJS[any](ctx, t, `steerUI.world.setColour("pop")`)
 
 	// Click the network's hexagon, then the network: its PoP and rule.
+	if el := evalJS[string](ctx, t, fmt.Sprintf(`document.elementFromPoint(%v, %v).id`, pos[0], pos[1])); el != "map" {
+		t.Fatalf("the network's position %v is covered by #%s", pos, el)
+	}
 	if err := chromedp.Do(ctx, chromedp.MouseClickXY(pos[0], pos[1])); err != nil {
 		t.Fatal(err)
 	}
@@ -107,10 +111,20 @@ func TestBrowser(t *testing.T) {
 }
 
 // farNetwork is the heaviest IPv4 test network at least 400 km from every
-// PoP.
+// PoP and well inside its resolution-2 hexagon (so that a click at its
+// pixel lands in its hexagon).
 func farNetwork(t *testing.T, tw *testWorld, m *Model) testNet {
+	inside := func(n testNet) bool {
+		c := h3.LatLngToCell(h3.LatLng{Lat: n.lat, Lng: n.lon}, 2)
+		for _, d := range [][2]float64{{0.6, 0}, {-0.6, 0}, {0, 0.6}, {0, -0.6}, {0.6, 0.6}, {-0.6, -0.6}, {0.6, -0.6}, {-0.6, 0.6}} {
+			if h3.LatLngToCell(h3.LatLng{Lat: n.lat + d[0], Lng: n.lon + d[1]}, 2) != c {
+				return false
+			}
+		}
+		return true
+	}
 	for _, n := range tw.nets {
-		if !n.net.Addr().Is4() {
+		if !n.net.Addr().Is4() || !inside(n) {
 			continue
 		}
 		far := true
@@ -198,7 +212,8 @@ func waitJS(ctx context.Context, t *testing.T, expr string) {
 	defer cancel()
 	if err := browser.WaitJS(wctx, expr); err != nil {
 		e, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.dataset.error || ""`))
-		t.Fatalf("waiting for %s: %v (page error: %q)", expr, err, e)
+		d, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#detail").innerText.slice(0, 400)`))
+		t.Fatalf("waiting for %s: %v (page error: %q; side panel: %q)", expr, err, e, d)
 	}
 }
 

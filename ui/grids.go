@@ -1,12 +1,8 @@
 package ui
 
 import (
-	"cmp"
-	"encoding/json"
-	"fmt"
 	"image/color"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
 
@@ -108,90 +104,14 @@ func rgb(s string) color.RGBA {
 	return color.RGBA{uint8(v >> 16), uint8(v >> 8), uint8(v), 0xff}
 }
 
-func (g *grids) mode(name string) (*gridMode, error) {
-	m, ok := g.modes[name]
-	if !ok {
-		return nil, fmt.Errorf("no %q view (have pop, source%s)", name, cmp.Or(map[bool]string{true: ", change"}[g.modes["change"] != nil], ""))
-	}
-	return m, nil
-}
-
-// handler serves /tiles/MODE/Z/X/Y.png, /hilbert/at and /hilbert/where.
+// handler serves /tiles/MODE/Z/X/Y.png, /hilbert/at and /hilbert/where
+// (package hilbert's handler: cached tiles, ETags).
 func (g *grids) handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /tiles/{mode}/{z}/{x}/{y}", func(w http.ResponseWriter, r *http.Request) {
-		m, err := g.mode(r.PathValue("mode"))
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusNotFound)
-			return
+	return hilbert.NewHandler(func(mode string) (hilbert.Layer, bool) {
+		m, ok := g.modes[mode]
+		if !ok {
+			return hilbert.Layer{}, false
 		}
-		z, x, y, err := parseTile(r.PathValue("z"), r.PathValue("x"), r.PathValue("y"))
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		img, err := m.grid.Tile(z, x, y, m.palette)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		w.Header().Set("Content-Type", "image/png")
-		w.Header().Set("Cache-Control", "max-age=300")
-		_ = hilbert.EncodePNG(w, img)
-	})
-	mux.HandleFunc("GET /hilbert/at", func(w http.ResponseWriter, r *http.Request) {
-		m, err := g.mode(cmp.Or(r.FormValue("mode"), "pop"))
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusNotFound)
-			return
-		}
-		z, err1 := strconv.Atoi(r.FormValue("z"))
-		x, err2 := strconv.Atoi(r.FormValue("x"))
-		y, err3 := strconv.Atoi(r.FormValue("y"))
-		if err1 != nil || err2 != nil || err3 != nil {
-			http.Error(w, "give z, x and y as integers", http.StatusBadRequest)
-			return
-		}
-		p, err := m.grid.Pixel(z, x, y)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		writeJSON(w, map[string]any{"network": p.Network.String(), "class": p.Class, "label": m.names[p.Class], "filled": p.Filled, "cells": p.Cells})
-	})
-	mux.HandleFunc("GET /hilbert/where", func(w http.ResponseWriter, r *http.Request) {
-		a, err := netip.ParseAddr(r.FormValue("ip"))
-		if err != nil {
-			http.Error(w, fmt.Sprintf("ip: %v", err), http.StatusBadRequest)
-			return
-		}
-		z, err := strconv.Atoi(cmp.Or(r.FormValue("z"), "4"))
-		if err != nil {
-			http.Error(w, "z: not an integer", http.StatusBadRequest)
-			return
-		}
-		x, y, err := hilbert.Locate(a, z)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]int{"x": x, "y": y, "z": z})
-	})
-	return mux
-}
-
-// parseTile reads a tile's z, x and "y.png".
-func parseTile(zs, xs, ys string) (z, x, y int, err error) {
-	ys, ok := strings.CutSuffix(ys, ".png")
-	if !ok {
-		return 0, 0, 0, fmt.Errorf("tile %s/%s/%s: want Z/X/Y.png", zs, xs, ys)
-	}
-	z, err1 := strconv.Atoi(zs)
-	x, err2 := strconv.Atoi(xs)
-	y, err3 := strconv.Atoi(ys)
-	if err1 != nil || err2 != nil || err3 != nil {
-		return 0, 0, 0, fmt.Errorf("tile %s/%s/%s.png: z, x and y must be integers", zs, xs, ys)
-	}
-	return z, x, y, hilbert.CheckTile(z, x, y)
+		return hilbert.Layer{Grid: m.grid, Palette: m.palette, Names: m.names}, true
+	}, hilbert.Options{})
 }

@@ -35,9 +35,10 @@
 // an image. Class 0 is "nothing"; the other 255 mean what the caller says.
 // Build fills one from a list of prefixes and classes, a longer prefix
 // winning over the shorter ones it is inside (IPv6 prefixes are ignored, a
-// prefix longer than /24 sets its /24); a million prefixes take about 60
-// ms. Diff(a, b) is the change between two grids, in five classes: DiffNone,
-// DiffSame, DiffChanged, DiffOnlyA, DiffOnlyB.
+// prefix longer than /24 sets its /24); a million prefixes take 60 to 130
+// ms on the project's 2-core machine (BenchmarkGridBuild). Diff(a, b) is
+// the change between two grids, in five classes: DiffNone, DiffSame,
+// DiffChanged, DiffOnlyA, DiffOnlyB.
 //
 // # Tiles
 //
@@ -57,8 +58,9 @@
 // non-zero class (a tie goes to the lowest class), faded by how much of the
 // block is filled: the full colour when every /24 has a class, a quarter of
 // it for one /24 in the block, fully transparent for none. Colours are
-// color.RGBA, alpha-premultiplied. A zoom-0 tile reads all 16M cells:
-// about 25 ms on the project's 2-core machine, the worst case.
+// color.RGBA, alpha-premultiplied. A zoom-0 tile reads all 16M cells, the
+// worst case: 25 to 45 ms on that machine (BenchmarkTile), plus a few ms to
+// encode the PNG (BenchmarkTilePNG).
 //
 // # Serving
 //

@@ -22,6 +22,17 @@ import (
 type Layer struct {
 	Grid    *Grid
 	Palette []color.RGBA
+	// Names name the classes (Names[c] for class c, "" or missing: none),
+	// for the label of /hilbert/at's and /hilbert/where's answers.
+	Names []string
+}
+
+// name is class c's name, "" when it has none.
+func (l Layer) name(c uint8) string {
+	if int(c) < len(l.Names) {
+		return l.Names[c]
+	}
+	return ""
 }
 
 // Layers returns the layer of a mode (such as "pop", "source" or
@@ -301,6 +312,7 @@ type atAnswer struct {
 	Cells   int    `json:"cells,omitempty"`
 	Mode    string `json:"mode,omitempty"`
 	Class   *uint8 `json:"class,omitempty"`
+	Label   string `json:"label,omitempty"` // the class's name (Layer.Names)
 	Filled  *int   `json:"filled,omitempty"`
 }
 
@@ -328,19 +340,19 @@ func (h *Handler) serveAt(w http.ResponseWriter, r *http.Request) {
 		}
 		zxy[i] = n
 	}
-	var g *Grid
+	var l Layer
 	mode := q.Get("mode")
 	if mode != "" {
 		if err := checkMode(mode); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		l, ok := h.layer(w, mode)
-		if !ok {
+		var ok bool
+		if l, ok = h.layer(w, mode); !ok {
 			return
 		}
-		g = l.Grid
 	}
+	g := l.Grid
 	p, err := g.Pixel(zxy[0], zxy[1], zxy[2])
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
@@ -348,7 +360,7 @@ func (h *Handler) serveAt(w http.ResponseWriter, r *http.Request) {
 	}
 	a := atAnswer{Network: p.Network.String(), Z: zxy[0], X: zxy[1], Y: zxy[2], Cells: p.Cells}
 	if mode != "" {
-		a.Mode, a.Class, a.Filled = mode, &p.Class, &p.Filled
+		a.Mode, a.Class, a.Filled, a.Label = mode, &p.Class, &p.Filled, l.name(p.Class)
 	}
 	writeJSON(w, r, a)
 }
@@ -391,7 +403,7 @@ func (h *Handler) serveWhere(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		c := l.Grid.At(addr)
-		a.Mode, a.Class = mode, &c
+		a.Mode, a.Class, a.Label = mode, &c, l.name(c)
 	}
 	writeJSON(w, r, a)
 }
