@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"image/draw"
 	"image/png"
 	"math"
 	"net/netip"
@@ -15,7 +14,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/steer-gslb/steer/internal/plot"
+	"gonum.org/v1/plot/plotter"
+
+	"github.com/steer-gslb/steer/internal/chart"
 	"github.com/steer-gslb/steer/popmap"
 	"github.com/steer-gslb/steer/sim"
 )
@@ -355,20 +356,46 @@ func share(w *rampWorld) float64 {
 	return a / b
 }
 
-// TestRampChart draws docs/img/load-ramp.png when LOADCTL_CHART names the
-// file: from the repository root,
+// TestRampChart draws the ramp chart and checks the picture; it writes
+// docs/img/load-ramp.png when LOADCTL_CHART names the file: from the
+// repository root,
 //
 //	LOADCTL_CHART=$PWD/docs/img/load-ramp.png go test ./loadctl -run TestRampChart
 func TestRampChart(t *testing.T) {
-	path := os.Getenv("LOADCTL_CHART")
-	if path == "" {
-		t.Skip("set LOADCTL_CHART=FILE.png to draw the ramp chart")
-	}
 	w := loadWorld(t)
 	r := w.run(t, 1, Options{Delay: 1})
 	img, err := rampChart(r)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if got := img.Bounds().Size(); got != image.Pt(1000, 420+260+300) {
+		t.Fatalf("size %v, want 1000x980", got)
+	}
+	// Each panel has its first series in the palette's first color (fra's
+	// load, the moved share, the penalty), a line across a good part of
+	// the width.
+	first := chart.Color(0)
+	for _, p := range []struct {
+		name   string
+		y0, y1 int
+	}{{"load", 0, 420}, {"moved", 420, 680}, {"penalty", 680, 980}} {
+		n, x0, x1 := 0, img.Bounds().Max.X, 0
+		for y := p.y0; y < p.y1; y++ {
+			for x := range img.Bounds().Dx() {
+				c := img.RGBAAt(x, y)
+				if absDiff(c.R, first.R) < 16 && absDiff(c.G, first.G) < 16 && absDiff(c.B, first.B) < 16 {
+					n++
+					x0, x1 = min(x0, x), max(x1, x)
+				}
+			}
+		}
+		if n < 300 || x1-x0 < 600 {
+			t.Errorf("%s panel: %d pixels of the first series' color across x=%d..%d, want a line across most of the width", p.name, n, x0, x1)
+		}
+	}
+	path := os.Getenv("LOADCTL_CHART")
+	if path == "" {
+		return
 	}
 	f, err := os.Create(path)
 	if err != nil {
@@ -384,10 +411,17 @@ func TestRampChart(t *testing.T) {
 	t.Logf("wrote %s", path)
 }
 
+func absDiff(a, b uint8) int {
+	if a > b {
+		return int(a - b)
+	}
+	return int(b - a)
+}
+
 // rampChart stacks three charts over the same periods: utilization of the
 // ramped PoP and its main receivers with the target, the moved share of
 // traffic, and the penalty against the optimum.
-func rampChart(r *rampRun) (image.Image, error) {
+func rampChart(r *rampRun) (*image.RGBA, error) {
 	n := len(r.movedW)
 	xs := make([]float64, n)
 	for i := range xs {
@@ -400,25 +434,27 @@ func rampChart(r *rampRun) (image.Image, error) {
 		}
 		return out
 	}
-	util := &plot.Lines{
-		Title:  fmt.Sprintf("Load feedback: %s's demand ramps from 50 %% to 150 %% of capacity (periods 1-%d), holds, ramps down; DNS lag 1 period", rampPoP, rampUp),
-		YLabel: "load, % of capacity",
-		YRange: &plot.Range{Min: 40, Max: 100},
-		Width:  1000, Height: 420,
-		Series: []plot.XY{{Name: string(rampPoP), X: xs, Y: pct(r.util[rampPoP])}},
-	}
-	for _, l := range r.neighbour[:min(3, len(r.neighbour))] {
-		util.Series = append(util.Series, plot.XY{Name: string(l), X: xs, Y: pct(r.util[l])})
-	}
+	gray := color.RGBA{0x7f, 0x7f, 0x7f, 0xff}
+	util := chart.New(fmt.Sprintf("Load feedback: %s's demand ramps from 50 %% to 150 %% of capacity (periods 1-%d), holds, ramps down; DNS lag 1 period", rampPoP, rampUp),
+		"", "load, % of capacity", 1000, 420)
+	util.Plot.Title.TextStyle.Font.Size = 11
 	tgt := make([]float64, n)
 	for i := range tgt {
 		tgt[i] = 100 * target
 	}
-	util.Series = append(util.Series, plot.XY{Name: "target", X: xs, Y: tgt, Color: color.RGBA{0x7f, 0x7f, 0x7f, 0xff}})
-	moved := &plot.Lines{
-		YLabel: "moved, % of traffic",
-		Width:  1000, Height: 260,
-		Series: []plot.XY{{Name: "moved share", X: xs, Y: pct(r.movedW)}},
+	for i, l := range append([]popmap.Label{rampPoP}, r.neighbour[:min(3, len(r.neighbour))]...) {
+		if err := addLine(util, string(l), xs, pct(r.util[l]), chart.Color(i)); err != nil {
+			return nil, err
+		}
+	}
+	if err := addLine(util, "target", xs, tgt, gray); err != nil {
+		return nil, err
+	}
+	util.Plot.Y.Min, util.Plot.Y.Max = 40, 100
+
+	moved := chart.New("", "", "moved, % of traffic", 1000, 260)
+	if err := addLine(moved, "moved share", xs, pct(r.movedW), chart.Color(0)); err != nil {
+		return nil, err
 	}
 	perUnit := func(v []float64) []float64 {
 		out := make([]float64, len(v))
@@ -427,32 +463,28 @@ func rampChart(r *rampRun) (image.Image, error) {
 		}
 		return out
 	}
-	pen := &plot.Lines{
-		XLabel: "control period",
-		YLabel: "mean added RTT, ms",
-		Width:  1000, Height: 300,
-		Series: []plot.XY{
-			{Name: "penalty of the moves (over all traffic)", X: xs, Y: perUnit(r.penalty)},
-			{Name: "optimum (fractional LP)", X: xs, Y: perUnit(r.optimum), Color: color.RGBA{0x7f, 0x7f, 0x7f, 0xff}},
-		},
+	pen := chart.New("", "control period", "mean added RTT, ms", 1000, 300)
+	if err := addLine(pen, "penalty of the moves (over all traffic)", xs, perUnit(r.penalty), chart.Color(0)); err != nil {
+		return nil, err
 	}
-	var parts []*image.RGBA
-	for _, c := range []*plot.Lines{util, moved, pen} {
-		img, err := c.Render()
-		if err != nil {
-			return nil, err
-		}
-		parts = append(parts, img)
+	if err := addLine(pen, "optimum (fractional LP)", xs, perUnit(r.optimum), gray); err != nil {
+		return nil, err
 	}
-	h := 0
-	for _, p := range parts {
-		h += p.Bounds().Dy()
+	return chart.Column(util, moved, pen)
+}
+
+// addLine adds a line of points (xs[i], ys[i]) to c, with a legend entry.
+func addLine(c *chart.Chart, name string, xs, ys []float64, col color.Color) error {
+	xys := make(plotter.XYs, len(xs))
+	for i := range xs {
+		xys[i] = plotter.XY{X: xs[i], Y: ys[i]}
 	}
-	out := image.NewRGBA(image.Rect(0, 0, parts[0].Bounds().Dx(), h))
-	y := 0
-	for _, p := range parts {
-		draw.Draw(out, image.Rect(0, y, p.Bounds().Dx(), y+p.Bounds().Dy()), p, image.Point{}, draw.Src)
-		y += p.Bounds().Dy()
+	l, err := plotter.NewLine(xys)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
 	}
-	return out, nil
+	l.Color, l.Width = col, 2*chart.Pixel
+	c.Plot.Add(l)
+	c.Legend(name, l)
+	return nil
 }

@@ -3,13 +3,10 @@ package planner
 import (
 	"encoding/json"
 	"fmt"
-	"image/color"
 	"io"
 	"math"
 
 	"github.com/golang/geo/s2"
-
-	"github.com/steer-gslb/steer/internal/plot"
 )
 
 // GeoJSON types (RFC 7946), just what the planner writes.
@@ -141,65 +138,4 @@ func (pl *Plan) WriteGeoJSON(w io.Writer) error {
 		return fmt.Errorf("writing GeoJSON: %w", err)
 	}
 	return nil
-}
-
-// Chart colors: cells pale so that the PoPs stand out.
-var (
-	cellColor = color.RGBA{0x6b, 0x9b, 0xc8, 0xff}
-	popColor  = color.RGBA{0x20, 0x20, 0x20, 0xff}
-	siteColor = color.RGBA{0xd6, 0x27, 0x28, 0xff}
-)
-
-// MapChart draws the plan on a world frame: the weighted cells (dot area
-// by weight), the existing PoPs and the new sites, labelled "+1 Mumbai".
-func (pl *Plan) MapChart(title, weightUnit string) *plot.Points {
-	p := pl.Problem
-	cells := plot.PointSet{Name: fmt.Sprintf("s2 level-%d cells (area: %s)", Level, cmpOr(weightUnit, "weight")), Color: cellColor}
-	for _, c := range p.Cells {
-		cells.Points = append(cells.Points, plot.Point{Lon: c.Lon, Lat: c.Lat, Weight: c.Weight})
-	}
-	sets := []plot.PointSet{cells}
-	if len(p.Existing) > 0 {
-		pops := plot.PointSet{Name: "existing PoPs", Color: popColor}
-		for _, s := range p.Existing {
-			pops.Points = append(pops.Points, plot.Point{Lon: s.Lon, Lat: s.Lat, Weight: 1, Label: s.Title()})
-		}
-		sets = append(sets, pops)
-	}
-	if len(pl.Steps) > 0 {
-		sites := plot.PointSet{Name: "new sites (rank)", Color: siteColor}
-		for i, st := range pl.Steps {
-			sites.Points = append(sites.Points, plot.Point{Lon: st.Site.Lon, Lat: st.Site.Lat, Weight: 1, Label: fmt.Sprintf("+%d %s", i+1, st.Site.Name)})
-		}
-		sets = append(sets, sites)
-	}
-	return &plot.Points{Title: title, Sets: sets, MaxRadius: 12, Width: 1400, Height: 760}
-}
-
-// CurveChart draws the loss curve: mean loss against the number of PoPs,
-// the thinned existing PoPs and the new sites as two series that meet at
-// the existing count.
-func (pl *Plan) CurveChart(title string) *plot.Lines {
-	p := pl.Problem
-	n := len(p.Existing)
-	old := plot.XY{Name: "existing PoPs, least needed dropped first", Markers: true, Color: popColor}
-	add := plot.XY{Name: "+ new sites (greedy)", Markers: true, Color: siteColor}
-	for _, c := range pl.Curve() {
-		x, y := float64(c.PoPs), pl.Mean(c.Loss)
-		if c.PoPs <= n {
-			old.X, old.Y = append(old.X, x), append(old.Y, y)
-		}
-		if c.PoPs >= n && (c.PoPs > n || len(pl.Steps) > 0) && !math.IsInf(y, 0) {
-			add.X, add.Y = append(add.X, x), append(add.Y, y)
-		}
-	}
-	var series []plot.XY
-	if len(old.X) > 0 {
-		series = append(series, old)
-	}
-	if len(add.X) > 0 {
-		series = append(series, add)
-	}
-	return &plot.Lines{Title: title, XLabel: "number of PoPs", YLabel: "mean " + p.Loss.Quantity() + " (" + p.Loss.Unit() + ")",
-		Series: series, Width: 1000, Height: 560}
 }

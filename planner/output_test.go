@@ -132,13 +132,3 @@ func TestCellGeometry(t *testing.T) {
 		t.Errorf("Paris: %s", g.Type)
 	}
 }
-
-func TestCharts(t *testing.T) {
-	pl := handPlan(t)
-	if _, err := pl.MapChart("t", "people").Render(); err != nil {
-		t.Error(err)
-	}
-	if _, err := pl.CurveChart("t").Render(); err != nil {
-		t.Error(err)
-	}
-}

@@ -254,10 +254,18 @@ func writePlanFiles(dir string, pl *planner.Plan, unit string) error {
 		return err
 	}
 	title := fmt.Sprintf("PoP plan: %d existing PoPs + %d new sites (%s loss)", len(pl.Problem.Existing), len(pl.Steps), pl.Problem.Loss.Kind)
-	if err := pl.MapChart(title, unit).SavePNG(filepath.Join(dir, "plan.png")); err != nil {
+	mc, err := pl.MapChart(title, unit)
+	if err != nil {
 		return err
 	}
-	return pl.CurveChart("Loss against the number of PoPs").SavePNG(filepath.Join(dir, "loss.png"))
+	if err := mc.SavePNG(filepath.Join(dir, "plan.png")); err != nil {
+		return err
+	}
+	cc, err := pl.CurveChart("Loss against the number of PoPs")
+	if err != nil {
+		return err
+	}
+	return cc.SavePNG(filepath.Join(dir, "loss.png"))
 }
 
 const planExample = `steer plan --add 3 --out plan`
