@@ -10,8 +10,9 @@
 #   BenchmarkBrowserFirstView  headless Chromium, new browser, empty cache: page → hexagons drawn
 #   BenchmarkBrowserClick      headless Chromium: click → the hexagon's networks listed
 #
-#   bench/ui.sh                      (~10 min the first time, ~6 min after)
+#   bench/ui.sh                      (~12 min the first time, ~6 min after)
 #   NETWORKS=100000 COUNT=3 bench/ui.sh
+#   FROM_LOG=run.log bench/ui.sh     only the table, from a previous run's output
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NETWORKS=${NETWORKS:-1000000}
@@ -19,11 +20,24 @@ COUNT=${COUNT:-5}
 DIR=${DIR:-/tmp/steer-ui-bench-$NETWORKS}
 OUT=${OUT:-bench/results/ui.md}
 log=$(mktemp)
+# summarize NAME VALUES: a table row with the median and range of VALUES (ms, one per line).
+summarize() {
+	[ -n "$2" ] || return 0
+	sort -n <<<"$2" | awk -v n="$1" '{ v[NR] = $1 } END {
+		med = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		printf "| %s | %.2f ms | %.2f–%.2f ms | %d |\n", n, med, v[1], v[NR], NR }'
+}
 trap 'rm -f "$log"' EXIT
-STEER_UI_BENCH_NETWORKS=$NETWORKS STEER_UI_BENCH_DIR=$DIR \
-	go test -count="$COUNT" -run '^$' -bench . -benchtime 3x -benchmem -timeout 60m ./ui/ | tee "$log"
-# The simulator's raw logs are not needed again (GBs at 1M networks).
-rm -f "$DIR/beacons.ndjson" "$DIR/edge.ndjson" "$DIR/dnslog.ndjson"
+export STEER_UI_BENCH_NETWORKS=$NETWORKS STEER_UI_BENCH_DIR=$DIR
+if [ -n "${FROM_LOG:-}" ]; then
+	cp "$FROM_LOG" "$log" # only summarize a previous run's output
+else
+	# The start once per run; the views 5 times per run (each run's figure is their mean).
+	go test -count="$COUNT" -run '^$' -bench 'Load' -benchtime 1x -benchmem -timeout 60m ./ui/ | tee "$log"
+	go test -count="$COUNT" -run '^$' -bench 'CellAPI|Browser' -benchtime 5x -benchmem -timeout 60m ./ui/ | tee -a "$log"
+	# The simulator's raw logs are not needed again (GBs at 1M networks).
+	rm -f "$DIR/beacons.ndjson" "$DIR/edge.ndjson" "$DIR/dnslog.ndjson"
+fi
 {
 	echo "# steer ui on a $NETWORKS-network world ($(date -u +%Y-%m-%d), $(nproc) cores, $(go version | cut -d' ' -f3))"
 	echo
@@ -31,11 +45,12 @@ rm -f "$DIR/beacons.ndjson" "$DIR/edge.ndjson" "$DIR/dnslog.ndjson"
 	echo
 	echo "| benchmark | median | range | runs |"
 	echo "|---|---|---|---|"
-	awk '/^Benchmark/ { name = $1; sub(/-[0-9]+$/, "", name); v[name] = v[name] " " $3 / 1e6 }
-	END { for (n in v) {
-		k = split(v[n], a, " "); asort(a)
-		med = (k % 2) ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
-		printf "| %s | %.1f ms | %.1f–%.1f ms | %d |\n", n, med, a[1], a[k], k } }' "$log" | sort
+	for name in BenchmarkLoad BenchmarkCellAPI BenchmarkBrowserFirstView BenchmarkBrowserClick; do
+		summarize "$name" "$(awk -v n="$name" '$1 ~ "^" n "-" { print $3 / 1e6 }' "$log")"
+	done
+	summarize "BenchmarkBrowserClick, the page's clock (click event → panel drawn)" \
+		"$(awk '/^BenchmarkBrowserClick/ { for (i = 1; i < NF; i++) if ($(i+1) == "page-ms/op") print $i }' "$log")"
 	echo
-	echo "Each run is the mean of -benchtime 3x iterations; -count=$COUNT runs."
+	echo "$COUNT runs each; a run of BenchmarkLoad is one start, a run of the others the mean of 5 iterations."
+	echo "Command: NETWORKS=$NETWORKS COUNT=$COUNT bench/ui.sh"
 } | tee "$OUT"

@@ -14,6 +14,17 @@ type (
 	featureCollection struct {
 		Type     string    `json:"type"`
 		Features []feature `json:"features"`
+		// Curve is the loss curve (a foreign member, RFC 7946 §6.1): mean
+		// loss against the number of PoPs, existing PoPs least needed
+		// dropped first, then the new sites.
+		Curve      []curvePoint `json:"curve,omitempty"`
+		CurveLabel string       `json:"curve_label,omitempty"`
+	}
+	curvePoint struct {
+		PoPs int     `json:"pops"`
+		Loss float64 `json:"loss"`
+		Kind string  `json:"kind"` // "existing" or "new"
+		Site string  `json:"site"` // the PoP this point has and the previous one has not
 	}
 	feature struct {
 		Type       string         `json:"type"`
@@ -133,6 +144,23 @@ func (pl *Plan) WriteGeoJSON(w io.Writer) error {
 		}
 		fc.Features = append(fc.Features, feature{"Feature", pointGeometry(st.Site.Lat, st.Site.Lon), props})
 	}
+	n := len(p.Existing)
+	for _, c := range pl.Curve() {
+		m := pl.Mean(c.Loss)
+		if math.IsInf(m, 0) || math.IsNaN(m) {
+			continue
+		}
+		kind := "existing"
+		if c.PoPs > n {
+			kind = "new"
+		}
+		site := ""
+		if c.Site >= 0 {
+			site = pl.siteTitle(c.Site)
+		}
+		fc.Curve = append(fc.Curve, curvePoint{PoPs: c.PoPs, Loss: round3(m), Kind: kind, Site: site})
+	}
+	fc.CurveLabel = "mean " + p.Loss.Quantity() + " (" + p.Loss.Unit() + ")"
 	enc := json.NewEncoder(w)
 	if err := enc.Encode(fc); err != nil {
 		return fmt.Errorf("writing GeoJSON: %w", err)

@@ -68,9 +68,32 @@ func TestGeoJSON(t *testing.T) {
 			Geometry   struct{ Type string }
 			Properties map[string]any
 		}
+		Curve []struct {
+			PoPs       int
+			Loss       float64
+			Kind, Site string
+		}
+		CurveLabel string `json:"curve_label"`
 	}
 	if err := json.Unmarshal(b.Bytes(), &fc); err != nil {
 		t.Fatal(err)
+	}
+	var curve []curvePoint
+	for _, c := range pl.Curve() {
+		if m := pl.Mean(c.Loss); !math.IsInf(m, 0) {
+			curve = append(curve, curvePoint{PoPs: c.PoPs, Loss: round3(m)})
+		}
+	}
+	if len(fc.Curve) != len(curve) || len(curve) == 0 || !strings.HasPrefix(fc.CurveLabel, "mean ") {
+		t.Fatalf("curve %+v (%q), want the %d points of pl.Curve()", fc.Curve, fc.CurveLabel, len(curve))
+	}
+	for i, c := range fc.Curve {
+		if c.PoPs != curve[i].PoPs || c.Loss != curve[i].Loss {
+			t.Errorf("curve point %d: %+v, want %+v", i, c, curve[i])
+		}
+	}
+	if last := fc.Curve[len(fc.Curve)-1]; last.Kind != "new" || last.Site != "+Mumbai" {
+		t.Errorf("the curve's last point %+v: want the new site +Mumbai", last)
 	}
 	kinds := map[string]int{}
 	for _, f := range fc.Features {

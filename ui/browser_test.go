@@ -108,23 +108,19 @@ func TestBrowser(t *testing.T) {
 	if r := evalJS[string](ctx, t, `document.querySelector("#readings").innerText`); !strings.Contains(r, "20 ms") {
 		t.Errorf("readings: %q", r)
 	}
+	// ... and the planner's new site and loss curve.
+	waitJS(ctx, t, `!!document.querySelector("#planbox svg")`)
+	if p := evalJS[string](ctx, t, `document.querySelector("#planbox").innerText`); !strings.Contains(p, "+1") || !strings.Contains(p, "Lagos") {
+		t.Errorf("plan: %q", p)
+	}
 }
 
 // farNetwork is the heaviest IPv4 test network at least 400 km from every
 // PoP and well inside its resolution-2 hexagon (so that a click at its
 // pixel lands in its hexagon).
 func farNetwork(t *testing.T, tw *testWorld, m *Model) testNet {
-	inside := func(n testNet) bool {
-		c := h3.LatLngToCell(h3.LatLng{Lat: n.lat, Lng: n.lon}, 2)
-		for _, d := range [][2]float64{{0.6, 0}, {-0.6, 0}, {0, 0.6}, {0, -0.6}, {0.6, 0.6}, {-0.6, -0.6}, {0.6, -0.6}, {-0.6, 0.6}} {
-			if h3.LatLngToCell(h3.LatLng{Lat: n.lat + d[0], Lng: n.lon + d[1]}, 2) != c {
-				return false
-			}
-		}
-		return true
-	}
 	for _, n := range tw.nets {
-		if !n.net.Addr().Is4() || !inside(n) {
+		if !n.net.Addr().Is4() || !insideHex(n.lat, n.lon) {
 			continue
 		}
 		far := true
@@ -139,6 +135,18 @@ func farNetwork(t *testing.T, tw *testWorld, m *Model) testNet {
 	}
 	t.Fatal("no IPv4 network far from the PoPs")
 	return testNet{}
+}
+
+// insideHex says whether lat, lon is well inside its resolution-2
+// hexagon: a click at its pixel at the first zoom lands in that hexagon.
+func insideHex(lat, lon float64) bool {
+	c := h3.LatLngToCell(h3.LatLng{Lat: lat, Lng: lon}, 2)
+	for _, d := range [][2]float64{{0.6, 0}, {-0.6, 0}, {0, 0.6}, {0, -0.6}, {0.6, 0.6}, {-0.6, -0.6}, {0.6, -0.6}, {-0.6, 0.6}} {
+		if h3.LatLngToCell(h3.LatLng{Lat: lat + d[0], Lng: lon + d[1]}, 2) != c {
+			return false
+		}
+	}
+	return true
 }
 
 // TestScreenshots writes the README's screenshots of a kept demo world:

@@ -157,6 +157,14 @@ func makeWorld(dir string, n int) (*testWorld, error) {
 	if err := os.WriteFile(filepath.Join(dir, "latency.sources.tsv"), srcs, 0o644); err != nil {
 		return nil, err
 	}
+	// A plan as steer plan --out writes it: one new site and the loss curve.
+	plan := `{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[3.39,6.45]},` +
+		`"properties":{"kind":"site","rank":1,"name":"Lagos","country":"NG"}}],` +
+		`"curve":[{"pops":19,"loss":61.2,"kind":"existing","site":"syd"},{"pops":20,"loss":58.1,"kind":"existing","site":"lhr"},` +
+		`{"pops":21,"loss":52.4,"kind":"new","site":"+Lagos"}],"curve_label":"mean RTT (ms)"}`
+	if err := os.WriteFile(filepath.Join(dir, "plan.geojson"), []byte(plan), 0o644); err != nil {
+		return nil, err
+	}
 	return tw, nil
 }
 
@@ -166,7 +174,7 @@ func loadWorld(t testing.TB, against bool) *Model {
 	tw := getWorld(t)
 	f := Files{Map: tw.mapPath, World: tw.dir}
 	if against {
-		f.Against = tw.against
+		f.Against, f.Plan = tw.against, filepath.Join(tw.dir, "plan.geojson")
 	}
 	o, closer, err := Open(f)
 	if err != nil {
