@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,7 +43,15 @@ func NewServer(m *Model, log *slog.Logger) *Server {
 	s := &Server{m: m, log: log, mux: http.NewServeMux(), hexes: map[int][]byte{}}
 	static, _ := fs.Sub(assets, "assets")
 	files := http.FileServerFS(static)
-	s.mux.Handle("GET /", files)
+	s.mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
+		// A name io/fs cannot hold (invalid UTF-8, "..") is not found, not
+		// the file server's 500.
+		if name := strings.TrimPrefix(r.URL.Path, "/"); name != "" && !fs.ValidPath(strings.TrimSuffix(name, "/")) {
+			http.NotFound(w, r)
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
 	s.mux.HandleFunc("GET /api/summary", s.summary)
 	s.mux.HandleFunc("GET /api/hexes", s.hexesHandler)
 	s.mux.HandleFunc("GET /api/cell", s.cell)

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/steer-gslb/steer/internal/httpcond"
 )
 
 //go:embed rum.js
@@ -105,7 +107,7 @@ func (e *encoded) serve(w http.ResponseWriter, r *http.Request) {
 	h.Set("Vary", "Accept-Encoding")
 	h.Set("Access-Control-Allow-Origin", "*")
 	h.Set("Cross-Origin-Resource-Policy", "cross-origin")
-	if noneMatch(r.Header.Values("If-None-Match"), etag) {
+	if httpcond.NoneMatch(r.Header.Values("If-None-Match"), etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
@@ -119,22 +121,6 @@ func (e *encoded) serve(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body) // a failed write is the client's to notice
 	}
-}
-
-// noneMatch reports whether If-None-Match (RFC 9110 §13.1.2) matches etag,
-// so that the answer is 304: "*", or a listed tag equal to etag by weak
-// comparison (W/ is ignored). Range is not supported (a server may ignore
-// it): the script is a few KB.
-func noneMatch(values []string, etag string) bool {
-	for _, v := range values {
-		for tag := range strings.SplitSeq(v, ",") {
-			tag = strings.TrimSpace(tag)
-			if tag == "*" || strings.TrimPrefix(tag, "W/") == etag {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // acceptsGzip reports whether Accept-Encoding (RFC 9110 §12.5.3) allows

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/steer-gslb/steer/internal/httpcond"
 )
 
 // Layer is what the handler draws for one mode: a grid and the colour of
@@ -232,7 +234,7 @@ func (h *Handler) serveTile(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
 	hdr.Set("Cache-Control", h.maxAge)
 	hdr.Set("ETag", etag)
-	if noneMatch(r.Header.Values("If-None-Match"), etag) {
+	if httpcond.NoneMatch(r.Header.Values("If-None-Match"), etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
@@ -285,20 +287,6 @@ func paletteSum(p []color.RGBA) uint64 {
 		}
 	}
 	return h
-}
-
-// noneMatch reports whether If-None-Match (RFC 9110 §13.1.2) matches etag:
-// "*", or a listed tag equal to etag by weak comparison.
-func noneMatch(values []string, etag string) bool {
-	for _, v := range values {
-		for tag := range strings.SplitSeq(v, ",") {
-			tag = strings.TrimSpace(tag)
-			if tag == "*" || strings.TrimPrefix(tag, "W/") == etag {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // atAnswer is /hilbert/at's and /hilbert/where's JSON.
