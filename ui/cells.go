@@ -33,11 +33,38 @@ type cellAgg struct {
 // locations (cities, GeoIP blocks), so each is indexed once.
 type cellKey struct{ lat, lon float32 }
 
+// orders are the points' global orders, computed once for every level:
+// heaviest first (members are listed in this order) and by latency under
+// map A (for the cells' weighted quantiles; points without one left out).
+type orders struct {
+	byWeight, byLat []int32
+}
+
+func newOrders(pts []point) orders {
+	var o orders
+	o.byWeight = make([]int32, len(pts))
+	for i := range pts {
+		o.byWeight[i] = int32(i)
+		if !math.IsNaN(float64(pts[i].latA)) {
+			o.byLat = append(o.byLat, int32(i))
+		}
+	}
+	slices.SortFunc(o.byWeight, func(a, b int32) int {
+		if c := cmp.Compare(pts[b].weight, pts[a].weight); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	slices.SortFunc(o.byLat, func(a, b int32) int { return cmp.Compare(pts[a].latA, pts[b].latA) })
+	return o
+}
+
 // aggregate builds the level of resolution res.
-func aggregate(pts []point, res, npops int) *level {
+func aggregate(pts []point, o orders, res, npops int) *level {
 	lv := &level{res: res, index: map[h3.Cell]int{}}
 	cache := map[cellKey]h3.Cell{}
-	for i := range pts {
+	cellOf := make([]int32, len(pts))
+	for _, i := range o.byWeight {
 		p := &pts[i]
 		k := cellKey{p.lat, p.lon}
 		c, ok := cache[k]
@@ -51,8 +78,9 @@ func aggregate(pts []point, res, npops int) *level {
 			lv.index[c] = j
 			lv.cells = append(lv.cells, cellAgg{id: c, popW: make([]float64, npops)})
 		}
+		cellOf[i] = int32(j)
 		a := &lv.cells[j]
-		a.members = append(a.members, int32(i))
+		a.members = append(a.members, i)
 		w := float64(p.weight)
 		a.weight += w
 		if p.pop >= 0 {
@@ -61,11 +89,27 @@ func aggregate(pts []point, res, npops int) *level {
 		a.srcW[p.source] += w
 		a.samples += float64(p.samples)
 	}
+	// p75 per cell: walk every point by latency once, accumulating each
+	// cell's weight, and note where it crosses 75 % of the cell's
+	// weight with a known latency.
+	latW := make([]float64, len(lv.cells))
+	for _, i := range o.byLat {
+		latW[cellOf[i]] += float64(pts[i].weight)
+	}
+	acc := make([]float64, len(lv.cells))
+	for j := range lv.cells {
+		lv.cells[j].p75 = math.NaN()
+	}
+	for _, i := range o.byLat {
+		j := cellOf[i]
+		acc[j] += float64(pts[i].weight)
+		if a := &lv.cells[j]; math.IsNaN(a.p75) && acc[j] >= 0.75*latW[j] {
+			a.p75 = float64(pts[i].latA)
+		}
+	}
 	for j := range lv.cells {
 		a := &lv.cells[j]
-		sortPoints(a.members, pts)
 		a.country = string(pts[a.members[0]].country[:])
-		a.p75 = weightedQuantile(a.members, pts, 0.75)
 		var gs, gw float64
 		for _, i := range a.members {
 			p := &pts[i]
@@ -85,33 +129,6 @@ func aggregate(pts []point, res, npops int) *level {
 		}
 	}
 	return lv
-}
-
-// weightedQuantile is the q-quantile of the members' latency under map A,
-// weighted by traffic; NaN when none is known.
-func weightedQuantile(members []int32, pts []point, q float64) float64 {
-	type lw struct{ l, w float64 }
-	var xs []lw
-	var total float64
-	for _, i := range members {
-		p := &pts[i]
-		if !math.IsNaN(float64(p.latA)) {
-			xs = append(xs, lw{float64(p.latA), float64(p.weight)})
-			total += float64(p.weight)
-		}
-	}
-	if len(xs) == 0 {
-		return math.NaN()
-	}
-	slices.SortFunc(xs, func(a, b lw) int { return cmp.Compare(a.l, b.l) })
-	var acc float64
-	for _, x := range xs {
-		acc += x.w
-		if acc >= q*total {
-			return x.l
-		}
-	}
-	return xs[len(xs)-1].l
 }
 
 func round4(v float64) float64 { return math.Round(v*1e4) / 1e4 }

@@ -111,30 +111,78 @@ func (eb *evalBuilder) finish() *Evaluation {
 	if eb.against != "" {
 		ev.Gains = append(ev.Gains, eb.gain(eb.against, stAgainst))
 	}
+	// Regions: the world, each continent, the heaviest countries; each
+	// row belongs to up to three of them.
 	var total float64
+	byCountry := map[string]float64{}
+	byContinent := map[string]float64{}
 	for _, r := range eb.rows {
 		total += float64(r.weight)
-	}
-	all := make([]int32, len(eb.rows))
-	byCountry := map[string][]int32{}
-	byContinent := map[string][]int32{}
-	for i, r := range eb.rows {
-		all[i] = int32(i)
 		c := string(r.country[:])
-		byCountry[c] = append(byCountry[c], int32(i))
+		byCountry[c] += float64(r.weight)
 		if ct := planner.Continent(c); ct != "" {
-			byContinent[ct] = append(byContinent[ct], int32(i))
+			byContinent[ct] += float64(r.weight)
 		}
 	}
-	ev.Regions = append(ev.Regions, eb.region("world", "World", all, total, ns))
-	for _, k := range sortedByWeight(byContinent, eb.rows) {
-		ev.Regions = append(ev.Regions, eb.region("continent", k, byContinent[k], total, ns))
+	ev.Regions = append(ev.Regions, Region{Kind: "world", Name: "World"})
+	idx := map[string]int{}
+	for _, k := range heaviest(byContinent, -1) {
+		idx["continent/"+k] = len(ev.Regions)
+		ev.Regions = append(ev.Regions, Region{Kind: "continent", Name: k})
 	}
-	for i, k := range sortedByWeight(byCountry, eb.rows) {
-		if i == 40 {
-			break
+	for _, k := range heaviest(byCountry, 40) {
+		idx["country/"+k] = len(ev.Regions)
+		ev.Regions = append(ev.Regions, Region{Kind: "country", Name: k})
+	}
+	member := make([][3]int16, len(eb.rows)) // region indexes of each row, -1: none
+	weight := make([]float64, len(ev.Regions))
+	for i, r := range eb.rows {
+		c := string(r.country[:])
+		member[i] = [3]int16{0, -1, -1}
+		if k, ok := idx["continent/"+planner.Continent(c)]; ok {
+			member[i][1] = int16(k)
 		}
-		ev.Regions = append(ev.Regions, eb.region("country", k, byCountry[k], total, ns))
+		if k, ok := idx["country/"+c]; ok {
+			member[i][2] = int16(k)
+		}
+		for _, k := range member[i] {
+			if k >= 0 {
+				weight[k] += float64(r.weight)
+			}
+		}
+	}
+	for k := range ev.Regions {
+		ev.Regions[k].P = make([][3]float64, ns)
+		if total > 0 {
+			ev.Regions[k].Weight = weight[k] / total
+		}
+	}
+	// Per strategy: one sort of every row by latency, then one walk that
+	// notes where each region crosses 50, 75 and 95 % of its weight.
+	order := make([]int32, len(eb.rows))
+	acc := make([]float64, len(ev.Regions))
+	next := make([]int, len(ev.Regions))
+	qs := [3]float64{0.5, 0.75, 0.95}
+	for s := range ns {
+		for i := range order {
+			order[i] = int32(i)
+		}
+		slices.SortFunc(order, func(a, b int32) int { return cmp.Compare(eb.rows[a].lat[s], eb.rows[b].lat[s]) })
+		clear(acc)
+		clear(next)
+		for _, i := range order {
+			r := &eb.rows[i]
+			for _, k := range member[i] {
+				if k < 0 {
+					continue
+				}
+				acc[k] += float64(r.weight)
+				for next[k] < len(qs) && acc[k] >= qs[next[k]]*weight[k] {
+					ev.Regions[k].P[s][next[k]] = math.Round(float64(r.lat[s])*10) / 10
+					next[k]++
+				}
+			}
+		}
 	}
 	return ev
 }
@@ -176,46 +224,12 @@ func (eb *evalBuilder) gain(name string, s int) GainDist {
 	return g
 }
 
-// region scores one group of rows.
-func (eb *evalBuilder) region(kind, name string, idx []int32, total float64, ns int) Region {
-	reg := Region{Kind: kind, Name: name, P: make([][3]float64, ns)}
-	type lw struct{ l, w float64 }
-	xs := make([]lw, len(idx))
-	var w float64
-	for _, i := range idx {
-		w += float64(eb.rows[i].weight)
-	}
-	if total > 0 {
-		reg.Weight = w / total
-	}
-	for s := range ns {
-		for k, i := range idx {
-			xs[k] = lw{float64(eb.rows[i].lat[s]), float64(eb.rows[i].weight)}
-		}
-		slices.SortFunc(xs, func(a, b lw) int { return cmp.Compare(a.l, b.l) })
-		for q, p := range []float64{0.5, 0.75, 0.95} {
-			var acc float64
-			for _, x := range xs {
-				acc += x.w
-				if acc >= p*w {
-					reg.P[s][q] = math.Round(x.l*10) / 10
-					break
-				}
-			}
-		}
-	}
-	return reg
-}
-
-// sortedByWeight are a grouping's keys, heaviest group first.
-func sortedByWeight(g map[string][]int32, rows []evalRow) []string {
-	w := map[string]float64{}
-	keys := make([]string, 0, len(g))
-	for k, idx := range g {
+// heaviest are a grouping's keys, heaviest first (ties by name), at most n
+// of them (n < 0: all).
+func heaviest(w map[string]float64, n int) []string {
+	keys := make([]string, 0, len(w))
+	for k := range w {
 		keys = append(keys, k)
-		for _, i := range idx {
-			w[k] += float64(rows[i].weight)
-		}
 	}
 	slices.SortFunc(keys, func(a, b string) int {
 		if c := cmp.Compare(w[b], w[a]); c != 0 {
@@ -223,5 +237,8 @@ func sortedByWeight(g map[string][]int32, rows []evalRow) []string {
 		}
 		return cmp.Compare(a, b)
 	})
+	if n >= 0 && len(keys) > n {
+		keys = keys[:n]
+	}
 	return keys
 }

@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -176,8 +175,9 @@ func Load(o Options) (*Model, error) {
 		return nil, errors.New("ui: no PoPs: give a config or a truth that names them")
 	}
 	m.finishPoPs()
+	ord := newOrders(m.points)
 	for _, r := range o.Resolutions {
-		m.levels[r] = aggregate(m.points, r, len(m.pops))
+		m.levels[r] = aggregate(m.points, ord, r, len(m.pops))
 	}
 	m.grids = buildGrids(m.mapA, m.mapB, src, m.pops, m.popIndex)
 	if o.Plan != "" {
@@ -463,11 +463,6 @@ func (m *Model) placeTruth(src *explain.Sources) error {
 	}
 	m.eval = ev.finish()
 	return nil
-}
-
-// sortPoints orders points by weight, heaviest first (for "top networks").
-func sortPoints(ps []int32, pts []point) {
-	slices.SortFunc(ps, func(a, b int32) int { return cmp.Compare(pts[b].weight, pts[a].weight) })
 }
 
 // Summary is what the explorer shows of the whole map.
