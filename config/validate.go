@@ -43,8 +43,10 @@ func (c *Config) Validate() error {
 }
 
 func (c *Config) validateListen(el *errList) {
-	if len(c.Listen.DNS) == 0 {
-		el.add("listen.dns", "at least one address required")
+	// A server with only the steering API (the control server's, package
+	// controlapi) has no DNS listener.
+	if len(c.Listen.DNS) == 0 && !c.Listen.API.IsValid() {
+		el.add("listen.dns", "at least one address required (or listen.api alone, for a steering-API-only server)")
 	}
 	seen := map[netip.AddrPort]int{}
 	for i, ap := range c.Listen.DNS {

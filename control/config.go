@@ -43,6 +43,10 @@ type Config struct {
 	File string
 	// Listen is the API address.
 	Listen netip.AddrPort
+	// SteeringAPI, when valid, is where the steering API (Resolve,
+	// ResolveBatch, Explain) is served from the fleet's snapshot (package
+	// controlapi): config key api.listen.
+	SteeringAPI netip.AddrPort
 	// StateDir holds state.json (the agreed state, rewritten atomically on
 	// every change) and audit.ndjson (every change, appended and fsynced).
 	StateDir string
@@ -80,6 +84,7 @@ type LoadConfig struct {
 
 type rawConfig struct {
 	Listen      string    `yaml:"listen"`
+	API         rawAPI    `yaml:"api"`
 	StateDir    string    `yaml:"state_dir"`
 	MapDir      string    `yaml:"map_dir"`
 	DNSConfig   string    `yaml:"dns_config"`
@@ -88,6 +93,10 @@ type rawConfig struct {
 	HealthTTL   string    `yaml:"health_ttl"`
 	LongPollMax string    `yaml:"long_poll_max"`
 	Load        rawLoadCf `yaml:"load"`
+}
+
+type rawAPI struct {
+	Listen string `yaml:"listen"`
 }
 
 type rawTok struct {
@@ -160,6 +169,13 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 		bad("listen", "%v", err)
 	} else {
 		c.Listen = ap
+	}
+	if raw.API.Listen != "" {
+		if ap, err := netip.ParseAddrPort(raw.API.Listen); err != nil {
+			bad("api.listen", "%v", err)
+		} else {
+			c.SteeringAPI = ap
+		}
 	}
 	for _, k := range [][2]string{{"state_dir", raw.StateDir}, {"map_dir", raw.MapDir}, {"dns_config", raw.DNSConfig}} {
 		if k[1] == "" {

@@ -365,6 +365,8 @@ var badConfigs = []struct{ cfg, want string }{
 	{"listen: 127.0.0.1:1\nstate_dir: s\nmap_dir: m\ndns_config: d\ntokens: [{name: a, role: read, token: 0123456789abcdef}, {name: a, role: read, token: 0123456789abcdeg}]\n", "duplicate"},
 	{"listen: 127.0.0.1:1\nstate_dir: s\nmap_dir: m\ndns_config: d\ntokens: [{name: a, role: read}]\n", "exactly one of token, token_file"},
 	{"listen: 127.0.0.1:1\nstate_dir: s\nmap_dir: m\ndns_config: d\ntokens: [{name: a, role: read, token: 0123456789abcdef}]\nhealth_ttl: 1ms\n", "health_ttl"},
+	{"listen: 127.0.0.1:1\nstate_dir: s\nmap_dir: m\ndns_config: d\ntokens: [{name: a, role: read, token: 0123456789abcdef}]\napi: {listen: nowhere}\n", "api.listen"},
+	{"listen: 127.0.0.1:1\nstate_dir: s\nmap_dir: m\ndns_config: d\ntokens: [{name: a, role: read, token: 0123456789abcdef}]\napi: {port: 1}\n", "port"},
 }
 
 func TestParseConfigErrors(t *testing.T) {

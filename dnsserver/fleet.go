@@ -235,7 +235,11 @@ func (s *Server) startFleet(cfg *config.Config) {
 	name := cfg.Control.Server
 	if name == "" {
 		host, _ := os.Hostname()
-		name = fmt.Sprintf("%s/%s", host, s.Addrs()[0])
+		if addrs := s.Addrs(); len(addrs) > 0 {
+			name = fmt.Sprintf("%s/%s", host, addrs[0])
+		} else { // a steering-API-only server
+			name = fmt.Sprintf("%s/api/%s", host, s.APIAddr())
+		}
 	}
 	s.serverName = name
 	s.wg.Add(2)

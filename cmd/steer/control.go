@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -16,9 +18,12 @@ import (
 	"time"
 
 	"github.com/steer-gslb/steer/control"
+	"github.com/steer-gslb/steer/controlapi"
+	"github.com/steer-gslb/steer/dnsserver"
 	"github.com/steer-gslb/steer/internal/cli"
 	"github.com/steer-gslb/steer/mapstore"
 	"github.com/steer-gslb/steer/popmap"
+	"github.com/steer-gslb/steer/steerapi"
 )
 
 const controlUsage = `usage: steer control --config FILE
@@ -47,30 +52,60 @@ func runControl(args []string, stdout, stderr io.Writer) int {
 	if logger == nil {
 		return 2
 	}
-	cfg, err := control.LoadConfigFile(*cfgPath)
-	if err != nil {
-		fmt.Fprintln(stderr, "steer control:", err)
-		return 1
-	}
-	srv, err := control.New(cfg, control.Options{Logger: logger, Gate: lazyGate(cfg.GateStore)})
-	if err != nil {
-		fmt.Fprintln(stderr, "steer control:", err)
-		return 1
-	}
-	defer func() { _ = srv.Close() }()
-	ln, err := net.Listen("tcp", cfg.Listen.String())
-	if err != nil {
-		fmt.Fprintln(stderr, "steer control:", err)
-		return 1
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	fmt.Fprintf(stdout, "steer control: listening on http://%s (%d PoPs, map directory %s)\n", ln.Addr(), len(cfg.PoPs), cfg.MapDir)
-	if err := srv.Serve(ctx, ln); err != nil {
+	if err := serveControl(ctx, *cfgPath, logger, stdout); err != nil {
 		fmt.Fprintln(stderr, "steer control:", err)
 		return 1
 	}
 	return 0
+}
+
+// serveControl runs the control server of the config at cfgPath, and its
+// steering API when the config has api.listen, until ctx ends.
+func serveControl(ctx context.Context, cfgPath string, logger *slog.Logger, stdout io.Writer) error {
+	cfg, err := control.LoadConfigFile(cfgPath)
+	if err != nil {
+		return err
+	}
+	srv, err := control.New(cfg, control.Options{Logger: logger, Gate: lazyGate(cfg.GateStore)})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = srv.Close() }()
+	ln, err := net.Listen("tcp", cfg.Listen.String())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "steer control: listening on http://%s (%d PoPs, map directory %s)\n", ln.Addr(), len(cfg.PoPs), cfg.MapDir)
+	apiDone := make(chan error, 1)
+	if cfg.SteeringAPI.IsValid() {
+		self := ln.Addr().(*net.TCPAddr).AddrPort()
+		if self.Addr().IsUnspecified() {
+			self = netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), self.Port())
+		}
+		go func() {
+			err := controlapi.Run(ctx, controlapi.Options{
+				Listen: cfg.SteeringAPI, ControlURL: "http://" + self.String(), Token: cfg.Tokens[0].Value,
+				DNSConfig: cfg.DNSConfig, StateDir: cfg.StateDir, Logger: logger, API: steerapi.New,
+			}, func(s *dnsserver.Server) {
+				fmt.Fprintf(stdout, "steer control: steering API on http://%s (the fleet's snapshot)\n", s.APIAddr())
+			})
+			if err != nil {
+				logger.Error("the steering API stopped", "err", err)
+			}
+			apiDone <- err
+		}()
+	} else {
+		apiDone <- nil
+	}
+	if err := srv.Serve(ctx, ln); err != nil {
+		return err
+	}
+	if err := <-apiDone; err != nil {
+		return fmt.Errorf("steering API: %w", err)
+	}
+	return nil
 }
 
 // lazyGate opens the RUM store for each publish (the collector may hold

@@ -2,12 +2,18 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/steer-gslb/steer/control"
 	"github.com/steer-gslb/steer/examples"
@@ -121,5 +127,80 @@ func TestControlCommandErrors(t *testing.T) {
 	}
 	if code := run([]string{"control", "--config", p}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "bogus") {
 		t.Errorf("bad config: exit %d, stderr %q", code, errb.String())
+	}
+}
+
+// TestControlSteeringAPI runs steer control with api.listen: the steering
+// API answers from the map published to the control server, through the
+// embedded server that follows it.
+func TestControlSteeringAPI(t *testing.T) {
+	dir := t.TempDir()
+	if err := examples.WriteTo(dir); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "control.yaml")
+	cfg := fmt.Sprintf(`listen: 127.0.0.1:0
+state_dir: state
+map_dir: maps
+dns_config: steer.yaml
+api: {listen: "127.0.0.1:0"}
+tokens:
+  - {name: fleet, role: read, token: %s}
+  - {name: ci, role: publish, token: %s}
+`, cliRead, cliPublish)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	runCtx, stop := context.WithCancel(ctx)
+	out := &probeSyncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- serveControl(runCtx, cfgPath, slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelWarn})), out)
+	}()
+	ctlRe := regexp.MustCompile(`listening on (http://\S+) `)
+	apiRe := regexp.MustCompile(`steering API on (http://\S+) `)
+	var ctl, api string
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for ctl == "" || api == "" {
+		if m := ctlRe.FindStringSubmatch(out.String()); m != nil {
+			ctl = m[1]
+		}
+		if m := apiRe.FindStringSubmatch(out.String()); m != nil {
+			api = m[1]
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("steer control stopped: %v\n%s", err, out.String())
+		case <-ctx.Done():
+			t.Fatalf("steer control did not start its API:\n%s", out.String())
+		case <-tick.C:
+		}
+	}
+	var o, e bytes.Buffer
+	if code := run([]string{"publish", "--control", ctl, "--token", cliPublish, "--force", publishMap(t, dir, "new.json", "sin")}, &o, &e); code != 0 {
+		t.Fatalf("publish: exit %d: %s", code, e.String())
+	}
+	for {
+		resp, err := http.Post(api+"/steer.v1.SteeringService/Resolve", "application/json", strings.NewReader(`{"ip":"203.0.113.9"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode == 200 && strings.Contains(string(b), `"pops":[{"label":"sin"`) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the control server's API never answered from the published map: %s %s", resp.Status, b)
+		case <-tick.C:
+		}
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Errorf("steer control: %v", err)
 	}
 }
