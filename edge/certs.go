@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -109,21 +108,9 @@ func (cs *certStore) Reload(force bool) {
 	}
 }
 
-// watch polls the files every interval until ctx is done.
-func (cs *certStore) watch(ctx context.Context, every time.Duration) {
-	if every <= 0 {
-		return
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			cs.Reload(false)
-		}
-	}
+// same reports whether two stamps are of the same file contents.
+func (a fileStamp) same(b fileStamp) bool {
+	return a.size == b.size && a.mtime.Equal(b.mtime) && a.ino == b.ino
 }
 
 func equalStamps(a, b []fileStamp) bool {
@@ -131,7 +118,7 @@ func equalStamps(a, b []fileStamp) bool {
 		return false
 	}
 	for i := range a {
-		if a[i].size != b[i].size || !a[i].mtime.Equal(b[i].mtime) || a[i].ino != b[i].ino {
+		if !a[i].same(b[i]) {
 			return false
 		}
 	}

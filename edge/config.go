@@ -37,6 +37,8 @@ const (
 	DefaultDrainTimeout          = 60 * time.Second
 	DefaultCertPoll              = time.Second
 	DefaultRetries               = 1
+	DefaultReloadPoll            = time.Second
+	DefaultReloadDebounce        = 200 * time.Millisecond
 )
 
 // Token modes of a route: what to do with the steering token of a request.
@@ -109,6 +111,18 @@ type Config struct {
 	// (served at /debug, package web) reads /rum/pops.json from and posts
 	// its report to; "" = the edge serves no debug page.
 	DebugCollector string
+	// Reload says whether and how the config file is watched for changes.
+	Reload Reload
+}
+
+// Reload is the reload: block. SIGHUP reloads the config whatever it says.
+type Reload struct {
+	// Watch reloads the config when its file changes: the file is polled
+	// every Poll, and a change is applied once the file stayed unchanged
+	// for Debounce (an editor's or a deploy tool's several writes make one
+	// reload).
+	Watch          bool
+	Poll, Debounce time.Duration
 }
 
 // LoadReport is the load_report: block.
@@ -223,6 +237,11 @@ type rawConfig struct {
 	Debug        *struct {
 		Collector string `yaml:"collector"`
 	} `yaml:"debug"`
+	Reload struct {
+		Watch    *bool  `yaml:"watch"`
+		Poll     string `yaml:"poll"`
+		Debounce string `yaml:"debounce"`
+	} `yaml:"reload"`
 }
 
 type rawLoad struct {
@@ -470,6 +489,17 @@ func convert(raw *rawConfig, name string) (*Config, error) {
 			el.add("debug.collector", "%q is not an origin (http[s]://host[:port]): the collector the debug page reports to", raw.Debug.Collector)
 		}
 		c.DebugCollector = strings.TrimSuffix(raw.Debug.Collector, "/")
+	}
+	c.Reload = Reload{
+		Watch:    raw.Reload.Watch == nil || *raw.Reload.Watch,
+		Poll:     duration(el, "reload.poll", raw.Reload.Poll, DefaultReloadPoll),
+		Debounce: duration(el, "reload.debounce", raw.Reload.Debounce, DefaultReloadDebounce),
+	}
+	if c.Reload.Poll < 10*time.Millisecond {
+		el.add("reload.poll", "%s: want at least 10ms", c.Reload.Poll)
+	}
+	if c.Reload.Debounce > time.Minute {
+		el.add("reload.debounce", "%s: want at most 1m", c.Reload.Debounce)
 	}
 	if len(el.errs) > 0 {
 		return nil, errors.Join(el.errs...)

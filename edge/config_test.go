@@ -87,6 +87,11 @@ forwarded_for: full
 	{"load report capacity", minimalYAML + "load_report: {url: http://127.0.0.1:8480, token: t}\n", "load_report.capacity: must be > 0"},
 	{"load report every", minimalYAML + "load_report: {url: http://127.0.0.1:8480, token: t, capacity: 1, every: 10ms}\n", "load_report.every: must be ≥ 1s"},
 	{"body idle", minimalYAML + "timeouts: {body_idle: soon}\n", "timeouts.body_idle"},
+	{"reload", minimalYAML + "reload: {watch: false, poll: 2s, debounce: 0}\n", ""},
+	{"reload poll", minimalYAML + "reload: {poll: 1ms}\n", "reload.poll: 1ms: want at least 10ms"},
+	{"reload debounce", minimalYAML + "reload: {debounce: 2m}\n", "reload.debounce: 2m0s: want at most 1m"},
+	{"reload watch", minimalYAML + "reload: {watch: sometimes}\n", "cannot unmarshal"},
+	{"reload key", minimalYAML + "reload: {every: 1s}\n", "field every not found"},
 }
 
 func TestParseConfig(t *testing.T) {
@@ -139,6 +144,16 @@ func TestParseConfigValues(t *testing.T) {
 	if len(m.Routes) != 1 || m.Routes[0].Upstream != "dc1" || m.Routes[0].Token != TokenOff ||
 		m.Timeouts.ReadHeader != DefaultReadHeaderTimeout || m.DrainGrace != DefaultDrainGrace || m.ForwardedFor != ForwardNetwork {
 		t.Errorf("defaults: %+v", m)
+	}
+	if want := (Reload{Watch: true, Poll: DefaultReloadPoll, Debounce: DefaultReloadDebounce}); m.Reload != want {
+		t.Errorf("reload defaults %+v, want %+v", m.Reload, want)
+	}
+	r, err := ParseConfig([]byte(minimalYAML+"reload: {watch: false, poll: 2s, debounce: 0}\n"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Reload{Watch: false, Poll: 2 * time.Second}); r.Reload != want {
+		t.Errorf("reload %+v, want %+v", r.Reload, want)
 	}
 }
 

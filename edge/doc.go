@@ -7,6 +7,21 @@
 // SNI and are reloaded when the files change (polled every tls.poll) or on
 // SIGHUP — a pair that fails to load keeps the old ones serving.
 //
+// Reload (SIGHUP, or a change of the config file: polled every reload.poll,
+// applied once it stayed unchanged for reload.debounce) re-reads the whole
+// config into a new immutable snapshot — routes, upstreams and pins, token
+// modes and key set, upstream and body timeouts, access log, load report,
+// debug page, PoP label, drain settings — and swaps it in atomically: new
+// requests use it, requests in flight finish on the one they started with.
+// Upstreams whose settings did not change keep their pool and its warm
+// connections; a replaced pool is prewarmed before the swap, and the old
+// one's connections close when its last request ends. A config that fails
+// to parse, validate or load (a certificate, CA file or key set) is
+// rejected with a log line naming the problem and
+// steer_edge_config_reloads_total{result="error"}: the old config serves on.
+// Listeners, limits, the client-side timeouts and tls.session_tickets need
+// a restart: a change is logged and the running value kept.
+//
 // Each upstream is an http.Transport (a connection pool bounded by
 // max_conns, idle_conns kept, prewarm opened at start) behind an
 // httputil.ReverseProxy: HTTP/2 over TLS when the origin offers it, h2c

@@ -27,8 +27,9 @@ import (
 // origin is a test origin counting the connections it accepted.
 type origin struct {
 	*httptest.Server
-	conns atomic.Int64
-	last  atomic.Pointer[http.Header] // the last request's header
+	conns  atomic.Int64
+	closed atomic.Int64                // connections closed (or hijacked)
+	last   atomic.Pointer[http.Header] // the last request's header
 }
 
 func newOrigin(t *testing.T, tlsOn bool, h http.HandlerFunc) *origin {
@@ -52,8 +53,11 @@ func newOriginProto(t *testing.T, tlsOn, h2 bool, h http.HandlerFunc) *origin {
 		h(w, r)
 	}))
 	o.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-		if st == http.StateNew {
+		switch st {
+		case http.StateNew:
 			o.conns.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			o.closed.Add(1)
 		}
 	}
 	if tlsOn {
@@ -318,7 +322,7 @@ func TestFaultUpstreamConnectionReset(t *testing.T) {
 	if resp.StatusCode != 200 || body != "ok GET" {
 		t.Errorf("GET after one reset: %d %q, want 200 (retried)", resp.StatusCode, body)
 	}
-	e.upstreams["dc1"].tr.CloseIdleConnections() // the POST needs a new connection
+	e.snap.Load().upstreams["dc1"].pool.tr.CloseIdleConnections() // the POST needs a new connection
 	fl.n.Store(1)
 	req, _ := http.NewRequest(http.MethodPost, e.url("/"), strings.NewReader("not idempotent"))
 	presp, err := c.Do(req)

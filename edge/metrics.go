@@ -17,12 +17,17 @@ type metrics struct {
 	retries      *prometheus.CounterVec   // by upstream
 	tokens       *prometheus.CounterVec   // by route, mode and result
 	certReloads  *prometheus.CounterVec   // by result
-	handshakes   *prometheus.CounterVec   // client TLS handshakes by version
-	draining     prometheus.Gauge
-	inflight     prometheus.Gauge
-	bytesIn      prometheus.Counter   // request body bytes read from clients
-	bytesOut     prometheus.Counter   // response body bytes written to clients
-	upConns      *prometheus.GaugeVec // open upstream connections, by upstream
+	// configReloads counts config reloads by result (ok, error);
+	// configLastOK is 1 when the last one succeeded, configLastOKTime when.
+	configReloads    *prometheus.CounterVec
+	configLastOK     prometheus.Gauge
+	configLastOKTime prometheus.Gauge
+	handshakes       *prometheus.CounterVec // client TLS handshakes by version
+	draining         prometheus.Gauge
+	inflight         prometheus.Gauge
+	bytesIn          prometheus.Counter   // request body bytes read from clients
+	bytesOut         prometheus.Counter   // response body bytes written to clients
+	upConns          *prometheus.GaugeVec // open upstream connections, by upstream
 }
 
 func newMetrics() *metrics {
@@ -50,6 +55,15 @@ func newMetrics() *metrics {
 		certReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "steer_edge_cert_reloads_total", Help: "Certificate reloads, by result.",
 		}, []string{"result"}),
+		configReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "steer_edge_config_reloads_total", Help: "Config reloads (SIGHUP or a change of the file), by result: ok, or error (the previous config keeps serving).",
+		}, []string{"result"}),
+		configLastOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "steer_edge_config_last_reload_successful", Help: "Whether the last config reload succeeded (1) or not (0).",
+		}),
+		configLastOKTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "steer_edge_config_last_reload_success_timestamp_seconds", Help: "Unix time of the last config load that succeeded (the start counts).",
+		}),
 		handshakes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "steer_edge_tls_handshakes_total", Help: "Client TLS handshakes completed, by version and resumption.",
 		}, []string{"version", "resumed"}),
@@ -67,8 +81,10 @@ func newMetrics() *metrics {
 		Name: "steer_edge_bytes_total", Help: "Body bytes to and from clients, by direction (in: request bodies, out: responses).",
 	}, []string{"dir"})
 	m.bytesIn, m.bytesOut = bytes.WithLabelValues("in"), bytes.WithLabelValues("out")
+	m.configReloads.WithLabelValues("ok")
+	m.configReloads.WithLabelValues("error")
 	m.reg.MustRegister(m.requests, m.duration, m.upstreamErrs, m.pinFailures, m.retries, m.tokens,
-		m.certReloads, m.handshakes, m.draining, m.inflight, bytes, m.upConns,
+		m.certReloads, m.configReloads, m.configLastOK, m.configLastOKTime, m.handshakes, m.draining, m.inflight, bytes, m.upConns,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -11,12 +11,10 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/netip"
 	"os"
 	"os/signal"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,7 +24,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/steer-gslb/steer/edge/accesslog"
 	"github.com/steer-gslb/steer/edge/loadreport"
 	"github.com/steer-gslb/steer/probe"
 	"github.com/steer-gslb/steer/steertoken"
@@ -99,20 +96,25 @@ type RequestInfo struct {
 }
 
 // Server is a running edge proxy: the HTTPS listener (and optional plain
-// HTTP and admin listeners), the upstream pools and the drain state.
+// HTTP and admin listeners), the drain state and the current config
+// snapshot (routes, upstream pools, certificates, token keys …), which
+// Reload replaces.
 type Server struct {
-	cfg       *Config
+	file      string // the config file Reload reads
 	log       *slog.Logger
 	m         *metrics
-	certs     *certStore
-	upstreams map[string]*upstream
-	routes    []*route
-	keys      *steertoken.KeySet
-	probe     http.Handler
-	debug     http.Handler // the debug page; nil without debug.collector
-	popHdr    []string
-	onRequest func(*RequestInfo)
+	snap      atomic.Pointer[snapshot]
+	onRequest func(*RequestInfo) // Options.OnRequest
+	meter     *loadreport.Meter  // requests/s for the load report
+	buffers   bufferPool         // the proxies' copy buffers
 	infoPool  sync.Pool
+
+	reloadMu    sync.Mutex // serialises reloads; guards the fields below
+	failedStamp fileStamp  // the config file that last failed to load
+	runCtx      context.Context
+	repRunning  *loadreport.Reporter
+	repCancel   context.CancelFunc
+	stopped     bool
 
 	ln, lnHTTP, lnAdmin    net.Listener
 	srv, srvHTTP, srvAdmin *http.Server
@@ -122,11 +124,6 @@ type Server struct {
 	freshConn sync.Map     // net.Conn → struct{} for those
 	drainCh   chan struct{}
 	drainOnce sync.Once
-}
-
-type route struct {
-	Route
-	up *upstream
 }
 
 type ctxKey int
@@ -144,95 +141,40 @@ type reqState struct {
 }
 
 // New builds a Server from cfg: it loads the certificates, the token key
-// set and the upstream CA files, and opens the listeners (so that
-// [Server.Addr] is known), but serves nothing until [Server.Run].
+// set and the upstream CA files, opens the access log, and opens the
+// listeners (so that [Server.Addr] is known), but serves nothing until
+// [Server.Run]. [Server.Reload] re-reads cfg.File.
 func New(cfg *Config, opts Options) (*Server, error) {
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.Default()
 	}
 	s := &Server{
-		cfg:       cfg,
+		file:      cfg.File,
 		log:       logger,
 		m:         newMetrics(),
-		upstreams: map[string]*upstream{},
-		probe:     probe.Handler(cfg.PoP),
-		popHdr:    []string{cfg.PoP},
 		onRequest: opts.OnRequest,
+		meter:     loadreport.NewMeter(),
 		drainCh:   make(chan struct{}),
 	}
 	s.infoPool.New = func() any { return new(RequestInfo) }
-	if cfg.DebugCollector != "" {
-		s.debug = web.DebugHandler(cfg.DebugCollector, cfg.PoP)
+	var stamp fileStamp
+	if cfg.File != "" {
+		stamp, _ = stampOf(cfg.File)
 	}
-	var err error
-	if s.certs, err = newCertStore(cfg.Certificates, logger, s.m); err != nil {
+	sn, _, err := s.build(cfg, stamp, nil)
+	if err != nil {
 		return nil, fmt.Errorf("edge: %w", err)
 	}
-	if cfg.TokenKeys != "" {
-		if s.keys, err = steertoken.LoadKeySet(cfg.TokenKeys); err != nil {
-			return nil, fmt.Errorf("edge: token_keys: %w", err)
-		}
-	}
-	for i := range cfg.Upstreams {
-		u := &cfg.Upstreams[i]
-		if s.upstreams[u.Name], err = s.newUpstream(u); err != nil {
-			return nil, fmt.Errorf("edge: %w", err)
-		}
-	}
-	for _, r := range cfg.Routes {
-		s.routes = append(s.routes, &route{Route: r, up: s.upstreams[r.Upstream]})
-	}
-	// Longest prefix first.
-	slices.SortStableFunc(s.routes, func(a, b *route) int { return len(b.PathPrefix) - len(a.PathPrefix) })
-
-	if err := s.listen(); err != nil {
+	s.snap.Store(sn)
+	s.m.configLastOK.Set(1)
+	s.m.configLastOKTime.Set(float64(time.Now().UnixNano()) / 1e9)
+	if err := s.listen(cfg); err != nil {
 		s.closeListeners()
+		sn.retire()
 		return nil, err
 	}
 	return s, nil
-}
-
-func (s *Server) newUpstream(u *Upstream) (*upstream, error) {
-	tr, err := newTransport(u, &s.cfg.Timeouts, s.m)
-	if err != nil {
-		return nil, err
-	}
-	up := &upstream{cfg: *u, tr: tr}
-	target := u.URL
-	fwd := s.cfg.ForwardedFor
-	up.proxy = &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			host := pr.In.Host
-			pr.SetURL(target)
-			pr.Out.Host = host // the origin sees the name the client asked for
-			pr.Out.Header.Set("X-Forwarded-Host", host)
-			if pr.In.TLS != nil {
-				pr.Out.Header.Set("X-Forwarded-Proto", "https")
-			} else {
-				pr.Out.Header.Set("X-Forwarded-Proto", "http")
-			}
-			if fwd == ForwardOff {
-				return
-			}
-			ap, err := netip.ParseAddrPort(pr.In.RemoteAddr)
-			if err != nil {
-				return
-			}
-			if fwd == ForwardFull {
-				pr.Out.Header.Set("X-Forwarded-For", ap.Addr().Unmap().String())
-			} else {
-				pr.Out.Header.Set("X-Forwarded-For", steertoken.ClientNetwork(ap.Addr()).Addr().String())
-			}
-		},
-		Transport:      &retryTransport{rt: tr, retries: u.Retries, name: u.Name, m: s.m, log: s.log},
-		FlushInterval:  0, // responses of unknown length and event streams flush at once
-		BufferPool:     &bufferPool{},
-		ErrorLog:       log.New(io.Discard, "", 0),
-		ModifyResponse: modifyResponse,
-		ErrorHandler:   s.proxyError,
-	}
-	return up, nil
 }
 
 // modifyResponse drops the origin's own X-Edge-PoP and X-Request-ID so
@@ -281,23 +223,25 @@ func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	_, _ = io.WriteString(w, http.StatusText(code)+"\n")
 }
 
-func (s *Server) listen() error {
+// listen opens the listeners and makes the servers of cfg: what they
+// take from it needs a restart to change (see restartOnly).
+func (s *Server) listen(cfg *Config) error {
 	var err error
-	if s.ln, err = net.Listen("tcp", s.cfg.Listen); err != nil {
+	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return fmt.Errorf("edge: listen: %w", err)
 	}
-	if s.cfg.ListenHTTP != "" {
-		if s.lnHTTP, err = net.Listen("tcp", s.cfg.ListenHTTP); err != nil {
+	if cfg.ListenHTTP != "" {
+		if s.lnHTTP, err = net.Listen("tcp", cfg.ListenHTTP); err != nil {
 			return fmt.Errorf("edge: listen_http: %w", err)
 		}
 	}
-	if s.cfg.Admin != "" {
-		if s.lnAdmin, err = net.Listen("tcp", s.cfg.Admin); err != nil {
+	if cfg.Admin != "" {
+		if s.lnAdmin, err = net.Listen("tcp", cfg.Admin); err != nil {
 			return fmt.Errorf("edge: admin: %w", err)
 		}
 	}
 	// One limit for both client listeners.
-	sem := make(chan struct{}, s.cfg.MaxConns)
+	sem := make(chan struct{}, cfg.MaxConns)
 	s.ln = newLimitListener(s.ln, sem)
 	if s.lnHTTP != nil {
 		s.lnHTTP = newLimitListener(s.lnHTTP, sem)
@@ -308,14 +252,14 @@ func (s *Server) listen() error {
 		MinVersion:             tls.VersionTLS12,
 		CipherSuites:           serverCipherSuites,
 		NextProtos:             []string{"h2", "http/1.1"},
-		GetCertificate:         s.certs.getCertificate,
-		SessionTicketsDisabled: s.cfg.NoSessionTickets,
+		GetCertificate:         s.getCertificate,
+		SessionTicketsDisabled: cfg.NoSessionTickets,
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			s.m.handshakes.WithLabelValues(tls.VersionName(cs.Version), strconv.FormatBool(cs.DidResume)).Inc()
 			return nil
 		},
 	}
-	t := &s.cfg.Timeouts
+	t := &cfg.Timeouts
 	newSrv := func() *http.Server {
 		return &http.Server{
 			Handler:           s,
@@ -323,7 +267,7 @@ func (s *Server) listen() error {
 			ReadTimeout:       t.Read,
 			WriteTimeout:      t.Write,
 			IdleTimeout:       t.Idle,
-			MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
+			MaxHeaderBytes:    cfg.MaxHeaderBytes,
 			ErrorLog:          errLog,
 			ConnContext:       connContext,
 			ConnState:         s.connState,
@@ -347,6 +291,11 @@ func (s *Server) listen() error {
 		s.srvAdmin = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute, ErrorLog: errLog}
 	}
 	return nil
+}
+
+// getCertificate answers a TLS handshake with the current certificates.
+func (s *Server) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return s.snap.Load().certs.getCertificate(hello)
 }
 
 // connState counts the connections that sent no request yet.
@@ -399,7 +348,8 @@ func (s *Server) Drain() {
 	s.drainOnce.Do(func() {
 		s.draining.Store(true)
 		s.m.draining.Set(1)
-		s.log.Info("draining", "grace", s.cfg.DrainGrace, "timeout", s.cfg.DrainTimeout)
+		cfg := s.snap.Load().cfg
+		s.log.Info("draining", "grace", cfg.DrainGrace, "timeout", cfg.DrainTimeout)
 		// Keep-alive connections close after their next response
 		// (ServeHTTP adds Connection: close), not at once: closing an
 		// idle connection races a client sending on it.
@@ -409,7 +359,22 @@ func (s *Server) Drain() {
 
 // ReloadCertificates reloads the certificate files now (as on SIGHUP),
 // keeping the old certificates if one fails to load.
-func (s *Server) ReloadCertificates() { s.certs.Reload(true) }
+func (s *Server) ReloadCertificates() { s.snap.Load().certs.Reload(true) }
+
+// ReopenAccessLog reopens the access log file (after an external move,
+// on SIGHUP).
+func (s *Server) ReopenAccessLog() {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	if s.stopped {
+		return // closed by Run
+	}
+	if al := s.snap.Load().alog; al != nil {
+		if err := al.w.Reopen(); err != nil {
+			s.log.Error("reopening the access log", "path", al.opts.Path, "err", err)
+		}
+	}
+}
 
 // Run serves until ctx is done or Drain is called, then drains: it
 // returns nil once every in-flight request finished, or an error if the
@@ -417,8 +382,14 @@ func (s *Server) ReloadCertificates() { s.certs.Reload(true) }
 func (s *Server) Run(ctx context.Context) error {
 	bg, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go s.certs.watch(bg, s.cfg.CertPoll)
-	for _, u := range s.upstreams {
+	go s.watchCerts(bg)
+	go s.watchConfig(bg)
+	s.reloadMu.Lock()
+	s.runCtx = bg
+	sn := s.snap.Load()
+	s.syncReporter(sn)
+	s.reloadMu.Unlock()
+	for _, u := range sn.upstreams {
 		go u.prewarm(bg, u.cfg.Prewarm, s.log)
 	}
 	errc := make(chan error, 3)
@@ -435,7 +406,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.srvAdmin != nil {
 		go serve("admin", func() error { return s.srvAdmin.Serve(s.lnAdmin) })
 	}
-	s.log.Info("edge serving", "pop", s.cfg.PoP, "https", s.Addr().String(), "http", addrString(s.HTTPAddr()), "admin", addrString(s.AdminAddr()))
+	s.log.Info("edge serving", "pop", sn.cfg.PoP, "https", s.Addr().String(), "http", addrString(s.HTTPAddr()), "admin", addrString(s.AdminAddr()))
 
 	var runErr error
 	select {
@@ -446,7 +417,7 @@ func (s *Server) Run(ctx context.Context) error {
 		s.Drain()
 	}
 	if runErr == nil {
-		grace := time.NewTimer(s.cfg.DrainGrace)
+		grace := time.NewTimer(s.snap.Load().cfg.DrainGrace)
 		select {
 		case <-grace.C:
 		case runErr = <-errc:
@@ -469,11 +440,16 @@ func (s *Server) Run(ctx context.Context) error {
 			_ = l.Close()
 		}
 	}
-	deadline := time.Now().Add(min(s.cfg.Timeouts.ReadHeader, 5*time.Second))
+	// No reload from here on: the config is the one the drain finishes with.
+	s.reloadMu.Lock()
+	s.stopped = true
+	cfg := s.snap.Load().cfg
+	s.reloadMu.Unlock()
+	deadline := time.Now().Add(min(cfg.Timeouts.ReadHeader, 5*time.Second))
 	for s.fresh.Load() > 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	sctx, scancel := context.WithTimeout(context.Background(), s.cfg.DrainTimeout)
+	sctx, scancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
 	defer scancel()
 	var wg sync.WaitGroup
 	var shutErr error
@@ -486,7 +462,7 @@ func (s *Server) Run(ctx context.Context) error {
 			if err := srv.Shutdown(sctx); err != nil {
 				_ = srv.Close()
 				mu.Lock()
-				shutErr = fmt.Errorf("edge: drain timeout after %s: closed the remaining connections", s.cfg.DrainTimeout)
+				shutErr = fmt.Errorf("edge: drain timeout after %s: closed the remaining connections", cfg.DrainTimeout)
 				mu.Unlock()
 			}
 		})
@@ -495,8 +471,16 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.srvAdmin != nil {
 		_ = s.srvAdmin.Close()
 	}
-	for _, u := range s.upstreams {
-		u.tr.CloseIdleConnections()
+	// The snapshot stays current (a straggler of a timed-out drain may
+	// still use it): close what it holds without retiring it.
+	sn = s.snap.Load()
+	for _, u := range sn.upstreams {
+		u.pool.tr.CloseIdleConnections()
+	}
+	if sn.alog != nil {
+		if err := sn.alog.w.Close(); err != nil {
+			s.log.Error("closing the access log", "err", err)
+		}
 	}
 	s.log.Info("drained")
 	return errors.Join(runErr, shutErr)
@@ -512,7 +496,7 @@ func addrString(a net.Addr) string {
 func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header()[keyEdgePoP] = s.popHdr
+	w.Header()[keyEdgePoP] = s.snap.Load().popHdr
 	if s.draining.Load() {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = io.WriteString(w, "draining\n")
@@ -535,9 +519,9 @@ func (s *Server) serveDrain(w http.ResponseWriter, r *http.Request) {
 // newID is a request ID: the PoP label, the time in milliseconds (base
 // 36) and 32 random bits (hex): fra-m1x2k3l4-9f3e2a1b. IDs sort by time
 // within a PoP and are unique with overwhelming probability.
-func (s *Server) newID(t time.Time) string {
+func newID(pop string, t time.Time) string {
 	var buf [64]byte
-	b := append(buf[:0], s.cfg.PoP...)
+	b := append(buf[:0], pop...)
 	b = append(b, '-')
 	b = strconv.AppendUint(b, uint64(t.UnixMilli()), 36)
 	b = append(b, '-')
@@ -549,21 +533,16 @@ func (s *Server) newID(t time.Time) string {
 	return string(b)
 }
 
-func (s *Server) route(path string) *route {
-	for _, r := range s.routes {
-		if strings.HasPrefix(path, r.PathPrefix) {
-			return r
-		}
-	}
-	return nil
-}
-
 // ServeHTTP is the edge's request handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	id := s.newID(start)
+	// The snapshot this request uses from start to end, whatever reloads
+	// happen meanwhile.
+	sn := s.acquire()
+	defer sn.release()
+	id := newID(sn.cfg.PoP, start)
 	h := w.Header()
-	h[keyEdgePoP] = s.popHdr
+	h[keyEdgePoP] = sn.popHdr
 	h[keyRequestID] = []string{id}
 	if s.draining.Load() {
 		h[keyConn] = hdrClose // HTTP/1.1: close after this response; HTTP/2: GOAWAY
@@ -596,23 +575,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.m.bytesOut.Add(float64(rw.n))
 		s.m.requests.WithLabelValues(routeLabel, codeClass(info.Status)).Inc()
 		s.m.duration.WithLabelValues(routeLabel).Observe(info.Duration.Seconds())
-		if s.onRequest != nil {
-			s.onRequest(info)
+		if sn.onRequest != nil {
+			sn.onRequest(info)
 		}
 		info.Conn, info.Err = nil, nil
 		s.infoPool.Put(info)
 	}()
 
 	if r.URL.Path == probe.Path {
-		s.probe.ServeHTTP(rw, r)
+		sn.probe.ServeHTTP(rw, r)
 		return
 	}
-	if s.debug != nil && (r.URL.Path == web.DebugPath || r.URL.Path == web.DebugScriptPath) {
+	if sn.debug != nil && (r.URL.Path == web.DebugPath || r.URL.Path == web.DebugScriptPath) {
 		routeLabel = "debug"
-		s.debug.ServeHTTP(rw, r)
+		sn.debug.ServeHTTP(rw, r)
 		return
 	}
-	rt := s.route(r.URL.Path)
+	rt := sn.route(r.URL.Path)
 	if rt == nil {
 		routeLabel = "none"
 		http.Error(rw, "no route", http.StatusNotFound)
@@ -621,7 +600,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	routeLabel = rt.PathPrefix
 	info.Route, info.Upstream = rt.PathPrefix, rt.Upstream
 	if rt.Token != TokenOff {
-		info.Token = s.checkToken(r, client)
+		info.Token = checkToken(sn, r, client)
 		s.m.tokens.WithLabelValues(rt.PathPrefix, rt.Token, info.Token).Inc()
 		if info.Token != "ok" && rt.Token == TokenReject {
 			http.Error(rw, "steering token rejected: "+info.Token, http.StatusForbidden)
@@ -630,7 +609,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Header[keyRequestID] = []string{id}
 	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
-		cb := &countingBody{ReadCloser: r.Body, idle: s.cfg.Timeouts.BodyIdle}
+		cb := &countingBody{ReadCloser: r.Body, idle: sn.cfg.Timeouts.BodyIdle}
 		if cb.idle > 0 {
 			cb.rc = http.NewResponseController(w)
 		}
@@ -647,7 +626,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // checkToken verifies the request's steering token (cookie, then query)
 // and returns "ok", "missing" or why it is rejected.
-func (s *Server) checkToken(r *http.Request, client netip.Addr) string {
+func checkToken(sn *snapshot, r *http.Request, client netip.Addr) string {
 	tok := ""
 	if c, err := r.Cookie(TokenName); err == nil {
 		tok = c.Value
@@ -657,14 +636,14 @@ func (s *Server) checkToken(r *http.Request, client netip.Addr) string {
 	if tok == "" {
 		return "missing"
 	}
-	claims, err := steertoken.Verify(s.keys, tok, time.Now(), client)
+	claims, err := steertoken.Verify(sn.keys, tok, time.Now(), client)
 	if err != nil {
 		if reason := steertoken.ReasonOf(err); reason != 0 {
 			return reason.String()
 		}
 		return "invalid"
 	}
-	if claims.PoP != s.cfg.PoP {
+	if claims.PoP != sn.cfg.PoP {
 		return "wrong pop"
 	}
 	return "ok"
@@ -845,40 +824,18 @@ func redactAddrs(s string) string {
 }
 
 // RunFile loads the config at path and runs the edge until ctx is done
-// (SIGTERM, SIGINT), draining on the way out. SIGHUP reloads the
-// certificates. It is `steer edge` and steer-edge.
+// (SIGTERM, SIGINT), draining on the way out. SIGHUP reloads the config
+// ([Server.Reload]), the certificates and reopens the access log; a change
+// of the config file reloads it too (reload.watch). It is `steer edge` and
+// steer-edge.
 func RunFile(ctx context.Context, path string, opts Options) error {
 	cfg, err := LoadConfig(path)
 	if err != nil {
 		return err
 	}
-	var alog *accesslog.Writer
-	if cfg.AccessLog.Path != "" {
-		alog, err = accesslog.Open(cfg.AccessLog.Path, accesslog.Options{MaxBytes: cfg.AccessLog.MaxBytes, Keep: cfg.AccessLog.Keep, Log: opts.Logger})
-		if err != nil {
-			return fmt.Errorf("edge: access_log: %w", err)
-		}
-		defer func() { _ = alog.Close() }()
-		opts.OnRequest = chainHooks(AccessLogHook(alog, cfg.PoP), opts.OnRequest)
-	}
-	var meter *loadreport.Meter
-	if cfg.LoadReport != nil {
-		meter = loadreport.NewMeter()
-		opts.OnRequest = chainHooks(func(*RequestInfo) { meter.Inc() }, opts.OnRequest)
-	}
 	s, err := New(cfg, opts)
 	if err != nil {
 		return err
-	}
-	if lr := cfg.LoadReport; lr != nil {
-		rep, err := loadreport.New(loadreport.Options{URL: lr.URL, Token: lr.Token, PoP: cfg.PoP, Capacity: lr.Capacity, Every: lr.Every, Log: opts.Logger},
-			meter.Rate) // requests/s; the control server divides by Capacity
-		if err != nil {
-			return fmt.Errorf("edge: load_report: %w", err)
-		}
-		rctx, rcancel := context.WithCancel(ctx)
-		defer rcancel()
-		go func() { _ = rep.Run(rctx) }()
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -889,10 +846,9 @@ func RunFile(ctx context.Context, path string, opts Options) error {
 		for {
 			select {
 			case <-hup:
+				_ = s.Reload("SIGHUP") // logged and counted by Reload
 				s.ReloadCertificates()
-				if alog != nil {
-					_ = alog.Reopen()
-				}
+				s.ReopenAccessLog()
 			case <-done:
 				return
 			}

@@ -14,7 +14,9 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"os"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -52,18 +54,65 @@ func SPKIHash(c *x509.Certificate) string {
 	return base64.StdEncoding.EncodeToString(h[:])
 }
 
-// upstream is one origin: its transport (the connection pool) and the
-// reverse proxy in front of it.
+// upstream is one origin as a config snapshot has it: its connection
+// pool and the reverse proxy in front of it.
 type upstream struct {
 	cfg   Upstream
-	tr    *http.Transport
+	pool  *pool
 	proxy *httputil.ReverseProxy
 }
 
-func newTransport(u *Upstream, t *Timeouts, m *metrics) (*http.Transport, error) {
+// pool is an upstream's transport: its kept-alive connections. A reload
+// whose upstream is unchanged (same poolKey) shares the pool, so its warm
+// connections survive; the snapshots holding a pool count in holders, and
+// the last one to go closes its idle connections.
+type pool struct {
+	key     string
+	tr      *http.Transport
+	holders atomic.Int32
+}
+
+// hold adds a snapshot holding p.
+func (p *pool) hold() *pool {
+	p.holders.Add(1)
+	return p
+}
+
+// unhold drops a snapshot's hold; the last closes the idle connections
+// (no request uses the pool any more).
+func (p *pool) unhold() {
+	if p.holders.Add(-1) == 0 {
+		p.tr.CloseIdleConnections()
+	}
+}
+
+// poolKey is what a pool depends on: two upstreams with the same key can
+// share a transport. The CA file is read here (its contents are part of the
+// key: a replaced CA file makes a new pool) and returned for newTransport.
+func poolKey(u *Upstream, t *Timeouts) (key string, caPEM []byte, err error) {
+	if u.CAFile != "" {
+		if caPEM, err = os.ReadFile(u.CAFile); err != nil {
+			return "", nil, fmt.Errorf("upstream %s: ca_file: %w", u.Name, err)
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s|%s://%s|sni=%s|h2c=%v|conns=%d/%d|t=%s/%s/%s/%s|ca=%x|pins=",
+		u.Name, u.URL.Scheme, u.URL.Host, u.ServerName, u.H2C, u.MaxConns, u.IdleConns,
+		t.UpstreamDial, t.UpstreamTLS, t.UpstreamHeader, t.UpstreamIdle, sha256.Sum256(caPEM))
+	for _, p := range u.Pins {
+		b.WriteString(base64.StdEncoding.EncodeToString(p[:]))
+		b.WriteByte(',')
+	}
+	return b.String(), caPEM, nil
+}
+
+// newTransport builds u's connection pool; caPEM holds the roots of
+// u.CAFile (poolKey read them).
+func newTransport(u *Upstream, caPEM []byte, t *Timeouts, m *metrics) (*http.Transport, error) {
 	d := &net.Dialer{Timeout: t.UpstreamDial, KeepAlive: 30 * time.Second}
+	// Not reset to 0: a pool replaced by a reload may still hold
+	// connections of this upstream until its requests finish.
 	open := m.upConns.WithLabelValues(u.Name)
-	open.Set(0)
 	tr := &http.Transport{
 		Proxy: nil, // never an environment proxy
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -100,12 +149,8 @@ func newTransport(u *Upstream, t *Timeouts, m *metrics) (*http.Transport, error)
 		ServerName:   u.ServerName,
 	}
 	if u.CAFile != "" {
-		pem, err := os.ReadFile(u.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("upstream %s: ca_file: %w", u.Name, err)
-		}
 		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
+		if !pool.AppendCertsFromPEM(caPEM) {
 			return nil, fmt.Errorf("upstream %s: ca_file %s holds no PEM certificate", u.Name, u.CAFile)
 		}
 		tc.RootCAs = pool
@@ -216,7 +261,7 @@ func (u *upstream) prewarm(ctx context.Context, n int, log *slog.Logger) {
 				return
 			}
 			req.Header.Set("User-Agent", "steer-edge-prewarm")
-			resp, err := u.tr.RoundTrip(req)
+			resp, err := u.pool.tr.RoundTrip(req)
 			if err != nil {
 				errs <- err
 				return

@@ -18,8 +18,9 @@ const usage = `usage: steer-edge --config FILE [--log-level LEVEL]
 The edge proxy of one PoP, the same proxy as 'steer edge', built without
 the analytics engine: TLS 1.2/1.3 termination, HTTP/1.1 and HTTP/2, pooled
 and pinned upstream connections, X-Edge-PoP and request IDs, /rum/probe,
-steering-token checks, certificates reloaded on change and on SIGHUP, and
-a graceful drain on SIGTERM, SIGINT or POST /drain (admin listener).
+steering-token checks, the config reloaded on SIGHUP or a change of the
+file (a bad one is logged and the old one kept), certificates reloaded on
+change, and a graceful drain on SIGTERM, SIGINT or POST /drain (admin listener).
 `
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }

@@ -15,8 +15,9 @@ examples/edge.yaml): it terminates TLS 1.2 (ECDHE suites) and 1.3,
 HTTP/1.1 and HTTP/2, and forwards to the origins over kept-alive,
 pre-warmed, pinned connections. Every response carries X-Edge-PoP and an
 X-Request-ID naming the PoP; /rum/probe is answered locally; routes may
-verify steering tokens. Certificates reload when their files change and on
-SIGHUP. SIGTERM, SIGINT or POST /drain on the admin listener drain it:
+verify steering tokens. SIGHUP reloads the whole config (so does a change
+of the file, reload.watch; a bad config is logged and the old one kept),
+certificates also reload when their files change. SIGTERM, SIGINT or POST /drain on the admin listener drain it:
 /healthz turns 503 at once, new connections are accepted for drain_grace,
 then in-flight requests finish and it exits 0.
 `
