@@ -257,3 +257,29 @@ func (s *snapshot) buildOutputs(path string) (*explain.Sources, *explain.RTTs) {
 	})
 	return m.sources, m.rtts
 }
+
+// Expected returns the build's expected RTTs (MAP.rtt.tsv beside the map
+// whose entry decided d) for the client of q, best-ranked first; nil when
+// no map entry decided (geo, default) or that map has no RTT file. The file
+// is read on first use per loaded map, as for Explain.
+func (v Snapshot) Expected(q Query, d Decision) []explain.Expected {
+	if d.Record == nil {
+		return nil
+	}
+	var path string
+	var addr netip.Addr
+	switch d.Source {
+	case steering.SourceECS:
+		path, addr = d.Record.ECSMap, q.Client.ECS.Addr()
+	case steering.SourceResolver:
+		path, addr = d.Record.ResolverMap, q.Client.Resolver
+	default:
+		return nil
+	}
+	if path == "" {
+		return nil
+	}
+	_, rtts := v.snap.buildOutputs(path)
+	ex, _ := rtts.Lookup(addr)
+	return ex
+}

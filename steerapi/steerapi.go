@@ -186,6 +186,20 @@ func (s *Service) ResolveInto(snap dnsserver.Snapshot, req *steerv1.ResolveReque
 			out.Pops = append(out.Pops, pm.fam[fam][i])
 		}
 	}
+	// The build's expected RTTs, where the deciding map has them: the
+	// shared PoP messages are copied (a few small allocations; none
+	// without an RTT file).
+	if ex := snap.Expected(q, d); len(ex) > 0 {
+		for k, p := range out.Pops {
+			for _, e := range ex {
+				if e.PoP == p.GetLabel() {
+					rtt := e.RTTMs
+					out.Pops[k] = &steerv1.PoP{Label: p.GetLabel(), Addresses: p.GetAddresses(), ExpectedRttMs: &rtt}
+					break
+				}
+			}
+		}
+	}
 	out.Source = d.Source.String()
 	out.Scope = int32(d.Scope)
 	out.MapVersion = d.MapVersion

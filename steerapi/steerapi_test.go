@@ -2,6 +2,7 @@ package steerapi
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -220,4 +221,57 @@ func FuzzResolve(f *testing.F) {
 			t.Fatalf("anycast with PoPs %v", out.Pops)
 		}
 	})
+}
+
+// TestResolveExpected: with MAP.rtt.tsv beside the map, Resolve gives each
+// PoP the build's expected RTT for the client's network; geo and default
+// answers and PoPs the build did not estimate have none.
+func TestResolveExpected(t *testing.T) {
+	path := writeTestConfig(t, "up", "")
+	rtt := "# steer build: network<TAB>weight<TAB>label=rtt_ms,...\n203.0.113.0/24\t12\tfra=23.1,ams\n198.19.0.0/16\t3\tiad=80.5\n"
+	if err := os.WriteFile(filepath.Join(filepath.Dir(path), "map.rtt.tsv"), []byte(rtt), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := dnsserver.New(path, dnsserver.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewService(srv)
+	expected := func(r *steerv1.ResolveResponse) string {
+		var b []string
+		for _, p := range r.Pops {
+			if p.ExpectedRttMs != nil {
+				b = append(b, fmt.Sprintf("%s=%g", p.Label, *p.ExpectedRttMs))
+			} else {
+				b = append(b, p.Label+"=-")
+			}
+		}
+		return strings.Join(b, ",")
+	}
+	for _, c := range []struct {
+		req  *steerv1.ResolveRequest
+		want string
+	}{
+		{&steerv1.ResolveRequest{Ip: "203.0.113.9"}, "fra=23.1,ams=-"},
+		{&steerv1.ResolveRequest{Ip: "198.19.0.1", Ecs: "0.0.0.0/0"}, "iad=80.5"},
+		{&steerv1.ResolveRequest{Ip: "100.64.7.9"}, "sin=-"},
+		{&steerv1.ResolveRequest{Ip: "192.0.2.99"}, ""},
+	} {
+		var out steerv1.ResolveResponse
+		if err := s.ResolveInto(srv.Snapshot(), c.req, &out, nil, ""); err != nil {
+			t.Fatal(err)
+		}
+		if got := expected(&out); got != c.want {
+			t.Errorf("%v: expected RTTs %q, want %q", c.req, got, c.want)
+		}
+	}
+	// The shared PoP messages are not modified: a service without the
+	// RTT file still answers without them.
+	var out steerv1.ResolveResponse
+	if err := newTestService(t, "up").ResolveInto(newTestService(t, "up").srv.Snapshot(), &steerv1.ResolveRequest{Ip: "203.0.113.9"}, &out, nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := expected(&out); got != "fra=-,ams=-" {
+		t.Errorf("without an RTT file: %q", got)
+	}
 }

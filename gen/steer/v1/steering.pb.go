@@ -126,8 +126,10 @@ type PoP struct {
 	// The PoP's service addresses of the answer's family: what an A/AAAA
 	// query is answered with.
 	Addresses []string `protobuf:"bytes,2,rep,name=addresses,proto3" json:"addresses,omitempty"`
-	// The builder's RTT estimate for the client's network at this PoP. Not
-	// set yet: the served snapshot carries no MAP.rtt.tsv.
+	// The builder's RTT estimate for the client's network at this PoP, from
+	// the MAP.rtt.tsv beside the map whose entry decided; absent when no map
+	// entry decided (geo, default), the map has no RTT file, or the build
+	// did not estimate this PoP.
 	ExpectedRttMs *float64 `protobuf:"fixed64,3,opt,name=expected_rtt_ms,json=expectedRttMs,proto3,oneof" json:"expected_rtt_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
