@@ -217,6 +217,22 @@ func (f *Follower) FetchMap(ctx context.Context, ref MapRef) ([]byte, error) {
 	return data, nil
 }
 
+// FetchRTT downloads the RTT file published with a map version; ok is
+// false when the version has none.
+func (f *Follower) FetchRTT(ctx context.Context, version int) (data []byte, ok bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	err = send(ctx, f.client, f.o.Token, http.MethodGet, f.o.URL+"/v1/maps/"+strconv.Itoa(version)+"/rtt", nil, "", &data)
+	var he *HTTPError
+	if errors.As(err, &he) && he.Code == http.StatusNotFound {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("RTT file of map version %d: %w", version, err)
+	}
+	return data, true, nil
+}
+
 // do sends a JSON request with the token and decodes a JSON answer into
 // out (nil: discard).
 func (f *Follower) do(ctx context.Context, method, url string, in, out any) error {

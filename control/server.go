@@ -357,6 +357,7 @@ func (s *Server) Handler() http.Handler {
 	h("POST /v1/fleet/report", RoleRead, s.postReport)
 	h("GET /v1/maps", RoleRead, s.getMaps)
 	h("GET /v1/maps/{version}", RoleRead, s.getMap)
+	h("GET /v1/maps/{version}/rtt", RoleRead, s.getRTT)
 	h("POST /v1/maps", RolePublish, s.postMap)
 	h("POST /v1/maps/activate", RolePublish, s.postActivate)
 	h("POST /v1/maps/rollback", RolePublish, s.postRollback)
@@ -783,6 +784,25 @@ func (s *Server) getMap(w http.ResponseWriter, r *http.Request, _ *Token) {
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Steer-SHA256", sum)
+	_, _ = io.Copy(w, f)
+}
+
+// getRTT serves the RTT file published with a version (MAP.rtt.tsv): the
+// DNS servers write it beside their map file, for the steering API's
+// expected RTTs and explain. 404 when the version was published without one.
+func (s *Server) getRTT(w http.ResponseWriter, r *http.Request, _ *Token) {
+	v, err := strconv.Atoi(r.PathValue("version"))
+	if err != nil || v < 1 {
+		writeErr(w, http.StatusBadRequest, "version", "version must be a positive integer")
+		return
+	}
+	f, err := os.Open(s.rttPath(v))
+	if err != nil {
+		writeErr(w, http.StatusNotFound, "version", fmt.Sprintf("version %d has no RTT file", v))
+		return
+	}
+	defer func() { _ = f.Close() }()
+	w.Header().Set("Content-Type", "text/tab-separated-values")
 	_, _ = io.Copy(w, f)
 }
 

@@ -103,6 +103,7 @@ tokens:
 		}
 	}()
 
+	var lastRTT *float64
 	resolve := func() (first string, version float64) {
 		resp, err := http.Post("http://"+api+"/steer.v1.SteeringService/Resolve", "application/json", strings.NewReader(`{"ip":"203.0.113.9"}`))
 		if err != nil {
@@ -111,7 +112,10 @@ tokens:
 		defer func() { _ = resp.Body.Close() }()
 		b, _ := io.ReadAll(resp.Body)
 		var out struct {
-			Pops       []struct{ Label string }
+			Pops []struct {
+				Label         string
+				ExpectedRttMs *float64 `json:"expectedRttMs"`
+			}
 			MapVersion json.Number `json:"mapVersion"`
 		}
 		if resp.StatusCode != 200 || json.Unmarshal(b, &out) != nil {
@@ -121,6 +125,7 @@ tokens:
 		if len(out.Pops) == 0 {
 			return "", v
 		}
+		lastRTT = out.Pops[0].ExpectedRttMs
 		return out.Pops[0].Label, v
 	}
 	eventually := func(what string, ok func() bool) {
@@ -136,18 +141,35 @@ tokens:
 		}
 	}
 
-	// Publish a map: the API answers from it.
+	// Publish a map with its RTT file: the API answers from it, with the
+	// build's expected RTTs (the follower writes the RTT file beside its
+	// map file).
 	m := write("new.json", `{"meta":{"version":1},"map":[{"networks":["203.0.113.0/24"],"labels":["fra","ams"]}]}`)
-	if _, err := (&control.Client{URL: hs.URL, Token: publishTok}).PublishFile(ctx, m, "", true, "test"); err != nil {
+	rtt := write("new.rtt.tsv", "# steer build: network<TAB>weight<TAB>label=rtt_ms,...\n203.0.113.0/24\t12\tfra=23.1,ams=25.4\n")
+	if _, err := (&control.Client{URL: hs.URL, Token: publishTok}).PublishFile(ctx, m, rtt, true, "test"); err != nil {
 		t.Fatal(err)
 	}
 	eventually("the published map answers", func() bool { p, v := resolve(); return p == "fra" && v == 1 })
+	if lastRTT == nil || *lastRTT != 23.1 {
+		t.Errorf("expectedRttMs of fra: %v, want 23.1 from the published RTT file", lastRTT)
+	}
 
 	// Drain fra on the control server: the API moves to ams.
 	if _, err := (&control.Client{URL: hs.URL, Token: operateTok}).SetState(ctx, "fra", "drain", ""); err != nil {
 		t.Fatal(err)
 	}
 	eventually("the drain moves the answer", func() bool { p, _ := resolve(); return p == "ams" })
+
+	// A next version published without an RTT file: the previous
+	// version's is gone from beside the map file, no stale estimate.
+	m2 := write("v2.json", `{"meta":{"version":2},"map":[{"networks":["203.0.113.0/24"],"labels":["lhr"]}]}`)
+	if _, err := (&control.Client{URL: hs.URL, Token: publishTok}).PublishFile(ctx, m2, "", true, "test"); err != nil {
+		t.Fatal(err)
+	}
+	eventually("version 2 answers", func() bool { p, _ := resolve(); return p == "lhr" })
+	if lastRTT != nil {
+		t.Errorf("expectedRttMs %v from the previous version's RTT file", *lastRTT)
+	}
 
 	// The embedded server is a member of the fleet.
 	f, err := (&control.Client{URL: hs.URL, Token: readTok}).Fleet(ctx)

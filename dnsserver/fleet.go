@@ -14,6 +14,7 @@ import (
 
 	"github.com/steer-gslb/steer/config"
 	"github.com/steer-gslb/steer/control"
+	"github.com/steer-gslb/steer/explain"
 	"github.com/steer-gslb/steer/health"
 	"github.com/steer-gslb/steer/internal/atomicfile"
 	"github.com/steer-gslb/steer/popmap"
@@ -299,6 +300,22 @@ func (s *Server) applyControl(ctx context.Context, st *control.State) error {
 		data, err := s.follower.FetchMap(ctx, *st.Map)
 		if err != nil {
 			return s.nack(err)
+		}
+		// The version's RTT file goes beside the map file first (explain
+		// and the steering API's expected RTTs read it), or a previous
+		// version's is removed: it would describe another map.
+		rtt, ok, err := s.follower.FetchRTT(ctx, st.Map.Version)
+		if err != nil {
+			return s.nack(err)
+		}
+		rttPath := explain.RTTPath(cfg.Control.MapFile)
+		if ok {
+			err = atomicfile.Write(rttPath, rtt, 0o644)
+		} else if err = os.Remove(rttPath); errors.Is(err, fs.ErrNotExist) {
+			err = nil
+		}
+		if err != nil {
+			return s.nack(fmt.Errorf("the RTT file beside %s: %w", cfg.Control.MapFile, err))
 		}
 		if err := atomicfile.Write(cfg.Control.MapFile, data, 0o644); err != nil {
 			return s.nack(fmt.Errorf("writing %s: %w", cfg.Control.MapFile, err))
