@@ -46,7 +46,7 @@ test-deps: ## install the DNS servers and tools the integration tests drive (roo
 lint: ## run golangci-lint (.golangci.yml)
 	$(LINT) run ./...
 
-bench: ## run all benchmarks with -benchmem, then bench/sim.sh, collect.sh, dns-qps.sh, fleet.sh, build.sh (10M/100M samples), plan.sh, api.sh, edge.sh (steer edge vs nginx) and ui.sh (the map explorer on 1M networks)
+bench: ## run all benchmarks with -benchmem, then bench/sim.sh, collect.sh, dns-qps.sh, fleet.sh, build.sh (10M/100M samples), plan.sh, api.sh, edge.sh (steer edge vs nginx and a bare Go proxy) and ui.sh (the map explorer on 1M networks)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	bash bench/sim.sh
 	bash bench/collect.sh

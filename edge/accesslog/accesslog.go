@@ -72,11 +72,49 @@ const (
 	maxShort = 64 // method, request ID, PoP, upstream, proto
 )
 
+// tsLayout is the line's timestamp: UTC, microseconds.
+const tsLayout = "2006-01-02T15:04:05.000000Z07:00"
+
+// appendTime appends t in tsLayout. It writes the digits itself, about
+// 2.5x faster than time.AppendFormat (BenchmarkAppendTime); years outside
+// 0–9999 go through AppendFormat.
+func appendTime(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(dst, tsLayout)
+	}
+	hour, minute, sec := t.Clock()
+	us := t.Nanosecond() / 1000
+	var b [27]byte
+	put := func(i, v, n int) {
+		for j := i + n - 1; j >= i; j-- {
+			b[j] = byte('0' + v%10)
+			v /= 10
+		}
+	}
+	put(0, year, 4)
+	b[4] = '-'
+	put(5, int(month), 2)
+	b[7] = '-'
+	put(8, day, 2)
+	b[10] = 'T'
+	put(11, hour, 2)
+	b[13] = ':'
+	put(14, minute, 2)
+	b[16] = ':'
+	put(17, sec, 2)
+	b[19] = '.'
+	put(20, us, 6)
+	b[26] = 'Z'
+	return append(dst, b[:]...)
+}
+
 // AppendLine appends e's log line, newline included, to dst. It allocates
 // nothing when dst has room.
 func AppendLine(dst []byte, e *Entry) []byte {
 	dst = append(dst, `{"ts":"`...)
-	dst = e.Time.UTC().AppendFormat(dst, "2006-01-02T15:04:05.000000Z07:00")
+	dst = appendTime(dst, e.Time)
 	dst = append(dst, '"')
 	dst = appendStr(dst, `,"pop":`, e.PoP, maxShort)
 	dst = appendStr(dst, `,"req":`, e.RequestID, maxShort)

@@ -351,3 +351,62 @@ func BenchmarkWriteParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkAppendLine is the formatting alone (no lock, no file).
+func BenchmarkAppendLine(b *testing.B) {
+	e := sampleEntry()
+	buf := make([]byte, 0, 2048)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = AppendLine(buf[:0], &e)
+	}
+}
+
+// TestAppendTime: the hand-written timestamp is what time.AppendFormat
+// writes, for any zone, the edges of the microsecond, and years outside
+// four digits (which fall back to AppendFormat).
+func TestAppendTime(t *testing.T) {
+	berlin := time.FixedZone("CET", 3600)
+	for _, tt := range []time.Time{
+		time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.UTC),
+		time.Date(2026, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(2027, 1, 1, 0, 30, 0, 1000, berlin), // UTC is still 2026
+		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 6, 1, 0, 0, 0, 0, time.UTC),
+		{},
+	} {
+		want := tt.UTC().AppendFormat(nil, tsLayout)
+		if got := appendTime([]byte("x"), tt); string(got) != "x"+string(want) {
+			t.Errorf("appendTime(%v) = %q, want %q", tt, got[1:], want)
+		}
+	}
+}
+
+func FuzzAppendTime(f *testing.F) {
+	f.Add(int64(1772366400), int64(123456789))
+	f.Add(int64(-62135596800), int64(0))
+	f.Add(int64(253402300799), int64(999999999))
+	f.Fuzz(func(t *testing.T, sec, nsec int64) {
+		tt := time.Unix(sec, nsec)
+		if want, got := tt.UTC().AppendFormat(nil, tsLayout), appendTime(nil, tt); string(got) != string(want) {
+			t.Fatalf("appendTime(%d, %d) = %q, want %q", sec, nsec, got, want)
+		}
+	})
+}
+
+func BenchmarkAppendTime(b *testing.B) {
+	tt := time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.UTC)
+	buf := make([]byte, 0, 64)
+	b.Run("hand", func(b *testing.B) {
+		for b.Loop() {
+			buf = appendTime(buf[:0], tt)
+		}
+	})
+	b.Run("AppendFormat", func(b *testing.B) {
+		for b.Loop() {
+			buf = tt.UTC().AppendFormat(buf[:0], tsLayout)
+		}
+	})
+}
