@@ -7,7 +7,9 @@
 package main
 
 import (
+	"context"
 	"io"
+	"log/slog"
 	"os"
 
 	"github.com/steer-gslb/steer/dnsserver"
@@ -28,17 +30,7 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := cli.New("steer-dns", usage, "steer-dns --config /etc/steer/steer.yaml", stdout, stderr)
-	sf := cli.AddServerFlags(fs, "steer.yaml")
-	if code, ok := fs.Parse(args); !ok {
-		return code
-	}
-	ctx, logger, stop, code, ok := sf.Start()
-	if !ok {
-		return code
-	}
-	defer stop()
-	if err := dnsserver.Run(ctx, *sf.Config, dnsserver.Options{Logger: logger, API: steerapi.New}, nil); err != nil {
-		return sf.Fail(err)
-	}
-	return 0
+	return cli.RunServer(fs, "steer.yaml", args, func(ctx context.Context, config string, logger *slog.Logger) error {
+		return dnsserver.Run(ctx, config, dnsserver.Options{Logger: logger, API: steerapi.New}, nil)
+	})
 }

@@ -6,7 +6,9 @@
 package main
 
 import (
+	"context"
 	"io"
+	"log/slog"
 	"os"
 
 	"github.com/steer-gslb/steer/edge"
@@ -27,17 +29,7 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := cli.New("steer-edge", usage, "steer-edge --config /etc/steer/edge.yaml", stdout, stderr)
-	sf := cli.AddServerFlags(fs, "edge.yaml")
-	if code, ok := fs.Parse(args); !ok {
-		return code
-	}
-	ctx, logger, stop, code, ok := sf.Start()
-	if !ok {
-		return code
-	}
-	defer stop()
-	if err := edge.RunFile(ctx, *sf.Config, edge.Options{Logger: logger}); err != nil {
-		return sf.Fail(err)
-	}
-	return 0
+	return cli.RunServer(fs, "edge.yaml", args, func(ctx context.Context, config string, logger *slog.Logger) error {
+		return edge.RunFile(ctx, config, edge.Options{Logger: logger})
+	})
 }

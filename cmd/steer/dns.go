@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"io"
+	"log/slog"
 
 	"github.com/steer-gslb/steer/dnsserver"
 	"github.com/steer-gslb/steer/internal/cli"
@@ -22,18 +24,7 @@ stops gracefully on SIGINT or SIGTERM.
 
 func runDNS(args []string, stdout, stderr io.Writer) int {
 	fs := cli.New("steer dns", dnsUsage, "steer dns --config examples/steer.yaml", stdout, stderr)
-	sf := cli.AddServerFlags(fs, "steer.yaml")
-	if code, ok := fs.Parse(args); !ok {
-		return code
-	}
-	ctx, logger, stop, code, ok := sf.Start()
-	if !ok {
-		return code
-	}
-	defer stop()
-	if err := dnsserver.Run(ctx, *sf.Config, dnsserver.Options{Logger: logger, API: steerapi.New}, nil); err != nil {
-		return sf.Fail(err)
-	}
-	return 0
-
+	return cli.RunServer(fs, "steer.yaml", args, func(ctx context.Context, config string, logger *slog.Logger) error {
+		return dnsserver.Run(ctx, config, dnsserver.Options{Logger: logger, API: steerapi.New}, nil)
+	})
 }

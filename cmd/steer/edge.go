@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"io"
+	"log/slog"
 
 	"github.com/steer-gslb/steer/edge"
 	"github.com/steer-gslb/steer/internal/cli"
@@ -24,18 +26,7 @@ then in-flight requests finish and it exits 0.
 
 func runEdge(args []string, stdout, stderr io.Writer) int {
 	fs := cli.New("steer edge", edgeUsage, "steer edge --config examples/edge.yaml", stdout, stderr)
-	sf := cli.AddServerFlags(fs, "edge.yaml")
-	if code, ok := fs.Parse(args); !ok {
-		return code
-	}
-	ctx, logger, stop, code, ok := sf.Start()
-	if !ok {
-		return code
-	}
-	defer stop()
-	if err := edge.RunFile(ctx, *sf.Config, edge.Options{Logger: logger}); err != nil {
-		return sf.Fail(err)
-	}
-	return 0
-
+	return cli.RunServer(fs, "edge.yaml", args, func(ctx context.Context, config string, logger *slog.Logger) error {
+		return edge.RunFile(ctx, config, edge.Options{Logger: logger})
+	})
 }

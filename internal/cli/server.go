@@ -12,19 +12,19 @@ import (
 	"github.com/steer-gslb/steer/internal/version"
 )
 
-// ServerFlags are the flags the data-plane binaries (steer-dns, steer-edge)
+// serverFlags are the flags the data-plane binaries (steer-dns, steer-edge)
 // share: --config, --log-level, --cpuprofile and --version.
-type ServerFlags struct {
+type serverFlags struct {
 	Config            *string
 	level, cpuprofile *string
 	showVersion       *bool
 	fs                *FlagSet
 }
 
-// AddServerFlags defines the shared server flags on fs, --config
+// addServerFlags defines the shared server flags on fs, --config
 // defaulting to config.
-func AddServerFlags(fs *FlagSet, config string) *ServerFlags {
-	return &ServerFlags{
+func addServerFlags(fs *FlagSet, config string) *serverFlags {
+	return &serverFlags{
 		fs:          fs,
 		Config:      fs.String("config", config, "config file (YAML)"),
 		level:       fs.String("log-level", "info", "log level: debug, info, warn, error"),
@@ -33,12 +33,12 @@ func AddServerFlags(fs *FlagSet, config string) *ServerFlags {
 	}
 }
 
-// Start acts on the parsed flags: it rejects positional arguments, prints
+// start acts on the parsed flags: it rejects positional arguments, prints
 // the version (--version), starts the CPU profile, and returns a text
 // logger on stderr at --log-level and a context cancelled by SIGINT or
 // SIGTERM. When ok is false the program exits with code at once;
 // otherwise it calls stop before it exits.
-func (f *ServerFlags) Start() (ctx context.Context, logger *slog.Logger, stop func(), code int, ok bool) {
+func (f *serverFlags) start() (ctx context.Context, logger *slog.Logger, stop func(), code int, ok bool) {
 	fs := f.fs
 	if fs.NArg() > 0 {
 		return nil, nil, nil, fs.Usagef("unexpected argument %q", fs.Arg(0)), false
@@ -76,8 +76,29 @@ func startProfile(path string) error {
 	return nil
 }
 
-// Fail reports a server's error as "NAME: ERROR" on stderr and returns 1.
-func (f *ServerFlags) Fail(err error) int {
+// fail reports a server's error as "NAME: ERROR" on stderr and returns 1.
+func (f *serverFlags) fail(err error) int {
 	fmt.Fprintf(f.fs.stderr, "%s: %v\n", f.fs.Name(), err)
 	return 1
+}
+
+// RunServer is a server main's whole body: it defines the shared server
+// flags on fs (--config defaulting to config), parses args, starts (see
+// start) and runs serve with the config path until it returns, and
+// returns the exit code. steer dns, steer edge, steer-dns and steer-edge
+// are this with their own serve.
+func RunServer(fs *FlagSet, config string, args []string, serve func(ctx context.Context, config string, logger *slog.Logger) error) int {
+	sf := addServerFlags(fs, config)
+	if code, ok := fs.Parse(args); !ok {
+		return code
+	}
+	ctx, logger, stop, code, ok := sf.start()
+	if !ok {
+		return code
+	}
+	defer stop()
+	if err := serve(ctx, *sf.Config, logger); err != nil {
+		return sf.fail(err)
+	}
+	return 0
 }
