@@ -3,11 +3,10 @@ package ui
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/steer-gslb/steer/explain"
 	"github.com/steer-gslb/steer/geoip"
 	"github.com/steer-gslb/steer/popmap"
+	"github.com/steer-gslb/steer/web"
 )
 
 // Files name what `steer ui` reads.
@@ -141,29 +141,16 @@ func existing(path string) string {
 	return path
 }
 
-// CollectorReports looks debug reports up on a collector: GET
-// BASE/debug/report/ID.
+// CollectorReports looks debug reports up on a collector (GET
+// BASE/debug/report/ID, package web's client) and gives them as JSON.
 func CollectorReports(base string) func(id string) ([]byte, error) {
-	c := &http.Client{Timeout: 10 * time.Second}
 	return func(id string) ([]byte, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/debug/report/"+url.PathEscape(id), nil)
+		rep, err := web.FetchDebugReport(ctx, base, id)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("report %s: %w", id, err)
 		}
-		resp, err := c.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		defer func() { _ = resp.Body.Close() }()
-		b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		if err != nil {
-			return nil, err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("report %s: %s: %s", id, resp.Status, b)
-		}
-		return b, nil
+		return json.Marshal(rep)
 	}
 }

@@ -1,22 +1,16 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/steer-gslb/steer/explain"
 	"github.com/steer-gslb/steer/internal/cli"
-	"github.com/steer-gslb/steer/rum"
 	"github.com/steer-gslb/steer/web"
 	"github.com/steer-gslb/steer/web/debugmap"
 )
@@ -89,10 +83,10 @@ steer debug show 7KQ2M9XD --collector http://127.0.0.1:8080 --config steer.yaml 
 	} else {
 		ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 		defer cancel()
-		rep, err = fetchDebugReport(ctx, *collectorURL, id)
+		rep, err = web.FetchDebugReport(ctx, *collectorURL, id)
 	}
 	if err == nil && *queryLog != "" && rep.DNSTest != "" {
-		err = resolverFromLog(rep, *queryLog)
+		err = web.ResolverFromLog(rep, *queryLog)
 	}
 	if err == nil && files.Config != "" {
 		var in explain.Inputs
@@ -115,59 +109,4 @@ steer debug show 7KQ2M9XD --collector http://127.0.0.1:8080 --config steer.yaml 
 	}
 	fmt.Fprint(stdout, rep.Text())
 	return 0
-}
-
-// fetchDebugReport asks the collector at base for report id.
-func fetchDebugReport(ctx context.Context, base, id string) (*web.DebugReport, error) {
-	u, err := url.Parse(strings.TrimRight(base, "/") + web.DebugReportURLPath + "/" + id)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
-		return nil, fmt.Errorf("--collector %q: not an http(s) URL", base)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("asking the collector: %w", err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil {
-		return nil, fmt.Errorf("reading the collector's answer: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("the collector answered %s: %s", resp.Status, strings.TrimSpace(string(body)))
-	}
-	var rep web.DebugReport
-	if err := json.Unmarshal(body, &rep); err != nil {
-		return nil, fmt.Errorf("the collector's answer: %w", err)
-	}
-	return &rep, nil
-}
-
-// resolverFromLog sets rep.Resolver from the first line of the query log
-// at path for the report's DNS test name. Lines that do not parse are
-// skipped (a log being written may end in half a line).
-func resolverFromLog(rep *web.DebugReport, path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("--query-log: %w", err)
-	}
-	defer func() { _ = f.Close() }()
-	want := strings.ToLower(rep.DNSTest) + "."
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	var e rum.LogEntry
-	for sc.Scan() {
-		if !strings.Contains(sc.Text(), rep.DNSTest) || rum.ParseLogEntry(sc.Bytes(), &e) != nil || e.QName != want {
-			continue
-		}
-		rep.Resolver = &web.DebugResolver{Addr: e.Resolver, ECS: e.ECS, PoP: e.PoP, Source: e.Source, From: path}
-		return nil
-	}
-	if err := sc.Err(); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("--query-log %s: %w", path, err)
-	}
-	return nil
 }
