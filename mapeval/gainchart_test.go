@@ -1,6 +1,6 @@
 //go:build cgo
 
-package main
+package mapeval
 
 import (
 	"image"
@@ -69,7 +69,11 @@ func TestGainPlot(t *testing.T) {
 		}
 	}
 	path := filepath.Join(t.TempDir(), "gain.png")
-	if err := gainPlot(path, lats, weights); err != nil {
+	ch, err := GainChart(lats, weights)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.SavePNG(path); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.Open(path)
