@@ -7,7 +7,7 @@ import (
 
 	"github.com/steer-gslb/steer/geoip"
 	"github.com/steer-gslb/steer/sim"
-	"github.com/steer-gslb/steer/store"
+	"github.com/steer-gslb/steer/store/duckstore"
 )
 
 // BenchmarkBuild builds a map from a small simulated world (every network
@@ -28,16 +28,16 @@ func BenchmarkBuild(b *testing.B) {
 	if _, err := sim.Generate(w, dir, nil); err != nil {
 		b.Fatal(err)
 	}
-	st, err := store.Open(filepath.Join(dir, "store"), store.Options{Threads: 1})
+	st, err := duckstore.Open(filepath.Join(dir, "store"), duckstore.Options{Threads: 1})
 	if err != nil {
 		b.Fatal(err)
 	}
 	// received at the end of the world's period, so that no sample is
 	// older than Options.MaxAge whatever today's date
-	imp := store.ImportOptions{Received: o.Start.Add(o.Duration)}
+	imp := duckstore.ImportOptions{Received: o.Start.Add(o.Duration)}
 	var samples int
 	for _, f := range []string{sim.FileBeacons, sim.FileDNSLog} {
-		is, err := store.ImportFile(ctx, st, filepath.Join(dir, f), imp)
+		is, err := duckstore.ImportFile(ctx, st, filepath.Join(dir, f), imp)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -46,7 +46,7 @@ func BenchmarkBuild(b *testing.B) {
 	if err := st.Close(); err != nil {
 		b.Fatal(err)
 	}
-	st, err = store.Open(filepath.Join(dir, "store"), store.Options{ReadOnly: true})
+	st, err = duckstore.Open(filepath.Join(dir, "store"), duckstore.Options{ReadOnly: true})
 	if err != nil {
 		b.Fatal(err)
 	}

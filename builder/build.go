@@ -21,7 +21,7 @@ import (
 
 // Input is what a build reads.
 type Input struct {
-	Store    *store.DuckDB
+	Store    store.Reader
 	StoreDir string        // for the report
 	BGP      []string      // pyasn or MRT files (compressed or not)
 	GeoIP    *geoip.DB     // for the GeoIP model of extrapolation; nil: none
@@ -88,7 +88,7 @@ func Build(ctx context.Context, in Input) (*Result, error) {
 		return nil, err
 	}
 	t0 := time.Now()
-	d, err := Load(ctx, in.Store, opt, TrainBeacons)
+	d, err := Load(ctx, in.Store, opt, TrainBeacons, opt.Percentile/100)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +109,7 @@ func Build(ctx context.Context, in Input) (*Result, error) {
 	rep.Timing.Join = time.Since(t0).Seconds()
 
 	t0 = time.Now()
-	e := ownEstimates(d, opt.Percentile/100)
+	e := ownEstimates(d, d.Quantile)
 	d.dropSamples() // the estimates are all the rest needs: free 8 bytes a sample
 	pool(d, e, rt.table, opt.Prior, opt.MinSamples, &cnt)
 	rep.Timing.Estimate = time.Since(t0).Seconds()
@@ -420,7 +420,7 @@ func (b *mapBuilder) emit() (*popmap.Map, *Sources, *RTT) {
 		add(netip.PrefixFrom(r.addr, r.addr.BitLen()), r.ranked, r.est, r.weight, false)
 	}
 	for _, e := range b.entries {
-		from = string(e.rule)
+		from = e.rule
 		add(e.pfx, e.ranked, e.est, 0, true) // weighed by extrapolatedWeights
 	}
 	m := &popmap.Map{}
@@ -456,88 +456,31 @@ func (r *resolverClients) ecsShare() float64 {
 	return r.ecs / r.plan
 }
 
-// splitSQL is the SQL form of IsHeldOut for a beacons table aliased b.
-func splitSQL(split Split, share float64) string {
-	if share <= 0 {
-		share = 0 // no beacon held out
-	}
-	cond := fmt.Sprintf("CAST((b.id >> 7) %% 10000 AS DOUBLE) < %v", share*10000)
-	switch split {
-	case TrainBeacons:
-		return "NOT (" + cond + ")"
-	case HoldoutBeacons:
-		return cond
-	}
-	return "true"
-}
-
-// loadJoin joins the beacons' DNS test names with the query log: the first
-// query for a name gives its resolver (and whether it carried ECS); later
-// ones are counted as duplicates (retries, prefetches).
-func loadJoin(ctx context.Context, st *store.DuckDB, opt Options, split Split, cnt *Counts) (j *joinData, err error) {
-	err = st.Read(func() error {
-		j, err = readJoin(ctx, st, opt, split, cnt)
-		return err
-	})
-	return j, err
-}
-
-func readJoin(ctx context.Context, st *store.DuckDB, opt Options, split Split, cnt *Counts) (*joinData, error) {
-	j := &joinData{resolvers: map[netip.Addr]*resolverClients{}}
-	var queries, names int64
-	if err := st.DB().QueryRowContext(ctx,
-		`SELECT count(*), count(DISTINCT lower(rtrim(qname, '.'))) FROM queries`).Scan(&queries, &names); err != nil {
-		return nil, fmt.Errorf("builder: reading the query log: %w", err)
-	}
-	j.queries = int(queries)
-	if !opt.Skip[RuleDNSDuplicate] {
-		cnt.add(RuleDNSDuplicate, int(queries-names))
-	}
-	var tests, joined int64
-	if err := st.DB().QueryRowContext(ctx, `SELECT count(*) FROM beacons b WHERE b.dns_test IS NOT NULL AND `+
-		splitSQL(split, opt.HoldOut)).Scan(&tests); err != nil {
-		return nil, fmt.Errorf("builder: reading beacons: %w", err)
-	}
-	// without the first-wins rule every query of a name counts
-	first := `arg_min(resolver, ts) AS resolver, arg_min(ecs IS NOT NULL, ts) AS ecs`
-	group := `GROUP BY 1`
-	if opt.Skip[RuleDNSDuplicate] {
-		first, group = `resolver, ecs IS NOT NULL AS ecs`, ``
-	}
-	rows, err := st.Query(ctx, `WITH q AS (SELECT lower(rtrim(qname, '.')) AS name, `+first+` FROM queries `+group+`)
-		SELECT b.network, q.resolver, count(*), sum(CASE WHEN q.ecs THEN 1 ELSE 0 END)
-		FROM beacons b JOIN q ON q.name = lower(b.dns_test)
-		WHERE b.dns_test IS NOT NULL AND `+splitSQL(split, opt.HoldOut)+`
-		GROUP BY b.network, q.resolver ORDER BY q.resolver, b.network`)
+// loadJoin joins the beacons' DNS test names with the query log
+// (store.Reader.JoinDNS): the first query for a name gives its resolver
+// (and whether it carried ECS); later ones are counted as duplicates
+// (retries, prefetches).
+func loadJoin(ctx context.Context, st store.Reader, opt Options, split Split, cnt *Counts) (*joinData, error) {
+	sj, err := st.JoinDNS(ctx, opt.clean(split))
 	if err != nil {
 		return nil, fmt.Errorf("builder: joining DNS tests with the query log: %w", err)
 	}
-	defer func() { _ = rows.Close() }()
-	for rows.Next() {
-		var network uint64
-		var resolver string
-		var n, ecs int64
-		if err := rows.Scan(&network, &resolver, &n, &ecs); err != nil {
-			return nil, fmt.Errorf("builder: joining DNS tests: %w", err)
-		}
-		joined += n
-		a, err := netip.ParseAddr(resolver)
-		if err != nil {
-			continue // the store keeps resolvers as parsed addresses: not expected
-		}
-		a = a.Unmap()
-		r := j.resolvers[a]
+	j := &joinData{resolvers: map[netip.Addr]*resolverClients{}, queries: int(sj.Queries)}
+	if !opt.Skip[RuleDNSDuplicate] {
+		cnt.add(RuleDNSDuplicate, int(sj.Queries-sj.Names))
+	}
+	var joined int64
+	for _, rc := range sj.Rows {
+		joined += rc.N
+		r := j.resolvers[rc.Resolver]
 		if r == nil {
 			r = &resolverClients{}
-			j.resolvers[a] = r
+			j.resolvers[rc.Resolver] = r
 		}
-		r.clients = append(r.clients, client{network, float64(n)})
-		r.ecs += float64(ecs)
-		r.plan += float64(n)
+		r.clients = append(r.clients, client{rc.Network, float64(rc.N)})
+		r.ecs += float64(rc.ECS)
+		r.plan += float64(rc.N)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("builder: joining DNS tests: %w", err)
-	}
-	cnt.add(RuleDNSUnjoined, int(max(tests-joined, 0)))
+	cnt.add(RuleDNSUnjoined, int(max(sj.Tests-joined, 0)))
 	return j, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/steer-gslb/steer/popmap"
 	"github.com/steer-gslb/steer/rum"
 	"github.com/steer-gslb/steer/store"
+	"github.com/steer-gslb/steer/store/duckstore"
 )
 
 // cleanBeacon adds the honest measurements of a network: near at 20-22 ms,
@@ -36,8 +37,8 @@ func closeBeacon(s *beaconSet, pfx string) {
 
 // dirtyNets fills a store with, for every test network, the honest beacon
 // base writes and reps beacons of dirt from a clock named timer.
-func dirtyNets(base func(*beaconSet, string), reps int, timer string, dirt ...smp) func(*testing.T, *store.DuckDB) []string {
-	return func(t *testing.T, st *store.DuckDB) []string {
+func dirtyNets(base func(*beaconSet, string), reps int, timer string, dirt ...smp) func(*testing.T, *duckstore.DB) []string {
+	return func(t *testing.T, st *duckstore.DB) []string {
 		var s beaconSet
 		for _, n := range testNets {
 			base(&s, n)
@@ -59,7 +60,7 @@ const year = 365 * 24 * time.Hour
 type ruleCase struct {
 	rule      Rule
 	why       string
-	fill      func(t *testing.T, st *store.DuckDB) (bgp []string)
+	fill      func(t *testing.T, st *duckstore.DB) (bgp []string)
 	clients   []string // client networks to look up
 	resolvers []string // resolver addresses to look up
 	count     int      // what the rule counts when on
@@ -80,7 +81,7 @@ var ruleCases = []ruleCase{
 	{
 		rule: RuleImpossibleRTT,
 		why:  "broken clocks report near at 500 s to 1e9 ms and far at sub-microsecond or negative RTTs",
-		fill: func(t *testing.T, st *store.DuckDB) []string {
+		fill: func(t *testing.T, st *duckstore.DB) []string {
 			var s beaconSet
 			for _, n := range testNets {
 				cleanBeacon(&s, n)
@@ -126,7 +127,7 @@ var ruleCases = []ruleCase{
 		rule: RuleDNSDuplicate,
 		why: "the test names of another resolver's clients (for whom far is best) are queried again " +
 			"by resolver 198.51.100.53, a prefetch, after their own resolver queried them first",
-		fill: func(t *testing.T, st *store.DuckDB) []string {
+		fill: func(t *testing.T, st *duckstore.DB) []string {
 			var s beaconSet
 			var qs []rum.LogEntry
 			// 192.0.2.0/24 resolves through 198.51.100.53: near is its best
@@ -154,7 +155,7 @@ var ruleCases = []ruleCase{
 		rule: RuleSparsePooled,
 		why: "a network's single sample at far is noisy-low (10 ms where its /16 neighbours measure " +
 			"80-84 ms); alone it wins over its own 20-22 ms at near",
-		fill: func(t *testing.T, st *store.DuckDB) []string {
+		fill: func(t *testing.T, st *duckstore.DB) []string {
 			var s beaconSet
 			for _, g := range []string{"10.1", "10.2"} {
 				for _, m := range []string{".1.0/24", ".2.0/24", ".3.0/24"} {
@@ -220,7 +221,7 @@ func TestRulesMatter(t *testing.T) {
 
 // cleanStore is a store holding a clean beacon and a close one for each
 // test network.
-func cleanStore(t *testing.T) (*store.DuckDB, *beaconSet) {
+func cleanStore(t *testing.T) (*duckstore.DB, *beaconSet) {
 	t.Helper()
 	st := openStore(t)
 	s := &beaconSet{}
@@ -296,8 +297,8 @@ func TestQuantized(t *testing.T) {
 		{"GetTickCount truncated to whole ms", []float64{15, 31, 46, 62, 78, 93}, true},
 		{"sub-5 ms values are not ticks", []float64{0.3, 0.2, 0.1, 0.4, 0.5}, false},
 	} {
-		if got := quantized(c.v); got != c.want {
-			t.Errorf("%s: quantized(%v) = %v, want %v", c.name, c.v, got, c.want)
+		if got := store.Quantized(c.v); got != c.want {
+			t.Errorf("%s: store.Quantized(%v) = %v, want %v", c.name, c.v, got, c.want)
 		}
 	}
 }
@@ -339,9 +340,8 @@ func TestIsHeldOut(t *testing.T) {
 	}
 }
 
-// TestHoldOutSplitAgrees: the Go split (the loader's) and the SQL split
-// (the DNS join's) choose the same beacons, and train and hold-out
-// partition the store.
+// TestHoldOutSplitAgrees: the store's split is IsHeldOut of the beacon
+// IDs, and train and hold-out partition the store.
 func TestHoldOutSplitAgrees(t *testing.T) {
 	st := openStore(t)
 	var s beaconSet
@@ -352,10 +352,6 @@ func TestHoldOutSplitAgrees(t *testing.T) {
 	s.store(t, st)
 	ctx := context.Background()
 	for _, share := range []float64{0.07, 0.1, 0.5} {
-		var sqlHeld int
-		if err := st.DB().QueryRowContext(ctx, `SELECT count(*) FROM beacons b WHERE `+splitSQL(HoldoutBeacons, share)).Scan(&sqlHeld); err != nil {
-			t.Fatal(err)
-		}
 		rows, err := st.Query(ctx, `SELECT id FROM beacons`)
 		if err != nil {
 			t.Fatal(err)
@@ -371,15 +367,12 @@ func TestHoldOutSplitAgrees(t *testing.T) {
 			}
 		}
 		_ = rows.Close()
-		if sqlHeld != goHeld {
-			t.Errorf("share %v: SQL holds out %d beacons, Go %d", share, sqlHeld, goHeld)
-		}
 		opt := Options{HoldOut: share}
-		train, err := Load(ctx, st, opt, TrainBeacons)
+		train, err := Load(ctx, st, opt, TrainBeacons, 0.75)
 		if err != nil {
 			t.Fatal(err)
 		}
-		held, err := Load(ctx, st, opt, HoldoutBeacons)
+		held, err := Load(ctx, st, opt, HoldoutBeacons, 0.75)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,14 +9,14 @@ import (
 
 	"github.com/steer-gslb/steer/edge/accesslog"
 	"github.com/steer-gslb/steer/edge/tcpinfo"
-	"github.com/steer-gslb/steer/store"
+	"github.com/steer-gslb/steer/store/duckstore"
 )
 
 // edgeStore holds beacons of network A (HTTPS to fra 20 ms, syd 200 ms)
 // and an edge access log, ingested: network A served by fra (TCP RTT
 // 25 ms, 3 requests) and network B, which sends no beacons, served by syd
 // (30 ms, 5 requests).
-func edgeStore(t *testing.T) *store.DuckDB {
+func edgeStore(t *testing.T) *duckstore.DB {
 	t.Helper()
 	st := openStore(t)
 	var s beaconSet
@@ -36,25 +36,32 @@ func edgeStore(t *testing.T) *store.DuckDB {
 	for i := range 5 {
 		line("10.0.1.77", far, 30*time.Millisecond, i)
 	}
-	is, err := store.Import(context.Background(), st, &log, store.ImportOptions{})
+	is, err := duckstore.Import(context.Background(), st, &log, duckstore.ImportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if is.Format != store.FormatEdgeLog || is.Beacons != 8 {
+	if is.Format != duckstore.FormatEdgeLog || is.Beacons != 8 {
 		t.Fatalf("edge import %+v", is)
 	}
 	return st
 }
 
-// samplesOf returns a network's RTTs per PoP label.
-func samplesOf(d *Data, pfx string) map[string][]float32 {
+// cellOf is a network's samples to one PoP: how many, and their quantile
+// at the Data's q.
+type cellOf struct {
+	n int
+	v float64
+}
+
+// samplesOf returns a network's cells per PoP label.
+func samplesOf(d *Data, pfx string) map[string]cellOf {
 	for i := range d.Networks {
 		n := &d.Networks[i]
 		if n.Prefix != netip.MustParsePrefix(pfx) {
 			continue
 		}
-		out := map[string][]float32{}
-		n.PoPSamples(func(p int, rtts []float32) { out[string(d.PoPs[p])] = append([]float32(nil), rtts...) })
+		out := map[string]cellOf{}
+		n.PoPCells(d.Quantile, func(p, k int, v float64) { out[string(d.PoPs[p])] = cellOf{k, v} })
 		return out
 	}
 	return nil
@@ -65,7 +72,7 @@ func TestEdgeRTT(t *testing.T) {
 	ctx := context.Background()
 
 	// Off: edge RTTs are not read at all.
-	d, err := Load(ctx, st, Options{HoldOut: holdNone}, TrainBeacons)
+	d, err := Load(ctx, st, Options{HoldOut: holdNone}, TrainBeacons, 0.75)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,12 +82,12 @@ func TestEdgeRTT(t *testing.T) {
 
 	// On: extra samples for the serving PoP only, of networks that send
 	// beacons; network B's edge RTTs alone are dropped (edge-only).
-	d, err = Load(ctx, st, Options{HoldOut: holdNone, EdgeRTT: true}, TrainBeacons)
+	d, err = Load(ctx, st, Options{HoldOut: holdNone, EdgeRTT: true}, TrainBeacons, 1) // q 1: the largest
 	if err != nil {
 		t.Fatal(err)
 	}
 	a := samplesOf(d, "10.0.0.0/24")
-	if len(a[near]) != 6 || a[near][5] != 25 || len(a[far]) != 3 {
+	if a[near].n != 6 || a[near].v != 25 || a[far].n != 3 {
 		t.Errorf("network A: %v; want fra 3×20 + 3×25 ms, syd 3×200 ms", a)
 	}
 	if b := samplesOf(d, "10.0.1.0/24"); b != nil {
@@ -94,16 +101,16 @@ func TestEdgeRTT(t *testing.T) {
 	}
 
 	// --skip edge-only: network B is kept with its one PoP.
-	d, err = Load(ctx, st, Options{HoldOut: holdNone, EdgeRTT: true, Skip: map[Rule]bool{RuleEdgeOnly: true}}, TrainBeacons)
+	d, err = Load(ctx, st, Options{HoldOut: holdNone, EdgeRTT: true, Skip: map[Rule]bool{RuleEdgeOnly: true}}, TrainBeacons, 0.75)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b := samplesOf(d, "10.0.1.0/24"); len(b) != 1 || len(b[far]) != 5 || b[far][0] != 30 {
+	if b := samplesOf(d, "10.0.1.0/24"); len(b) != 1 || b[far].n != 5 || b[far].v != 30 {
 		t.Errorf("network B with edge-only off: %v; want syd 5×30 ms only", b)
 	}
 
 	// Never held out: the evaluator scores beacons only.
-	h, err := Load(ctx, st, Options{HoldOut: 0.999, EdgeRTT: true, Skip: map[Rule]bool{RuleEdgeOnly: true}}, HoldoutBeacons)
+	h, err := Load(ctx, st, Options{HoldOut: 0.999, EdgeRTT: true, Skip: map[Rule]bool{RuleEdgeOnly: true}}, HoldoutBeacons, 0.75)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"github.com/gaissmai/bart"
+
+	"github.com/steer-gslb/steer/store"
 )
 
 // estimates holds, per measured network and PoP, the sample count, the
@@ -21,22 +23,11 @@ type estimates struct {
 
 func (e *estimates) row(i int) []float32 { return e.est[i*e.nPoP : (i+1)*e.nPoP] }
 
-// Percentile of sorted values, linearly interpolated (DuckDB's
-// quantile_cont): position q·(n−1); NaN for no values. It is the estimate
-// the builder ranks PoPs on (and steer explain's store estimates).
-func Percentile(sorted []float32, q float64) float64 {
-	n := len(sorted)
-	if n == 0 {
-		return math.NaN()
-	}
-	pos := q * float64(n-1)
-	i := int(pos)
-	if i >= n-1 {
-		return float64(sorted[n-1])
-	}
-	f := pos - float64(i)
-	return float64(sorted[i])*(1-f) + float64(sorted[i+1])*f
-}
+// Percentile of sorted values: the pinned quantile (store.Quantile, type
+// 7 on float32 values, DuckDB's quantile_cont) that every store engine's
+// cells give. It is the estimate the builder ranks PoPs on (and steer
+// explain's store estimates).
+func Percentile(sorted []float32, q float64) float64 { return store.Quantile(sorted, q) }
 
 // ownEstimates computes each network's own percentile per PoP, in parallel.
 func ownEstimates(d *Data, q float64) *estimates {
@@ -59,9 +50,9 @@ func ownEstimates(d *Data, q float64) *estimates {
 					own[p] = float32(math.NaN())
 				}
 				sum, k := 0.0, 0
-				d.Networks[i].PoPSamples(func(p int, rtts []float32) {
-					own[p] = float32(Percentile(rtts, q))
-					cnt[p] = uint16(min(len(rtts), math.MaxUint16))
+				d.Networks[i].PoPCells(q, func(p, n int, v float64) {
+					own[p] = float32(v)
+					cnt[p] = uint16(min(n, math.MaxUint16))
 					sum += float64(own[p])
 					k++
 				})

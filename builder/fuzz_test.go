@@ -1,6 +1,8 @@
 package builder
 
 import (
+	"github.com/steer-gslb/steer/store"
+
 	"encoding/binary"
 	"math"
 	"slices"
@@ -146,14 +148,14 @@ func FuzzQuantized(f *testing.F) {
 		for ; len(data) >= 8; data = data[8:] {
 			v = append(v, math.Float64frombits(binary.LittleEndian.Uint64(data)))
 		}
-		got := quantized(v)
+		got := store.Quantized(v)
 		if len(v) < 5 && got {
-			t.Fatalf("quantized(%v): true with fewer than 5 values", v)
+			t.Fatalf("store.Quantized(%v): true with fewer than 5 values", v)
 		}
 		r := slices.Clone(v)
 		slices.Reverse(r)
-		if quantized(r) != got {
-			t.Fatalf("quantized(%v) = %v, but %v reversed", v, got, !got)
+		if store.Quantized(r) != got {
+			t.Fatalf("store.Quantized(%v) = %v, but %v reversed", v, got, !got)
 		}
 	})
 }

@@ -37,9 +37,9 @@ type heldNet struct {
 
 // LoadHeldOut reads the held-out split of st (Options.HoldOut must be the
 // build's).
-func LoadHeldOut(ctx context.Context, st *store.DuckDB, opt Options) (*HeldOut, error) {
+func LoadHeldOut(ctx context.Context, st store.Reader, opt Options) (*HeldOut, error) {
 	opt.defaults()
-	d, err := Load(ctx, st, opt, HoldoutBeacons)
+	d, err := Load(ctx, st, opt, HoldoutBeacons, 0.5)
 	if err != nil {
 		return nil, err
 	}
@@ -56,17 +56,15 @@ func LoadHeldOut(ctx context.Context, st *store.DuckDB, opt Options) (*HeldOut, 
 			lat[p] = float32(math.NaN())
 		}
 		k := 0
-		n.PoPSamples(func(p int, rtts []float32) {
-			lat[p] = float32(Percentile(rtts, 0.5))
+		n.PoPCells(0.5, func(p, _ int, v float64) {
+			lat[p] = float32(v)
 			k++
 		})
 		if k < len(d.PoPs) {
 			continue
 		}
-		var ac []float32
-		n.Anycast(func(_ int, rtt float32) { ac = append(ac, rtt) })
-		slices.Sort(ac)
-		hn := heldNet{prefix: n.Prefix, key: n.Key, lat: lat, anycast: float32(Percentile(ac, 0.5)), w: float64(n.Beacons)}
+		ac, _ := n.Anycast(0.5)
+		hn := heldNet{prefix: n.Prefix, key: n.Key, lat: lat, anycast: float32(ac), w: float64(n.Beacons)}
 		hn.best = slices.Min(lat)
 		h.nets = append(h.nets, hn)
 	}

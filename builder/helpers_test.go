@@ -16,6 +16,7 @@ import (
 	"github.com/steer-gslb/steer/popmap"
 	"github.com/steer-gslb/steer/rum"
 	"github.com/steer-gslb/steer/store"
+	"github.com/steer-gslb/steer/store/duckstore"
 )
 
 // The two PoPs of the cleaning tests: near is truly better for every
@@ -29,9 +30,9 @@ const (
 var testRecv = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // openStore opens an empty store in a fresh temporary directory.
-func openStore(t testing.TB) *store.DuckDB {
+func openStore(t testing.TB) *duckstore.DB {
 	t.Helper()
-	st, err := store.Open(t.TempDir(), store.Options{Threads: 2, Now: func() time.Time { return testRecv }})
+	st, err := duckstore.Open(t.TempDir(), duckstore.Options{Threads: 2, Now: func() time.Time { return testRecv }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +95,7 @@ func (s *beaconSet) add(pfx string, timer, dnsTest string, samples ...smp) {
 }
 
 // store writes the beacons into st, failing on any duplicate.
-func (s *beaconSet) store(t testing.TB, st *store.DuckDB) {
+func (s *beaconSet) store(t testing.TB, st *duckstore.DB) {
 	t.Helper()
 	res, err := st.AddBeacons(context.Background(), s.bs)
 	if err != nil {
@@ -119,7 +120,7 @@ func query(name, resolver string, at time.Duration) rum.LogEntry {
 const holdNone = math.SmallestNonzeroFloat64
 
 // build builds a map from st with no beacon held out.
-func build(t testing.TB, st *store.DuckDB, bgpFiles []string, opt Options) *Result {
+func build(t testing.TB, st *duckstore.DB, bgpFiles []string, opt Options) *Result {
 	t.Helper()
 	ctx := context.Background()
 	rows, err := st.Query(ctx, `SELECT id FROM beacons`)

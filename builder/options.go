@@ -9,30 +9,31 @@ import (
 
 	"github.com/steer-gslb/steer/config"
 	"github.com/steer-gslb/steer/popmap"
+	"github.com/steer-gslb/steer/store"
 )
 
 // Rule names a cleaning or building rule; the report counts each.
-type Rule string
+type Rule = store.Rule
 
 // The cleaning rules (docs/DESIGN.md, "Cleaning rules") and the builder's
 // own, by the name the report and --skip use.
 const (
-	RuleDuplicateBeacon Rule = "duplicate-beacon"   // a beacon stored twice (delivered again after the store's dedup window)
-	RuleBadNetwork      Rule = "bad-network"        // a beacon whose network key is not a client subnet
-	RuleHTTPSOnly       Rule = "https-only"         // plain HTTP and TCP probes (hijacked in the wild): samples dropped
-	RuleImpossibleRTT   Rule = "impossible-rtt"     // negative, sub-microsecond or above MaxRTT: samples dropped
-	RuleBadClock        Rule = "bad-clock"          // sample time after received+MaxClockAhead or before received-MaxAge
-	RuleTickTimer       Rule = "tick-timer"         // beacons declaring a tick-counting timer: samples dropped
-	RuleTickDetected    Rule = "tick-detected"      // beacons whose values sit on 15.6/16 ms steps: samples dropped
-	RuleEdgeOnly        Rule = "edge-only"          // with EdgeRTT: edge RTTs of networks that send no beacons, dropped (one PoP cannot rank PoPs)
-	RuleDNSDuplicate    Rule = "dns-duplicate"      // repeated queries for one test name: first wins, the rest counted
-	RuleDNSUnjoined     Rule = "dns-unjoined"       // beacons whose DNS test name never reached the server
-	RuleSparsePooled    Rule = "sparse-pooled"      // (network, PoP) estimates under MinSamples, pooled with prefix/AS
-	RuleStability       Rule = "stability-kept"     // networks that kept their previous PoP (within the margin)
-	RuleCapacity        Rule = "capacity-moved"     // networks moved to their next PoP by a capacity cap
-	RuleExtrapolateAS   Rule = "extrapolate-as"     // announced prefixes mapped because their AS's networks agree
-	RuleExtrapolatePfx  Rule = "extrapolate-prefix" // announced prefixes mapped because their networks agree
-	RuleExtrapolateGeo  Rule = "extrapolate-geo"    // GeoIP blocks mapped by the AS's (or the place's) measured preferences
+	RuleDuplicateBeacon Rule = store.RuleDuplicateBeacon // a beacon stored twice (delivered again after the store's dedup window)
+	RuleBadNetwork      Rule = store.RuleBadNetwork      // a beacon whose network key is not a client subnet
+	RuleHTTPSOnly       Rule = store.RuleHTTPSOnly       // plain HTTP and TCP probes (hijacked in the wild): samples dropped
+	RuleImpossibleRTT   Rule = store.RuleImpossibleRTT   // negative, sub-microsecond or above MaxRTT: samples dropped
+	RuleBadClock        Rule = store.RuleBadClock        // sample time after received+MaxClockAhead or before received-MaxAge
+	RuleTickTimer       Rule = store.RuleTickTimer       // beacons declaring a tick-counting timer: samples dropped
+	RuleTickDetected    Rule = store.RuleTickDetected    // beacons whose values sit on 15.6/16 ms steps: samples dropped
+	RuleEdgeOnly        Rule = "edge-only"               // with EdgeRTT: edge RTTs of networks that send no beacons, dropped (one PoP cannot rank PoPs)
+	RuleDNSDuplicate    Rule = store.RuleDNSDuplicate    // repeated queries for one test name: first wins, the rest counted
+	RuleDNSUnjoined     Rule = store.RuleDNSUnjoined     // beacons whose DNS test name never reached the server
+	RuleSparsePooled    Rule = "sparse-pooled"           // (network, PoP) estimates under MinSamples, pooled with prefix/AS
+	RuleStability       Rule = "stability-kept"          // networks that kept their previous PoP (within the margin)
+	RuleCapacity        Rule = "capacity-moved"          // networks moved to their next PoP by a capacity cap
+	RuleExtrapolateAS   Rule = "extrapolate-as"          // announced prefixes mapped because their AS's networks agree
+	RuleExtrapolatePfx  Rule = "extrapolate-prefix"      // announced prefixes mapped because their networks agree
+	RuleExtrapolateGeo  Rule = "extrapolate-geo"         // GeoIP blocks mapped by the AS's (or the place's) measured preferences
 )
 
 // Rules lists every rule, in report order.

@@ -209,11 +209,11 @@ func (r *Report) WriteText(w io.Writer) error {
 		c.Measured24, c.Measured56, c.After24, ratio(c.After24, c.Measured24), c.After56, ratio(c.After56, c.Measured56))
 	rules := make([]string, 0, len(c.ByRule))
 	for rule := range c.ByRule {
-		rules = append(rules, string(rule))
+		rules = append(rules, rule)
 	}
 	sort.Strings(rules)
 	for _, rule := range rules {
-		rs := c.ByRule[Rule(rule)]
+		rs := c.ByRule[rule]
 		fmt.Fprintf(&sb, "  %-20s %10.0f /24s and %.3g /56s (entries' space, before longest-prefix resolution)\n", rule, rs.Space24, rs.Space56)
 	}
 	sb.WriteString("\nPoP     networks   traffic  resolvers\n")

@@ -14,7 +14,7 @@ import (
 	"github.com/steer-gslb/steer/geoip"
 	"github.com/steer-gslb/steer/rttfile"
 	"github.com/steer-gslb/steer/sim"
-	"github.com/steer-gslb/steer/store"
+	"github.com/steer-gslb/steer/store/duckstore"
 )
 
 // TestBuildRTT: MAP.rtt.tsv lists exactly the map's networks, in Sources
@@ -95,14 +95,14 @@ func TestRTTWeights(t *testing.T) {
 	if _, err := sim.Generate(w, dir, nil); err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(filepath.Join(dir, "store"), store.Options{Threads: 2})
+	st, err := duckstore.Open(filepath.Join(dir, "store"), duckstore.Options{Threads: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	imp := store.ImportOptions{Received: o.Start.Add(o.Duration)}
+	imp := duckstore.ImportOptions{Received: o.Start.Add(o.Duration)}
 	for _, f := range []string{sim.FileBeacons, sim.FileDNSLog} {
-		if _, err := store.ImportFile(ctx, st, filepath.Join(dir, f), imp); err != nil {
+		if _, err := duckstore.ImportFile(ctx, st, filepath.Join(dir, f), imp); err != nil {
 			t.Fatal(err)
 		}
 	}

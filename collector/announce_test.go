@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/steer-gslb/steer/store"
+	"github.com/steer-gslb/steer/store/duckstore"
 )
 
 // TestStoreStatsEndpoint: /v1/store/stats answers the store's counts on
@@ -102,7 +102,7 @@ func serveAnnounced(t *testing.T, mod func(*Config)) (dir string, stop func() er
 	if mod != nil {
 		mod(cfg)
 	}
-	st, err := store.Open(dir, store.Options{})
+	st, err := duckstore.Open(dir, duckstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

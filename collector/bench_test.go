@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/steer-gslb/steer/store"
+	"github.com/steer-gslb/steer/store/duckstore"
 )
 
 // BenchmarkServeBeacon is the collector's request path in-process: parse,
@@ -20,7 +20,7 @@ import (
 // are reported with it.
 func BenchmarkServeBeacon(b *testing.B) {
 	dir := b.TempDir()
-	st, err := store.Open(filepath.Join(dir, "store"), store.Options{})
+	st, err := duckstore.Open(filepath.Join(dir, "store"), duckstore.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

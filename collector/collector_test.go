@@ -21,6 +21,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/steer-gslb/steer/store"
+	"github.com/steer-gslb/steer/store/duckstore"
 )
 
 const (
@@ -54,7 +55,7 @@ func newFixture(t *testing.T, mod func(*Config)) *fixture {
 	if mod != nil {
 		mod(cfg)
 	}
-	st, err := store.Open(t.TempDir(), store.Options{})
+	st, err := duckstore.Open(t.TempDir(), duckstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -485,7 +486,7 @@ func FuzzParseConfig(f *testing.F) {
 // never holds a full client address.
 func TestNoRawAddressInLogs(t *testing.T) {
 	var logs bytes.Buffer
-	st, err := store.Open(t.TempDir(), store.Options{})
+	st, err := duckstore.Open(t.TempDir(), duckstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

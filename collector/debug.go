@@ -2,12 +2,10 @@ package collector
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -214,26 +212,11 @@ func (s *Server) joinResolver(ctx context.Context, rep *web.DebugReport) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, debugLookupTimeout)
 	defer cancel()
-	rows, err := s.st.Query(ctx, `SELECT resolver, ecs, pop, source FROM queries_v WHERE qname = ? ORDER BY ts LIMIT 1`,
-		strings.ToLower(rep.DNSTest)+".")
-	if err != nil {
+	e, err := s.st.FirstQuery(ctx, strings.ToLower(rep.DNSTest)+".")
+	if err != nil || e == nil {
 		return err
 	}
-	defer func() { _ = rows.Close() }()
-	if !rows.Next() {
-		return rows.Err()
-	}
-	var addr string
-	var ecs, pop sql.NullString
-	res := &web.DebugResolver{From: "store"}
-	if err := rows.Scan(&addr, &ecs, &pop, &res.Source); err != nil {
-		return err
-	}
-	if res.Addr, err = netip.ParseAddr(addr); err != nil {
-		return fmt.Errorf("query log resolver %q: %w", addr, err)
-	}
-	res.ECS, _ = netip.ParsePrefix(ecs.String)
-	res.PoP = pop.String
+	res := &web.DebugResolver{From: "store", Addr: e.Resolver, ECS: e.ECS, PoP: e.PoP, Source: e.Source}
 	rep.Resolver = res
 	if s.debugMap == nil {
 		return nil

@@ -12,7 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/steer-gslb/steer/store"
+	"github.com/steer-gslb/steer/store/duckstore"
 	"github.com/steer-gslb/steer/web"
 )
 
@@ -31,7 +31,7 @@ func debugFixture(t *testing.T, mod func(*Config), debugDir string) *Server {
 	if mod != nil {
 		mod(cfg)
 	}
-	st, err := store.Open(t.TempDir(), store.Options{})
+	st, err := duckstore.Open(t.TempDir(), duckstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/steer-gslb/steer/rum"
 	"github.com/steer-gslb/steer/store"
+	"github.com/steer-gslb/steer/store/duckstore"
 )
 
 func spoolBeacons(t *testing.T, from, n int) []store.Beacon {
@@ -42,7 +43,7 @@ func appendBeacons(sp *spool, bs []store.Beacon) (start, end position, err error
 // openStore opens a store for a test and closes it at the end.
 func openStore(t *testing.T, dir string) store.Store {
 	t.Helper()
-	st, err := store.Open(dir, store.Options{})
+	st, err := duckstore.Open(dir, duckstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

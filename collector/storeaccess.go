@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/steer-gslb/steer/store"
+	"github.com/steer-gslb/steer/store/duckstore"
 )
 
 // This file is how a command reads a RUM store that a running collector
@@ -40,7 +41,7 @@ func ReadStoreStats(ctx context.Context, dir, collectorURL string) (StatsResult,
 		return StatsResult{Stats: st.Stats, Backlog: st.SpoolBacklog, Store: st.Store,
 			From: fmt.Sprintf("from the collector at %s, pid %d", collectorURL, st.PID)}, nil
 	}
-	st, err := store.Open(dir, store.Options{ReadOnly: true})
+	st, err := duckstore.Open(dir, duckstore.Options{ReadOnly: true})
 	if err == nil {
 		s, err := st.Stats(ctx)
 		if cerr := st.Close(); err == nil {
@@ -89,7 +90,7 @@ func StoreBusyError(dir string, openErr error, cmd string) error {
 // holder is another process (or a collector that did not announce
 // itself). It returns openErr when the store is not locked.
 func storeHolder(dir string, openErr error) (*Announcement, error) {
-	var le *store.LockedError
+	var le *duckstore.LockedError
 	if !errors.As(openErr, &le) {
 		return nil, openErr
 	}
@@ -103,7 +104,7 @@ func storeHolder(dir string, openErr error) (*Announcement, error) {
 // errStoreLocked is the one-line error for a store another process
 // holds: store DIR is locked by another process (pid N, PROGRAM): FIX.
 func errStoreLocked(dir string, openErr error, fix string) error {
-	var le *store.LockedError
+	var le *duckstore.LockedError
 	errors.As(openErr, &le)
 	who := "another process"
 	switch {

@@ -3,7 +3,6 @@ package store
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/steer-gslb/steer/edge/accesslog"
@@ -24,42 +23,6 @@ const (
 	EdgeTimer  = "tcp_info"
 	EdgeSource = "edge"
 )
-
-// edge parses one edge access-log line into res.b.
-func (p *parser) edge(l []byte, res *parsed) (string, string) {
-	r, err := accesslog.ParseLine(l)
-	if err != nil {
-		if errors.Is(err, accesslog.ErrClientNet) {
-			return "client_net", err.Error()
-		}
-		reason := "edge log line"
-		if i := strings.IndexByte(err.Error(), ':'); i > 0 && i < 40 {
-			reason = err.Error()[:i]
-		}
-		return reason, err.Error()
-	}
-	if !r.ClientNet.IsValid() {
-		return "client_net", "client_net: required in a bulk import"
-	}
-	if !r.HasTCP {
-		res.st.NoTCP++
-		return "", ""
-	}
-	if err := EdgeBeacon(&r, &p.bc); err != nil {
-		reason := "edge log line"
-		if strings.HasPrefix(err.Error(), "pop:") {
-			reason = "pop"
-		}
-		return reason, err.Error()
-	}
-	if p.bc.ClientSubnet != r.ClientNet {
-		res.st.Truncated++
-	}
-	if err := res.b.addBeacon(&p.bc, r.Time, EdgeSource); err != nil {
-		return "edge log line", err.Error()
-	}
-	return "", ""
-}
 
 // EdgeBeacon fills bc with the one-sample beacon that stores an edge log
 // record's TCP RTT: the client network truncated to /24 or /56 (a bare

@@ -185,7 +185,14 @@ func FuzzNetworkKey(f *testing.F) {
 // TestBeaconIDMatchesAppendBeacon: two beacons have the same ID exactly
 // when rum.AppendBeacon writes the same bytes for them.
 func TestBeaconIDMatchesAppendBeacon(t *testing.T) {
-	base := genBeacons(5, 1, 3, time.Now())[0].Beacon
+	ts := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	base := rum.Beacon{V: 1, ClientSubnet: netip.MustParsePrefix("10.0.0.0/24"),
+		Agent: rum.Agent{Kind: rum.KindDesktop, Platform: "windows", Timer: "qpc"}, DNSTest: "t5x0.rum.example.net",
+		Samples: []rum.Sample{
+			{TS: ts, Target: "fra", Probe: rum.ProbeHTTPS, RTTms: 12.5},
+			{TS: ts.Add(137 * time.Millisecond), Target: "ams", Probe: rum.ProbeHTTPS, RTTms: 20.25},
+			{TS: ts.Add(274 * time.Millisecond), Target: rum.Anycast, Probe: rum.ProbeHTTPS, RTTms: 15, ServedBy: "fra"},
+		}}
 	mods := []func(b *rum.Beacon){
 		func(b *rum.Beacon) {},
 		func(b *rum.Beacon) { b.V = 2 },

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"net/netip"
 	"time"
 
@@ -46,36 +45,34 @@ type SampleRow struct {
 }
 
 // Store is the RUM store: durable, append-mostly storage of beacons,
-// their samples and the DNS query log. The embedded DuckDB store is the
-// default; the interface is what the collector, the bulk import and the map
-// builder use, so a distributed engine can be added behind it.
+// their samples and the DNS query log. The collector, the bulk import, the
+// map builder and the evaluator use it through this interface; package
+// store/duckstore (embedded DuckDB, the default: a directory) and package
+// store/chstore (a ClickHouse server or cluster: a clickhouse:// URL)
+// implement it.
 type Store interface {
 	// AddBeacons stores beacons. When it returns nil every beacon in bs is
-	// durable (written and synced) or was recognized as a duplicate of one
-	// already stored. Beacons are identified by a hash of their canonical
-	// encoding (BeaconID: the values rum.AppendBeacon writes), so a beacon
-	// delivered twice is stored once. A beacon whose ClientSubnet is absent
-	// or finer than /24 or /56 is an error (naming its index, never its
-	// address), and then nothing of bs is stored.
+	// stored (see each engine for what it syncs) or was recognized as a
+	// duplicate of one already stored. Beacons are identified by a hash of
+	// their canonical encoding (BeaconID: the values rum.AppendBeacon
+	// writes), so a beacon delivered twice is stored once. A beacon whose
+	// ClientSubnet is absent or finer than /24 or /56 is an error (naming
+	// its index, never its address), and then nothing of bs is stored.
 	AddBeacons(ctx context.Context, bs []Beacon) (AddResult, error)
-	// AddQueries stores DNS query-log lines durably (duplicates are kept:
-	// the builder counts them).
+	// AddQueries stores DNS query-log lines (duplicates are kept: the
+	// builder counts them).
 	AddQueries(ctx context.Context, qs []rum.LogEntry) (AddResult, error)
 	// DeleteBefore deletes raw rows (samples, beacons, queries) with
 	// timestamps before t: retention.
 	DeleteBefore(ctx context.Context, t time.Time) (int64, error)
-	// ExportParquet writes samples.parquet, beacons.parquet and
-	// queries.parquet into dir.
-	ExportParquet(ctx context.Context, dir string) error
 	// ScanSamples and ScanQueries stream every stored row; the row passed
-	// to fn is reused between calls.
+	// to fn is reused between calls. Rows come in no particular order.
 	ScanSamples(ctx context.Context, fn func(*SampleRow) error) error
 	ScanQueries(ctx context.Context, fn func(*rum.LogEntry) error) error
+	// FirstQuery returns the first query (by time) for qname as stored
+	// (the debug page's DNS test), or nil.
+	FirstQuery(ctx context.Context, qname string) (*rum.LogEntry, error)
 	Stats(ctx context.Context) (Stats, error)
-	// Query runs read-only SQL against the store's tables and views (the
-	// schema in the package doc is part of the contract): the map builder
-	// aggregates with it. The rows see a consistent snapshot that
-	// concurrent writes do not change.
-	Query(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	Reader
 	Close() error
 }

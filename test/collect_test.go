@@ -21,6 +21,7 @@ import (
 
 	"github.com/steer-gslb/steer/collector"
 	"github.com/steer-gslb/steer/store"
+	"github.com/steer-gslb/steer/store/duckstore"
 )
 
 const collectorToken = "test-agent-token"
@@ -66,7 +67,7 @@ func runChildCollector(dir string) int {
 		}
 		cfg = c
 	}
-	st, err := store.Open(dir, store.Options{})
+	st, err := duckstore.Open(dir, duckstore.Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -211,7 +212,7 @@ func TestCollectorKill9(t *testing.T) {
 	defer mu.Unlock()
 	t.Logf("%d beacons sent, %d acknowledged before SIGKILL", sent.Load(), len(acked))
 	inStore := func() map[string]bool {
-		st, err := store.Open(dir, store.Options{})
+		st, err := duckstore.Open(dir, duckstore.Options{})
 		if err != nil {
 			t.Fatalf("opening the store: %v", err)
 		}
@@ -258,7 +259,7 @@ func TestCollectorKill9(t *testing.T) {
 // directory and the log for any of the full addresses.
 func TestCollectorNoFullClientAddress(t *testing.T) {
 	dir := t.TempDir()
-	st, err := store.Open(dir, store.Options{})
+	st, err := duckstore.Open(dir, duckstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/steer-gslb/steer/rum"
 	"github.com/steer-gslb/steer/store"
+	"github.com/steer-gslb/steer/store/duckstore"
 )
 
 // The collector's fault tests with real processes: the test binary runs
@@ -103,7 +104,7 @@ func metricValue(t *testing.T, adminAddr, series string) float64 {
 // DNS test names of its beacons and the qnames of its queries.
 func storeContents(t *testing.T, dir string) (beacons, queries map[string]bool) {
 	t.Helper()
-	st, err := store.Open(dir, store.Options{})
+	st, err := duckstore.Open(dir, duckstore.Options{})
 	if err != nil {
 		t.Fatalf("opening the store: %v", err)
 	}
@@ -456,7 +457,7 @@ func TestFaultCollectorDoor(t *testing.T) {
 		t.Errorf("admin /healthz: %+v %v", a, err)
 	}
 	c.stop(t, syscall.SIGTERM)
-	st, err := store.Open(dir, store.Options{})
+	st, err := duckstore.Open(dir, duckstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

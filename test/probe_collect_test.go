@@ -17,6 +17,7 @@ import (
 	"github.com/steer-gslb/steer/probe"
 	"github.com/steer-gslb/steer/rum"
 	"github.com/steer-gslb/steer/store"
+	"github.com/steer-gslb/steer/store/duckstore"
 )
 
 // TestProbeThroughCollector is the desktop agent end to end with real
@@ -41,7 +42,7 @@ func TestProbeThroughCollector(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	st, err := store.Open(dir, store.Options{})
+	st, err := duckstore.Open(dir, duckstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/steer-gslb/steer/probe"
 	"github.com/steer-gslb/steer/rum"
 	"github.com/steer-gslb/steer/store"
+	"github.com/steer-gslb/steer/store/duckstore"
 )
 
 // statusRecorder remembers a handler's status code.
@@ -85,7 +86,7 @@ func TestRUMJSThroughCollector(t *testing.T) {
 
 	// the real collector, with the page's origin allowed
 	dir := t.TempDir()
-	st, err := store.Open(dir, store.Options{})
+	st, err := duckstore.Open(dir, duckstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/steer-gslb/steer/collector"
-	"github.com/steer-gslb/steer/store"
+	"github.com/steer-gslb/steer/store/duckstore"
 )
 
 // `steer store` against a store another process holds: the real steer
@@ -29,7 +29,7 @@ func init() { childRoles["store-holder"] = runStoreHolder }
 // runStoreHolder opens the store dir as `steer ingest` or a build would,
 // prints "ADDR - -" and holds it until SIGTERM.
 func runStoreHolder(ctx context.Context, dir string) int {
-	st, err := store.Open(dir, store.Options{})
+	st, err := duckstore.Open(dir, duckstore.Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -18,6 +18,8 @@ import (
 	"github.com/steer-gslb/steer/internal/cli"
 	"github.com/steer-gslb/steer/popmap"
 	"github.com/steer-gslb/steer/store"
+	"github.com/steer-gslb/steer/store/duckstore"
+	"github.com/steer-gslb/steer/store/storeopen"
 )
 
 const buildUsage = `usage: steer build --store DIR --out MAP.json [--bgp FILE]... [--geoip FILE.mmdb] [--percentile 75] [--previous MAP.json]
@@ -184,12 +186,12 @@ var readMemoryLimit = "1GB"
 // openForReading opens a store read-only for build, eval and the publish
 // gate, with DuckDB's memory capped and, unless GOMEMLIMIT says otherwise,
 // a soft limit on the Go heap, which holds 8 bytes a sample while reading.
-func openForReading(dir string) (*store.DuckDB, error) {
+func openForReading(dir string) (store.Store, error) {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(2 << 30)
 	}
-	st, err := store.Open(dir, store.Options{ReadOnly: true, MemoryLimit: readMemoryLimit})
-	if le := (*store.LockedError)(nil); errors.As(err, &le) {
+	st, err := storeopen.Open(context.Background(), dir, storeopen.Options{ReadOnly: true, MemoryLimit: readMemoryLimit})
+	if le := (*duckstore.LockedError)(nil); errors.As(err, &le) {
 		holder := "another process"
 		if le.PID > 0 {
 			holder = fmt.Sprintf("process %d (%s)", le.PID, le.Program)

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -27,6 +28,7 @@ import (
 	"github.com/steer-gslb/steer/querytail"
 	"github.com/steer-gslb/steer/rum"
 	"github.com/steer-gslb/steer/store"
+	"github.com/steer-gslb/steer/store/storeopen"
 )
 
 const collectUsage = `usage: steer collect --store DIR [--listen ADDR] [--config FILE]
@@ -54,7 +56,8 @@ publishes each map into a versioned map directory, gated on held-out data.
 
 func runCollect(args []string, stdout, stderr io.Writer) int {
 	fs := cli.New("steer collect", collectUsage, collectExample, stdout, stderr)
-	dir := fs.String("store", "", "RUM store directory (created if missing)")
+	dir := fs.String("store", "", "RUM store: a directory (DuckDB, created if missing) or clickhouse://host:8123[,host2:8123]/db[?cluster=NAME]")
+	spool := fs.String("spool", "", "this collector's own directory (durable spool, query-log positions, debug reports); default the --store directory, required with a clickhouse:// store")
 	listen := fs.String("listen", "", "address to listen on (default: the config's, else 127.0.0.1:8080)")
 	admin := fs.String("admin", "", "admin listener for /metrics, /querylog and /healthz, e.g. 127.0.0.1:9101 (default: the config's admin, else none)")
 	cfgPath := fs.String("config", "", "collector config file (YAML; see the collector package doc)")
@@ -75,6 +78,9 @@ func runCollect(args []string, stdout, stderr io.Writer) int {
 	}
 	if *dir == "" || fs.NArg() > 0 {
 		return fs.Usagef("--store DIR is required (and takes no arguments); see steer collect --help")
+	}
+	if storeopen.IsURL(*dir) && *spool == "" {
+		return fs.Usagef("--spool DIR is required with a clickhouse:// store: every collector keeps its own durable spool")
 	}
 	if (pb.every > 0) != (pb.out != "") {
 		return fs.Usagef("--build-every and --build-out go together")
@@ -119,14 +125,16 @@ func runCollect(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	pb.queryLogs = qlogs
-	return collect(ctx, *dir, cfg, lv, *retention, stdout, stderr, nil, pb)
+	return collect(ctx, *dir, cmp.Or(*spool, *dir), cfg, lv, *retention, stdout, stderr, nil, pb)
 }
 
 // collect runs the collector until ctx is done; ready (when not nil) gets
-// the listening address.
-func collect(ctx context.Context, dir string, cfg *collector.Config, lv slog.Level, retention time.Duration, stdout, stderr io.Writer, ready func(net.Addr), pb loopJobs) int {
+// the listening address. spec names the store (storeopen); dir is this
+// collector's own directory (spool, query-log positions, debug reports,
+// its announcement): the store's directory for DuckDB.
+func collect(ctx context.Context, spec, dir string, cfg *collector.Config, lv slog.Level, retention time.Duration, stdout, stderr io.Writer, ready func(net.Addr), pb loopJobs) int {
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
-	st, err := store.Open(dir, store.Options{})
+	st, err := storeopen.Open(ctx, spec, storeopen.Options{})
 	if err != nil {
 		fmt.Fprintf(stderr, "steer collect: %v\n", err)
 		return 1
@@ -151,7 +159,7 @@ func collect(ctx context.Context, dir string, cfg *collector.Config, lv slog.Lev
 	if cfg.TLSCert != "" {
 		scheme = "https"
 	}
-	fmt.Fprintf(stdout, "steer collect: listening on %s://%s (store %s)\n", scheme, l.Addr(), dir)
+	fmt.Fprintf(stdout, "steer collect: listening on %s://%s (store %s)\n", scheme, l.Addr(), storeopen.Redact(spec))
 	if admin != nil {
 		fmt.Fprintf(stdout, "steer collect: admin (/metrics, /querylog, /healthz) on %s://%s\n", scheme, admin.Addr())
 	}
@@ -221,7 +229,7 @@ type loopJobs struct {
 	tailEvery time.Duration // how often (default 1 s)
 }
 
-func (pb loopJobs) run(ctx context.Context, st *store.DuckDB, dir string, log *slog.Logger) {
+func (pb loopJobs) run(ctx context.Context, st store.Store, dir string, log *slog.Logger) {
 	t := time.NewTicker(pb.every)
 	defer t.Stop()
 	for {
@@ -236,7 +244,7 @@ func (pb loopJobs) run(ctx context.Context, st *store.DuckDB, dir string, log *s
 	}
 }
 
-func (pb loopJobs) once(ctx context.Context, st *store.DuckDB, dir string, log *slog.Logger) error {
+func (pb loopJobs) once(ctx context.Context, st store.Store, dir string, log *slog.Logger) error {
 	in := builder.Input{Store: st, StoreDir: dir, BGP: pb.bgp, GeoFile: pb.geo}
 	if pb.geo != "" {
 		db, err := geoip.Open(pb.geo)

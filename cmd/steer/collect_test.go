@@ -31,7 +31,7 @@ func TestCollectAndStoreCommands(t *testing.T) {
 	codec := make(chan int, 1)
 	var out, errb bytes.Buffer
 	go func() {
-		codec <- collect(ctx, dir, cfg, slog.LevelInfo, 720*time.Hour, &out, &errb, func(a net.Addr) { addrc <- a }, loopJobs{})
+		codec <- collect(ctx, dir, dir, cfg, slog.LevelInfo, 720*time.Hour, &out, &errb, func(a net.Addr) { addrc <- a }, loopJobs{})
 	}()
 	var addr net.Addr
 	select {

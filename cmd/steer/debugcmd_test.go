@@ -125,7 +125,7 @@ func TestDebugPageInChromium(t *testing.T) {
 	var collOut, collLog syncBuf
 	addrc, codec := make(chan net.Addr, 1), make(chan int, 1)
 	go func() {
-		codec <- collect(cctx, storeDir, cfg, slog.LevelDebug, 0, &collOut, &collLog, func(a net.Addr) { addrc <- a }, loopJobs{})
+		codec <- collect(cctx, storeDir, storeDir, cfg, slog.LevelDebug, 0, &collOut, &collLog, func(a net.Addr) { addrc <- a }, loopJobs{})
 	}()
 	var collURL string
 	select {

@@ -34,7 +34,7 @@ func heldOutGate(storeDir string) (mapstore.Gate, func() error, error) {
 }
 
 // storeGate is heldOutGate on an open store: the held-out data is read now.
-func storeGate(ctx context.Context, st *store.DuckDB) (mapstore.Gate, error) {
+func storeGate(ctx context.Context, st store.Reader) (mapstore.Gate, error) {
 	h, err := builder.LoadHeldOut(ctx, st, builder.Options{})
 	if err != nil {
 		return nil, err

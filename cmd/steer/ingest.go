@@ -15,7 +15,7 @@ import (
 
 	"github.com/steer-gslb/steer/collector"
 	"github.com/steer-gslb/steer/internal/cli"
-	"github.com/steer-gslb/steer/store"
+	"github.com/steer-gslb/steer/store/duckstore"
 )
 
 const ingestUsage = `usage: steer ingest --store DIR FILE...
@@ -38,7 +38,7 @@ its lines without TCP_INFO are counted and skipped.
 func runIngest(args []string, stdout, stderr io.Writer) int {
 	fs := cli.New("steer ingest", ingestUsage, ingestExample, stdout, stderr)
 	dir := fs.String("store", "", "store directory (required)")
-	var opt store.ImportOptions
+	var opt duckstore.ImportOptions
 	fs.IntVar(&opt.Workers, "workers", 0, "parsing goroutines (0: one per core)")
 	fs.IntVar(&opt.MaxLineErrors, "show-errors", 10, "bad lines to print per file")
 	fs.IntVar(&opt.TxRows, "tx-rows", 4<<20, "samples and log lines per transaction")
@@ -65,16 +65,16 @@ func runIngest(args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	s, err := store.Open(*dir, store.Options{MemoryLimit: *memLimit, Threads: *threads})
+	s, err := duckstore.Open(*dir, duckstore.Options{MemoryLimit: *memLimit, Threads: *threads})
 	if err != nil {
 		fmt.Fprintf(stderr, "steer ingest: %v\n", collector.StoreBusyError(*dir, err, "ingest"))
 		return 1
 	}
 	start := time.Now()
-	var total store.ImportStats
+	var total duckstore.ImportStats
 	failed := 0
 	for _, path := range fs.Args() {
-		st, err := store.ImportFile(ctx, s, path, opt)
+		st, err := duckstore.ImportFile(ctx, s, path, opt)
 		printImport(stdout, path, &st)
 		total.Add(&st, 0) // the total line lists no line errors: each file's did
 		if err != nil {
@@ -127,10 +127,10 @@ func unreadable(paths []string) []error {
 //	  line 17: samples[3].rtt_ms: not a number
 //
 // The total line (several files) has the beacon and the query counts.
-func printImport(w io.Writer, name string, st *store.ImportStats) {
+func printImport(w io.Writer, name string, st *duckstore.ImportStats) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: ", name)
-	if st.Format != store.FormatUnknown {
+	if st.Format != duckstore.FormatUnknown {
 		b.WriteString(st.Format.String())
 		if st.Gzip {
 			b.WriteString(" (gzip)")
@@ -139,15 +139,15 @@ func printImport(w io.Writer, name string, st *store.ImportStats) {
 	}
 	secs := st.Elapsed.Seconds()
 	fmt.Fprintf(&b, "%d lines in %.2f s: ", st.Lines, secs)
-	if st.Format == store.FormatEdgeLog {
+	if st.Format == duckstore.FormatEdgeLog {
 		fmt.Fprintf(&b, "%d edge RTTs added, %d duplicates, %d without TCP_INFO", st.Beacons, st.Duplicates, st.NoTCP)
-	} else if st.Format != store.FormatDNSLog {
+	} else if st.Format != duckstore.FormatDNSLog {
 		fmt.Fprintf(&b, "%d beacons added, %d duplicates, %d samples (%s samples/s)", st.Beacons, st.Duplicates, st.Samples, rate(st.Samples, secs))
 	}
-	if st.Format == store.FormatUnknown {
+	if st.Format == duckstore.FormatUnknown {
 		b.WriteString(", ")
 	}
-	if st.Format != store.FormatBeacons && st.Format != store.FormatEdgeLog {
+	if st.Format != duckstore.FormatBeacons && st.Format != duckstore.FormatEdgeLog {
 		fmt.Fprintf(&b, "%d queries added", st.Queries)
 	}
 	if n := st.RejectedTotal(); n > 0 {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/steer-gslb/steer/rum"
 	"github.com/steer-gslb/steer/store"
+	"github.com/steer-gslb/steer/store/duckstore"
 )
 
 // ingestHosts are full client addresses, one in each of n IPv4 /24s.
@@ -120,7 +121,7 @@ func TestIngestCommand(t *testing.T) {
 	}
 
 	// The store holds what the summary says, truncated.
-	s, err := store.Open(dir, store.Options{})
+	s, err := duckstore.Open(dir, duckstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

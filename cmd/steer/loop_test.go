@@ -32,7 +32,7 @@ import (
 	"github.com/steer-gslb/steer/querytail"
 	"github.com/steer-gslb/steer/rum"
 	"github.com/steer-gslb/steer/sim"
-	"github.com/steer-gslb/steer/store"
+	"github.com/steer-gslb/steer/store/duckstore"
 )
 
 // smallWorld writes a simulated world of n networks and loads it into a
@@ -50,12 +50,12 @@ func smallWorld(t *testing.T, n int) (string, string) {
 	if _, err := sim.Generate(w, worldDir, nil); err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(storeDir, store.Options{Threads: 1})
+	st, err := duckstore.Open(storeDir, duckstore.Options{Threads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range []string{"beacons.ndjson", "dnslog.ndjson"} {
-		if _, err := store.ImportFile(context.Background(), st, filepath.Join(worldDir, f), store.ImportOptions{}); err != nil {
+		if _, err := duckstore.ImportFile(context.Background(), st, filepath.Join(worldDir, f), duckstore.ImportOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -389,7 +389,7 @@ func TestCollectFollowsQueryLogs(t *testing.T) {
 // read-only: no collector may hold it).
 func storedQueries(t *testing.T, storeDir string) int64 {
 	t.Helper()
-	st, err := store.Open(storeDir, store.Options{ReadOnly: true})
+	st, err := duckstore.Open(storeDir, duckstore.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -458,7 +458,7 @@ func startCollectConfig(t *testing.T, storeDir string, cfg *collector.Config, jo
 	var out bytes.Buffer
 	addr := make(chan string, 1)
 	ready := func(a net.Addr) { addr <- a.String() }
-	go func() { r.code <- collect(ctx, storeDir, cfg, slog.LevelInfo, 0, &out, r.errb, ready, jobs) }()
+	go func() { r.code <- collect(ctx, storeDir, storeDir, cfg, slog.LevelInfo, 0, &out, r.errb, ready, jobs) }()
 	select {
 	case a := <-addr:
 		return r, a

@@ -33,7 +33,7 @@ import (
 	"github.com/steer-gslb/steer/mapstore"
 	"github.com/steer-gslb/steer/rum"
 	"github.com/steer-gslb/steer/sim"
-	"github.com/steer-gslb/steer/store"
+	"github.com/steer-gslb/steer/store/duckstore"
 )
 
 // loopOptions size the end-to-end demo.
@@ -155,7 +155,7 @@ func runLoopDemo(w io.Writer, o loopOptions) (err error) {
 	}
 
 	// 3. the collector, and every beacon posted over HTTP
-	st, err := store.Open(storeDir, store.Options{})
+	st, err := duckstore.Open(storeDir, duckstore.Options{})
 	if err != nil {
 		return err
 	}
@@ -205,7 +205,7 @@ func runLoopDemo(w io.Writer, o loopOptions) (err error) {
 	if err := unalias(logPath, translated, aliases); err != nil {
 		return err
 	}
-	ist, err := store.ImportFile(ctx, st, translated, store.ImportOptions{})
+	ist, err := duckstore.ImportFile(ctx, st, translated, duckstore.ImportOptions{})
 	if err != nil {
 		return err
 	}

@@ -25,7 +25,7 @@ func rumPoints(storeDir, geoFile string, existing []planner.Site) ([]planner.Poi
 	if err != nil {
 		return nil, "", err
 	}
-	d, err := builder.Load(context.Background(), st, builder.Options{HoldOut: -1}, builder.AllBeacons)
+	d, err := builder.Load(context.Background(), st, builder.Options{HoldOut: -1}, builder.AllBeacons, 0.5)
 	_ = st.Close()
 	if err != nil {
 		return nil, "", err
@@ -44,9 +44,9 @@ func rumPoints(storeDir, geoFile string, existing []planner.Site) ([]planner.Poi
 			continue
 		}
 		best := math.Inf(1)
-		n.PoPSamples(func(p int, rtts []float32) {
-			if exists[string(d.PoPs[p])] && len(rtts) > 0 {
-				best = min(best, float64(rtts[len(rtts)/2]))
+		n.PoPCells(d.Quantile, func(p, _ int, median float64) {
+			if exists[string(d.PoPs[p])] {
+				best = min(best, median)
 			}
 		})
 		pt := planner.Point{Lat: loc.Lat, Lon: loc.Lon, Weight: float64(n.Beacons), Country: loc.Country}

@@ -15,14 +15,18 @@ import (
 	"github.com/steer-gslb/steer/collector"
 	"github.com/steer-gslb/steer/internal/cli"
 	"github.com/steer-gslb/steer/store"
+	"github.com/steer-gslb/steer/store/duckstore"
+	"github.com/steer-gslb/steer/store/storeopen"
 )
 
-const storeUsage = `usage: steer store stats  --store DIR | --collector URL
-       steer store export --store DIR --out DIR     samples, beacons and queries as Parquet
-       steer store prune  --store DIR --older-than DURATION   delete raw rows received before now-DURATION
+const storeUsage = `usage: steer store stats  --store DIR|URL | --collector URL
+       steer store export --store DIR|URL --out DIR     samples, beacons and queries as Parquet
+       steer store prune  --store DIR|URL --older-than DURATION   delete raw rows received before now-DURATION
 
-The RUM store is the DuckDB database that steer collect and steer ingest
-write; DuckDB lets one process have it open for writing. steer store stats
+The RUM store is the DuckDB database (a directory) that steer collect and
+steer ingest write, or a ClickHouse server or cluster (--store
+clickhouse://host:8123/db[?cluster=NAME]). DuckDB lets one process have it
+open for writing. steer store stats
 works while a collector runs: it asks that collector (found through
 DIR/collector.json, or at --collector URL, its admin listener). export and
 prune need the store to themselves: stop the collector first.
@@ -95,6 +99,17 @@ func runStore(args []string, stdout, stderr io.Writer) int {
 // storeStats prints the store's counts (collector.ReadStoreStats: read
 // directly, or from the running collector that holds the store).
 func storeStats(ctx context.Context, w io.Writer, dir, collectorURL string) error {
+	if storeopen.IsURL(dir) && collectorURL == "" {
+		st, err := storeopen.Open(ctx, dir, storeopen.Options{ReadOnly: true})
+		if err != nil {
+			return err
+		}
+		err = printStoreStatsOf(ctx, w, dir, st)
+		if cerr := st.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}
 	res, err := collector.ReadStoreStats(ctx, dir, collectorURL)
 	if err != nil {
 		return err
@@ -103,14 +118,15 @@ func storeStats(ctx context.Context, w io.Writer, dir, collectorURL string) erro
 	return nil
 }
 
-// storeExport writes the store's rows as Parquet into out. It reads
-// only, so it runs beside other readers, not beside a writer.
+// storeExport writes the store's rows as Parquet into out. A DuckDB
+// store is read only, so it runs beside other readers, not beside a
+// writer.
 func storeExport(ctx context.Context, w io.Writer, dir, out string) error {
-	st, err := store.Open(dir, store.Options{ReadOnly: true})
+	st, err := storeopen.Open(ctx, dir, storeopen.Options{ReadOnly: true})
 	if err != nil {
 		return collector.StoreBusyError(dir, err, "export")
 	}
-	err = st.ExportParquet(ctx, out)
+	err = duckstore.Export(ctx, st, out, "")
 	if err == nil {
 		fmt.Fprintf(w, "exported to %s\n", out)
 		err = printStoreStatsOf(ctx, w, dir, st)
@@ -124,10 +140,10 @@ func storeExport(ctx context.Context, w io.Writer, dir, out string) error {
 // storePrune deletes the rows received before now-older: it needs the
 // store to itself.
 func storePrune(ctx context.Context, w io.Writer, dir string, older time.Duration) error {
-	if _, err := os.Stat(filepath.Join(dir, store.DBFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, duckstore.DBFile)); err != nil && !storeopen.IsURL(dir) {
 		return fmt.Errorf("no store in %s: %w", dir, err)
 	}
-	st, err := store.Open(dir, store.Options{})
+	st, err := storeopen.Open(ctx, dir, storeopen.Options{})
 	if err != nil {
 		return collector.StoreBusyError(dir, err, "prune")
 	}
@@ -143,7 +159,7 @@ func storePrune(ctx context.Context, w io.Writer, dir string, older time.Duratio
 	return err
 }
 
-func printStoreStatsOf(ctx context.Context, w io.Writer, dir string, st *store.DuckDB) error {
+func printStoreStatsOf(ctx context.Context, w io.Writer, dir string, st store.Store) error {
 	s, err := st.Stats(ctx)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package store
+package duckstore
 
 import (
 	"bufio"
@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/steer-gslb/steer/store"
 )
 
 // crashHelperEnv selects the crash helper mode of the test binary: the
@@ -49,7 +51,7 @@ func crashHelper(dir string) int {
 		}
 		fmt.Fprintf(w, "ack %d", i)
 		for j := range bs {
-			fmt.Fprintf(w, " %x", BeaconID(&bs[j].Beacon))
+			fmt.Fprintf(w, " %x", store.BeaconID(&bs[j].Beacon))
 		}
 		_, _ = w.WriteString(" end\n")
 		if err := w.Flush(); err != nil {

@@ -1,4 +1,4 @@
-package store
+package duckstore
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"github.com/zeebo/xxh3"
 
 	"github.com/steer-gslb/steer/rum"
+
+	"github.com/steer-gslb/steer/store"
 )
 
 // BenchmarkAddBeacons stores 20-sample beacons in calls of 100 and of
@@ -44,15 +46,14 @@ func BenchmarkAddBeacons(b *testing.B) {
 }
 
 // BenchmarkBeaconID hashes a 20-sample beacon: the binary canonical form
-// that BeaconID uses, against hashing rum.AppendBeacon's text.
+// that store.BeaconID uses, against hashing rum.AppendBeacon's text.
 func BenchmarkBeaconID(b *testing.B) {
 	bc := genBeacons(1, 1, 20, time.Now())[0].Beacon
 	b.Run("binary", func(b *testing.B) {
 		b.ReportAllocs()
 		var buf []byte
 		for b.Loop() {
-			buf = appendCanonical(buf[:0], &bc)
-			_ = xxh3.Hash(buf)
+			_, buf = store.BeaconIDBuf(buf, &bc)
 		}
 	})
 	b.Run("AppendBeacon", func(b *testing.B) {

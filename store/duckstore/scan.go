@@ -1,4 +1,4 @@
-package store
+package duckstore
 
 import (
 	"context"
@@ -79,7 +79,7 @@ func typeSize(t mapping.Type) int {
 // of DuckDB's scan, where database/sql's row-by-row Scan manages 0.7M rows
 // a second. Columns must be fixed-width numbers, timestamps or VARCHAR.
 // It does not wait for writes: call it inside Read.
-func (s *DuckDB) ScanChunks(ctx context.Context, query string, fn func(*Chunk) error) error {
+func (s *DB) ScanChunks(ctx context.Context, query string, fn func(*Chunk) error) error {
 	var conn mapping.Connection
 	if mapping.Connect(s.rawDB, &conn) == mapping.StateError {
 		return errors.New("store: connecting to DuckDB")

@@ -1,4 +1,4 @@
-package store
+package duckstore
 
 import (
 	"bytes"
@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/steer-gslb/steer/rum"
+
+	"github.com/steer-gslb/steer/store"
 )
 
 var sniffCases = []struct {
@@ -489,7 +491,7 @@ func FuzzTruncateField(f *testing.F) {
 			}
 			return
 		}
-		if _, err := NetworkKey(p); err != nil {
+		if _, err := store.NetworkKey(p); err != nil {
 			t.Fatalf("truncateField(%s) = %s: %v", line, out, err)
 		}
 	})
@@ -553,7 +555,7 @@ func FuzzParseChunk(f *testing.F) {
 			t.Fatalf("%d lines, %d stored or rejected", res.st.Lines, n)
 		}
 		for _, k := range res.b.nets {
-			if !NetworkPrefix(k).IsValid() {
+			if !store.NetworkPrefix(k).IsValid() {
 				t.Fatalf("stored network key %#x", k)
 			}
 		}

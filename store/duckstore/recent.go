@@ -1,4 +1,4 @@
-package store
+package duckstore
 
 import "time"
 

@@ -1,4 +1,4 @@
-package store
+package duckstore
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/steer-gslb/steer/rum"
+
+	"github.com/steer-gslb/steer/store"
 )
 
 var ctx = context.Background()
@@ -53,7 +55,7 @@ func TestOpenCreatesSchemaAndReopens(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := s.Stats(ctx); err == nil {
-		t.Error("Stats on a closed store succeeded")
+		t.Error("store.Stats on a closed store succeeded")
 	}
 	if _, err := s.AddBeacons(ctx, genBeacons(2, 1, 1, time.Now())); !errors.Is(err, errClosed) {
 		t.Errorf("AddBeacons on a closed store: %v, want %v", err, errClosed)
@@ -106,23 +108,23 @@ func TestOpenErrorNamesTheDirectory(t *testing.T) {
 }
 
 // wantRows is what ScanSamples should return for bs.
-func wantRows(bs []Beacon) []SampleRow {
-	var out []SampleRow
+func wantRows(bs []store.Beacon) []store.SampleRow {
+	var out []store.SampleRow
 	for i := range bs {
 		b := &bs[i]
-		id := BeaconID(&b.Beacon)
+		id := store.BeaconID(&b.Beacon)
 		for _, s := range b.Samples {
-			out = append(out, SampleRow{BeaconID: id, Network: b.ClientSubnet, Agent: b.Agent, DNSTest: b.DNSTest,
+			out = append(out, store.SampleRow{BeaconID: id, Network: b.ClientSubnet, Agent: b.Agent, DNSTest: b.DNSTest,
 				Received: b.Received.Truncate(time.Microsecond).UTC(), Sample: s})
 		}
 	}
 	return out
 }
 
-func scanAll(t *testing.T, s Store) []SampleRow {
+func scanAll(t *testing.T, s store.Store) []store.SampleRow {
 	t.Helper()
-	var got []SampleRow
-	if err := s.ScanSamples(ctx, func(r *SampleRow) error {
+	var got []store.SampleRow
+	if err := s.ScanSamples(ctx, func(r *store.SampleRow) error {
 		got = append(got, *r)
 		return nil
 	}); err != nil {
@@ -131,7 +133,7 @@ func scanAll(t *testing.T, s Store) []SampleRow {
 	return got
 }
 
-func sameRow(a, b *SampleRow) bool {
+func sameRow(a, b *store.SampleRow) bool {
 	return a.BeaconID == b.BeaconID && a.Network == b.Network && a.Agent == b.Agent && a.DNSTest == b.DNSTest &&
 		a.Received.Equal(b.Received) && a.TS.Equal(b.TS) && a.Target == b.Target && a.Probe == b.Probe &&
 		a.RTTms == b.RTTms && a.ServedBy == b.ServedBy
@@ -174,16 +176,16 @@ func TestAddBeaconsScanSamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	if st.Beacons != 300 || st.Samples != 2100 || st.Queries != 0 {
-		t.Errorf("Stats = %+v, want 300 beacons, 2100 samples", st)
+		t.Errorf("store.Stats = %+v, want 300 beacons, 2100 samples", st)
 	}
 	if !st.Oldest.Equal(bs[3].Samples[0].TS) || !st.Newest.Equal(bs[3].Samples[1].TS) {
-		t.Errorf("Stats oldest, newest = %v, %v; want %v, %v", st.Oldest, st.Newest, bs[3].Samples[0].TS, bs[3].Samples[1].TS)
+		t.Errorf("store.Stats oldest, newest = %v, %v; want %v, %v", st.Oldest, st.Newest, bs[3].Samples[0].TS, bs[3].Samples[1].TS)
 	}
 	// The views show the same in text.
 	var network, target, probe string
 	var servedBy *string
 	if err := s.DB().QueryRow(`SELECT network, target, probe, served_by FROM samples_v WHERE beacon_id = CAST(? AS UBIGINT) ORDER BY ts LIMIT 1`,
-		idArg(BeaconID(&bs[1].Beacon))).Scan(&network, &target, &probe, &servedBy); err != nil {
+		idArg(store.BeaconID(&bs[1].Beacon))).Scan(&network, &target, &probe, &servedBy); err != nil {
 		t.Fatal(err)
 	}
 	if p, err := netip.ParsePrefix(network); err != nil || p != bs[1].ClientSubnet || target != bs[1].Samples[0].Target || probe != "https" || servedBy != nil {
@@ -202,7 +204,7 @@ func TestSubMicrosecondTimesAreTruncated(t *testing.T) {
 	if want := bs[0].Samples[0].TS.Truncate(time.Microsecond); len(got) != 1 || !got[0].TS.Equal(want) {
 		t.Fatalf("stored ts = %v, want %v", got, want)
 	}
-	if got[0].BeaconID != BeaconID(&bs[0].Beacon) {
+	if got[0].BeaconID != store.BeaconID(&bs[0].Beacon) {
 		t.Error("the ID is not that of the beacon as delivered")
 	}
 }
@@ -227,7 +229,7 @@ func TestDuplicatesCountedOnce(t *testing.T) {
 	}
 	// Twice within one call, with one new beacon.
 	fresh := genBeacons(2, 1, 4, time.Now())
-	mixed := []Beacon{fresh[0], bs[3], fresh[0]}
+	mixed := []store.Beacon{fresh[0], bs[3], fresh[0]}
 	if res, err := s.AddBeacons(ctx, mixed); err != nil || res.Added != 1 || res.Duplicates != 2 {
 		t.Fatalf("a call with repeats: %+v, %v; want 1 added, 2 duplicates", res, err)
 	}
@@ -265,7 +267,7 @@ func TestDuplicateWindow(t *testing.T) {
 	defer func() { _ = s.Close() }()
 	old := genBeacons(1, 5, 2, now.Add(-3*time.Hour)) // received before the window
 	recent := genBeacons(2, 5, 2, now.Add(-time.Hour))
-	for _, bs := range [][]Beacon{old, recent} {
+	for _, bs := range [][]store.Beacon{old, recent} {
 		if res, err := s.AddBeacons(ctx, bs); err != nil || res.Added != 5 {
 			t.Fatalf("AddBeacons: %+v, %v", res, err)
 		}
@@ -365,15 +367,15 @@ func TestAddBeaconsRejectsFineOrMissingSubnets(t *testing.T) {
 func TestAddBeaconsRejectsInvalidSamples(t *testing.T) {
 	cases := []struct {
 		name string
-		mod  func(b *Beacon)
+		mod  func(b *store.Beacon)
 		want string
 	}{
-		{"no samples", func(b *Beacon) { b.Samples = nil }, "0 samples"},
-		{"no kind", func(b *Beacon) { b.Agent.Kind = "" }, "agent.kind"},
-		{"no target", func(b *Beacon) { b.Samples[1].Target = "" }, "samples[1].target"},
-		{"bad probe", func(b *Beacon) { b.Samples[0].Probe = 9 }, "samples[0].probe"},
-		{"nan", func(b *Beacon) { b.Samples[0].RTTms = nan() }, "samples[0].rtt_ms: not finite"},
-		{"year 10000", func(b *Beacon) { b.Samples[1].TS = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }, "samples[1].ts"},
+		{"no samples", func(b *store.Beacon) { b.Samples = nil }, "0 samples"},
+		{"no kind", func(b *store.Beacon) { b.Agent.Kind = "" }, "agent.kind"},
+		{"no target", func(b *store.Beacon) { b.Samples[1].Target = "" }, "samples[1].target"},
+		{"bad probe", func(b *store.Beacon) { b.Samples[0].Probe = 9 }, "samples[0].probe"},
+		{"nan", func(b *store.Beacon) { b.Samples[0].RTTms = nan() }, "samples[0].rtt_ms: not finite"},
+		{"year 10000", func(b *store.Beacon) { b.Samples[1].TS = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }, "samples[1].ts"},
 	}
 	s := openTest(t, t.TempDir())
 	for _, tc := range cases {
@@ -454,7 +456,7 @@ func TestDeleteBefore(t *testing.T) {
 	oldB := genBeacons(1, 10, 3, t0)
 	newB := genBeacons(2, 20, 3, t0.Add(48*time.Hour))
 	qs := genQueries(30) // one a second from testStart (2026-11-21 10:00)
-	for _, bs := range [][]Beacon{oldB, newB} {
+	for _, bs := range [][]store.Beacon{oldB, newB} {
 		if _, err := s.AddBeacons(ctx, bs); err != nil {
 			t.Fatal(err)
 		}
@@ -518,7 +520,7 @@ func TestExportParquet(t *testing.T) {
 	var rtt float64
 	p := filepath.Join(out, "samples.parquet")
 	if err := s.DB().QueryRow(`SELECT network, rtt_ms FROM read_parquet(`+sqlString(p)+`) WHERE beacon_id = CAST(? AS UBIGINT) ORDER BY ts LIMIT 1`,
-		idArg(BeaconID(&bs[7].Beacon))).Scan(&network, &rtt); err != nil {
+		idArg(store.BeaconID(&bs[7].Beacon))).Scan(&network, &rtt); err != nil {
 		t.Fatal(err)
 	}
 	if network != bs[7].ClientSubnet.String() || rtt != bs[7].Samples[0].RTTms {
@@ -561,7 +563,7 @@ func TestScanWhileWriting(t *testing.T) {
 		default:
 		}
 		per := map[uint64]int{}
-		if err := s.ScanSamples(ctx, func(r *SampleRow) error {
+		if err := s.ScanSamples(ctx, func(r *store.SampleRow) error {
 			per[r.BeaconID]++
 			return nil
 		}); err != nil {
@@ -603,7 +605,7 @@ func TestQueryAndContext(t *testing.T) {
 		t.Errorf("AddBeacons with a canceled context: %v", err)
 	}
 	stop := errors.New("stop")
-	if err := s.ScanSamples(ctx, func(*SampleRow) error { return stop }); !errors.Is(err, stop) {
+	if err := s.ScanSamples(ctx, func(*store.SampleRow) error { return stop }); !errors.Is(err, stop) {
 		t.Errorf("ScanSamples returned %v, want the callback's error", err)
 	}
 }

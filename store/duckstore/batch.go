@@ -1,66 +1,16 @@
-package store
+package duckstore
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math"
 	"net/netip"
 	"time"
 	"unsafe"
 
-	"github.com/zeebo/xxh3"
-
 	"github.com/steer-gslb/steer/rum"
+
+	"github.com/steer-gslb/steer/store"
 )
-
-// BeaconID is a beacon's identity: the 64-bit xxh3 hash (seed 0, stable
-// across processes and machines) of a binary canonical form of exactly the
-// values rum.AppendBeacon writes (v, client subnet, agent, dns_test and
-// every sample's instant, target, probe, RTT bits and served_by), so two
-// beacons have the same ID when AppendBeacon writes the same bytes for them
-// (TestBeaconIDMatchesAppendBeacon). The binary form costs a tenth of
-// AppendBeacon's text (package doc). Received and Source are delivery
-// facts, not part of the beacon, and do not enter the ID.
-func BeaconID(b *rum.Beacon) uint64 {
-	var buf [2048]byte
-	return xxh3.Hash(appendCanonical(buf[:0], b))
-}
-
-// appendCanonical appends b's binary canonical form. The client subnet is
-// written as its network key when it has one (so a v4-mapped prefix is its
-// IPv4 prefix, as stored), else as address bytes and length.
-func appendCanonical(dst []byte, b *rum.Beacon) []byte {
-	dst = binary.AppendUvarint(dst, uint64(b.V))
-	if k, err := NetworkKey(b.ClientSubnet); err == nil {
-		dst = append(dst, 1)
-		dst = binary.LittleEndian.AppendUint64(dst, k)
-	} else if b.ClientSubnet.IsValid() {
-		dst = append(dst, 2)
-		dst = appendStr(dst, b.ClientSubnet.String())
-	} else {
-		dst = append(dst, 0)
-	}
-	dst = appendStr(dst, b.Agent.Kind)
-	dst = appendStr(dst, b.Agent.Platform)
-	dst = appendStr(dst, b.Agent.Timer)
-	dst = appendStr(dst, b.DNSTest)
-	dst = binary.AppendUvarint(dst, uint64(len(b.Samples)))
-	for i := range b.Samples {
-		s := &b.Samples[i]
-		dst = binary.LittleEndian.AppendUint64(dst, uint64(s.TS.Unix()))
-		dst = binary.LittleEndian.AppendUint32(dst, uint32(s.TS.Nanosecond()))
-		dst = appendStr(dst, s.Target)
-		dst = append(dst, byte(s.Probe))
-		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(s.RTTms))
-		dst = appendStr(dst, s.ServedBy)
-	}
-	return dst
-}
-
-func appendStr(dst []byte, s string) []byte {
-	dst = binary.AppendUvarint(dst, uint64(len(s)))
-	return append(dst, s...)
-}
 
 // batch holds beacons and queries ready to append, in columns: the bulk
 // import's workers fill one each in parallel (parsing, hashing, label
@@ -196,7 +146,7 @@ func (b *batch) labelSlow(s string) uint32 {
 // addBeacon checks bc and appends it. Errors name the field but never the
 // client address.
 func (b *batch) addBeacon(bc *rum.Beacon, received time.Time, source string) error {
-	key, err := NetworkKey(bc.ClientSubnet)
+	key, err := store.NetworkKey(bc.ClientSubnet)
 	if err != nil {
 		return fmt.Errorf("client subnet: %w", err)
 	}
@@ -232,8 +182,9 @@ func (b *batch) addBeacon(bc *rum.Beacon, received time.Time, source string) err
 		b.rtt = append(b.rtt, s.RTTms)
 		b.servedBy = append(b.servedBy, b.code(s.ServedBy))
 	}
-	b.hashBuf = appendCanonical(b.hashBuf[:0], bc)
-	b.ids = append(b.ids, xxh3.Hash(b.hashBuf))
+	var id uint64
+	id, b.hashBuf = store.BeaconIDBuf(b.hashBuf, bc)
+	b.ids = append(b.ids, id)
 	b.nets = append(b.nets, key)
 	b.recv = append(b.recv, received.UnixMicro())
 	b.kinds = append(b.kinds, b.code(bc.Agent.Kind))
@@ -254,7 +205,7 @@ func (b *batch) cutSamples(n int) {
 func (b *batch) addQuery(e *rum.LogEntry) error {
 	var key uint64
 	if e.ECS.IsValid() {
-		k, err := NetworkKey(e.ECS)
+		k, err := store.NetworkKey(e.ECS)
 		if err != nil {
 			return fmt.Errorf("ecs: %w", err)
 		}

@@ -1,4 +1,4 @@
-package store
+package duckstore
 
 import (
 	"context"
@@ -19,6 +19,8 @@ import (
 	"github.com/duckdb/duckdb-go/v2/mapping"
 
 	"github.com/steer-gslb/steer/rum"
+
+	"github.com/steer-gslb/steer/store"
 )
 
 // SchemaVersion is the version of the schema this package writes and reads
@@ -66,7 +68,7 @@ type Options struct {
 // Writes are serialized on one connection of DuckDB's C API (mu); reads go
 // through database/sql connections and run concurrently with them, each on
 // its own snapshot.
-type DuckDB struct {
+type DB struct {
 	dir  string
 	path string
 	opt  Options
@@ -84,14 +86,14 @@ type DuckDB struct {
 	closed    bool
 }
 
-var _ Store = (*DuckDB)(nil)
+var _ store.Store = (*DB)(nil)
 
 // Open opens the store in dir, creating the directory, the database and its
 // schema if needed. Only one process can have a store open for writing
 // (DuckDB locks the file), and then no other can open it even ReadOnly: the
 // error is then a *LockedError naming the holder's pid. Within a process,
-// open it once and share the *DuckDB.
-func Open(dir string, opt Options) (*DuckDB, error) {
+// open it once and share the *DB.
+func Open(dir string, opt Options) (*DB, error) {
 	if opt.DedupWindow <= 0 {
 		opt.DedupWindow = DefaultDedupWindow
 	}
@@ -114,7 +116,7 @@ func Open(dir string, opt Options) (*DuckDB, error) {
 			return nil, fmt.Errorf("opening store %s: %w", dir, err)
 		}
 	}
-	s := &DuckDB{dir: abs, path: filepath.Join(abs, DBFile), opt: opt, labels: map[string]uint32{}, recent: newRecentIDs(opt.DedupWindow, opt.MaxRecentIDs)}
+	s := &DB{dir: abs, path: filepath.Join(abs, DBFile), opt: opt, labels: map[string]uint32{}, recent: newRecentIDs(opt.DedupWindow, opt.MaxRecentIDs)}
 	if err := s.open(); err != nil {
 		_ = s.closeHandles()
 		if le := lockedError(err); le != nil {
@@ -125,7 +127,7 @@ func Open(dir string, opt Options) (*DuckDB, error) {
 	return s, nil
 }
 
-func (s *DuckDB) open() error {
+func (s *DB) open() error {
 	// The database/sql connector and the writer's C connection must share
 	// one database instance: both open it through duckdb-go's instance
 	// cache, which requires the same configuration, so both get the same
@@ -236,7 +238,7 @@ var schema = []string{
 
 // migrate creates the schema in a new database and checks an existing
 // one's version.
-func (s *DuckDB) migrate() error {
+func (s *DB) migrate() error {
 	ctx := context.Background()
 	var n int
 	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = 'schema_version'`).Scan(&n); err != nil {
@@ -275,7 +277,7 @@ func (s *DuckDB) migrate() error {
 
 // load reads what the writer keeps in memory: the dict, the next sequence
 // number and the IDs of the beacons received within the dedup window.
-func (s *DuckDB) load() error {
+func (s *DB) load() error {
 	ctx := context.Background()
 	rows, err := s.db.QueryContext(ctx, `SELECT id, value FROM dict`)
 	if err != nil {
@@ -319,10 +321,10 @@ func (s *DuckDB) load() error {
 }
 
 // Dir returns the store's directory.
-func (s *DuckDB) Dir() string { return s.dir }
+func (s *DB) Dir() string { return s.dir }
 
 // Close closes the store; DuckDB checkpoints the WAL into the database file.
-func (s *DuckDB) Close() error {
+func (s *DB) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -332,7 +334,7 @@ func (s *DuckDB) Close() error {
 	return s.closeHandles()
 }
 
-func (s *DuckDB) closeHandles() error {
+func (s *DB) closeHandles() error {
 	var err error
 	if s.conn.Ptr != nil {
 		mapping.Disconnect(&s.conn)
@@ -350,7 +352,7 @@ func (s *DuckDB) closeHandles() error {
 var errClosed = errors.New("store is closed")
 
 // exec runs a statement on the writer's connection. Callers hold mu.
-func (s *DuckDB) exec(q string) error {
+func (s *DB) exec(q string) error {
 	var res mapping.Result
 	defer mapping.DestroyResult(&res)
 	if mapping.Query(s.conn, q, &res) == mapping.StateError {
@@ -359,9 +361,9 @@ func (s *DuckDB) exec(q string) error {
 	return nil
 }
 
-// AddBeacons implements Store. Beacons without a Received time get the
+// AddBeacons implements store.Store. Beacons without a Received time get the
 // store's clock.
-func (s *DuckDB) AddBeacons(ctx context.Context, bs []Beacon) (AddResult, error) {
+func (s *DB) AddBeacons(ctx context.Context, bs []store.Beacon) (store.AddResult, error) {
 	n := 0
 	for i := range bs {
 		n += len(bs[i].Samples)
@@ -374,18 +376,18 @@ func (s *DuckDB) AddBeacons(ctx context.Context, bs []Beacon) (AddResult, error)
 			r = now
 		}
 		if err := b.addBeacon(&bs[i].Beacon, r, bs[i].Source); err != nil {
-			return AddResult{}, fmt.Errorf("beacons[%d]: %w", i, err)
+			return store.AddResult{}, fmt.Errorf("beacons[%d]: %w", i, err)
 		}
 	}
 	return s.write(ctx, []*batch{b})
 }
 
-// AddQueries implements Store.
-func (s *DuckDB) AddQueries(ctx context.Context, qs []rum.LogEntry) (AddResult, error) {
+// AddQueries implements store.Store.
+func (s *DB) AddQueries(ctx context.Context, qs []rum.LogEntry) (store.AddResult, error) {
 	var b batch
 	for i := range qs {
 		if err := b.addQuery(&qs[i]); err != nil {
-			return AddResult{}, fmt.Errorf("queries[%d]: %w", i, err)
+			return store.AddResult{}, fmt.Errorf("queries[%d]: %w", i, err)
 		}
 	}
 	return s.write(ctx, []*batch{&b})
@@ -398,7 +400,7 @@ func (s *DuckDB) AddQueries(ctx context.Context, qs []rum.LogEntry) (AddResult, 
 // a power failure could lose a committed WAL file whole. A process crash
 // cannot (the kernel keeps the entry), which is what the kill -9 test
 // checks. Callers hold mu.
-func (s *DuckDB) syncWALDir() error {
+func (s *DB) syncWALDir() error {
 	fi, err := os.Stat(s.path + ".wal")
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -432,7 +434,7 @@ func syncDir(dir string) error {
 // client clocks, which may be anywhere (cleaning counts those); a beacon
 // and its samples go together. It returns the rows deleted from the three
 // tables.
-func (s *DuckDB) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
+func (s *DB) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -474,10 +476,10 @@ func (s *DuckDB) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
 	return total, nil
 }
 
-// ExportParquet implements Store. The files hold the views (samples_v,
+// ExportParquet implements store.Store. The files hold the views (samples_v,
 // beacons_v, queries_v): labels, agents and networks as text, so that they stand
 // alone.
-func (s *DuckDB) ExportParquet(ctx context.Context, dir string) error {
+func (s *DB) ExportParquet(ctx context.Context, dir string) error {
 	unlock, err := s.readLock()
 	if err != nil {
 		return err
@@ -505,29 +507,29 @@ func sqlString(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
 
-// Query implements Store.
+// Query implements store.Store.
 //
 // Query does not wait for writes: run it, and read its rows, inside Read.
 // (Measured: a scan that overlaps an AddBeacons transaction in the same
 // process can see a beacon with only some of its samples, or rows that
 // are not there; TestScanWhileWriting under load. DuckDB's appender and a
 // database/sql reader on one instance do not isolate as documented.)
-func (s *DuckDB) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+func (s *DB) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	return s.db.QueryContext(ctx, query, args...)
 }
 
 // DB returns the database/sql handle, for SQL beyond Query (a builder's
 // temporary tables, EXPLAIN). Writes through it bypass the duplicate
 // detection and the directory sync: use the Add methods to add rows.
-func (s *DuckDB) DB() *sql.DB { return s.db }
+func (s *DB) DB() *sql.DB { return s.db }
 
 // Read runs fn with writes held off: the way to use Query, DB and
 // ScanChunks (which do not lock) consistently while other goroutines write.
-// fn must not call the store's locking methods (Add*, Scan*, Stats,
+// fn must not call the store's locking methods (Add*, Scan*, store.Stats,
 // DeleteBefore, ExportParquet, Read). A long fn delays writers: the
 // collector's acknowledgements do not wait (its spool takes them), its
 // loads into the store do.
-func (s *DuckDB) Read(fn func() error) error {
+func (s *DB) Read(fn func() error) error {
 	unlock, err := s.readLock()
 	if err != nil {
 		return err
@@ -537,7 +539,7 @@ func (s *DuckDB) Read(fn func() error) error {
 }
 
 // readLock serializes a read with the writes (see Query).
-func (s *DuckDB) readLock() (func(), error) {
+func (s *DB) readLock() (func(), error) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -546,8 +548,8 @@ func (s *DuckDB) readLock() (func(), error) {
 	return s.mu.Unlock, nil
 }
 
-// ScanSamples implements Store, in the order the samples were stored.
-func (s *DuckDB) ScanSamples(ctx context.Context, fn func(*SampleRow) error) error {
+// ScanSamples implements store.Store, in the order the samples were stored.
+func (s *DB) ScanSamples(ctx context.Context, fn func(*store.SampleRow) error) error {
 	unlock, err := s.readLock()
 	if err != nil {
 		return err
@@ -564,7 +566,7 @@ func (s *DuckDB) ScanSamples(ctx context.Context, fn func(*SampleRow) error) err
 		return fmt.Errorf("scanning samples: %w", err)
 	}
 	defer func() { _ = rows.Close() }()
-	var r SampleRow
+	var r store.SampleRow
 	var net uint64
 	var ts, recv int64
 	var probe uint8
@@ -573,7 +575,7 @@ func (s *DuckDB) ScanSamples(ctx context.Context, fn func(*SampleRow) error) err
 			&r.Agent.Kind, &r.Agent.Platform, &r.Agent.Timer, &r.DNSTest, &recv); err != nil {
 			return fmt.Errorf("scanning samples: %w", err)
 		}
-		r.Network = NetworkPrefix(net)
+		r.Network = store.NetworkPrefix(net)
 		r.TS = time.UnixMicro(ts).UTC()
 		r.Received = time.UnixMicro(recv).UTC()
 		r.Probe = rum.Probe(probe)
@@ -587,14 +589,34 @@ func (s *DuckDB) ScanSamples(ctx context.Context, fn func(*SampleRow) error) err
 	return nil
 }
 
-// ScanQueries implements Store, in the order the queries were stored.
-func (s *DuckDB) ScanQueries(ctx context.Context, fn func(*rum.LogEntry) error) error {
+// ScanQueries implements store.Store, in the order the queries were stored.
+func (s *DB) ScanQueries(ctx context.Context, fn func(*rum.LogEntry) error) error {
+	return s.scanQueries(ctx, ``, nil, fn)
+}
+
+// FirstQuery implements store.Store.
+func (s *DB) FirstQuery(ctx context.Context, qname string) (*rum.LogEntry, error) {
+	var first *rum.LogEntry
+	err := s.scanQueries(ctx, `WHERE qname = ? ORDER BY ts LIMIT 1`, []any{qname}, func(e *rum.LogEntry) error {
+		c := *e
+		first = &c
+		return nil
+	})
+	return first, err
+}
+
+// scanQueries streams the query rows that where (a WHERE clause and an
+// order, or "" for every row in insertion order) selects.
+func (s *DB) scanQueries(ctx context.Context, where string, args []any, fn func(*rum.LogEntry) error) error {
 	unlock, err := s.readLock()
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	rows, err := s.db.QueryContext(ctx, `SELECT epoch_us(ts), qname, qtype, resolver, ecs, coalesce(pop, ''), source FROM queries ORDER BY rowid`)
+	if where == "" {
+		where = `ORDER BY rowid`
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT epoch_us(ts), qname, qtype, resolver, ecs, coalesce(pop, ''), source FROM queries `+where, args...)
 	if err != nil {
 		return fmt.Errorf("scanning queries: %w", err)
 	}
@@ -611,7 +633,7 @@ func (s *DuckDB) ScanQueries(ctx context.Context, fn func(*rum.LogEntry) error) 
 		e.Resolver = resolverAddr(resolver)
 		e.ECS = netip.Prefix{}
 		if ecs.Valid {
-			e.ECS = NetworkPrefix(ecs.V)
+			e.ECS = store.NetworkPrefix(ecs.V)
 		}
 		if err := fn(&e); err != nil {
 			return err
@@ -623,21 +645,21 @@ func (s *DuckDB) ScanQueries(ctx context.Context, fn func(*rum.LogEntry) error) 
 	return nil
 }
 
-// Stats implements Store.
-func (s *DuckDB) Stats(ctx context.Context) (Stats, error) {
+// store.Stats implements store.Store.
+func (s *DB) Stats(ctx context.Context) (store.Stats, error) {
 	unlock, err := s.readLock()
 	if err != nil {
-		return Stats{}, err
+		return store.Stats{}, err
 	}
 	defer unlock()
-	var st Stats
+	var st store.Stats
 	var oldest, newest sql.NullInt64
 	err = s.db.QueryRowContext(ctx, `SELECT
 		(SELECT count(*) FROM beacons), (SELECT count(*) FROM samples), (SELECT count(*) FROM queries),
 		(SELECT epoch_us(min(ts)) FROM samples), (SELECT epoch_us(max(ts)) FROM samples)`).
 		Scan(&st.Beacons, &st.Samples, &st.Queries, &oldest, &newest)
 	if err != nil {
-		return Stats{}, fmt.Errorf("counting rows: %w", err)
+		return store.Stats{}, fmt.Errorf("counting rows: %w", err)
 	}
 	if oldest.Valid {
 		st.Oldest = time.UnixMicro(oldest.Int64).UTC()

@@ -1,4 +1,4 @@
-package store
+package duckstore
 
 import (
 	"bufio"
@@ -17,7 +17,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/steer-gslb/steer/edge/accesslog"
 	"github.com/steer-gslb/steer/rum"
+
+	"github.com/steer-gslb/steer/store"
 )
 
 // Format is the kind of NDJSON a bulk import reads.
@@ -172,7 +175,7 @@ type LineError struct {
 }
 
 // ImportFile imports one NDJSON file (Import), gzip-compressed or not.
-func ImportFile(ctx context.Context, s *DuckDB, path string, opt ImportOptions) (ImportStats, error) {
+func ImportFile(ctx context.Context, s *DB, path string, opt ImportOptions) (ImportStats, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return ImportStats{}, err
@@ -188,7 +191,7 @@ func ImportFile(ctx context.Context, s *DuckDB, path string, opt ImportOptions) 
 // Import bulk-loads beacon, query-log or edge access-log NDJSON (the kind
 // sniffed from the first line that tells, gzip recognized by its magic
 // bytes) into s. An edge log line's TCP RTT is stored as a one-sample
-// beacon of agent kind EdgeKind (see ImportEdgeLine). It is
+// beacon of agent kind store.EdgeKind (see ImportEdgeLine). It is
 // a trusted import: beacons must carry client_subnet, and a client_subnet
 // or ecs finer than /24 or /56 (or with host bits set, or a bare address)
 // is truncated before anything else sees it. Bad lines are counted by
@@ -197,7 +200,7 @@ func ImportFile(ctx context.Context, s *DuckDB, path string, opt ImportOptions) 
 // that one goroutine appends, TxRows to a transaction. An error reading
 // the input or writing the store stops the import: the transactions
 // committed before it stay, and the stats count them.
-func Import(ctx context.Context, s *DuckDB, r io.Reader, opt ImportOptions) (ImportStats, error) {
+func Import(ctx context.Context, s *DB, r io.Reader, opt ImportOptions) (ImportStats, error) {
 	start := time.Now()
 	if opt.Workers <= 0 {
 		opt.Workers = max(runtime.GOMAXPROCS(0)-1, 1)
@@ -739,7 +742,7 @@ func truncateField(line []byte, field string) ([]byte, bool) {
 		if !ok {
 			return nil, false
 		}
-		tp, _ := Truncate(p)
+		tp, _ := store.Truncate(p)
 		out := make([]byte, 0, len(line))
 		out = append(out, line[:start]...)
 		out = append(out, `:"`...)
@@ -761,4 +764,40 @@ func loosePrefix(s string) (netip.Prefix, bool) {
 		return netip.Prefix{}, false
 	}
 	return netip.PrefixFrom(a, a.BitLen()), true
+}
+
+// edge parses one edge access-log line into res.b.
+func (p *parser) edge(l []byte, res *parsed) (string, string) {
+	r, err := accesslog.ParseLine(l)
+	if err != nil {
+		if errors.Is(err, accesslog.ErrClientNet) {
+			return "client_net", err.Error()
+		}
+		reason := "edge log line"
+		if i := strings.IndexByte(err.Error(), ':'); i > 0 && i < 40 {
+			reason = err.Error()[:i]
+		}
+		return reason, err.Error()
+	}
+	if !r.ClientNet.IsValid() {
+		return "client_net", "client_net: required in a bulk import"
+	}
+	if !r.HasTCP {
+		res.st.NoTCP++
+		return "", ""
+	}
+	if err := store.EdgeBeacon(&r, &p.bc); err != nil {
+		reason := "edge log line"
+		if strings.HasPrefix(err.Error(), "pop:") {
+			reason = "pop"
+		}
+		return reason, err.Error()
+	}
+	if p.bc.ClientSubnet != r.ClientNet {
+		res.st.Truncated++
+	}
+	if err := res.b.addBeacon(&p.bc, r.Time, store.EdgeSource); err != nil {
+		return "edge log line", err.Error()
+	}
+	return "", ""
 }

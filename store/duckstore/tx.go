@@ -1,9 +1,11 @@
-package store
+package duckstore
 
 import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/steer-gslb/steer/store"
 )
 
 // tx is an open write transaction on the writer's connection: batches are
@@ -12,12 +14,12 @@ import (
 // commit or rollback, and undoes its changes to the in-memory state (IDs,
 // labels, sequence numbers) if the transaction does not commit.
 type tx struct {
-	s       *DuckDB
+	s       *DB
 	ctx     context.Context
 	beacons *chunkWriter
 	samples *chunkWriter
 	queries *chunkWriter
-	res     AddResult
+	res     store.AddResult
 	rows    int // samples and queries appended
 	// Appended: beacons, their samples, queries.
 	nBeacons, nSamples, nQueries int
@@ -31,21 +33,21 @@ type tx struct {
 }
 
 // write stores batches in one transaction (see tx.add) and commits it.
-func (s *DuckDB) write(ctx context.Context, bs []*batch) (AddResult, error) {
+func (s *DB) write(ctx context.Context, bs []*batch) (store.AddResult, error) {
 	t, err := s.begin(ctx)
 	if err != nil {
-		return AddResult{}, err
+		return store.AddResult{}, err
 	}
 	for _, b := range bs {
 		if err := t.add(b); err != nil {
 			t.rollback()
-			return AddResult{}, err
+			return store.AddResult{}, err
 		}
 	}
 	return t.commit()
 }
 
-func (s *DuckDB) begin(ctx context.Context) (*tx, error) {
+func (s *DB) begin(ctx context.Context) (*tx, error) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -270,7 +272,7 @@ func (t *tx) closeWriters() error {
 
 // commit makes the transaction durable: it returns after DuckDB has
 // committed and fsynced its WAL (and the directory, for a new WAL file).
-func (t *tx) commit() (AddResult, error) {
+func (t *tx) commit() (store.AddResult, error) {
 	s := t.s
 	defer s.mu.Unlock()
 	if !t.begun { // nothing to write
@@ -282,14 +284,14 @@ func (t *tx) commit() (AddResult, error) {
 	}
 	if err != nil {
 		t.abort()
-		return AddResult{}, err
+		return store.AddResult{}, err
 	}
 	if err := s.exec("COMMIT"); err != nil {
 		t.abort()
-		return AddResult{}, fmt.Errorf("committing: %w", err)
+		return store.AddResult{}, fmt.Errorf("committing: %w", err)
 	}
 	if err := s.syncWALDir(); err != nil {
-		return AddResult{}, err
+		return store.AddResult{}, err
 	}
 	return t.res, nil
 }

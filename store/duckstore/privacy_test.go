@@ -1,4 +1,4 @@
-package store
+package duckstore
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/steer-gslb/steer/rum"
+
+	"github.com/steer-gslb/steer/store"
 )
 
 // clientHosts are full client addresses in n distinct IPv4 /24s (host
@@ -90,17 +92,17 @@ func TestNoClientAddressInStore(t *testing.T) {
 	bs := genBeacons(9, len(hosts), 3, time.Now())
 
 	// The collector's way: truncate, then AddBeacons.
-	var viaAdd []Beacon
+	var viaAdd []store.Beacon
 	for i, h := range hosts[:half] {
 		b := bs[i]
-		b.ClientSubnet, _ = Truncate(netip.PrefixFrom(h, h.BitLen()))
+		b.ClientSubnet, _ = store.Truncate(netip.PrefixFrom(h, h.BitLen()))
 		viaAdd = append(viaAdd, b)
 	}
 	if _, err := s.AddBeacons(ctx, viaAdd); err != nil {
 		t.Fatal(err)
 	}
 	// A full address handed to AddBeacons is refused without naming it.
-	bad := []Beacon{bs[half]}
+	bad := []store.Beacon{bs[half]}
 	bad[0].ClientSubnet = netip.PrefixFrom(hosts[half], hosts[half].BitLen())
 	_, addErr := s.AddBeacons(ctx, bad)
 	if addErr == nil {
