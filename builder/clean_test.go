@@ -183,7 +183,7 @@ var ruleCases = []ruleCase{
 // worse PoP, and the rule counts nothing.
 func TestRulesMatter(t *testing.T) {
 	for _, c := range ruleCases {
-		t.Run(string(c.rule), func(t *testing.T) {
+		t.Run(c.rule, func(t *testing.T) {
 			t.Parallel()
 			st := openStore(t)
 			bgp := c.fill(t, st)
@@ -428,12 +428,12 @@ func TestParseRules(t *testing.T) {
 	// every rule parses by its own name, but the ones that only count
 	for _, r := range Rules {
 		if _, ok := countOnly[r]; ok {
-			if _, err := ParseRules([]string{string(r)}); err == nil {
+			if _, err := ParseRules([]string{r}); err == nil {
 				t.Errorf("ParseRules(%q): a count-only rule switched off", r)
 			}
 			continue
 		}
-		if got, err := ParseRules([]string{string(r)}); err != nil || !got[r] || len(got) != 1 {
+		if got, err := ParseRules([]string{r}); err != nil || !got[r] || len(got) != 1 {
 			t.Errorf("ParseRules(%q) = %v, %v", r, got, err)
 		}
 	}

@@ -23,7 +23,7 @@ func FuzzParseRules(f *testing.F) {
 		f.Add(strings.Join(c.in, ","))
 	}
 	for _, r := range Rules {
-		f.Add(string(r))
+		f.Add(r)
 	}
 	f.Add("https-only,,bad-clock")
 	f.Add("https-only\x00")
@@ -34,7 +34,7 @@ func FuzzParseRules(f *testing.F) {
 		known := map[string]bool{}
 		for _, r := range Rules {
 			if _, ok := countOnly[r]; !ok {
-				known[string(r)] = true
+				known[r] = true
 			}
 		}
 		firstUnknown := -1
@@ -61,7 +61,7 @@ func FuzzParseRules(f *testing.F) {
 		}
 		want := map[Rule]bool{}
 		for _, name := range in {
-			want[Rule(name)] = true
+			want[name] = true
 		}
 		if len(got) != len(want) {
 			t.Fatalf("ParseRules(%q) = %v, want %v", in, got, want)

@@ -2,7 +2,7 @@ package builder
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -63,21 +63,17 @@ var countOnly = map[Rule]string{
 func ParseRules(s []string) (map[Rule]bool, error) {
 	out := map[Rule]bool{}
 	for _, name := range s {
-		if why, ok := countOnly[Rule(name)]; ok {
+		if why, ok := countOnly[name]; ok {
 			return nil, fmt.Errorf("rule %q cannot be switched off: %s", name, why)
 		}
 		ok := false
 		for _, r := range Rules {
-			if string(r) == name {
+			if r == name {
 				out[r], ok = true, true
 			}
 		}
 		if !ok {
-			names := make([]string, len(Rules))
-			for i, r := range Rules {
-				names[i] = string(r)
-			}
-			sort.Strings(names)
+			names := slices.Sorted(slices.Values(Rules))
 			return nil, fmt.Errorf("unknown rule %q (rules: %v)", name, names)
 		}
 	}

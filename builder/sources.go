@@ -29,7 +29,7 @@ type Sources struct {
 }
 
 // SourceNames are the valid sources, in report order.
-var SourceNames = []string{FromMeasured, FromResolver, string(RuleExtrapolateAS), string(RuleExtrapolatePfx), string(RuleExtrapolateGeo)}
+var SourceNames = []string{FromMeasured, FromResolver, RuleExtrapolateAS, RuleExtrapolatePfx, RuleExtrapolateGeo}
 
 const sourcesHeader = "# steer build: network<TAB>source (measured, resolver, extrapolate-as, extrapolate-prefix, extrapolate-geo)\n"
 

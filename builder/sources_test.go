@@ -59,9 +59,9 @@ func TestSourcesRoundTrip(t *testing.T) {
 	}
 	add("192.0.2.0/24", FromMeasured)
 	add("198.51.100.53/32", FromResolver)
-	add("198.51.0.0/16", string(RuleExtrapolateAS))
-	add("198.51.100.0/22", string(RuleExtrapolateGeo))
-	add("2001:db8::/32", string(RuleExtrapolatePfx))
+	add("198.51.0.0/16", RuleExtrapolateAS)
+	add("198.51.100.0/22", RuleExtrapolateGeo)
+	add("2001:db8::/32", RuleExtrapolatePfx)
 	var buf bytes.Buffer
 	if err := s.WriteTSV(&buf); err != nil {
 		t.Fatal(err)
@@ -73,9 +73,9 @@ func TestSourcesRoundTrip(t *testing.T) {
 	for addr, want := range map[string]string{
 		"192.0.2.7":      FromMeasured,
 		"198.51.100.53":  FromResolver,
-		"198.51.100.54":  string(RuleExtrapolateGeo),
-		"198.51.7.1":     string(RuleExtrapolateAS),
-		"2001:db8:1::1":  string(RuleExtrapolatePfx),
+		"198.51.100.54":  RuleExtrapolateGeo,
+		"198.51.7.1":     RuleExtrapolateAS,
+		"2001:db8:1::1":  RuleExtrapolatePfx,
 		"203.0.113.1":    "",
 		"::ffff:1.2.3.4": "",
 	} {

@@ -104,11 +104,7 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 }
 
 func ruleNames() string {
-	var s []string
-	for _, r := range builder.Rules {
-		s = append(s, string(r))
-	}
-	return strings.Join(s, ", ")
+	return strings.Join(builder.Rules, ", ")
 }
 
 // buildMap opens the inputs and builds.

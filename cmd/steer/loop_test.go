@@ -186,7 +186,7 @@ func TestBuildEvalSmallWorld(t *testing.T) {
 			t.Errorf("%s: regret %.2f ms, the geo map's on the same networks %.2f ms", c.Name, c.Map.Regret, c.Geo.Regret)
 		}
 	}
-	for _, name := range []string{mapeval.ClassMeasured, string(builder.RuleExtrapolateAS), string(builder.RuleExtrapolatePfx), string(builder.RuleExtrapolateGeo)} {
+	for _, name := range []string{mapeval.ClassMeasured, builder.RuleExtrapolateAS, builder.RuleExtrapolatePfx, builder.RuleExtrapolateGeo} {
 		if !seen[name] {
 			t.Errorf("eval scored no %q networks apart (classes %v)", name, seen)
 		}
