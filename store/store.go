@@ -41,6 +41,7 @@ type SampleRow struct {
 	Agent    rum.Agent
 	DNSTest  string
 	Received time.Time
+	Source   string // the beacon's (Beacon.Source)
 	rum.Sample
 }
 

@@ -15,10 +15,12 @@ import (
 
 	"github.com/steer-gslb/steer/collector"
 	"github.com/steer-gslb/steer/internal/cli"
+	"github.com/steer-gslb/steer/store"
 	"github.com/steer-gslb/steer/store/duckstore"
+	"github.com/steer-gslb/steer/store/storeopen"
 )
 
-const ingestUsage = `usage: steer ingest --store DIR FILE...
+const ingestUsage = `usage: steer ingest --store DIR|URL FILE...
 
 Bulk-loads beacon NDJSON, DNS query-log NDJSON and edge access-log NDJSON files
 (docs/DESIGN.md formats) into the RUM store in DIR, created if missing. Each file's kind is told from
@@ -31,13 +33,15 @@ with their line numbers, and do not stop the import. Beacons already in the
 store (received within the duplicate window) are counted, not stored again.
 An edge access log's TCP RTTs are stored as samples of agent kind "edge" for
 the PoP that served each request (steer build uses them with --edge-rtt);
-its lines without TCP_INFO are counted and skipped.
+its lines without TCP_INFO are counted and skipped. With a ClickHouse store
+(--store clickhouse://host:8123/db[?cluster=NAME]) the files are imported
+into a temporary DuckDB store, then copied.
 
 `
 
 func runIngest(args []string, stdout, stderr io.Writer) int {
 	fs := cli.New("steer ingest", ingestUsage, ingestExample, stdout, stderr)
-	dir := fs.String("store", "", "store directory (required)")
+	dir := fs.String("store", "", "store directory, or a clickhouse:// URL (required)")
 	var opt duckstore.ImportOptions
 	fs.IntVar(&opt.Workers, "workers", 0, "parsing goroutines (0: one per core)")
 	fs.IntVar(&opt.MaxLineErrors, "show-errors", 10, "bad lines to print per file")
@@ -65,7 +69,24 @@ func runIngest(args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	s, err := duckstore.Open(*dir, duckstore.Options{MemoryLimit: *memLimit, Threads: *threads})
+	// A ClickHouse store gets the files parsed into a temporary DuckDB
+	// store by the same import, then copied (store.Copy).
+	var dst store.Store
+	local := *dir
+	if storeopen.IsURL(*dir) {
+		var err error
+		if dst, err = storeopen.Open(ctx, *dir, storeopen.Options{}); err != nil {
+			fmt.Fprintf(stderr, "steer ingest: %v\n", err)
+			return 1
+		}
+		defer func() { _ = dst.Close() }()
+		if local, err = os.MkdirTemp("", "steer-ingest-"); err != nil {
+			fmt.Fprintf(stderr, "steer ingest: %v\n", err)
+			return 1
+		}
+		defer func() { _ = os.RemoveAll(local) }()
+	}
+	s, err := duckstore.Open(local, duckstore.Options{MemoryLimit: *memLimit, Threads: *threads})
 	if err != nil {
 		fmt.Fprintf(stderr, "steer ingest: %v\n", collector.StoreBusyError(*dir, err, "ingest"))
 		return 1
@@ -84,6 +105,16 @@ func runIngest(args []string, stdout, stderr io.Writer) int {
 				break
 			}
 		}
+	}
+	if dst != nil && failed == 0 {
+		t0 := time.Now()
+		cs, err := store.Copy(ctx, dst, s, 0)
+		if err != nil {
+			fmt.Fprintf(stderr, "steer ingest: %v\n", err)
+			failed++
+		}
+		fmt.Fprintf(stdout, "%s: copied %d beacons (%d already there), %d DNS queries in %.2f s\n", storeopen.Redact(*dir),
+			cs.Beacons.Added, cs.Beacons.Duplicates, cs.Queries.Added, time.Since(t0).Seconds())
 	}
 	if err := s.Close(); err != nil {
 		fmt.Fprintf(stderr, "steer ingest: closing the store: %v\n", err)

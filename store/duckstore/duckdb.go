@@ -557,8 +557,9 @@ func (s *DB) ScanSamples(ctx context.Context, fn func(*store.SampleRow) error) e
 	defer unlock()
 	rows, err := s.db.QueryContext(ctx, `
 		SELECT b.id, b.network, epoch_us(s.ts), t.value, s.probe, s.rtt_ms, coalesce(sb.value, ''),
-			k.value, coalesce(p.value, ''), coalesce(tm.value, ''), coalesce(b.dns_test, ''), epoch_us(b.received)
-		FROM samples s JOIN beacons b ON b.seq = s.seq
+			k.value, coalesce(p.value, ''), coalesce(tm.value, ''), coalesce(b.dns_test, ''), epoch_us(b.received),
+			coalesce(src.value, '')
+		FROM samples s JOIN beacons b ON b.seq = s.seq LEFT JOIN dict src ON src.id = b.source
 		JOIN dict t ON t.id = s.target LEFT JOIN dict sb ON sb.id = s.served_by
 		JOIN dict k ON k.id = b.kind LEFT JOIN dict p ON p.id = b.platform LEFT JOIN dict tm ON tm.id = b.timer
 		ORDER BY s.seq, s.rowid`)
@@ -572,7 +573,7 @@ func (s *DB) ScanSamples(ctx context.Context, fn func(*store.SampleRow) error) e
 	var probe uint8
 	for rows.Next() {
 		if err := rows.Scan(&r.BeaconID, &net, &ts, &r.Target, &probe, &r.RTTms, &r.ServedBy,
-			&r.Agent.Kind, &r.Agent.Platform, &r.Agent.Timer, &r.DNSTest, &recv); err != nil {
+			&r.Agent.Kind, &r.Agent.Platform, &r.Agent.Timer, &r.DNSTest, &recv, &r.Source); err != nil {
 			return fmt.Errorf("scanning samples: %w", err)
 		}
 		r.Network = store.NetworkPrefix(net)
