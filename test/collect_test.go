@@ -22,6 +22,7 @@ import (
 	"github.com/steer-gslb/steer/collector"
 	"github.com/steer-gslb/steer/store"
 	"github.com/steer-gslb/steer/store/duckstore"
+	"github.com/steer-gslb/steer/store/storeopen"
 )
 
 const collectorToken = "test-agent-token"
@@ -67,7 +68,11 @@ func runChildCollector(dir string) int {
 		}
 		cfg = c
 	}
-	st, err := duckstore.Open(dir, duckstore.Options{})
+	spec := dir // STEER_TEST_COLLECTOR_STORE: a store URL, dir then holds the spool only
+	if u := os.Getenv("STEER_TEST_COLLECTOR_STORE"); u != "" {
+		spec = u
+	}
+	st, err := storeopen.Open(context.Background(), spec, storeopen.Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

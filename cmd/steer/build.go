@@ -48,7 +48,7 @@ const buildExample = `steer build --store rum --out map.json --bgp bgp.mrt --geo
 
 func runBuild(args []string, stdout, stderr io.Writer) int {
 	fs := cli.New("steer build", buildUsage, buildExample, stdout, stderr)
-	dir := fs.String("store", "", "RUM store directory (required)")
+	dir := fs.String("store", "", "RUM store: a directory, or a clickhouse:// URL (required)")
 	out := fs.String("out", "", "map file to write (required)")
 	var bgpFiles, skip, capacity listFlag
 	fs.Var(&bgpFiles, "bgp", "BGP origin data: pyasn text or MRT TABLE_DUMP_V2, gzip/bzip2 or not (repeatable)")
@@ -109,7 +109,7 @@ func ruleNames() string {
 
 // buildMap opens the inputs and builds.
 func buildMap(ctx context.Context, dir string, bgpFiles []string, geoFile, prevFile string, opt builder.Options) (*builder.Result, error) {
-	if _, err := os.Stat(filepath.Join(dir, "steer.duckdb")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, duckstore.DBFile)); err != nil && !storeopen.IsURL(dir) {
 		if _, err2 := os.Stat(dir); err2 != nil {
 			return nil, fmt.Errorf("store %s: %w", dir, err2)
 		}
@@ -119,7 +119,7 @@ func buildMap(ctx context.Context, dir string, bgpFiles []string, geoFile, prevF
 		return nil, err
 	}
 	defer func() { _ = st.Close() }()
-	in := builder.Input{Store: st, StoreDir: dir, BGP: bgpFiles, GeoFile: geoFile, PrevFile: prevFile, Options: opt}
+	in := builder.Input{Store: st, StoreDir: storeopen.Redact(dir), BGP: bgpFiles, GeoFile: geoFile, PrevFile: prevFile, Options: opt}
 	if geoFile != "" {
 		db, err := geoip.Open(geoFile)
 		if err != nil {

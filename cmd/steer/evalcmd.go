@@ -52,7 +52,7 @@ type evalRow struct {
 
 func runEval(args []string, stdout, stderr io.Writer) int {
 	fs := cli.New("steer eval", evalUsage, evalExample, stdout, stderr)
-	dir := fs.String("store", "", "RUM store: score on its held-out beacons")
+	dir := fs.String("store", "", "RUM store (a directory or a clickhouse:// URL): score on its held-out beacons")
 	mapFile := fs.String("map", "", "the map to score (required)")
 	truth := fs.String("truth", "", "a simulated world's truth.tsv.gz: score on the ground truth")
 	geoFile := fs.String("geoip", "", "MaxMind DB: the geo fallback and the geo map")
