@@ -22,6 +22,7 @@ import (
 const storeUsage = `usage: steer store stats  --store DIR|URL | --collector URL
        steer store export --store DIR|URL --out DIR     samples, beacons and queries as Parquet
        steer store prune  --store DIR|URL --older-than DURATION   delete raw rows received before now-DURATION
+       steer store copy   --store DIR|URL --to DIR|URL  copy every beacon and query into another store
 
 The RUM store is the DuckDB database (a directory) that steer collect and
 steer ingest write, or a ClickHouse server or cluster (--store
@@ -39,6 +40,7 @@ var storeGroup = &cli.Group{
 		{Name: "stats", Summary: "beacons, samples and DNS queries in the store, and the samples' time span"},
 		{Name: "export", Summary: "samples, beacons and queries as Parquet files: --out DIR"},
 		{Name: "prune", Summary: "delete raw rows received longer ago than --older-than (retention)"},
+		{Name: "copy", Summary: "copy every beacon and DNS query into another store (--to), e.g. DuckDB into ClickHouse"},
 	},
 	Example: "steer store stats --store rum",
 }
@@ -52,6 +54,7 @@ func runStore(args []string, stdout, stderr io.Writer) int {
 		"stats":  "steer store stats --store rum",
 		"export": "steer store export --store rum --out parquet",
 		"prune":  "steer store prune --store rum --older-than 720h",
+		"copy":   "steer store copy --store rum --to clickhouse://127.0.0.1:8123/steer",
 	}[sub]
 	fs := cli.New("steer store "+sub, storeUsage, example, stdout, stderr)
 	dir := fs.String("store", "", "RUM store directory")
@@ -65,6 +68,8 @@ func runStore(args []string, stdout, stderr io.Writer) int {
 		out = fs.String("out", "", "directory for the Parquet files (required)")
 	case "prune":
 		older = fs.Duration("older-than", 0, "delete rows received more than this long ago (e.g. 720h; required)")
+	case "copy":
+		out = fs.String("to", "", "the destination store: a directory or a clickhouse:// URL (required)")
 	}
 	if code, ok := fs.Parse(args); !ok {
 		return code
@@ -74,6 +79,9 @@ func runStore(args []string, stdout, stderr io.Writer) int {
 	}
 	if sub == "export" && *out == "" {
 		return fs.Usagef("--out DIR is required")
+	}
+	if sub == "copy" && *out == "" {
+		return fs.Usagef("--to DIR|URL is required")
 	}
 	if sub == "prune" && *older <= 0 {
 		return fs.Usagef("--older-than must be a positive duration")
@@ -88,6 +96,8 @@ func runStore(args []string, stdout, stderr io.Writer) int {
 		err = storeExport(ctx, stdout, *dir, *out)
 	case "prune":
 		err = storePrune(ctx, stdout, *dir, *older)
+	case "copy":
+		err = storeCopy(ctx, stdout, *dir, *out)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "steer store %s: %v\n", sub, err)
@@ -132,6 +142,31 @@ func storeExport(ctx context.Context, w io.Writer, dir, out string) error {
 		err = printStoreStatsOf(ctx, w, dir, st)
 	}
 	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// storeCopy copies every beacon and query of src into dst (store.Copy);
+// beacons already in dst are counted, not stored again.
+func storeCopy(ctx context.Context, w io.Writer, src, dst string) error {
+	from, err := storeopen.Open(ctx, src, storeopen.Options{ReadOnly: true})
+	if err != nil {
+		return collector.StoreBusyError(src, err, "copy")
+	}
+	defer func() { _ = from.Close() }()
+	to, err := storeopen.Open(ctx, dst, storeopen.Options{})
+	if err != nil {
+		return collector.StoreBusyError(dst, err, "copy")
+	}
+	t0 := time.Now()
+	cs, err := store.Copy(ctx, to, from, 0)
+	if err == nil {
+		fmt.Fprintf(w, "copied %d beacons (%d already there) and %d DNS queries in %.1f s\n",
+			cs.Beacons.Added, cs.Beacons.Duplicates, cs.Queries.Added, time.Since(t0).Seconds())
+		err = printStoreStatsOf(ctx, w, storeopen.Redact(dst), to)
+	}
+	if cerr := to.Close(); err == nil {
 		err = cerr
 	}
 	return err
