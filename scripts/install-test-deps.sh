@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # install-test-deps.sh makes sure the programs the integration tests drive are
 # installed: gcc (go test -race needs cgo), g++ (DuckDB links libstdc++), unbound, dig (dnsutils), dnsperf,
-# gdnsd, knotd (knot), chromium (headless, for web/'s test of rum.js) and logrotate
-# (the fault suite rotates the DNS query log with it, in both of its modes).
+# gdnsd, knotd (knot), chromium (headless, for web/'s test of rum.js), logrotate
+# (the fault suite rotates the DNS query log with it, in both of its modes) and
+# clickhouse-server (store/chstore's tests start clusters of it, internal/chtest).
 #
 # It installs with apt-get only when one of them is missing, we are root and
 # apt-get exists, and then only the missing packages; a second run installs
@@ -17,7 +18,7 @@ set -euo pipefail
 # testssl (package testssl.sh) checks the edge's TLS (make conformance); wrk,
 # nginx and h2load (nghttp2-client) drive bench/edge.sh. h2spec is a Go tool
 # pinned in tools/go.mod (test/edge_conformance_test.go builds it).
-deps=(gcc:gcc g++:g++ protoc:protobuf-compiler unbound:unbound dig:dnsutils dnsperf:dnsperf gdnsd:gdnsd knotd:knot chromium:chromium logrotate:logrotate zsh:zsh systemd-analyze:systemd testssl:testssl.sh wrk:wrk nginx:nginx h2load:nghttp2-client)
+deps=(gcc:gcc g++:g++ protoc:protobuf-compiler unbound:unbound dig:dnsutils dnsperf:dnsperf gdnsd:gdnsd knotd:knot chromium:chromium logrotate:logrotate zsh:zsh systemd-analyze:systemd testssl:testssl.sh wrk:wrk nginx:nginx h2load:nghttp2-client clickhouse-server:clickhouse-server)
 search_path="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 missing_bins=()
@@ -74,7 +75,7 @@ fi
 # start at boot, undo that for the packages installed here.
 services=()
 for pkg in "${missing_pkgs[@]}"; do
-	case $pkg in unbound | gdnsd | knot | nginx) services+=("$pkg") ;; esac
+	case $pkg in unbound | gdnsd | knot | nginx | clickhouse-server) services+=("$pkg") ;; esac
 done
 if [ "${#services[@]}" -gt 0 ] && command -v systemctl >/dev/null 2>&1; then
 	systemctl disable --now "${services[@]}" >/dev/null 2>&1 || true
