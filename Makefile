@@ -46,7 +46,7 @@ test-deps: ## install the DNS servers and tools the integration tests drive (roo
 lint: ## run golangci-lint (.golangci.yml)
 	$(LINT) run ./...
 
-bench: ## run all benchmarks with -benchmem, then bench/sim.sh, collect.sh, dns-qps.sh, fleet.sh, build.sh (10M/100M samples), plan.sh, api.sh, edge.sh (steer edge vs nginx and a bare Go proxy) and ui.sh (the map explorer on 1M networks)
+bench: ## run all benchmarks with -benchmem, then bench/sim.sh, collect.sh, dns-qps.sh, fleet.sh, build.sh (10M/100M samples), plan.sh, api.sh, edge.sh (steer edge vs nginx and a bare Go proxy), ui.sh (the map explorer on 1M networks) and clickhouse.sh (the RUM store on a two-shard ClickHouse next to DuckDB)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	bash bench/sim.sh
 	bash bench/collect.sh
@@ -54,10 +54,12 @@ bench: ## run all benchmarks with -benchmem, then bench/sim.sh, collect.sh, dns-
 	else echo "bench: bench/dns-qps.sh not present, skipping"; fi
 	bash bench/fleet.sh
 	bash bench/build.sh
+	bash bench/worlds.sh
 	bash bench/plan.sh
 	bash bench/api.sh
 	bash bench/edge.sh
 	bash bench/ui.sh
+	bash bench/clickhouse.sh
 
 proto: ## regenerate gen/ from proto/ (protoc + the plugins pinned in tools/go.mod)
 	bash proto/gen.sh

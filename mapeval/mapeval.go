@@ -86,6 +86,65 @@ type Result struct {
 type Class struct {
 	Name                          string
 	Map, Geo, Oracle, OracleEqual Score
+	// MapOnce and OracleEqualOnce are the mean regret (ms) of the map and
+	// of OracleEqual with every network counted once: the measure
+	// OracleEqual minimizes in each block.
+	MapOnce, OracleEqualOnce float64
+}
+
+// Extrapolation is the classes of networks without beacons that a map
+// entry answers (every class but ClassMeasured and ClassFallback) taken
+// together: extrapolation judged against the block oracles on the same
+// networks, as issue #20 asks (its bar: Regret at most 1.2× OracleEqual).
+type Extrapolation struct {
+	Networks int     `json:"networks"`
+	Traffic  float64 `json:"traffic"`
+	// traffic-weighted mean regret, ms: the map, Oracle, OracleEqual
+	Regret      float64 `json:"regret_ms"`
+	Oracle      float64 `json:"oracle_regret_ms"`
+	OracleEqual float64 `json:"oracle_equal_regret_ms"`
+	// the same with every network counted once: the map, OracleEqual
+	RegretOnce      float64 `json:"regret_once_ms"`
+	OracleEqualOnce float64 `json:"oracle_equal_regret_once_ms"`
+}
+
+// Extrapolated sums the classes of networks without beacons that a map
+// entry answers; the zero Extrapolation when there are none.
+func Extrapolated(classes []Class) Extrapolation {
+	var e Extrapolation
+	for _, c := range classes {
+		if c.Name == ClassMeasured || c.Name == ClassFallback {
+			continue
+		}
+		n, w := float64(c.Map.Networks), c.Map.Traffic
+		e.Networks += c.Map.Networks
+		e.Traffic += w
+		e.Regret += c.Map.Regret * w
+		e.Oracle += c.Oracle.Regret * w
+		e.OracleEqual += c.OracleEqual.Regret * w
+		e.RegretOnce += c.MapOnce * n
+		e.OracleEqualOnce += c.OracleEqualOnce * n
+	}
+	if e.Traffic > 0 {
+		e.Regret /= e.Traffic
+		e.Oracle /= e.Traffic
+		e.OracleEqual /= e.Traffic
+	}
+	if e.Networks > 0 {
+		e.RegretOnce /= float64(e.Networks)
+		e.OracleEqualOnce /= float64(e.Networks)
+	}
+	return e
+}
+
+// Ratio is the map's regret over OracleEqual's, traffic-weighted and with
+// every network counted once; ok is false when OracleEqual's is zero in
+// either (no networks, or every block's networks agree).
+func (e Extrapolation) Ratio() (weighted, once float64, ok bool) {
+	if e.OracleEqual <= 0 || e.OracleEqualOnce <= 0 {
+		return 0, 0, false
+	}
+	return e.Regret / e.OracleEqual, e.RegretOnce / e.OracleEqualOnce, true
 }
 
 // Class names besides the sources.
@@ -128,7 +187,7 @@ func Evaluate(in Input) (*Result, error) {
 	bestInBlock, bestInBlockEq := argmins(blocks), argmins(blocksEq)
 	// pass 2: score
 	var pn, bpn, sv, bsv, meas, extra, fb wstats.Scorer
-	classes := map[string]*[4]wstats.Scorer{}
+	classes := map[string]*classScorer{}
 	var lat32, w32 []float32
 	if _, err := sim.ReadTruth(in.Truth, func(_ *sim.TruthHeader, t *sim.TruthRecord) error {
 		bestP := t.Best(q)
@@ -154,19 +213,21 @@ func Evaluate(in Input) (*Result, error) {
 		}
 		c := classes[class]
 		if c == nil {
-			c = &[4]wstats.Scorer{}
+			c = &classScorer{}
 			classes[class] = c
 		}
-		c[0].Add(t.Weight, lat(p), best, covered)
+		c.s[0].Add(t.Weight, lat(p), best, covered)
 		geoP := e.geoOnly(t.Network.Addr(), t.Anycast)
-		c[1].Add(t.Weight, lat(geoP), best, false)
+		c.s[1].Add(t.Weight, lat(geoP), best, false)
 		oracleP, oracleEqP := bestP, bestP
 		if in.Geo != nil {
 			blk := blockOf(in.Geo, t.Network)
 			oracleP, oracleEqP = bestInBlock[blk], bestInBlockEq[blk]
 		}
-		c[2].Add(t.Weight, lat(oracleP), best, true)
-		c[3].Add(t.Weight, lat(oracleEqP), best, true)
+		c.s[2].Add(t.Weight, lat(oracleP), best, true)
+		c.s[3].Add(t.Weight, lat(oracleEqP), best, true)
+		c.once[0] += lat(p) - best
+		c.once[1] += lat(oracleEqP) - best
 		if in.KeepPerNetwork {
 			lat32 = append(lat32, float32(lat(p)))
 			w32 = append(w32, float32(t.Weight))
@@ -225,9 +286,17 @@ func blockOf(geo *geoip.DB, n netip.Prefix) netip.Prefix {
 	return n
 }
 
+// classScorer accumulates a Class: the map, geo, Oracle and OracleEqual
+// scores, and the map's and OracleEqual's regret sums with every network
+// counted once.
+type classScorer struct {
+	s    [4]wstats.Scorer
+	once [2]float64
+}
+
 // sortClasses orders classes: measured, the sources by name, then the
 // fallback.
-func sortClasses(m map[string]*[4]wstats.Scorer) []Class {
+func sortClasses(m map[string]*classScorer) []Class {
 	rank := func(name string) int {
 		switch name {
 		case ClassMeasured:
@@ -250,7 +319,10 @@ func sortClasses(m map[string]*[4]wstats.Scorer) []Class {
 	out := make([]Class, len(names))
 	for i, n := range names {
 		c := m[n]
-		out[i] = Class{Name: n, Map: c[0].Score(), Geo: c[1].Score(), Oracle: c[2].Score(), OracleEqual: c[3].Score()}
+		out[i] = Class{Name: n, Map: c.s[0].Score(), Geo: c.s[1].Score(), Oracle: c.s[2].Score(), OracleEqual: c.s[3].Score()}
+		if k := float64(out[i].Map.Networks); k > 0 {
+			out[i].MapOnce, out[i].OracleEqualOnce = c.once[0]/k, c.once[1]/k
+		}
 	}
 	return out
 }

@@ -299,3 +299,120 @@ func TestClasses(t *testing.T) {
 		t.Errorf("traffic-weighted oracle %.3f worse than the equal-weight one %.3f", oracle, equal)
 	}
 }
+
+// TestExtrapolated: the extrapolated networks' regret against OracleEqual,
+// traffic-weighted and with every network counted once, checked against an
+// independent computation on a map that sends two of every three networks
+// without beacons to their second-best PoP.
+func TestExtrapolated(t *testing.T) {
+	dir := world(t)
+	h, recs := readAll(t, dir)
+	db, err := geoip.Open(filepath.Join(dir, sim.FileGeoIP))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	second := func(lat []float64) int {
+		b, s := argmin(lat), -1
+		for p := range lat {
+			if p != b && (s < 0 || lat[p] < lat[s]) {
+				s = p
+			}
+		}
+		return s
+	}
+	m := &popmap.Map{}
+	from := map[netip.Prefix]string{}
+	blockSums := map[netip.Prefix][]float64{}
+	blockOfRec := make([]netip.Prefix, len(recs))
+	for i, r := range recs {
+		_, blk, ok := db.Locate(r.net.Addr())
+		if !ok && !blk.IsValid() {
+			blk = r.net
+		}
+		blockOfRec[i] = blk
+		s := blockSums[blk]
+		if s == nil {
+			s = make([]float64, len(r.lat))
+			blockSums[blk] = s
+		}
+		for p := range s {
+			s[p] += r.lat[p]
+		}
+		p := argmin(r.lat)
+		if !r.measured {
+			if i%3 == 0 {
+				continue // no entry: the fallback
+			}
+			from[r.net] = "second"
+			p = second(r.lat)
+		}
+		m.Entries = append(m.Entries, popmap.Entry{Networks: []netip.Prefix{r.net}, Labels: []popmap.Label{h.PoPs[p].Label}})
+	}
+	tab, err := popmap.Compile(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Evaluate(Input{Truth: filepath.Join(dir, sim.FileTruth), Map: tab, Geo: db,
+		Source: func(p netip.Prefix) string { return from[p] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// independently: the "second" networks' regret, and OracleEqual's
+	// (each block's PoP least in the plain sum of its networks' latencies)
+	var n int
+	var w, reg, regOnce, eq, eqOnce float64
+	for i, r := range recs {
+		if from[r.net] != "second" {
+			continue
+		}
+		best := r.lat[argmin(r.lat)]
+		d := r.lat[second(r.lat)] - best
+		de := r.lat[argmin(blockSums[blockOfRec[i]])] - best
+		n++
+		w += r.w
+		reg += r.w * d
+		eq += r.w * de
+		regOnce += d
+		eqOnce += de
+	}
+	if n == 0 {
+		t.Fatal("no networks without beacons in the world")
+	}
+	got := Extrapolated(res.Classes)
+	near := func(a, b float64) bool { return math.Abs(a-b) <= 1e-6*max(1, math.Abs(b)) }
+	if got.Networks != n || !near(got.Traffic, w) {
+		t.Errorf("extrapolated: %d networks, traffic %g; want %d, %g", got.Networks, got.Traffic, n, w)
+	}
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{
+		{"regret", got.Regret, reg / w}, {"equal oracle", got.OracleEqual, eq / w},
+		{"regret counted once", got.RegretOnce, regOnce / float64(n)}, {"equal oracle counted once", got.OracleEqualOnce, eqOnce / float64(n)},
+		{"the class's own regret", got.Regret, res.Extrapolated.Regret},
+	} {
+		if !near(c.got, c.want) {
+			t.Errorf("%s: %.6f ms, want %.6f", c.name, c.got, c.want)
+		}
+	}
+	if got.Regret <= 0 || got.OracleEqualOnce <= 0 {
+		t.Fatalf("degenerate world: regret %v, equal oracle %v", got.Regret, got.OracleEqualOnce)
+	}
+	rw, ro, ok := got.Ratio()
+	if !ok || !near(rw, reg/eq) || !near(ro, regOnce/eqOnce) {
+		t.Errorf("ratios %v, %v (%v); want %v, %v", rw, ro, ok, reg/eq, regOnce/eqOnce)
+	}
+	// the measured class (every network at its best) counts nowhere
+	for _, c := range res.Classes {
+		if c.Name == ClassMeasured && (c.MapOnce != 0 || c.Map.Regret != 0) {
+			t.Errorf("measured networks at their best: regret %v, counted once %v", c.Map.Regret, c.MapOnce)
+		}
+	}
+	if e := Extrapolated(nil); e != (Extrapolation{}) {
+		t.Errorf("no classes: %+v", e)
+	}
+	if _, _, ok := Extrapolated(nil).Ratio(); ok {
+		t.Error("no classes: a ratio")
+	}
+}

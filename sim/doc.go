@@ -15,7 +15,8 @@
 // the nearest. ISPs are the real ASes of each country (pyasn prefixes, with
 // their country from IP2Location); a country's networks are split among them
 // by address space, and each ISP's /24s (and /56s) are carved from its real
-// announced prefixes in blocks, most of a block in one city.
+// announced prefixes in blocks, most of a block in one city (Options.Scatter:
+// 15 % of its networks elsewhere in the country on average).
 //
 // RTT from a network to a PoP is
 //

@@ -83,6 +83,13 @@ type Options struct {
 	DNSTest         float64  // share of beacons carrying a random-name DNS test
 	Exclude         []string // ISO country codes with no users in the world
 
+	// Scatter scatters networks away from their block's home city, where
+	// GeoIP places the whole block: each block draws a share, uniform over
+	// [0, 2×Scatter] (over [2×Scatter−1, 1] above 0.5), and each of its
+	// networks after the first lives, with that probability, in a city of
+	// the country drawn by population (at times the home city again).
+	Scatter float64
+
 	Noise Noise
 }
 
@@ -108,6 +115,7 @@ func DefaultOptions() Options {
 		ISPResolverECS:  0.10,
 		GeoWrongCity:    0.05,
 		GeoWrongCountry: 0.02,
+		Scatter:         0.15,
 		DNSTest:         0.8,
 		Exclude:         []string{"CN"},
 		Noise:           DefaultNoise,
@@ -132,6 +140,7 @@ func (o *Options) Validate() error {
 	share("isp-resolver-ecs", o.ISPResolverECS)
 	share("geo-wrong-city", o.GeoWrongCity)
 	share("geo-wrong-country", o.GeoWrongCountry)
+	share("scatter", o.Scatter)
 	share("dns-test", o.DNSTest)
 	n := o.Noise
 	for _, s := range []struct {

@@ -487,6 +487,76 @@ func TestBlocksMostlyOneCity(t *testing.T) {
 	}
 }
 
+// TestScatter: Options.Scatter moves networks away from the city GeoIP
+// gives their block: none at 0, more as it grows, never more than asked
+// (a draw may land in the home city again), and GeoIP still places each
+// block without a deliberate error at its home city.
+func TestScatter(t *testing.T) {
+	prev := -1.0
+	for _, s := range []float64{0, 0.15, 0.5, 0.9} {
+		o := smallOptions()
+		o.Scatter = s
+		w, err := Plan(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		away, all := 0, 0
+		for _, b := range w.Blocks {
+			home := b.Parts[0].City
+			if b.GeoErr == "" && b.Geo != home {
+				t.Fatalf("scatter %v: block %v without a GeoIP error placed in city %d, home %d", s, b.Prefix, b.Geo, home)
+			}
+			for _, p := range b.Parts {
+				if p.City != home {
+					away += p.N
+				}
+				all += p.N
+			}
+		}
+		share := float64(away) / float64(all)
+		t.Logf("scatter %.2f: %.1f%% of %d networks away from their block's home city", s, 100*share, all)
+		switch {
+		case s == 0 && away != 0:
+			t.Errorf("scatter 0: %d networks away from home", away)
+		// a block's first network is always at home, and a draw by
+		// population often lands in the home city again: on this world
+		// about 37 % of the option is realized
+		case s > 0 && (share > s || share < s/4):
+			t.Errorf("scatter %v: %.1f%% of networks away from home, want at most %v%% and at least a quarter of it", s, 100*share, 100*s)
+		case share <= prev:
+			t.Errorf("scatter %v: %.1f%% away, not more than the previous %.1f%%", s, 100*share, 100*prev)
+		}
+		prev = share
+	}
+}
+
+// TestAwayShare: a block's share of scattered networks stays in [0, 1],
+// averages Scatter, and is today's 0.3×x bit for bit at the default.
+func TestAwayShare(t *testing.T) {
+	w := &World{Opt: DefaultOptions()}
+	for i := range 1000 {
+		x := float64(i) / 1000
+		if got, want := w.awayShare(x), 0.3*x; got != want {
+			t.Fatalf("default scatter: awayShare(%v) = %v, want %v", x, got, want)
+		}
+	}
+	for _, s := range []float64{0, 0.1, 0.5, 0.7, 1} {
+		w.Opt.Scatter = s
+		var sum float64
+		const n = 10000
+		for i := range n {
+			a := w.awayShare((float64(i) + 0.5) / n)
+			if a < 0 || a > 1 {
+				t.Fatalf("scatter %v: share %v outside [0, 1]", s, a)
+			}
+			sum += a
+		}
+		if mean := sum / n; math.Abs(mean-s) > 1e-9 {
+			t.Errorf("scatter %v: mean share %v", s, mean)
+		}
+	}
+}
+
 func TestRangePrefixes(t *testing.T) {
 	p := netip.MustParsePrefix("10.0.0.0/16")
 	got := rangePrefixes(p, 3, 6)
@@ -527,6 +597,8 @@ func TestOptionsValidate(t *testing.T) {
 		{func(o *Options) { o.Noise.Duplicate = -1 }, "noise.duplicate"},
 		{func(o *Options) { o.EdgeRequests = -1 }, "edge-requests: -1 out of range"},
 		{func(o *Options) { o.EdgeRequests = math.NaN() }, "edge-requests"},
+		{func(o *Options) { o.Scatter = 1.5 }, "scatter: 1.5 is not a share"},
+		{func(o *Options) { o.Scatter = math.NaN() }, "scatter: NaN is not a share"},
 	} {
 		o := DefaultOptions()
 		tc.mod(&o)

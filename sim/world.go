@@ -565,8 +565,8 @@ func (w *World) block(p netip.Prefix, isp int, start uint64, n int, c *country, 
 	home := c.draw(r)
 	b := Block{Prefix: p, ISP: isp, Start: start, Geo: home}
 	// most of a block is in its home city; each further network is
-	// elsewhere with a probability drawn per block (15 % on average)
-	away := 0.3 * r.Float64()
+	// elsewhere with a probability drawn per block (Scatter on average)
+	away := w.awayShare(r.Float64())
 	b.Parts = append(b.Parts, Part{home, 1})
 	for range n - 1 {
 		ci := home
@@ -584,6 +584,18 @@ func (w *World) block(p netip.Prefix, isp int, start uint64, n int, c *country, 
 		count[pt.City] += pt.N
 	}
 	return b
+}
+
+// awayShare maps a uniform draw x in [0, 1) to a block's share of networks
+// away from its home city: uniform over [0, 2s] for the mean s = Scatter up
+// to 0.5, over [2s−1, 1] above. For the default 0.15 it is 0.3×x, bit for
+// bit (doubling is exact), so the default world does not change.
+func (w *World) awayShare(x float64) float64 {
+	s := w.Opt.Scatter
+	if s <= 0.5 {
+		return 2 * s * x
+	}
+	return 2*s - 1 + (2-2*s)*x
 }
 
 // placeGeo decides where a GeoIP database puts each block: its home city,

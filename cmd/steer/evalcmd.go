@@ -48,6 +48,9 @@ type evalRow struct {
 	// from (measured; the map's sources; no entry), each also as the geo
 	// map and the per-block oracle would serve it.
 	Classes []mapeval.Class `json:"truth_classes,omitempty"`
+	// Extrapolation: the networks without beacons a map entry answers,
+	// against the block oracles on the same networks.
+	Extrapolation *mapeval.Extrapolation `json:"truth_extrapolation,omitempty"`
 }
 
 func runEval(args []string, stdout, stderr io.Writer) int {
@@ -260,6 +263,9 @@ func evalTruth(a evalArgs, rows []*evalRow, tabs []*popmap.Table, geos []*geoip.
 		r.Truth = &builder.Scores{PerNetwork: res.PerNetwork, Served: res.Served}
 		if i == 0 {
 			r.Measured, r.Extrapol, r.Classes = &res.Measured, &res.Extrapolated, res.Classes
+			if x := mapeval.Extrapolated(res.Classes); x.Networks > 0 {
+				r.Extrapolation = &x
+			}
 			perfect = res
 		}
 		lats = append(lats, res.Latency)
@@ -302,20 +308,24 @@ func printClasses(w io.Writer, r *evalRow) {
 	for _, c := range r.Classes {
 		total += c.Map.Traffic
 	}
-	var un [3]float64 // networks without beacons answered by the map: oracle and equal regret × traffic, traffic
 	for _, c := range r.Classes {
 		fmt.Fprintf(w, "%-22s %9d %7.1f%% %7.1f%% %8.2f %8.2f %8.2f %8.2f\n", c.Name, c.Map.Networks, 100*c.Map.Traffic/total,
 			100*c.Map.AtBest, c.Map.Regret, c.Geo.Regret, c.Oracle.Regret, c.OracleEqual.Regret)
-		if c.Name != mapeval.ClassMeasured && c.Name != mapeval.ClassFallback {
-			un[0] += c.Oracle.Regret * c.Oracle.Traffic
-			un[1] += c.OracleEqual.Regret * c.OracleEqual.Traffic
-			un[2] += c.Oracle.Traffic
-		}
 	}
-	m, e := r.Measured, r.Extrapol
-	if m.Regret > 0 && un[2] > 0 {
+	m, e, x := r.Measured, r.Extrapol, mapeval.Extrapolated(r.Classes)
+	if m.Regret > 0 && x.Traffic > 0 {
 		fmt.Fprintf(w, "networks with beacons: mean regret %.2f ms; without beacons, answered by the map: %.2f ms (%.1f× measured; oracles %.2f and %.2f ms)\n",
-			m.Regret, e.Regret, e.Regret/m.Regret, un[0]/un[2], un[1]/un[2])
+			m.Regret, e.Regret, e.Regret/m.Regret, x.Oracle, x.OracleEqual)
+	}
+	// an oracle regret that prints as 0.00 makes any ratio meaningless
+	const tiny = 0.005
+	switch rw, ro, ok := x.Ratio(); {
+	case ok && x.OracleEqual >= tiny && x.OracleEqualOnce >= tiny:
+		fmt.Fprintf(w, "without beacons, answered by the map, against the equal oracle: %.2f / %.2f ms = %.2f× traffic-weighted (bar: 1.2×); %.2f / %.2f ms = %.2f× each network counted once\n",
+			x.Regret, x.OracleEqual, rw, x.RegretOnce, x.OracleEqualOnce, ro)
+	case x.Networks > 0:
+		fmt.Fprintf(w, "without beacons, answered by the map, against the equal oracle: %.2f / %.2f ms traffic-weighted, %.2f / %.2f ms each network counted once (no ratio: the oracle leaves next to nothing)\n",
+			x.Regret, x.OracleEqual, x.RegretOnce, x.OracleEqualOnce)
 	}
 }
 

@@ -66,6 +66,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&opt.ISPResolverECS, "isp-resolver-ecs", opt.ISPResolverECS, "share of ISPs whose resolvers send ECS")
 	fs.Float64Var(&opt.GeoWrongCity, "geo-wrong-city", opt.GeoWrongCity, "share of address blocks GeoIP puts in the wrong city")
 	fs.Float64Var(&opt.GeoWrongCountry, "geo-wrong-country", opt.GeoWrongCountry, "share of address blocks GeoIP puts in the wrong country")
+	fs.Float64Var(&opt.Scatter, "scatter", opt.Scatter, "mean share of a block's networks living in other cities of the country than the one GeoIP gives the block")
 	fs.Float64Var(&opt.DNSTest, "dns-test", opt.DNSTest, "share of beacons carrying a random-name DNS test")
 	exclude := fs.String("exclude", strings.Join(opt.Exclude, ","), "countries (ISO codes, comma-separated) with no users; \"\" for none")
 	noise := fs.Float64("noise", 1, "scale every production-noise share (0: clean data; see world.json for the shares)")

@@ -40,6 +40,7 @@ func TestSimCommand(t *testing.T) {
 		{[]string{"sim", "--out", dir, "--pops", "lhr"}, 2, `"lhr" is not label=City`},
 		{[]string{"sim", "--out", dir, "--pops", "xx=Atlantis"}, 1, `no measured city "Atlantis"`},
 		{[]string{"sim", "--out", dir, "--measured", "2"}, 1, "measured: 2 is not a share"},
+		{[]string{"sim", "--out", dir, "--scatter", "1.5"}, 1, "scatter: 1.5 is not a share"},
 		{[]string{"sim", "--out", dir, "--start", "yesterday"}, 2, "--start"},
 		{[]string{"sim", "report"}, 2, "steer sim report: one world directory DIR is required\nRun 'steer sim report --help' for usage."},
 		{[]string{"sim", "report", t.TempDir()}, 1, "truth.tsv.gz"},
