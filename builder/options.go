@@ -132,15 +132,9 @@ func (o *Options) defaults() {
 	if o.Labels == 0 {
 		o.Labels = 3
 	}
-	if o.MaxRTT == 0 {
-		o.MaxRTT = 30 * time.Second
-	}
-	if o.MaxClockAhead == 0 {
-		o.MaxClockAhead = 24 * time.Hour
-	}
-	if o.MaxAge == 0 {
-		o.MaxAge = 30 * 24 * time.Hour
-	}
+	c := store.Clean{MaxRTT: o.MaxRTT, MaxClockAhead: o.MaxClockAhead, MaxAge: o.MaxAge}
+	c.Defaults() // the cleaning rules' defaults are the store's
+	o.MaxRTT, o.MaxClockAhead, o.MaxAge = c.MaxRTT, c.MaxClockAhead, c.MaxAge
 	if o.HoldOut == 0 {
 		o.HoldOut = 0.1 // negative: none (kept negative, so that defaults stays idempotent)
 	}

@@ -77,3 +77,24 @@ type Store interface {
 	Reader
 	Close() error
 }
+
+// The instants the years 0000 and 10000 began, in µs since the epoch: the
+// range of sample and query times every engine stores (DuckDB's TIMESTAMP
+// range), so that cleaning can count bad clocks.
+const (
+	MinTimeUS = -62167219200 * 1e6
+	MaxTimeUS = 253402300800 * 1e6
+)
+
+// UnixMicro is t.UnixMicro, but MinTimeUS - 1 for times before the year 0
+// and MaxTimeUS for times after 9999 (where UnixMicro may overflow).
+func UnixMicro(t time.Time) int64 {
+	sec := t.Unix()
+	switch {
+	case sec < MinTimeUS/1e6:
+		return MinTimeUS - 1
+	case sec >= MaxTimeUS/1e6:
+		return MaxTimeUS
+	}
+	return sec*1e6 + int64(t.Nanosecond()/1e3)
+}

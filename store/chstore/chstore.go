@@ -289,25 +289,6 @@ func (s *Store) AddBeacons(ctx context.Context, bs []store.Beacon) (store.AddRes
 	return res, nil
 }
 
-// The instants of years 0000 and 10000 began, in µs since the epoch: the
-// range of sample and query times (the DuckDB store's TIMESTAMP range).
-const (
-	minTimeUS = -62167219200 * 1e6
-	maxTimeUS = 253402300800 * 1e6
-)
-
-// unixMicro is t.UnixMicro, but minTimeUS - 1 for times before the year 0
-// and maxTimeUS for times after 9999 (where UnixMicro may overflow).
-func unixMicro(t time.Time) int64 {
-	sec := t.Unix()
-	switch {
-	case sec < minTimeUS/1e6:
-		return minTimeUS - 1
-	case sec >= maxTimeUS/1e6:
-		return maxTimeUS
-	}
-	return sec*1e6 + int64(t.Nanosecond()/1e3)
-}
 
 // validBeacon checks a beacon as the DuckDB store does and returns its
 // network key. Errors name the field but never the client address.
@@ -324,14 +305,14 @@ func validBeacon(bc *rum.Beacon) (uint64, error) {
 	}
 	for i := range bc.Samples {
 		s := &bc.Samples[i]
-		switch us := unixMicro(s.TS); {
+		switch us := store.UnixMicro(s.TS); {
 		case s.Target == "":
 			return 0, fmt.Errorf("samples[%d].target: empty", i)
 		case s.Probe < rum.ProbeHTTPS || s.Probe > rum.ProbeTCP:
 			return 0, fmt.Errorf("samples[%d].probe: %v is not https, http or tcp", i, s.Probe)
 		case math.IsNaN(s.RTTms) || math.IsInf(s.RTTms, 0):
 			return 0, fmt.Errorf("samples[%d].rtt_ms: not finite", i)
-		case us < minTimeUS || us >= maxTimeUS:
+		case us < store.MinTimeUS || us >= store.MaxTimeUS:
 			return 0, fmt.Errorf("samples[%d].ts: year %d outside 0000..9999", i, s.TS.Year())
 		}
 	}
@@ -354,7 +335,7 @@ func appendBeacon(dst []byte, b *store.Beacon, net, id uint64, recv int64) []byt
 	ss := b.Samples
 	dst = appendUvarint(dst, len(ss))
 	for i := range ss {
-		dst = appendI64(dst, unixMicro(ss[i].TS))
+		dst = appendI64(dst, store.UnixMicro(ss[i].TS))
 	}
 	dst = appendUvarint(dst, len(ss))
 	for i := range ss {
@@ -391,12 +372,12 @@ func (s *Store) AddQueries(ctx context.Context, qs []rum.LogEntry) (store.AddRes
 			}
 			key = k
 		}
-		switch us := unixMicro(e.TS); {
+		switch us := store.UnixMicro(e.TS); {
 		case e.QName == "":
 			return store.AddResult{}, fmt.Errorf("queries[%d]: qname: empty", i)
 		case !e.Resolver.IsValid():
 			return store.AddResult{}, fmt.Errorf("queries[%d]: resolver: no address", i)
-		case us < minTimeUS || us >= maxTimeUS:
+		case us < store.MinTimeUS || us >= store.MaxTimeUS:
 			return store.AddResult{}, fmt.Errorf("queries[%d]: ts: year %d outside 0000..9999", i, e.TS.Year())
 		}
 		data = appendI64(data, e.TS.UnixMicro())

@@ -161,7 +161,7 @@ func (b *batch) addBeacon(bc *rum.Beacon, received time.Time, source string) err
 	n0 := len(b.ts)
 	for i := range bc.Samples {
 		s := &bc.Samples[i]
-		us := unixMicro(s.TS)
+		us := store.UnixMicro(s.TS)
 		switch {
 		case s.Target == "":
 			b.cutSamples(n0)
@@ -172,7 +172,7 @@ func (b *batch) addBeacon(bc *rum.Beacon, received time.Time, source string) err
 		case math.IsNaN(s.RTTms) || math.IsInf(s.RTTms, 0):
 			b.cutSamples(n0)
 			return fmt.Errorf("samples[%d].rtt_ms: not finite", i)
-		case us < minTimeUS || us >= maxTimeUS:
+		case us < store.MinTimeUS || us >= store.MaxTimeUS:
 			b.cutSamples(n0)
 			return fmt.Errorf("samples[%d].ts: year %d outside 0000..9999", i, s.TS.Year())
 		}
@@ -216,7 +216,7 @@ func (b *batch) addQuery(e *rum.LogEntry) error {
 		return fmt.Errorf("qname: empty")
 	case !e.Resolver.IsValid():
 		return fmt.Errorf("resolver: no address")
-	case unixMicro(e.TS) < minTimeUS || unixMicro(e.TS) >= maxTimeUS:
+	case store.UnixMicro(e.TS) < store.MinTimeUS || store.UnixMicro(e.TS) >= store.MaxTimeUS:
 		return fmt.Errorf("ts: year %d outside 0000..9999", e.TS.Year())
 	}
 	b.qts = append(b.qts, e.TS.UnixMicro())
@@ -244,21 +244,3 @@ func (b *batch) beaconSamples(j int) int {
 	return int(b.sampleEnd[j] - b.sampleEnd[j-1])
 }
 
-// The instants of years 0000 and 10000 began, in µs since the epoch.
-const (
-	minTimeUS = -62167219200 * 1e6
-	maxTimeUS = 253402300800 * 1e6
-)
-
-// unixMicro is t.UnixMicro, but minTimeUS - 1 for times before the year 0
-// and maxTimeUS for times after 9999 (where UnixMicro may overflow).
-func unixMicro(t time.Time) int64 {
-	sec := t.Unix()
-	switch {
-	case sec < minTimeUS/1e6:
-		return minTimeUS - 1
-	case sec >= maxTimeUS/1e6:
-		return maxTimeUS
-	}
-	return sec*1e6 + int64(t.Nanosecond()/1e3)
-}
