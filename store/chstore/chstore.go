@@ -289,7 +289,6 @@ func (s *Store) AddBeacons(ctx context.Context, bs []store.Beacon) (store.AddRes
 	return res, nil
 }
 
-
 // validBeacon checks a beacon as the DuckDB store does and returns its
 // network key. Errors name the field but never the client address.
 func validBeacon(bc *rum.Beacon) (uint64, error) {

@@ -243,4 +243,3 @@ func (b *batch) beaconSamples(j int) int {
 	}
 	return int(b.sampleEnd[j] - b.sampleEnd[j-1])
 }
-
