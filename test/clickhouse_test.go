@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io/fs"
+	"os"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -334,4 +336,30 @@ func TestClickHouseTwoCollectorsKill9(t *testing.T) {
 	if twice == 0 {
 		t.Error("no beacon was acknowledged by both collectors: the test did not exercise duplicates")
 	}
+
+	// privacy: no client's full address in anything the collectors or the
+	// servers wrote (spools, data, server logs) or logged
+	written := map[string][]byte{"collector A's log": []byte(a.stderr.String()), "collector B's log": []byte(b.stderr.String())}
+	for _, root := range []string{spoolA, spoolB, cl.Dir()} {
+		if err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			data, err := os.ReadFile(p)
+			written[p] = data
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, data := range written {
+		for wk := range workers {
+			for host := 1; host <= 250; host++ {
+				if addr := fmt.Sprintf("198.51.%d.%d", wk, host); bytes.Contains(data, []byte(addr)) {
+					t.Fatalf("%s holds the full client address %s", name, addr)
+				}
+			}
+		}
+	}
+	t.Logf("no full client address in %d files and logs", len(written))
 }
