@@ -132,7 +132,7 @@ func storeStats(ctx context.Context, w io.Writer, dir, collectorURL string) erro
 // store is read only, so it runs beside other readers, not beside a
 // writer.
 func storeExport(ctx context.Context, w io.Writer, dir, out string) error {
-	st, err := storeopen.Open(ctx, dir, storeopen.Options{ReadOnly: true})
+	st, err := storeopen.Open(ctx, dir, storeopen.Options{ReadOnly: true, MemoryLimit: readMemoryLimit})
 	if err != nil {
 		return collector.StoreBusyError(dir, err, "export")
 	}
@@ -150,7 +150,7 @@ func storeExport(ctx context.Context, w io.Writer, dir, out string) error {
 // storeCopy copies every beacon and query of src into dst (store.Copy);
 // beacons already in dst are counted, not stored again.
 func storeCopy(ctx context.Context, w io.Writer, src, dst string) error {
-	from, err := storeopen.Open(ctx, src, storeopen.Options{ReadOnly: true})
+	from, err := storeopen.Open(ctx, src, storeopen.Options{ReadOnly: true, MemoryLimit: readMemoryLimit})
 	if err != nil {
 		return collector.StoreBusyError(src, err, "copy")
 	}
