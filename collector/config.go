@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/steer-gslb/steer/config"
+	"github.com/steer-gslb/steer/measureplan"
 	"github.com/steer-gslb/steer/popmap"
 )
 
@@ -47,6 +48,13 @@ import (
 //	anycast: https://www.example.net/rum/probe
 //	rum_zone: rum.example.net
 //	debug: {dns_config: steer.yaml, map: map.json}  # the debug page's "which PoP the map gives you" (optional)
+//	plan:                                   # per-network measurement plans at /rum/plan.json (optional; see package measureplan)
+//	  max_pops: 4                           # most PoPs one beacon times
+//	  min_interval: 5m                      # shortest wait the plan asks before the next beacon
+//	  max_interval: 6h                      # longest, for a network with nothing worth measuring
+//	  half_life: 72h                        # samples lose half their weight this long after the last one
+//	  explore: 0.05                         # share of plans that add one PoP at random
+//	  refresh: 1m                           # how often the per-network knowledge is re-read from the store
 type Config struct {
 	Listen string
 	// Admin is the admin listener's address: /metrics, /querylog and
@@ -94,6 +102,24 @@ type Config struct {
 	// (steer debug show --config computes it at lookup).
 	DebugDNSConfig string
 	DebugMap       string
+	// Plan, when set, serves each client network its measurement plan at
+	// /rum/plan.json; nil: /rum/plan.json is the PoP list without a plan
+	// (clients time every PoP).
+	Plan *PlanConfig
+}
+
+// PlanConfig is the measurement planner's configuration (plan:).
+type PlanConfig struct {
+	Policy measureplan.Policy
+	// Refresh is how often the per-network knowledge is re-read from the
+	// store (an Aggregate of every kept sample).
+	Refresh time.Duration
+}
+
+// DefaultPlan is the plan: section's defaults (measureplan.DefaultPolicy,
+// refreshed every minute).
+func DefaultPlan() *PlanConfig {
+	return &PlanConfig{Policy: measureplan.DefaultPolicy(), Refresh: time.Minute}
 }
 
 // PoPURL is one entry of /rum/pops.json.
@@ -162,6 +188,14 @@ type rawConfig struct {
 		DNSConfig string `yaml:"dns_config"`
 		Map       string `yaml:"map"`
 	} `yaml:"debug"`
+	Plan *struct {
+		MaxPoPs     *int     `yaml:"max_pops"`
+		MinInterval *string  `yaml:"min_interval"`
+		MaxInterval *string  `yaml:"max_interval"`
+		HalfLife    *string  `yaml:"half_life"`
+		Explore     *float64 `yaml:"explore"`
+		Refresh     *string  `yaml:"refresh"`
+	} `yaml:"plan"`
 }
 
 // LoadConfig reads and validates a config file. An empty file is an
@@ -347,6 +381,27 @@ func ParseConfig(data []byte) (*Config, error) {
 		if c.DebugDNSConfig == "" {
 			bad("debug.dns_config", "missing: the DNS server's config the reports are explained against")
 		}
+	}
+	if rp := raw.Plan; rp != nil {
+		pc := DefaultPlan()
+		pol := &pc.Policy
+		if rp.MaxPoPs != nil {
+			pol.MaxPoPs = *rp.MaxPoPs
+		}
+		if rp.Explore != nil {
+			pol.Explore = *rp.Explore
+		}
+		duration("plan.min_interval", rp.MinInterval, &pol.MinInterval, time.Second, 30*24*time.Hour, false)
+		duration("plan.max_interval", rp.MaxInterval, &pol.MaxInterval, time.Second, 30*24*time.Hour, false)
+		duration("plan.half_life", rp.HalfLife, &pol.HalfLife, time.Minute, 365*24*time.Hour, true)
+		duration("plan.refresh", rp.Refresh, &pc.Refresh, time.Second, 24*time.Hour, false)
+		if err := pol.Check(); err != nil {
+			errs = append(errs, fmt.Errorf("plan.%w", err))
+		}
+		if len(c.PoPs) == 0 {
+			bad("plan", "needs pops: a plan chooses among the published PoPs")
+		}
+		c.Plan = pc
 	}
 	return c, errors.Join(errs...)
 }

@@ -12,6 +12,8 @@
 //	GET /rum.js                      the JavaScript beacon (package web)
 //	GET /rum/probe                   the probe endpoint (package probe)
 //	GET /rum/pops.json               the PoP list agents measure
+//	GET /rum/plan.json               the PoP list with the caller's network's measurement
+//	                                 plan (plan.go, package measureplan)
 //	GET /debug, /debug/page.js       the debug page (package web)
 //	POST /debug/report               a debug page's report: stored in Options.DebugDir,
 //	                                 answered with its ID (debug.go)

@@ -78,9 +78,10 @@ type Server struct {
 	origins   map[string]bool
 	anyOrig   bool
 	limiter   *limiter
-	pops      []byte // /rum/pops.json
-	storeDir  string // Options.StoreDir
-	debugDir  string // Options.DebugDir
+	pops      []byte   // /rum/pops.json
+	plan      *planner // nil: no plan: section
+	storeDir  string   // Options.StoreDir
+	debugDir  string   // Options.DebugDir
 	debugMap  *debugmap.Loader
 
 	beacons  *intake[store.Beacon]
@@ -148,6 +149,7 @@ func New(cfg *Config, st store.Store, opt Options) (*Server, error) {
 	s.mux.Handle("/rum/probe", probe.Handler(cfg.PoP))
 	s.mux.Handle("/rum.js", web.Handler())
 	s.mux.HandleFunc("/rum/pops.json", s.servePoPs)
+	s.mux.HandleFunc(PlanPath, s.servePlan)
 	s.mux.HandleFunc("/healthz", s.serveHealth)
 	if err := s.mountDebug(); err != nil {
 		return nil, err
@@ -256,6 +258,7 @@ func New(cfg *Config, st store.Store, opt Options) (*Server, error) {
 	}
 	s.beacons.start(exit("beacons"))
 	s.queries.start(exit("querylog"))
+	s.startPlanner()
 	return s, nil
 }
 
@@ -389,6 +392,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 // the next start).
 func (s *Server) Close() error {
 	s.stopOnce.Do(func() {
+		s.stopPlanner()
 		s.closeErr = errors.Join(s.beacons.close(), s.queries.close())
 	})
 	return s.closeErr

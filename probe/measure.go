@@ -41,6 +41,12 @@ type Config struct {
 	// Together they must pass CheckTargets.
 	Targets    []Target
 	TargetsURL string
+	// IgnorePlan makes the agent measure every PoP of the fetched list
+	// even when it carries the collector's plan for the agent's network
+	// (/rum/plan.json; see FollowPlan). By default a round measures the
+	// plan's PoPs (plus Targets and anycast) and Run waits at least the
+	// plan's Next before the following round.
+	IgnorePlan bool
 
 	// Collector is the URL beacons are POSTed to; Token, if set, is sent
 	// as "Authorization: Bearer <token>" (only over https, or http to a
@@ -114,6 +120,9 @@ type Round struct {
 	// even then (see the package doc).
 	DNSTest string
 	DNSErr  error
+	// Plan is the collector's plan the round followed; nil: none (no
+	// TargetsURL, no plan in the list, or Config.IgnorePlan).
+	Plan *Plan
 }
 
 // ErrNoSamples is returned (wrapped, with each target's error) when no
@@ -150,11 +159,15 @@ func MeasureRound(ctx context.Context, cfg Config) (*Round, error) {
 	if err != nil {
 		return nil, err
 	}
-	targets, err := cfg.targets(ctx)
+	targets, plan, err := cfg.targets(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return measure(ctx, &cfg, targets)
+	r, err := measure(ctx, &cfg, targets)
+	if r != nil {
+		r.Plan = plan
+	}
+	return r, err
 }
 
 // withDefaults checks cfg and fills in the defaults.
@@ -210,18 +223,23 @@ func (c Config) withDefaults() (Config, error) {
 }
 
 // targets returns the round's targets: Targets plus, with a TargetsURL,
-// the PoP list fetched now.
-func (c *Config) targets(ctx context.Context) ([]Target, error) {
+// the PoP list fetched now, cut to its plan's PoPs unless IgnorePlan; and
+// the plan followed.
+func (c *Config) targets(ctx context.Context) ([]Target, *Plan, error) {
 	if c.TargetsURL == "" {
-		return c.Targets, nil
+		return c.Targets, nil, nil
 	}
 	fctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
-	fetched, err := FetchTargets(fctx, c.TargetsURL, c.HTTPClient)
+	fetched, plan, err := FetchPoPList(fctx, c.TargetsURL, c.HTTPClient)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return mergeTargets(c.Targets, fetched)
+	if c.IgnorePlan {
+		plan = nil
+	}
+	ts, err := mergeTargets(c.Targets, FollowPlan(fetched, plan))
+	return ts, plan, err
 }
 
 // mergeTargets appends the fetched list to the configured targets and

@@ -112,7 +112,11 @@ func Run(ctx context.Context, cfg Config, interval time.Duration) error {
 			return nil
 		}
 		report(r, err)
-		timer.Reset(jitter(interval, rand.Float64()))
+		wait := jitter(interval, rand.Float64())
+		if r != nil && r.Plan != nil {
+			wait = max(wait, r.Plan.Next) // the collector's back-off for this network
+		}
+		timer.Reset(wait)
 	}
 }
 
@@ -120,10 +124,18 @@ func Run(ctx context.Context, cfg Config, interval time.Duration) error {
 func runRound(ctx context.Context, cfg *Config, last *[]Target) (*Round, error) {
 	targets := cfg.Targets
 	if cfg.TargetsURL != "" {
-		fetched, err := cfg.targets(ctx)
+		fetched, plan, err := cfg.targets(ctx)
 		switch {
 		case err == nil:
 			*last, targets = fetched, fetched
+			r, err := measure(ctx, cfg, targets)
+			if r != nil {
+				r.Plan = plan
+			}
+			if err != nil {
+				return r, err
+			}
+			return r, post(ctx, cfg, r)
 		case *last != nil:
 			targets = *last // keep measuring; the failure is reported below
 			r, merr := measure(ctx, cfg, targets)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -49,28 +48,9 @@ type popDoc struct {
 // document names one. A status other than 200, a document larger than
 // [MaxTargetsSize] or one [ParseTargets] rejects is an error.
 func FetchTargets(ctx context.Context, rawURL string, client *http.Client) ([]Target, error) {
-	if client == nil {
-		client = http.DefaultClient
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	body, err := fetchList(ctx, rawURL, client)
 	if err != nil {
-		return nil, fmt.Errorf("fetching PoP list: %w", err)
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("fetching PoP list: %w", err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxTargetsSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("fetching PoP list %s: reading body: %w", rawURL, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("fetching PoP list %s: %s%s", rawURL, resp.Status, bodySnippet(body))
-	}
-	if len(body) > MaxTargetsSize {
-		return nil, fmt.Errorf("PoP list %s: larger than %d bytes", rawURL, MaxTargetsSize)
+		return nil, err
 	}
 	ts, err := ParseTargets(body)
 	if err != nil {

@@ -127,7 +127,9 @@ type received struct {
 type collector struct {
 	pageOrigin string
 	popsJSON   []byte
+	planJSON   []byte // /rum/plan.json; nil: 404
 	bare       bool
+	next       atomic.Pointer[string] // what the page posted to /next (plan_chromium_test.go)
 
 	mu         sync.Mutex
 	beacons    []received    // guarded by mu
@@ -142,6 +144,20 @@ func (c *collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Set("Access-Control-Allow-Origin", "*")
 		h.Set("Content-Type", "application/json")
 		_, _ = w.Write(c.popsJSON)
+		return
+	}
+	if r.URL.Path == "/rum/plan.json" && c.planJSON != nil {
+		h.Set("Access-Control-Allow-Origin", "*")
+		h.Set("Content-Type", "application/json")
+		h.Set("Cache-Control", "no-store")
+		_, _ = w.Write(c.planJSON)
+		return
+	}
+	if r.URL.Path == "/next" && r.Method == http.MethodPost {
+		b, _ := io.ReadAll(io.LimitReader(r.Body, 64))
+		v := string(b)
+		c.next.Store(&v)
+		w.WriteHeader(http.StatusNoContent)
 		return
 	}
 	if r.URL.Path != "/beacon" {

@@ -15,7 +15,12 @@
 //     configured URL (the collector's /rum/pops.json,
 //     {"pops":[{"label":"fra","url":"https://…/rum/probe"}],"anycast":"https://…/rum/probe"});
 //     labels that the collector would reject (not 1..32 of [a-z0-9-]) are
-//     skipped, and at most 64 PoPs are measured;
+//     skipped, and at most 64 PoPs are measured. When the document has a
+//     "plan" object (the collector's /rum/plan.json with a plan: section:
+//     {"plan":{"network":"203.0.113.0/24","pops":["fra","ams"],"next_s":300}}),
+//     only the PoPs it names are measured (all of them if it names none),
+//     and next_s is kept in localStorage ("steerRUM.next"): page views
+//     before then do not measure at all (see package measureplan);
 //  2. runs the random-name DNS test: fetches the dnsTest template with
 //     {name} replaced by 12 random [a-z0-9] characters, in no-cors mode (the
 //     response does not matter, the authoritative server's log of the
@@ -112,8 +117,9 @@
 //	  data-pops="https://c.example/rum/pops.json" data-rum-zone="rum.example.net" data-sample="0.1"></script>
 //
 // Without collector or pops, rum.js uses the origin it was loaded from:
-// collector <origin>/beacon and pops <origin>/rum/pops.json, so a
-// collector that serves /rum.js, /rum/pops.json and /beacon needs no
+// collector <origin>/beacon and pops <origin>/rum/plan.json (the PoP list
+// with this client's plan, if the collector makes plans), so a
+// collector that serves /rum.js, /rum/plan.json and /beacon needs no
 // configuration at all in the page. Without rumZone and dnsTest there is
 // no DNS test and no dns_test field. The dnsTest template lets tests and
 // unusual setups choose scheme and port
@@ -142,7 +148,7 @@
 // origins), a Content-Type of text/plain (possibly with ;charset=UTF-8),
 // and cookies for the collector's site if the browser has any (sendBeacon
 // always sends credentials; the collector should ignore them and set none).
-// Its /rum/pops.json is read by a CORS fetch and needs
+// Its /rum/pops.json and /rum/plan.json are read by a CORS fetch and need
 // Access-Control-Allow-Origin (* is enough).
 //
 // # The debug page

@@ -1,5 +1,6 @@
 // rum.js: steer's real-user-measurement beacon (github.com/steer-gslb/steer).
-// It times a round trip to every PoP and to the anycast address, resolves
+// It times a round trip to every PoP (or to those the collector's plan for
+// the client's network names) and to the anycast address, resolves
 // one random name under the RUM zone, and sends one beacon to the collector.
 // web/doc.go documents the configuration, what rtt_ms means, and the
 // headers the probe endpoints and the collector must send.
@@ -38,7 +39,7 @@ function config() {
 	base = script && script.src;
 	if (base) {
 		c.collector = c.collector || abs("/beacon", base);
-		c.pops = c.pops || abs("/rum/pops.json", base);
+		c.pops = c.pops || abs("/rum/plan.json", base);
 	}
 	if (!c.dnsTest && c.rumZone) c.dnsTest = "https://{name}." + c.rumZone + "/rum/probe";
 	c.timeout = +c.timeout || 5000;
@@ -111,6 +112,17 @@ function bust(u) {
 }
 // debug page shared: end
 
+// later keeps a plan's next_s (s seconds from now, under 35 days) in
+// localStorage and reports whether the time kept there has not come yet:
+// the collector's plan asked this client not to measure again before it.
+function later(s) {
+	try {
+		var l = w.localStorage, k = "steerRUM.next", n = Date.now();
+		if (s > 0 && s < 3e6) l.setItem(k, n + s * 1000);
+		return l.getItem(k) > n;
+	} catch (e) {}
+}
+
 function run(c) {
 	var samples = [], dnsName = "", sent = false;
 
@@ -161,8 +173,15 @@ function run(c) {
 				return r.json();
 			});
 		}).then(function (j) {
+			// The collector's plan for this client's network (/rum/plan.json):
+			// only the PoPs it names (all if it names none: it is advice),
+			// and no measuring again before next_s.
+			var p = j.plan || {}, k = [].concat(p.pops || []), l = [].concat(j.pops || []), f = l.filter(function (x) {
+				return x && k.indexOf(x.label) >= 0;
+			});
 			c.anycast = c.anycast || j.anycast;
-			return j.pops;
+			later(+p.next_s);
+			return f.length ? f : l;
 		});
 	}
 	return Promise.resolve(pops).then(function (list) {
@@ -187,7 +206,7 @@ function run(c) {
 function start() {
 	try {
 		var c = config();
-		if (!c.collector || !(Math.random() < c.sample) || !w.fetch || !nav.sendBeacon || !w.URL || !perf || !perf.getEntriesByName) return;
+		if (!c.collector || !(Math.random() < c.sample) || !w.fetch || !nav.sendBeacon || !w.URL || !perf || !perf.getEntriesByName || later()) return;
 		run(c);
 	} catch (e) {}
 }

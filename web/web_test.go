@@ -205,9 +205,10 @@ func TestAcceptsGzip(t *testing.T) {
 
 // TestRUMJSSize holds rum.js to its budget: what a page downloads is the
 // gzipped form, but the plain one counts too (proxies that strip gzip,
-// parse time).
+// parse time). Following the collector's plan (/rum/plan.json) took the
+// plain budget from 5500 to 5600 bytes; the gzipped one still holds.
 func TestRUMJSSize(t *testing.T) {
-	const maxPlain, maxGzip = 5500, 2400
+	const maxPlain, maxGzip = 5600, 2400
 	plain, gz := len(script.plain), len(script.gzip)
 	t.Logf("rum.js: source %d bytes, served %d bytes, gzipped %d bytes", len(rumSource), plain, gz)
 	if plain > maxPlain {

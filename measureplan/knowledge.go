@@ -1,0 +1,134 @@
+package measureplan
+
+import (
+	"math"
+	"slices"
+	"time"
+
+	"github.com/steer-gslb/steer/store"
+)
+
+// Spread model: a store aggregate keeps, per (network, PoP), the count and
+// the order statistics of one quantile, not the dispersion. The planner
+// takes a sample's spread around the network's p75 to be SpreadBase ms
+// plus SpreadShare of the p75 (RTT noise grows with the path: queues,
+// Wi-Fi, the hosts of a /24 on different access links).
+const (
+	SpreadBase  = 2.0
+	SpreadShare = 0.15
+)
+
+// Knowledge is what is known per client network and PoP: the planner's
+// input for every network, built from a store aggregate ([Knowledge.Update])
+// and read concurrently ([Knowledge.Lookup]); it is immutable once built.
+// The zero value and [NewKnowledge]'s know nothing: every PoP of every
+// network is never measured.
+type Knowledge struct {
+	labels []string       // PoP order of Lookup's result
+	index  map[string]int // label → position in labels
+	nets   []uint64       // sorted network keys
+	start  []uint32       // cells of nets[k]: cells[start[k]:start[k+1]]
+	cells  []cell
+	at     time.Time // the aggregate's time
+}
+
+type cell struct {
+	pop uint16 // index in labels
+	st  PoPState
+}
+
+// NewKnowledge returns an empty Knowledge over the PoPs labels, in the
+// order Lookup reports them.
+func NewKnowledge(labels []string) *Knowledge {
+	k := &Knowledge{labels: slices.Clone(labels), index: make(map[string]int, len(labels)), start: []uint32{0}}
+	for i, l := range labels {
+		k.index[l] = i
+	}
+	return k
+}
+
+// PoPs returns the labels, in Lookup's order.
+func (k *Knowledge) PoPs() []string { return k.labels }
+
+// Networks is the number of networks with at least one known PoP.
+func (k *Knowledge) Networks() int { return len(k.nets) }
+
+// At is when the aggregate it was built from was read (zero: empty).
+func (k *Knowledge) At() time.Time { return k.at }
+
+// Update returns a new Knowledge over the same PoPs from agg (read at now,
+// with Aggregate's quantile taken as the p75): counts and estimates from
+// agg, spreads from the spread model, and last-sample times carried over
+// from k where a cell's count did not change, now where it grew or is
+// new. (An aggregate has no sample times: the last sample of a cell is
+// dated to the refresh that first saw it, so at the first refresh every
+// cell counts as fresh.) PoPs of agg that k does not know and the anycast
+// cells are ignored.
+func (k *Knowledge) Update(agg *store.Aggregate, now time.Time) *Knowledge {
+	nk := &Knowledge{labels: k.labels, index: k.index, at: now, start: make([]uint32, 0, len(agg.Networks)+1)}
+	if nk.index == nil {
+		nk.index = map[string]int{}
+	}
+	remap := make([]int, len(agg.PoPs))
+	for i, l := range agg.PoPs {
+		remap[i] = -1
+		if j, ok := nk.index[l]; ok {
+			remap[i] = j
+		}
+	}
+	nk.cells = make([]cell, 0, len(agg.Cells))
+	unix := now.Unix()
+	var prev []PoPState
+	for i := 0; i < len(agg.Cells); {
+		net := agg.Cells[i].Network
+		j := i
+		for j < len(agg.Cells) && agg.Cells[j].Network == net {
+			j++
+		}
+		prev = k.Lookup(net, prev)
+		first := len(nk.cells)
+		for _, c := range agg.Cells[i:j] {
+			if c.PoP == store.AnycastPoP || int(c.PoP) >= len(remap) || remap[c.PoP] < 0 || c.Count == 0 {
+				continue
+			}
+			pop := remap[c.PoP]
+			v := c.Value(agg.Quantile)
+			if !(v > 0) || math.IsInf(v, 0) {
+				continue
+			}
+			last := unix
+			if old := prev[pop]; old.Count == c.Count && old.Last != 0 {
+				last = old.Last
+			}
+			nk.cells = append(nk.cells, cell{pop: uint16(pop), st: PoPState{
+				Count: c.Count, P75: float32(v), Spread: float32(SpreadBase + SpreadShare*v), Last: last,
+			}})
+		}
+		if len(nk.cells) > first {
+			slices.SortFunc(nk.cells[first:], func(a, b cell) int { return int(a.pop) - int(b.pop) })
+			nk.nets = append(nk.nets, net)
+			nk.start = append(nk.start, uint32(first))
+		}
+		i = j
+	}
+	nk.start = append(nk.start, uint32(len(nk.cells)))
+	return nk
+}
+
+// Lookup returns what is known about network per PoP, in PoPs' order, in
+// dst (reused when large enough): zero PoPStates for PoPs never measured
+// from it, and for every PoP of a network it knows nothing about.
+func (k *Knowledge) Lookup(network uint64, dst []PoPState) []PoPState {
+	n := len(k.labels)
+	if cap(dst) < n {
+		dst = make([]PoPState, n)
+	}
+	dst = dst[:n]
+	clear(dst)
+	if i, ok := slices.BinarySearch(k.nets, network); ok {
+		for _, c := range k.cells[k.start[i]:k.start[i+1]] {
+			dst[c.pop] = c.st
+		}
+	}
+	return dst
+}
