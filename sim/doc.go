@@ -56,6 +56,26 @@
 // bgp; the database by package geoip: every file is read back by the
 // project's own parsers in the tests.
 //
+// # Time
+//
+// Options.Days (steer sim --days N) runs the world over N days instead of
+// one static window. Clients of the measured networks arrive in proportion
+// to their network's traffic weight, Options.BeaconsPerDay beacons a day
+// in all on average, and at the hours of a diurnal cycle of the network's
+// local solar time (intensity 1 + 0.6·cos(2π(h − 20)/24): three times as
+// many in the evening as in the morning). Scheduled events (Event,
+// ParseEvent: "day=5,kind=peering-lost,isp=AS3320,pop=fra") change the
+// world at the start of their day: an ISP loses or gains peering with a
+// PoP, is rerouted through another transit hub, a configured PoP opens (no
+// samples, anycast or geo traffic before), a PoP is degraded by some ms.
+// Beacons, DNS tests and edge requests see the world of their time. The
+// truth is written per period in which it holds (truth-dNN.tsv.gz, NN the
+// day it starts; a PoP not open yet has ClosedRTT), truth.tsv.gz is the
+// truth at the end, world.json lists the periods and TruthAt gives the
+// file for any time, so a map can be scored at any time. Arrivals draw
+// from streams of their own: the truth does not depend on the budget.
+// Without Days the world is the static one, byte for byte.
+//
 // # Determinism and size
 //
 // Every part of the plan draws from its own random stream, and every

@@ -45,6 +45,11 @@ type edgeEmitter struct {
 	ent   accesslog.Entry
 	buf   []byte
 	reqID []byte
+	days  float64
+
+	// at, in a timed world, switches n to the world at a request's time
+	// (µs) and returns the PoP serving it then.
+	at func(n *Network, us int64) int
 }
 
 func newEdgeEmitter(w *World, e *emitter) *edgeEmitter {
@@ -61,8 +66,9 @@ func newEdgeEmitter(w *World, e *emitter) *edgeEmitter {
 		// exp(0.6 N(0,1)), whose mean is exp(0.18)
 		mean = pop / float64(nets) * math.Exp(0.18)
 	}
+	days := float64(max(1, w.Opt.Days)) // EdgeRequests is per day in a timed world
 	return &edgeEmitter{
-		w: w, e: e, mean: mean, cap: max(1, int(math.Ceil(edgeCap*w.Opt.EdgeRequests))),
+		w: w, e: e, mean: mean, cap: max(1, int(math.Ceil(edgeCap*w.Opt.EdgeRequests*days))), days: days,
 		start: w.Opt.Start.UnixMicro(), span: w.Opt.Duration.Microseconds(), host: "www." + w.Opt.Zone,
 	}
 }
@@ -114,7 +120,7 @@ func (x *edgeEmitter) requests(n *Network, r *rand.Rand, out *bufio.Writer) {
 	if x.w.Opt.EdgeRequests <= 0 {
 		return
 	}
-	cnt := poisson(r, x.w.Opt.EdgeRequests*n.Weight/x.mean, x.cap)
+	cnt := poisson(r, x.days*x.w.Opt.EdgeRequests*n.Weight/x.mean, x.cap)
 	if cnt == 0 {
 		return
 	}
@@ -128,8 +134,14 @@ func (x *edgeEmitter) requests(n *Network, r *rand.Rand, out *bufio.Writer) {
 	base, jit := float64(n.Base[p]), float64(n.Jitter[p])
 	e := &x.ent
 	for range cnt {
+		at := x.start + r.Int64N(x.span)
+		if x.at != nil {
+			p = x.at(n, at)
+			pop = string(x.w.PoPs[p].Label)
+			base, jit = float64(n.Base[p]), float64(n.Jitter[p])
+		}
 		*e = accesslog.Entry{
-			Time:   time.UnixMicro(x.start + r.Int64N(x.span)).UTC(),
+			Time:   time.UnixMicro(at).UTC(),
 			PoP:    pop,
 			Method: "GET",
 			Host:   x.host,

@@ -100,7 +100,13 @@ func Generate(w *World, dir string, progress io.Writer) (*Report, error) {
 		return nil, err
 	}
 	step(fmt.Sprintf("networks: %s, %s, %s, %s", FileTruth, FileBeacons, FileDNSLog, FileEdge))
-	rep, err := w.stream(dir, geo, &c)
+	var rep *Report
+	var periods []Period
+	if w.Opt.Days > 0 {
+		rep, periods, err = w.streamTimed(dir, geo, &c)
+	} else {
+		rep, err = w.stream(dir, geo, &c)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +124,7 @@ func Generate(w *World, dir string, progress io.Writer) (*Report, error) {
 		}
 	}
 	rep.Counts = c
-	if err := w.writeWorld(dir, &c); err != nil {
+	if err := w.writeWorld(dir, &c, periods); err != nil {
 		return nil, err
 	}
 	if err := writeFile(filepath.Join(dir, FileReport), func(f io.Writer) error { return rep.Write(f) }); err != nil {
@@ -370,6 +376,9 @@ type emitter struct {
 	span  int64
 
 	popVecs []vec3
+	closed  uint64 // PoPs not open (timed worlds): no samples, no geo answers
+
+	closedAt func(ms int64) uint64 // timed worlds: the PoPs closed at a time
 }
 
 func newEmitter(w *World, geo *geoip.DB, c *Counts) *emitter {
@@ -387,7 +396,21 @@ func (e *emitter) geoPoP(a netip.Addr) int {
 	if !ok {
 		return -1
 	}
+	if e.closed != 0 {
+		return nearestOpen(unitVec(loc.Lat, loc.Lon), e.popVecs, e.closed)
+	}
 	return nearestVec(unitVec(loc.Lat, loc.Lon), e.popVecs)
+}
+
+// nearestOpen is nearestVec over the PoPs not in closed.
+func nearestOpen(p vec3, ps []vec3, closed uint64) int {
+	best, bd := -1, -2.0
+	for i, q := range ps {
+		if d := p.dot(q); closed&(1<<i) == 0 && d > bd {
+			best, bd = i, d
+		}
+	}
+	return best
 }
 
 func popVecs(ps []PoP) []vec3 {
@@ -433,14 +456,22 @@ var (
 // beacons writes a measured network's beacons and the DNS queries their
 // random names cause at the authoritative server.
 func (e *emitter) beacons(n *Network, r *rand.Rand, bw, lw *bufio.Writer) {
-	w, nz := e.w, &e.w.Opt.Noise
+	w := e.w
 	cnt := w.Opt.BeaconsMin + r.IntN(w.Opt.BeaconsMax-w.Opt.BeaconsMin+1)
+	for range cnt {
+		e.beacon(n, e.start+r.Int64N(e.span), r, bw, lw)
+	}
+}
+
+// beacon writes one beacon of n sent at ms at (the server's clock) and the
+// DNS queries of its random name. PoPs in e.closed are not timed.
+func (e *emitter) beacon(n *Network, at int64, r *rand.Rand, bw, lw *bufio.Writer) {
+	w, nz := e.w, &e.w.Opt.Noise
 	res := &w.Resolvers[n.Resolver]
 	b := &e.b
-	for range cnt {
+	{
 		e.c.Beacons++
-		at := e.start + r.Int64N(e.span) // true time, the server's clock
-		clock := at                      // the client's clock
+		clock := at // the client's clock
 		switch x := r.Float64(); {
 		case x < nz.FutureTS:
 			clock += (200 + r.Int64N(600)) * 86400e3
@@ -496,6 +527,9 @@ func (e *emitter) beacons(n *Network, r *rand.Rand, bw, lw *bufio.Writer) {
 		r.Shuffle(len(e.perm), func(i, j int) { e.perm[i], e.perm[j] = e.perm[j], e.perm[i] })
 		ts := clock
 		for _, t := range e.perm {
+			if t < np && e.closed&(1<<t) != 0 {
+				continue
+			}
 			ts += 20 + r.Int64N(180)
 			if r.Float64() < nz.LostProbe {
 				e.c.Lost++
@@ -533,7 +567,7 @@ func (e *emitter) beacons(n *Network, r *rand.Rand, bw, lw *bufio.Writer) {
 		}
 		if len(b.Samples) == 0 {
 			e.c.Beacons--
-			continue
+			return
 		}
 		e.buf = rum.AppendBeacon(e.buf[:0], b)
 		e.buf = append(e.buf, '\n')
@@ -585,6 +619,17 @@ func (e *emitter) query(n *Network, res *Resolver, name string, at int64, r *ran
 		e.c.DNSPrefetches++
 	}
 	for _, t := range times {
+		if e.closedAt != nil {
+			// a timed world: the answer of the PoPs open at the query's
+			// time (a prefetch may come after a PoP opens)
+			e.closed = e.closedAt(t)
+			le.PoP, le.Source = "", "geo"
+			if p := e.geoPoP(src); p >= 0 {
+				le.PoP = string(e.w.PoPs[p].Label)
+			} else {
+				le.Source = "default"
+			}
+		}
 		le.TS = time.UnixMilli(t).UTC()
 		e.buf = rum.AppendLogEntry(e.buf[:0], le)
 		e.buf = append(e.buf, '\n')
@@ -636,6 +681,7 @@ type worldFile struct {
 	Counts    Counts            `json:"counts"`
 	Cleaning  worldCleaning     `json:"matrix_cleaning"`
 	Files     map[string]string `json:"files"`
+	Periods   []Period          `json:"periods,omitempty"` // a timed world's truth periods
 }
 
 type worldOptions struct {
@@ -650,6 +696,10 @@ type worldOptions struct {
 	Duration   string  `json:"duration"`
 	Zone       string  `json:"zone"`
 	Noise      Noise   `json:"noise"`
+
+	Days          int      `json:"days,omitempty"`
+	BeaconsPerDay int      `json:"beacons_per_day,omitempty"`
+	Events        []string `json:"events,omitempty"`
 }
 
 type worldPoP struct {
@@ -665,7 +715,7 @@ type worldCleaning struct {
 	Fixes                                                         []string
 }
 
-func (w *World) writeWorld(dir string, c *Counts) error {
+func (w *World) writeWorld(dir string, c *Counts, periods []Period) error {
 	wf := worldFile{
 		Generator: "steer sim",
 		Options: worldOptions{
@@ -673,7 +723,8 @@ func (w *World) writeWorld(dir string, c *Counts) error {
 			BeaconsMin: w.Opt.BeaconsMin, BeaconsMax: w.Opt.BeaconsMax, EdgeReqs: w.Opt.EdgeRequests, Start: w.Opt.Start.Format(time.RFC3339),
 			Duration: w.Opt.Duration.String(), Zone: w.Opt.Zone, Noise: w.Opt.Noise,
 		},
-		Counts: *c,
+		Counts:  *c,
+		Periods: periods,
 		Cleaning: worldCleaning{
 			Rows: w.Cleaning.Rows, SelfPairs: w.Cleaning.SelfPairs, UnknownIDs: w.Cleaning.UnknownIDs,
 			FasterThanLight: w.Cleaning.FasterThanLight, Filled: w.Cleaning.Filled, Missing: w.Cleaning.Missing,
@@ -695,6 +746,17 @@ func (w *World) writeWorld(dir string, c *Counts) error {
 	}
 	for _, p := range w.PoPs {
 		wf.PoPs = append(wf.PoPs, worldPoP{string(p.Label), p.City, p.Country, p.Lat, p.Lon})
+	}
+	if w.Opt.Days > 0 {
+		wf.Options.Days, wf.Options.BeaconsPerDay = w.Opt.Days, w.Opt.BeaconsPerDay
+		wf.Options.BeaconsMin, wf.Options.BeaconsMax = 0, 0
+		for _, ev := range w.Opt.Events {
+			wf.Options.Events = append(wf.Options.Events, ev.String())
+		}
+		wf.Files[FileTruth] = "ground truth per client network at the end of the run (a copy of the last period's file)"
+		for _, p := range periods {
+			wf.Files[p.File] = fmt.Sprintf("ground truth from day %d (%s)", p.Day, p.From.Format(time.RFC3339))
+		}
 	}
 	return writeFile(filepath.Join(dir, FileWorld), func(f io.Writer) error {
 		enc := json.NewEncoder(f)

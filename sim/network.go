@@ -21,6 +21,8 @@ type Network struct {
 	Anycast  int // PoP index BGP picks for the anycast address
 	Base     []float32
 	Jitter   []float32 // RTT to PoP p is Base[p] + Exp(mean Jitter[p])
+
+	add, addJit float32 // metro + access RTT and the access jitter, on top of the path
 }
 
 // Quantile is the true q-quantile of RTT to PoP p.
@@ -44,14 +46,31 @@ type pathVec struct {
 // Anycast goes where BGP sends it: the ISP's preferred peering PoP, else
 // its nearest peering PoP (hot potato), else the PoP nearest the transit
 // hub — AS-path length and peering decide, not latency.
-func (w *World) paths(ii, a int) *pathVec {
+func (w *World) paths(ii, a int) *pathVec { return w.pathsAt(ii, a, nil) }
+
+// pathsAt is paths in period st of a timed world (nil: the plan's world):
+// its peering, transit hubs and degradations; PoPs not open yet take no
+// anycast traffic.
+func (w *World) pathsAt(ii, a int, st *periodState) *pathVec {
 	isp := &w.ISPs[ii]
 	v := &pathVec{rtt: make([]float32, len(w.PoPs)), jit: make([]float32, len(w.PoPs)), anycast: -1}
-	h := w.hub(isp, a)
+	peers, closed, h := isp.peers, uint64(0), -1
+	if st != nil {
+		if p, ok := st.peers[ii]; ok {
+			peers = p
+		}
+		if x, ok := st.hub[ii]; ok {
+			h = x
+		}
+		closed = st.closed
+	}
+	if h < 0 {
+		h = w.hub(isp, a)
+	}
 	for p, pop := range w.PoPs {
 		s := pop.server
 		d, j := w.mrtt(a, s), w.mjit(a, s)
-		if isp.peers&(1<<p) == 0 {
+		if peers&(1<<p) == 0 {
 			const transit = 1.5 // an extra AS and its routers
 			if dt := w.mrtt(a, h) + w.mrtt(h, s); dt > d {
 				d, j = dt, w.mjit(a, h)+w.mjit(h, s)
@@ -60,20 +79,27 @@ func (w *World) paths(ii, a int) *pathVec {
 		}
 		v.rtt[p], v.jit[p] = float32(d), float32(j)
 	}
+	open := peers &^ closed
 	switch {
-	case isp.pref >= 0:
+	case isp.pref >= 0 && open&(1<<isp.pref) != 0:
 		v.anycast = isp.pref
-	case isp.peers != 0:
+	case open != 0:
 		for p := range w.PoPs {
-			if isp.peers&(1<<p) != 0 && (v.anycast < 0 || v.rtt[p] < v.rtt[v.anycast]) {
+			if open&(1<<p) != 0 && (v.anycast < 0 || v.rtt[p] < v.rtt[v.anycast]) {
 				v.anycast = p
 			}
 		}
 	default:
 		for p, pop := range w.PoPs {
-			if v.anycast < 0 || w.mrtt(h, pop.server) < w.mrtt(h, w.PoPs[v.anycast].server) {
+			if closed&(1<<p) == 0 && (v.anycast < 0 || w.mrtt(h, pop.server) < w.mrtt(h, w.PoPs[v.anycast].server)) {
 				v.anycast = p
 			}
+		}
+	}
+	// a degraded PoP is slower, but BGP does not know
+	if st != nil {
+		for p, x := range st.extra {
+			v.rtt[p] += x
 		}
 	}
 	return v
@@ -156,9 +182,10 @@ func (g *generator) block(bi int, fn func(n *Network, r *rand.Rand)) {
 			n.Resolver = g.resolver(isp, c, r)
 			n.Measured = r.Float64() < w.Opt.Measured
 			n.Anycast = pv.anycast
+			n.add, n.addJit = float32(c.metroMs+access), float32(accessJit)
 			for p := range w.PoPs {
-				n.Base[p] = pv.rtt[p] + float32(c.metroMs+access)
-				n.Jitter[p] = pv.jit[p] + float32(accessJit)
+				n.Base[p] = pv.rtt[p] + n.add
+				n.Jitter[p] = pv.jit[p] + n.addJit
 			}
 			fn(n, r)
 		}

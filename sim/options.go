@@ -90,6 +90,16 @@ type Options struct {
 	// the country drawn by population (at times the home city again).
 	Scatter float64
 
+	// Days > 0 runs the world over that many days from Start (Duration
+	// becomes Days×24 h): clients of the measured networks arrive in
+	// proportion to their traffic with a diurnal cycle, BeaconsPerDay
+	// beacons a day in all on average (BeaconsMin/Max do not apply),
+	// Events change the truth from their day on, and the truth is written
+	// per period (see the package doc, Time). 0 is the static world.
+	Days          int
+	BeaconsPerDay int
+	Events        []Event
+
 	Noise Noise
 }
 
@@ -116,6 +126,7 @@ func DefaultOptions() Options {
 		GeoWrongCity:    0.05,
 		GeoWrongCountry: 0.02,
 		Scatter:         0.15,
+		BeaconsPerDay:   20_000,
 		DNSTest:         0.8,
 		Exclude:         []string{"CN"},
 		Noise:           DefaultNoise,
@@ -180,6 +191,13 @@ func (o *Options) Validate() error {
 			bad("exclude: %q is not an ISO 3166-1 alpha-2 code", c)
 		}
 	}
+	if o.Days < 0 || o.Days > 366 {
+		bad("days: %d out of range [0, 366]", o.Days)
+	}
+	if o.Days > 0 && (o.BeaconsPerDay < 1 || o.BeaconsPerDay > 100_000_000) {
+		bad("beacons-per-day: %d out of range [1, 100000000]", o.BeaconsPerDay)
+	}
+	errs = append(errs, o.validateEvents()...)
 	if o.Duration <= 0 {
 		bad("duration: %v must be positive", o.Duration)
 	}

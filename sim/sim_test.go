@@ -64,6 +64,9 @@ func TestMain(m *testing.M) {
 	if worldDir != "" {
 		_ = os.RemoveAll(worldDir)
 	}
+	if timedDir != "" { // timed_test.go's shared world
+		_ = os.RemoveAll(timedDir)
+	}
 	os.Exit(code)
 }
 
@@ -767,6 +770,8 @@ func FuzzReadTruth(f *testing.F) {
 	f.Add(strings.Replace(good, "\t", " ", 5))
 	f.Add(good[:len(good)/2])
 	f.Add(strings.Replace(good, "#pop\tlhr", "#pop\tams", 1))
+	f.Add(strings.Replace(good, "network\t", "#closed\tgru\nnetwork\t", 1))
+	f.Add(strings.Replace(good, "network\t", "#closed\tzzz\nnetwork\t", 1))
 	f.Fuzz(func(t *testing.T, s string) {
 		var zb bytes.Buffer
 		zw := gzip.NewWriter(&zb)

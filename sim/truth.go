@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -36,6 +37,9 @@ type TruthPoP struct {
 // TruthHeader is what the truth file says before its rows.
 type TruthHeader struct {
 	PoPs []TruthPoP
+	// Closed are the PoPs not open yet in this period of a timed world
+	// (their columns are ClosedRTT/0; "#closed" header lines).
+	Closed []popmap.Label
 }
 
 // TruthRecord is one client network's ground truth.
@@ -84,6 +88,9 @@ func (h *TruthHeader) write(w io.Writer) error {
 	b.WriteString("# anycast, geo: the PoP the anycast address reaches, the PoP nearest the network's GeoIP location (- if none)\n")
 	for _, p := range h.PoPs {
 		fmt.Fprintf(&b, "#pop\t%s\t%s\t%s\t%.4f\t%.4f\n", p.Label, p.City, p.Country, p.Lat, p.Lon)
+	}
+	for _, l := range h.Closed {
+		fmt.Fprintf(&b, "#closed\t%s\n", l)
 	}
 	b.WriteString("network\tweight\tcity\tcountry\tlat\tlon\tasn\tresolver\tresolver_ecs\tmeasured\tanycast\tgeo")
 	for _, p := range h.PoPs {
@@ -185,6 +192,18 @@ func readTruth(r io.Reader, fn func(*TruthHeader, *TruthRecord) error) (*TruthHe
 				}
 				labels[f[1]] = len(h.PoPs)
 				h.PoPs = append(h.PoPs, TruthPoP{popmap.Label(f[1]), f[2], f[3], lat, lon})
+			}
+			if l, ok := bytes.CutPrefix(s, []byte("#closed\t")); ok {
+				if header {
+					return nil, lerr("#closed line after the column header")
+				}
+				if _, known := labels[string(l)]; !known {
+					return nil, lerr("#closed: no #pop %q before it", l)
+				}
+				if slices.Contains(h.Closed, popmap.Label(l)) {
+					return nil, lerr("#closed: %q twice", l)
+				}
+				h.Closed = append(h.Closed, popmap.Label(l))
 			}
 			continue
 		}

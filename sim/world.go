@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/steer-gslb/steer/data"
 	"github.com/steer-gslb/steer/geoip"
@@ -156,6 +157,9 @@ func Plan(opt Options) (*World, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opt.Days > 0 {
+		opt.Duration = time.Duration(opt.Days) * 24 * time.Hour
+	}
 	w := &World{Opt: opt, Matrix: m, Cleaning: cr}
 	w.buildMatrix()
 	for _, h := range hubs {
@@ -173,6 +177,9 @@ func Plan(opt Options) (*World, error) {
 		return nil, err
 	}
 	w.placeResolvers()
+	if _, err := w.periods(); err != nil { // the events against this world
+		return nil, err
+	}
 	return w, nil
 }
 

@@ -95,7 +95,7 @@ func TestCollectAndStoreCommands(t *testing.T) {
 		{[]string{"collect", "--store", dir, "--log-level", "loud"}, "--log-level"},
 		{[]string{"collect", "--store", dir, "--config", "/nonexistent.yaml"}, "collector config"},
 		{[]string{"collect", "--store", dir, "--listen", "127.0.0.1:0", "--admin", "nope"}, "admin: listen tcp: address nope"},
-		{[]string{"store"}, "steer store: missing subcommand: one of stats, export, prune\nRun 'steer store --help' for usage."},
+		{[]string{"store"}, "steer store: missing subcommand: one of stats, export, prune, copy\nRun 'steer store --help' for usage."},
 		{[]string{"store", "frobnicate", "--store", dir}, `unknown subcommand "frobnicate"`},
 		{[]string{"store", "export", "--store", dir}, "--out DIR is required"},
 		{[]string{"store", "prune", "--store", dir}, "--older-than must be a positive duration"},

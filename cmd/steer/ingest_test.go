@@ -219,7 +219,7 @@ func TestIngestErrors(t *testing.T) {
 		{[]string{good}, 2, "", "--store DIR"},
 		{[]string{"--store", dir, missing, good}, 1, "", "missing.ndjson: no such file"}, // checked before anything is imported,
 		{[]string{"--store", dir, odd}, 1, "", "odd.ndjson: cannot tell beacons from DNS log lines: line 1 has no key"},
-		{[]string{"--help"}, 0, "usage: steer ingest --store DIR FILE...", ""},
+		{[]string{"--help"}, 0, "usage: steer ingest --store DIR|URL FILE...", ""},
 	} {
 		var out, errb bytes.Buffer
 		code := runIngest(tc.args, &out, &errb)

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 
 	"strconv"
 	"strings"
@@ -42,6 +43,23 @@ It writes, into DIR:
 
 The same seed and flags give byte-identical files.
 
+Time: --days N runs the world over N days from --start (instead of
+--duration). Clients of the measured networks arrive in proportion to their
+traffic, busiest at 20:00 local time, --beacons-per-day beacons a day in all
+(--beacons does not apply), and scheduled events change the world from the
+start of their day:
+
+  --event 'day=5,kind=peering-lost,isp=AS3320,pop=fra'   the ISP stops peering
+  --event 'day=3,kind=peering-added,isp=AS3320,pop=ams'  ... starts peering
+  --event 'day=7,kind=reroute,isp=AS3320,hub=Amsterdam'  its transit goes via a hub
+  --event 'day=2,kind=pop-open,pop=waw'   configured, serves nothing before day 2
+  --event 'day=9,kind=pop-degraded,pop=lhr,ms=25'        +25 ms to lhr (0 restores)
+
+(--event repeats; --events FILE reads one per line, # comments). The truth
+of each period is in truth-dNN.tsv.gz (NN: the day it starts; a PoP not
+open yet has 10000/0), truth.tsv.gz is the truth at the end, and world.json
+lists the periods.
+
 `
 
 func runSim(args []string, stdout, stderr io.Writer) int {
@@ -71,6 +89,16 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	exclude := fs.String("exclude", strings.Join(opt.Exclude, ","), "countries (ISO codes, comma-separated) with no users; \"\" for none")
 	noise := fs.Float64("noise", 1, "scale every production-noise share (0: clean data; see world.json for the shares)")
 	list := fs.Bool("list-cities", false, "list the measured cities and exit")
+	fs.IntVar(&opt.Days, "days", 0, "run the world over this many days, with arrivals by traffic and events (0: one static window of --duration)")
+	fs.IntVar(&opt.BeaconsPerDay, "beacons-per-day", opt.BeaconsPerDay, "with --days: beacons a day from all measured networks together, on average")
+	fs.Func("event", "with --days: a scheduled event, day=N,kind=KIND,... (repeatable; see above)", func(s string) error {
+		ev, err := sim.ParseEvent(s)
+		if err == nil {
+			opt.Events = append(opt.Events, ev)
+		}
+		return err
+	})
+	events := fs.String("events", "", "with --days: a file of scheduled events, one per line as --event")
 	quiet := fs.Bool("quiet", false, "print only the report")
 	if code, ok := fs.Parse(args); !ok {
 		return code
@@ -92,6 +120,13 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 		return fs.Usagef("--start: %v", err)
 	}
 	opt.Start = opt.Start.UTC()
+	if *events != "" {
+		evs, err := readEvents(*events)
+		if err != nil {
+			return fs.Usagef("--events: %v", err)
+		}
+		opt.Events = append(opt.Events, evs...)
+	}
 	opt.Noise = scaleNoise(opt.Noise, *noise)
 	opt.Exclude = nil
 	for c := range strings.SplitSeq(*exclude, ",") {
@@ -148,6 +183,19 @@ func runSimReport(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+func readEvents(path string) ([]sim.Event, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = f.Close() }() // read-only
+	evs, err := sim.ReadEvents(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return evs, nil
 }
 
 func parseRange(s string) (lo, hi int, err error) {

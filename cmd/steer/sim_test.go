@@ -60,3 +60,48 @@ func TestSimCommand(t *testing.T) {
 		t.Errorf("--help: exit %d:\n%s%s", code, out.String(), errb.String())
 	}
 }
+
+// TestSimDays: --days runs a timed world with --event and --events;
+// bad schedules are refused with the problem named.
+func TestSimDays(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "world")
+	evf := filepath.Join(t.TempDir(), "events.txt")
+	if err := os.WriteFile(evf, []byte("# degrade fra on day 2\nday=2,kind=pop-degraded,pop=fra,ms=15\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"sim", "--out", dir, "--networks", "1200", "--seed", "5", "--days", "3", "--beacons-per-day", "400",
+		"--event", "day=1,kind=pop-open,pop=waw", "--events", evf, "--quiet"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for _, f := range []string{"truth-d00.tsv.gz", "truth-d01.tsv.gz", "truth-d02.tsv.gz", "truth.tsv.gz", "beacons.ndjson"} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	// the report is the truth's at the end, as steer sim report reads it
+	var rep bytes.Buffer
+	if code := run([]string{"sim", "report", dir}, &rep, &errb); code != 0 || rep.String() != out.String() {
+		t.Errorf("sim report: exit %d, differs from the run's report:\n%s\n---\n%s", code, rep.String(), out.String())
+	}
+	wj, err := os.ReadFile(filepath.Join(dir, "world.json"))
+	if err != nil || !strings.Contains(string(wj), `"day=1,kind=pop-open,pop=waw"`) || !strings.Contains(string(wj), `"days": 3`) {
+		t.Errorf("world.json does not record the days and events: %v\n%s", err, wj)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"sim", "--out", dir, "--days", "3", "--event", "day=1,kind=explode"}, 2, `unknown kind "explode"`},
+		{[]string{"sim", "--out", dir, "--days", "3", "--events", filepath.Join(dir, "none")}, 2, "--events: open"},
+		{[]string{"sim", "--out", dir, "--event", "day=1,kind=pop-open,pop=waw"}, 1, "scheduled events need a timed world"},
+		{[]string{"sim", "--out", dir, "--days", "3", "--event", "day=3,kind=pop-open,pop=waw"}, 1, "day 3 is not within the run (1 to 2)"},
+		{[]string{"sim", "--out", dir, "--days", "2", "--beacons-per-day", "0"}, 1, "beacons-per-day: 0 out of range"},
+	} {
+		var o, e bytes.Buffer
+		if code := run(tc.args, &o, &e); code != tc.code || !strings.Contains(e.String(), tc.want) {
+			t.Errorf("%v: exit %d (want %d), stderr %q (want %q)", tc.args, code, tc.code, e.String(), tc.want)
+		}
+	}
+}
