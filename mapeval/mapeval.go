@@ -341,10 +341,12 @@ func (e *evaluator) header(h *sim.TruthHeader) error {
 	}
 	e.h = h
 	labels := make([]popmap.Label, len(h.PoPs))
-	sites := make([]geoip.Site, len(h.PoPs))
+	sites := make([]geoip.Site, 0, len(h.PoPs))
 	for i, p := range h.PoPs {
 		labels[i] = p.Label
-		sites[i] = geoip.Site{Label: p.Label, Lat: p.Lat, Lon: p.Lon}
+		if !slices.Contains(h.Closed, p.Label) { // a PoP not open yet (a timed world's period) is no geo answer
+			sites = append(sites, geoip.Site{Label: p.Label, Lat: p.Lat, Lon: p.Lon})
+		}
 	}
 	e.ch = NewChooser(e.in.Map, e.in.Geo, sites, labels)
 	e.geo = NewChooser(nil, e.in.Geo, sites, labels)

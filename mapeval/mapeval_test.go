@@ -416,3 +416,48 @@ func TestExtrapolated(t *testing.T) {
 		t.Error("no classes: a ratio")
 	}
 }
+
+// TestClosedPoPIsNoGeoAnswer: in a timed world's period before a PoP
+// opens, the geo strategy never answers with that PoP (its truth column
+// is ClosedRTT), while after the opening it may.
+func TestClosedPoPIsNoGeoAnswer(t *testing.T) {
+	o := sim.DefaultOptions()
+	o.Networks, o.Seed, o.Measured, o.Days = 3000, 5, 0.05, 2
+	ev, err := sim.ParseEvent("day=1,kind=pop-open,pop=fra")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Events = []sim.Event{ev}
+	w, err := sim.Plan(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, err := sim.Generate(w, dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	db, err := geoip.Open(filepath.Join(dir, sim.FileGeoIP))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	before, err := sim.TruthAt(dir, o.Start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		truth  string
+		closed bool
+	}{{before, true}, {filepath.Join(dir, sim.FileTruth), false}} {
+		r, err := Evaluate(Input{Truth: c.truth, Geo: db})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// a geo answer at a closed PoP costs ClosedRTT (10 s): the geo
+		// map's mean regret (~30 ms on this world) would show it
+		t.Logf("%s: geo map regret %.1f ms", filepath.Base(c.truth), r.PerNetwork.Regret)
+		if c.closed && r.PerNetwork.Regret > 100 {
+			t.Errorf("%s: the geo map's mean regret is %.0f ms: it answers with the PoP not open yet", filepath.Base(c.truth), r.PerNetwork.Regret)
+		}
+	}
+}
