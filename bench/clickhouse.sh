@@ -51,7 +51,7 @@ start_cluster() {
 	PIDS+=($!)
 	clpid=$!
 	for _ in $(seq 1 600); do
-		if [ "$(wc -l <"$TMP/$1.out")" -ge 2 ]; then break; fi
+		if [ "$(wc -l <"$TMP/$1.out" 2>/dev/null || echo 0)" -ge 2 ]; then break; fi
 		kill -0 "$clpid" 2>/dev/null || { cat "$TMP/$1.err" >&2; exit 1; }
 		sleep 0.1
 	done

@@ -73,45 +73,61 @@ func (l *loader) aggregate(q float64) *store.Aggregate {
 		return 0
 	})
 	agg.Networks = make([]store.NetworkAgg, len(order))
-	cells := make([][]store.Cell, len(order))
-	var wg sync.WaitGroup
-	workers := runtime.GOMAXPROCS(0)
-	for w := range workers {
-		wg.Go(func() {
-			for j := w; j < len(order); j += workers {
-				i := order[j]
-				n := &l.nets[i]
-				agg.Networks[j] = store.NetworkAgg{Network: n.key, Beacons: n.beacons,
-					RUMSamples: int64(l.rumN[i]), EdgeSamples: int64(l.edgeN[i])}
-				slices.Sort(n.packed)
-				slices.Sort(n.anycast)
-				var out []store.Cell
-				for a := 0; a < len(n.packed); {
-					p := n.packed[a] >> 32
-					b := a
-					for b < len(n.packed) && n.packed[b]>>32 == p {
-						b++
-					}
-					out = append(out, cell(n.key, uint16(p), b-a, q, func(k int) float32 { return rttValue(n.packed[a+k]) }))
-					a = b
+	// two passes, both parallel: sort each network's samples and count its
+	// cells; then write the cells in place into one slice (no second copy
+	// of ~20M cells at 100M samples)
+	ncells := make([]int, len(order)+1)
+	parallel := func(fn func(j int)) {
+		var wg sync.WaitGroup
+		workers := runtime.GOMAXPROCS(0)
+		for w := range workers {
+			wg.Go(func() {
+				for j := w; j < len(order); j += workers {
+					fn(j)
 				}
-				if len(n.anycast) > 0 {
-					out = append(out, cell(n.key, store.AnycastPoP, len(n.anycast), q, func(k int) float32 { return rttValue(uint64(n.anycast[k])) }))
-				}
-				cells[j] = out
-				n.packed, n.anycast = nil, nil
+			})
+		}
+		wg.Wait()
+	}
+	parallel(func(j int) {
+		i := order[j]
+		n := &l.nets[i]
+		agg.Networks[j] = store.NetworkAgg{Network: n.key, Beacons: n.beacons,
+			RUMSamples: int64(l.rumN[i]), EdgeSamples: int64(l.edgeN[i])}
+		slices.Sort(n.packed)
+		slices.Sort(n.anycast)
+		k := 0
+		for a := 0; a < len(n.packed); a++ {
+			if a == 0 || n.packed[a]>>32 != n.packed[a-1]>>32 {
+				k++
 			}
-		})
+		}
+		if len(n.anycast) > 0 {
+			k++
+		}
+		ncells[j+1] = k
+	})
+	for j := range order {
+		ncells[j+1] += ncells[j]
 	}
-	wg.Wait()
-	total := 0
-	for _, c := range cells {
-		total += len(c)
-	}
-	agg.Cells = make([]store.Cell, 0, total)
-	for _, c := range cells {
-		agg.Cells = append(agg.Cells, c...)
-	}
+	agg.Cells = make([]store.Cell, ncells[len(order)])
+	parallel(func(j int) {
+		n := &l.nets[order[j]]
+		out := agg.Cells[ncells[j]:ncells[j]:ncells[j+1]]
+		for a := 0; a < len(n.packed); {
+			p := n.packed[a] >> 32
+			b := a
+			for b < len(n.packed) && n.packed[b]>>32 == p {
+				b++
+			}
+			out = append(out, cell(n.key, uint16(p), b-a, q, func(k int) float32 { return rttValue(n.packed[a+k]) }))
+			a = b
+		}
+		if len(n.anycast) > 0 { // the last cell
+			agg.Cells[ncells[j+1]-1] = cell(n.key, store.AnycastPoP, len(n.anycast), q, func(k int) float32 { return rttValue(uint64(n.anycast[k])) })
+		}
+		n.packed, n.anycast = nil, nil
+	})
 	return agg
 }
 
