@@ -15,7 +15,6 @@ import (
 
 	"github.com/steer-gslb/steer/collector"
 	"github.com/steer-gslb/steer/internal/cli"
-	"github.com/steer-gslb/steer/store"
 	"github.com/steer-gslb/steer/store/duckstore"
 	"github.com/steer-gslb/steer/store/storeopen"
 )
@@ -70,23 +69,8 @@ func runIngest(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	// A ClickHouse store gets the files parsed into a temporary DuckDB
-	// store by the same import, then copied (store.Copy).
-	var dst store.Store
-	local := *dir
-	if storeopen.IsURL(*dir) {
-		var err error
-		if dst, err = storeopen.Open(ctx, *dir, storeopen.Options{}); err != nil {
-			fmt.Fprintf(stderr, "steer ingest: %v\n", err)
-			return 1
-		}
-		defer func() { _ = dst.Close() }()
-		if local, err = os.MkdirTemp("", "steer-ingest-"); err != nil {
-			fmt.Fprintf(stderr, "steer ingest: %v\n", err)
-			return 1
-		}
-		defer func() { _ = os.RemoveAll(local) }()
-	}
-	s, err := duckstore.Open(local, duckstore.Options{MemoryLimit: *memLimit, Threads: *threads})
+	// store by the same import, then copied (storeopen.Importer).
+	im, err := storeopen.NewImporter(ctx, *dir, storeopen.Options{MemoryLimit: *memLimit, Threads: *threads})
 	if err != nil {
 		fmt.Fprintf(stderr, "steer ingest: %v\n", collector.StoreBusyError(*dir, err, "ingest"))
 		return 1
@@ -95,7 +79,7 @@ func runIngest(args []string, stdout, stderr io.Writer) int {
 	var total duckstore.ImportStats
 	failed := 0
 	for _, path := range fs.Args() {
-		st, err := duckstore.ImportFile(ctx, s, path, opt)
+		st, err := im.ImportFile(ctx, path, opt)
 		printImport(stdout, path, &st)
 		total.Add(&st, 0) // the total line lists no line errors: each file's did
 		if err != nil {
@@ -106,18 +90,14 @@ func runIngest(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	if dst != nil && failed == 0 {
-		t0 := time.Now()
-		cs, err := store.Copy(ctx, dst, s, 0)
-		if err != nil {
-			fmt.Fprintf(stderr, "steer ingest: %v\n", err)
-			failed++
-		}
+	t0 := time.Now()
+	cs, err := im.Finish(ctx, failed == 0)
+	if cs != nil {
 		fmt.Fprintf(stdout, "%s: copied %d beacons (%d already there), %d DNS queries in %.2f s\n", storeopen.Redact(*dir),
 			cs.Beacons.Added, cs.Beacons.Duplicates, cs.Queries.Added, time.Since(t0).Seconds())
 	}
-	if err := s.Close(); err != nil {
-		fmt.Fprintf(stderr, "steer ingest: closing the store: %v\n", err)
+	if err != nil {
+		fmt.Fprintf(stderr, "steer ingest: %v\n", err)
 		failed++
 	}
 	total.Elapsed = time.Since(start)
