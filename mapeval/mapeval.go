@@ -138,14 +138,18 @@ func Extrapolated(classes []Class) Extrapolation {
 }
 
 // Ratio is the map's regret over OracleEqual's, traffic-weighted and with
-// every network counted once; ok is false when OracleEqual's is zero in
-// either (no networks, or every block's networks agree).
+// every network counted once; ok is false when OracleEqual's is under
+// NoRatioBelow in either (no networks, or every block's networks agree):
+// over an oracle regret that prints as 0.00 ms any ratio is meaningless.
 func (e Extrapolation) Ratio() (weighted, once float64, ok bool) {
-	if e.OracleEqual <= 0 || e.OracleEqualOnce <= 0 {
+	if e.OracleEqual < NoRatioBelow || e.OracleEqualOnce < NoRatioBelow {
 		return 0, 0, false
 	}
 	return e.Regret / e.OracleEqual, e.RegretOnce / e.OracleEqualOnce, true
 }
+
+// NoRatioBelow is the oracle regret (ms) under which Ratio gives none.
+const NoRatioBelow = 0.005
 
 // Class names besides the sources.
 const (

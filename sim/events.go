@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -163,6 +164,20 @@ func (e Event) String() string {
 		}
 	}
 	return b.String()
+}
+
+// ReadEventsFile is ReadEvents of the file at path; errors name it.
+func ReadEventsFile(path string) ([]Event, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = f.Close() }() // read-only
+	evs, err := ReadEvents(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return evs, nil
 }
 
 // ReadEvents reads events one per line in the compact form; blank lines

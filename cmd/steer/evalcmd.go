@@ -317,10 +317,8 @@ func printClasses(w io.Writer, r *evalRow) {
 		fmt.Fprintf(w, "networks with beacons: mean regret %.2f ms; without beacons, answered by the map: %.2f ms (%.1f× measured; oracles %.2f and %.2f ms)\n",
 			m.Regret, e.Regret, e.Regret/m.Regret, x.Oracle, x.OracleEqual)
 	}
-	// an oracle regret that prints as 0.00 makes any ratio meaningless
-	const tiny = 0.005
 	switch rw, ro, ok := x.Ratio(); {
-	case ok && x.OracleEqual >= tiny && x.OracleEqualOnce >= tiny:
+	case ok:
 		fmt.Fprintf(w, "without beacons, answered by the map, against the equal oracle: %.2f / %.2f ms = %.2f× traffic-weighted (bar: 1.2×); %.2f / %.2f ms = %.2f× each network counted once\n",
 			x.Regret, x.OracleEqual, rw, x.RegretOnce, x.OracleEqualOnce, ro)
 	case x.Networks > 0:

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 
 	"strconv"
 	"strings"
@@ -121,7 +120,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	}
 	opt.Start = opt.Start.UTC()
 	if *events != "" {
-		evs, err := readEvents(*events)
+		evs, err := sim.ReadEventsFile(*events)
 		if err != nil {
 			return fs.Usagef("--events: %v", err)
 		}
@@ -183,19 +182,6 @@ func runSimReport(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-func readEvents(path string) ([]sim.Event, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = f.Close() }() // read-only
-	evs, err := sim.ReadEvents(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return evs, nil
 }
 
 func parseRange(s string) (lo, hi int, err error) {
