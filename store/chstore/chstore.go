@@ -467,26 +467,11 @@ func (s *Store) ScanSamples(ctx context.Context, fn func(*store.SampleRow) error
 				row.Received = time.UnixMicro(r.i64()).UTC()
 				row.Agent = rum.Agent{Kind: r.str(), Platform: r.str(), Timer: r.str()}
 				row.DNSTest = r.str()
-				ts = ts[:0]
-				for range r.uvarint() {
-					ts = append(ts, r.i64())
-				}
-				targets = targets[:0]
-				for range r.uvarint() {
-					targets = append(targets, r.str())
-				}
-				probes = probes[:0]
-				for range r.uvarint() {
-					probes = append(probes, r.u8())
-				}
-				rtts = rtts[:0]
-				for range r.uvarint() {
-					rtts = append(rtts, r.f64())
-				}
-				served = served[:0]
-				for range r.uvarint() {
-					served = append(served, r.str())
-				}
+				ts = readArray(r, ts, r.i64)
+				targets = readArray(r, targets, r.str)
+				probes = readArray(r, probes, r.u8)
+				rtts = readArray(r, rtts, r.f64)
+				served = readArray(r, served, r.str)
 				_ = r.u64() // ver: 18.16 wants it selected for FINAL through a Distributed table
 				if r.err != nil {
 					return nil
@@ -667,4 +652,14 @@ func (s *Store) eachNode(fn func(n node) error) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// readArray reads a RowBinary array (its length, then each element by
+// elem) into dst[:0].
+func readArray[T any](r *rowReader, dst []T, elem func() T) []T {
+	dst = dst[:0]
+	for range r.uvarint() {
+		dst = append(dst, elem())
+	}
+	return dst
 }
