@@ -97,6 +97,13 @@ func Build(ctx context.Context, in Input) (*Result, error) {
 		return nil, errors.New("builder: the store holds no usable samples")
 	}
 	cnt := d.Counts
+	if opt.Recent > 0 && !opt.Skip[RuleRecentShift] {
+		t0 := time.Now()
+		if _, err := recentShifts(ctx, in.Store, opt, d, &cnt); err != nil {
+			return nil, fmt.Errorf("builder: reading the recent window: %w", err)
+		}
+		rep.Timing.Load += time.Since(t0).Seconds()
+	}
 	rep.Inputs.Beacons, rep.Inputs.Samples, rep.Inputs.Networks = d.Beacons, d.Samples, len(d.Networks)
 	rep.PoPs = d.PoPs
 

@@ -72,8 +72,12 @@ func IsHeldOut(id uint64, share float64) bool { return store.IsHeldOut(id, share
 
 // clean is the store read's share of the options.
 func (o *Options) clean(split Split) store.Clean {
-	return store.Clean{Split: split, HoldOut: o.HoldOut, MaxRTT: o.MaxRTT, MaxClockAhead: o.MaxClockAhead,
+	c := store.Clean{Split: split, HoldOut: o.HoldOut, MaxRTT: o.MaxRTT, MaxClockAhead: o.MaxClockAhead,
 		MaxAge: o.MaxAge, Skip: o.Skip, EdgeRTT: o.EdgeRTT}
+	if o.Window > 0 {
+		c.Since = o.now().Add(-o.Window)
+	}
+	return c
 }
 
 // Load reads the beacons of split from st, cleaned, aggregated per

@@ -30,6 +30,7 @@ const (
 	RuleDNSUnjoined     Rule = store.RuleDNSUnjoined     // beacons whose DNS test name never reached the server
 	RuleSparsePooled    Rule = "sparse-pooled"           // (network, PoP) estimates under MinSamples, pooled with prefix/AS
 	RuleStability       Rule = "stability-kept"          // networks that kept their previous PoP (within the margin)
+	RuleRecentShift     Rule = "recent-shift"            // with Recent: networks re-estimated from their recent samples (a shift beyond noise)
 	RuleCapacity        Rule = "capacity-moved"          // networks moved to their next PoP by a capacity cap
 	RuleExtrapolateAS   Rule = "extrapolate-as"          // announced prefixes mapped because their AS's networks agree
 	RuleExtrapolatePfx  Rule = "extrapolate-prefix"      // announced prefixes mapped because their networks agree
@@ -39,7 +40,7 @@ const (
 // Rules lists every rule, in report order.
 var Rules = []Rule{
 	RuleDuplicateBeacon, RuleBadNetwork, RuleHTTPSOnly, RuleImpossibleRTT, RuleBadClock, RuleTickTimer,
-	RuleTickDetected, RuleEdgeOnly, RuleDNSDuplicate, RuleDNSUnjoined, RuleSparsePooled, RuleStability, RuleCapacity,
+	RuleTickDetected, RuleEdgeOnly, RuleDNSDuplicate, RuleDNSUnjoined, RuleSparsePooled, RuleRecentShift, RuleStability, RuleCapacity,
 	RuleExtrapolateAS, RuleExtrapolatePfx, RuleExtrapolateGeo,
 }
 
@@ -114,6 +115,18 @@ type Options struct {
 
 	// Extrapolation switches; all on unless Skip names the rule.
 	MinAgree int // measured networks an AS/prefix needs for the agreement rules; default 2
+
+	// Continuous builds (recent.go). Now is the build's time (zero: the
+	// clock); Window reads only the beacons received in the Window before
+	// Now (0: the whole store); Recent > 0 turns on change detection: a
+	// network whose samples of the last Recent shifted beyond noise
+	// (ShiftTest: ShiftZ standard errors and ShiftMs, with at least
+	// MinRecent recent samples of a PoP; defaults 2.5, 2 ms and MinSamples)
+	// is re-estimated from them.
+	Now             time.Time
+	Window, Recent  time.Duration
+	ShiftZ, ShiftMs float64
+	MinRecent       int
 }
 
 func (o *Options) defaults() {
@@ -147,6 +160,15 @@ func (o *Options) defaults() {
 	if o.MinAgree == 0 {
 		o.MinAgree = 2
 	}
+	if o.ShiftZ == 0 {
+		o.ShiftZ = 2.5
+	}
+	if o.ShiftMs == 0 {
+		o.ShiftMs = 2
+	}
+	if o.MinRecent == 0 {
+		o.MinRecent = o.MinSamples
+	}
 }
 
 // Validate reports bad options.
@@ -164,6 +186,12 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("holdout %v: must be below 1", c.HoldOut)
 	case c.MaxRTT <= 0:
 		return fmt.Errorf("max-rtt %v must be positive", c.MaxRTT)
+	case c.Window < 0 || c.Recent < 0:
+		return fmt.Errorf("window %v and recent %v must not be negative", c.Window, c.Recent)
+	case c.Window > 0 && c.Recent >= c.Window:
+		return fmt.Errorf("recent %v must be shorter than the window %v", c.Recent, c.Window)
+	case !(c.ShiftZ > 0) || !(c.ShiftMs >= 0) || c.MinRecent < 1:
+		return fmt.Errorf("shift test: z %v must be positive, ms %v not negative, min-recent %d at least 1", c.ShiftZ, c.ShiftMs, c.MinRecent)
 	}
 	for l, v := range c.Capacity {
 		if !(v > 0 && v <= 1) {

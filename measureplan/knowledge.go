@@ -8,14 +8,11 @@ import (
 	"github.com/steer-gslb/steer/store"
 )
 
-// Spread model: a store aggregate keeps, per (network, PoP), the count and
-// the order statistics of one quantile, not the dispersion. The planner
-// takes a sample's spread around the network's p75 to be SpreadBase ms
-// plus SpreadShare of the p75 (RTT noise grows with the path: queues,
-// Wi-Fi, the hosts of a /24 on different access links).
+// The spread model is the store's (store.Spread): SpreadBase ms plus
+// SpreadShare of the p75.
 const (
-	SpreadBase  = 2.0
-	SpreadShare = 0.15
+	SpreadBase  = store.SpreadBase
+	SpreadShare = store.SpreadShare
 )
 
 // Knowledge is what is known per client network and PoP: the planner's
@@ -101,7 +98,7 @@ func (k *Knowledge) Update(agg *store.Aggregate, now time.Time) *Knowledge {
 				last = old.Last
 			}
 			nk.cells = append(nk.cells, cell{pop: uint16(pop), st: PoPState{
-				Count: c.Count, P75: float32(v), Spread: float32(SpreadBase + SpreadShare*v), Last: last,
+				Count: c.Count, P75: float32(v), Spread: float32(store.Spread(v)), Last: last,
 			}})
 		}
 		if len(nk.cells) > first {

@@ -62,6 +62,20 @@ type Clean struct {
 	// EdgeKind), each for the PoP that served it only, never held out.
 	// Without it they are skipped and PoPs only they name are not PoPs.
 	EdgeRTT bool
+	// Since, when not zero, reads only the beacons received at or after
+	// it: a window over the store (the builder's --window, and its recent
+	// window for change detection). Beacons received before it are not
+	// read at all: no rule counts them and their networks are not listed.
+	Since time.Time
+}
+
+// SinceUS is Since in µs since the epoch (store.UnixMicro), or MinTimeUS-1
+// when Since is zero: every beacon is received at or after it.
+func (c *Clean) SinceUS() int64 {
+	if c.Since.IsZero() {
+		return MinTimeUS - 1
+	}
+	return UnixMicro(c.Since)
 }
 
 // Defaults fills zero settings.
@@ -226,3 +240,18 @@ func NearTick(v, step float64) bool {
 	d := v - math.Round(v/step)*step
 	return v >= 5 && math.Abs(d) <= 1
 }
+
+// Spread model: an aggregate keeps, per (network, PoP), the count and the
+// order statistics of one quantile, not the dispersion. The measurement
+// planner and the builder's change detection take a sample's spread
+// around a network's p75 to be SpreadBase ms plus SpreadShare of the p75
+// (RTT noise grows with the path: queues, Wi-Fi, the hosts of a /24 on
+// different access links).
+const (
+	SpreadBase  = 2.0
+	SpreadShare = 0.15
+)
+
+// Spread is the spread model's per-sample dispersion (ms) of a cell whose
+// quantile is v ms.
+func Spread(v float64) float64 { return SpreadBase + SpreadShare*v }

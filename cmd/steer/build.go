@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/steer-gslb/steer/builder"
 	"github.com/steer-gslb/steer/geoip"
@@ -40,6 +41,12 @@ eval uses to score each kind apart, and MAP.rtt.tsv: each network's traffic
 weight and the expected RTT (the estimate it was ranked on) at each ranked
 PoP, which load feedback (package loadctl) reads.
 
+Continuous builds: --window reads only the last stretch of the store, and
+--recent turns on change detection: a network whose samples of that last
+window differ from the whole window's estimate by more than noise explains
+(a lost peering, a re-route) is re-estimated from them (rule recent-shift);
+the stability margin keeps every other network where it is.
+
 A share of beacons (--holdout) is left out for steer eval and steer publish
 to score maps on.
 `
@@ -65,6 +72,12 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&opt.MinAgree, "min-agree", 2, "measured networks an AS or prefix needs for the agreement rules")
 	fs.DurationVar(&opt.MaxRTT, "max-rtt", 0, "impossible-rtt ceiling (default 30s)")
 	fs.BoolVar(&opt.EdgeRTT, "edge-rtt", false, "use edge access logs' TCP RTTs (steer ingest) as samples of the PoP that served each connection")
+	fs.DurationVar(&opt.Window, "window", 0, "read only the beacons received in this window before --now (0: the whole store)")
+	fs.DurationVar(&opt.Recent, "recent", 0, "change detection: re-estimate networks whose samples of this last window shifted beyond noise (0: off)")
+	fs.Float64Var(&opt.ShiftZ, "shift-z", 2.5, "change detection: a shift exceeds this many standard errors...")
+	fs.Float64Var(&opt.ShiftMs, "shift-ms", 2, "... and this many ms")
+	fs.IntVar(&opt.MinRecent, "min-recent", 0, "change detection: recent samples of a (network, PoP) to test it (default: --min-samples)")
+	now := fs.String("now", "", "the build's time for --window and --recent, RFC 3339 (default: the clock)")
 	fs.Var(&capacity, "capacity", "cap a PoP's share of traffic: LABEL=SHARE, e.g. fra=0.2 (repeatable)")
 	fs.Var(&skip, "skip", "switch a rule off, to measure it (repeatable): "+ruleNames())
 	quiet := fs.Bool("q", false, "do not print the report")
@@ -76,6 +89,11 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 		return fs.Usagef("--store DIR and --out MAP.json are required, and nothing else")
 	}
 	var err error
+	if *now != "" {
+		if opt.Now, err = time.Parse(time.RFC3339, *now); err != nil {
+			return fs.Usagef("--now: %v", err)
+		}
+	}
 	if opt.Skip, err = builder.ParseRules(skip); err != nil {
 		return fs.Usagef("--skip: %v", err)
 	}

@@ -132,6 +132,9 @@ func aggregateSQL(table string, c *store.Clean, q float64, ticks []string) strin
 	if c.HoldOut > 0 {
 		held = `(intDiv(id, 128) % 10000 < ` + float64SQL(c.HoldOut*10000) + ` AND NOT (` + edge + `))`
 	}
+	if !c.Since.IsZero() {
+		where = append(where, `received >= `+int64SQL(c.SinceUS()))
+	}
 	switch c.Split {
 	case store.TrainBeacons:
 		where = append(where, `NOT `+held)

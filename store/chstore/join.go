@@ -36,7 +36,7 @@ func (s *Store) JoinDNS(ctx context.Context, c store.Clean) (*store.Join, error)
 	if err != nil {
 		return nil, fmt.Errorf("reading the query log: %w", err)
 	}
-	split := splitSQL(c.Split, c.HoldOut)
+	split := splitSQL(c)
 	err = s.query1(ctx, `SELECT toInt64(count()) FROM `+s.beacons+` FINAL WHERE dns_test != '' AND `+split, func(r *rowReader) error {
 		for r.more() {
 			j.Tests = r.i64()
@@ -99,18 +99,23 @@ func (s *Store) JoinDNS(ctx context.Context, c store.Clean) (*store.Join, error)
 	return j, nil
 }
 
-// splitSQL is the SQL of store.IsHeldOut for the beacons table, as the
+// splitSQL is the SQL of store.IsHeldOut for the beacons table, and of
+// c.Since's window, as the
 // join uses it (edge beacons have no DNS test).
-func splitSQL(split store.Split, share float64) string {
+func splitSQL(c store.Clean) string {
 	held := `0`
-	if share > 0 {
-		held = `(intDiv(id, 128) % 10000 < ` + float64SQL(share*10000) + `)`
+	if c.HoldOut > 0 {
+		held = `(intDiv(id, 128) % 10000 < ` + float64SQL(c.HoldOut*10000) + `)`
 	}
-	switch split {
+	window := ``
+	if !c.Since.IsZero() {
+		window = ` AND received >= ` + int64SQL(c.SinceUS())
+	}
+	switch c.Split {
 	case store.TrainBeacons:
-		return `NOT ` + held
+		return `NOT ` + held + window
 	case store.HoldoutBeacons:
-		return held
+		return held + window
 	}
-	return `1`
+	return `1` + window
 }

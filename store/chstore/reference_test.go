@@ -49,6 +49,9 @@ func refAggregate(bs []store.Beacon, c store.Clean, q float64) *store.Aggregate 
 		if edge && (!c.EdgeRTT || c.Split == store.HoldoutBeacons) {
 			continue
 		}
+		if !c.Since.IsZero() && b.Received.Before(c.Since) {
+			continue
+		}
 		held := store.IsHeldOut(id, c.HoldOut) && !edge
 		if c.Split == store.TrainBeacons && held || c.Split == store.HoldoutBeacons && !held {
 			continue

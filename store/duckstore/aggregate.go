@@ -292,6 +292,7 @@ func (l *loader) loadBeacons(ctx context.Context, split store.Split) error {
 	}
 	var sampleCount []int32 // per network
 	seen := map[uint64]struct{}{}
+	since := l.opt.SinceUS()
 	err := l.st.ScanChunks(ctx, `SELECT seq, id, network, epoch_us(received), timer, samples, kind FROM beacons`, func(c *Chunk) error {
 		seqs := Column[uint64](c, 0)
 		ids := Column[uint64](c, 1)
@@ -310,6 +311,13 @@ func (l *loader) loadBeacons(ctx context.Context, split store.Split) error {
 				continue
 			}
 			seen[ids[r]] = struct{}{}
+			if recv[r] < since {
+				// outside the read's window (Clean.Since); after the
+				// duplicate test, so that a beacon first received before
+				// Since is not read from a later delivery either (as
+				// ClickHouse's FINAL keeps the earliest receipt)
+				continue
+			}
 			switch held := store.IsHeldOut(ids[r], l.opt.HoldOut) && !edge; {
 			case split == store.TrainBeacons && held, split == store.HoldoutBeacons && !held:
 				continue

@@ -23,7 +23,7 @@ func (s *DB) joinDNS(ctx context.Context, c store.Clean) (*store.Join, error) {
 		`SELECT count(*), count(DISTINCT lower(rtrim(qname, '.'))) FROM queries`).Scan(&j.Queries, &j.Names); err != nil {
 		return nil, fmt.Errorf("duckstore: reading the query log: %w", err)
 	}
-	split := splitSQL(c.Split, c.HoldOut)
+	split := splitSQL(c)
 	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM beacons b WHERE b.dns_test IS NOT NULL AND `+
 		split).Scan(&j.Tests); err != nil {
 		return nil, fmt.Errorf("duckstore: reading beacons: %w", err)
@@ -62,17 +62,20 @@ func (s *DB) joinDNS(ctx context.Context, c store.Clean) (*store.Join, error) {
 	return j, nil
 }
 
-// splitSQL is the SQL form of store.IsHeldOut for a beacons table aliased b.
-func splitSQL(split store.Split, share float64) string {
-	if share <= 0 {
-		share = 0 // no beacon held out
-	}
+// splitSQL is the SQL form of store.IsHeldOut, and of c.Since's window,
+// for a beacons table aliased b.
+func splitSQL(c store.Clean) string {
+	share := max(c.HoldOut, 0) // <= 0: no beacon held out
 	cond := fmt.Sprintf("CAST((b.id >> 7) %% 10000 AS DOUBLE) < %v", share*10000)
-	switch split {
-	case store.TrainBeacons:
-		return "NOT (" + cond + ")"
-	case store.HoldoutBeacons:
-		return cond
+	window := ""
+	if !c.Since.IsZero() {
+		window = fmt.Sprintf(" AND epoch_us(b.received) >= %d", c.SinceUS())
 	}
-	return "true"
+	switch c.Split {
+	case store.TrainBeacons:
+		return "NOT (" + cond + ")" + window
+	case store.HoldoutBeacons:
+		return cond + window
+	}
+	return "true" + window
 }
