@@ -121,7 +121,7 @@ type Options struct {
 	// Now (0: the whole store); Recent > 0 turns on change detection: a
 	// network whose samples of the last Recent shifted beyond noise
 	// (ShiftTest: ShiftZ standard errors and ShiftMs, with at least
-	// MinRecent recent samples of a PoP; defaults 2.5, 2 ms and MinSamples)
+	// MinRecent recent samples of a PoP; defaults 3, 2 ms and MinSamples)
 	// is re-estimated from them.
 	Now             time.Time
 	Window, Recent  time.Duration
@@ -161,7 +161,7 @@ func (o *Options) defaults() {
 		o.MinAgree = 2
 	}
 	if o.ShiftZ == 0 {
-		o.ShiftZ = 2.5
+		o.ShiftZ = 3
 	}
 	if o.ShiftMs == 0 {
 		o.ShiftMs = 2

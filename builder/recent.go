@@ -35,29 +35,46 @@ type ShiftTest struct {
 // Shifted reports whether a (network, PoP)'s quantile q over its recent
 // samples (recent, from nRecent samples) differs from the quantile over
 // the whole window (whole, from nWhole samples, the recent ones
-// included) by more than noise.
+// included) by more than noise, given the per-sample spread sigma (ms:
+// SampleSpread).
 //
-// Noise: a sample's spread is the store's model (store.Spread of the
-// whole-window quantile), σ; the quantile q of n samples of an
-// exponential tail with that spread has a standard error of
-// σ·sqrt(q/(1−q)/n); the recent samples are part of the whole window, so
-// the difference of the two quantiles has a variance of about
-// σ²·q/(1−q)·(1/nRecent − 1/nWhole). A shift exceeds Z of those standard
-// errors and MinMs. Nothing is a shift when every sample is recent (no
-// older data to differ from) or when either value is not a finite
-// positive number.
-func Shifted(whole float64, nWhole int, recent float64, nRecent int, q float64, t ShiftTest) bool {
+// Noise: the quantile q of n samples of an exponential tail with spread
+// σ has a standard error of σ·sqrt(q/(1−q)/n); the recent samples are
+// part of the whole window, so the difference of the two quantiles has a
+// variance of about σ²·q/(1−q)·(1/nRecent − 1/nWhole). A shift exceeds Z
+// of those standard errors and MinMs. Nothing is a shift when every
+// sample is recent (no older data to differ from) or when either value
+// is not a finite positive number.
+func Shifted(whole float64, nWhole int, recent float64, nRecent int, sigma, q float64, t ShiftTest) bool {
 	if nRecent < max(t.MinRecent, 1) || nRecent >= nWhole || !(whole > 0) || !(recent > 0) ||
-		math.IsInf(whole, 0) || math.IsInf(recent, 0) || !(q > 0 && q < 1) {
+		math.IsInf(whole, 0) || math.IsInf(recent, 0) || !(q > 0 && q < 1) || !(sigma > 0) {
 		return false
 	}
 	d := math.Abs(recent - whole)
 	if d < t.MinMs {
 		return false
 	}
-	sigma := store.Spread(whole)
 	se := sigma * math.Sqrt(q/(1-q)*(1/float64(nRecent)-1/float64(nWhole)))
 	return d > t.Z*se
+}
+
+// MinSpreadSamples is the fewest samples of a (network, PoP) whose own
+// dispersion SampleSpread trusts; under it, the store's spread model.
+const MinSpreadSamples = 8
+
+// SampleSpread is the per-sample spread (ms) of a (network, PoP) whose
+// n samples have the quantiles hi at qHi and lo at qLo < qHi: for an
+// exponential tail of spread σ, hi − lo = σ·ln((1−qLo)/(1−qHi)), so σ is
+// that difference over the logarithm. Under MinSpreadSamples samples,
+// and when the quantiles make no sense, it is the store's model
+// (store.Spread(hi)). It is at least 0.3 ms plus 2 % of hi: RTTs timed
+// to 0.1 ms by a browser can have the same value at both quantiles.
+func SampleSpread(hi, lo, qHi, qLo float64, n int) float64 {
+	floor := 0.3 + 0.02*hi
+	if n < MinSpreadSamples || !(lo <= hi) || !(qLo >= 0 && qLo < qHi && qHi < 1) || math.IsInf(hi, 0) {
+		return max(store.Spread(hi), floor)
+	}
+	return max((hi-lo)/math.Log((1-qLo)/(1-qHi)), floor)
 }
 
 // shiftTest is the options' detector.
@@ -75,50 +92,48 @@ func (o *Options) now() time.Time {
 
 // recentShifts reads the recent window and re-estimates d's networks
 // whose recent samples shifted (d is the whole window's data, read at
-// d.Quantile). It counts them (RuleRecentShift) and returns how many.
+// d.Quantile). Each (network, PoP)'s spread comes from a second read of
+// the whole window at the lower quantile d.Quantile/3 (SampleSpread). It
+// counts the networks re-estimated (RuleRecentShift) and returns how
+// many.
 func recentShifts(ctx context.Context, st store.Reader, opt Options, d *Data, cnt *Counts) (int, error) {
-	rc := opt.clean(TrainBeacons)
-	rc.Since = opt.now().Add(-opt.Recent)
-	agg, err := st.Aggregate(ctx, rc, d.Quantile)
+	q, qLo := d.Quantile, d.Quantile/3
+	lower, err := st.Aggregate(ctx, opt.clean(TrainBeacons), qLo)
 	if err != nil {
 		return 0, err
 	}
-	// the recent PoPs by the whole window's index (a recent PoP the window
-	// does not know cannot happen: the window holds the recent samples)
-	remap := make([]int, len(agg.PoPs))
-	for i, l := range agg.PoPs {
-		j, ok := slices.BinarySearch(d.PoPs, popmap.Label(l))
-		remap[i] = -1
-		if ok {
-			remap[i] = j
-		}
+	rc := opt.clean(TrainBeacons)
+	rc.Since = opt.now().Add(-opt.Recent)
+	agg, err := st.Aggregate(ctx, rc, q)
+	if err != nil {
+		return 0, err
 	}
+	lows := newCellIndex(lower, d.PoPs)
+	recent := newCellIndex(agg, d.PoPs)
 	t := opt.shiftTest()
-	q := d.Quantile
 	changed := 0
-	cells := agg.Cells
-	k := 0 // d.Networks index
-	for _, na := range agg.Networks {
-		j := 0
-		for j < len(cells) && cells[j].Network == na.Network {
-			j++
-		}
-		mine := cells[:j]
-		cells = cells[j:]
-		for k < len(d.Networks) && d.Networks[k].Key < na.Network {
-			k++
-		}
-		if k == len(d.Networks) || d.Networks[k].Key != na.Network {
-			continue // dropped from the window's data (edge-only)
-		}
+	for k := range d.Networks {
 		n := &d.Networks[k]
+		mine := recent.cells(n.Key)
+		if len(mine) == 0 {
+			continue
+		}
 		shifted := false
 		for _, rcell := range mine {
-			if rcell.PoP == store.AnycastPoP || int(rcell.PoP) >= len(remap) || remap[rcell.PoP] < 0 {
+			p, ok := recent.pop(rcell.PoP)
+			if !ok {
 				continue
 			}
-			p := uint16(remap[rcell.PoP])
-			if w := n.cell(p); w != nil && Shifted(w.Value(q), int(w.Count), rcell.Value(q), int(rcell.Count), q, t) {
+			w := n.cell(p)
+			if w == nil {
+				continue
+			}
+			whole, lo := w.Value(q), math.NaN()
+			if lc := lows.find(n.Key, p); lc != nil && lc.Count == w.Count {
+				lo = lc.Value(qLo)
+			}
+			sigma := SampleSpread(whole, lo, q, qLo, int(w.Count))
+			if Shifted(whole, int(w.Count), rcell.Value(q), int(rcell.Count), sigma, q, t) {
 				shifted = true
 				break
 			}
@@ -129,12 +144,13 @@ func recentShifts(ctx context.Context, st store.Reader, opt Options, d *Data, cn
 		changed++
 		out := slices.Clone(n.cells)
 		for _, rcell := range mine {
-			if rcell.PoP == store.AnycastPoP || int(rcell.PoP) >= len(remap) || remap[rcell.PoP] < 0 || int(rcell.Count) < t.MinRecent {
+			p, ok := recent.pop(rcell.PoP)
+			if !ok || int(rcell.Count) < t.MinRecent {
 				continue
 			}
-			rcell.PoP = uint16(remap[rcell.PoP])
+			rcell.PoP = p
 			for i := range out {
-				if out[i].PoP == rcell.PoP {
+				if out[i].PoP == p {
 					out[i] = rcell
 				}
 			}
@@ -143,6 +159,62 @@ func recentShifts(ctx context.Context, st store.Reader, opt Options, d *Data, cn
 	}
 	cnt.add(RuleRecentShift, changed)
 	return changed, nil
+}
+
+// cellIndex finds an aggregate's cells by network, with its PoPs mapped
+// to another PoP list's indexes.
+type cellIndex struct {
+	agg   *store.Aggregate
+	start map[uint64]int // network → its first cell
+	remap []int          // agg's PoP index → the list's; -1: not in it
+}
+
+func newCellIndex(agg *store.Aggregate, pops []popmap.Label) *cellIndex {
+	x := &cellIndex{agg: agg, start: make(map[uint64]int, len(agg.Networks)), remap: make([]int, len(agg.PoPs))}
+	for i, l := range agg.PoPs {
+		j, ok := slices.BinarySearch(pops, popmap.Label(l))
+		x.remap[i] = -1
+		if ok {
+			x.remap[i] = j
+		}
+	}
+	for i := len(agg.Cells) - 1; i >= 0; i-- {
+		x.start[agg.Cells[i].Network] = i
+	}
+	return x
+}
+
+// cells are network's cells (anycast included).
+func (x *cellIndex) cells(network uint64) []store.Cell {
+	i, ok := x.start[network]
+	if !ok {
+		return nil
+	}
+	j := i
+	for j < len(x.agg.Cells) && x.agg.Cells[j].Network == network {
+		j++
+	}
+	return x.agg.Cells[i:j]
+}
+
+// pop maps a cell's PoP index to the list's (false: anycast, or a PoP
+// the list does not have).
+func (x *cellIndex) pop(p uint16) (uint16, bool) {
+	if p == store.AnycastPoP || int(p) >= len(x.remap) || x.remap[p] < 0 {
+		return 0, false
+	}
+	return uint16(x.remap[p]), true
+}
+
+// find is network's cell of PoP p (an index into the list), or nil.
+func (x *cellIndex) find(network uint64, p uint16) *store.Cell {
+	cs := x.cells(network)
+	for i := range cs {
+		if q, ok := x.pop(cs[i].PoP); ok && q == p {
+			return &cs[i]
+		}
+	}
+	return nil
 }
 
 // cell is the network's cell of PoP p, or nil.

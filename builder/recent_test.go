@@ -32,7 +32,7 @@ func TestShiftedSeries(t *testing.T) {
 	const q = 0.75
 	var o Options
 	o.defaults()
-	test := o.shiftTest() // the defaults: z 2.5, 2 ms, 3 recent samples
+	test := o.shiftTest() // the defaults: z 3, 2 ms, 3 recent samples
 	cases := []struct {
 		name             string
 		nOld, nRecent    int
@@ -47,10 +47,11 @@ func TestShiftedSeries(t *testing.T) {
 		// jitter twice the spread model's: noise the model underrates
 		{"noise, jittery Wi-Fi", 40, 6, 20, 10, 20, 10, 0, 0.06},
 		{"peering lost: +25 ms", 40, 6, 15, 3, 40, 4, 0.99, 1},
-		{"peering lost: +12 ms", 40, 6, 15, 3, 27, 3, 0.7, 1},
-		// three samples of p75 are little to go on: a third of such shifts
-		// are found by one build (the next ones test more samples)
-		{"peering lost: +12 ms, 3 recent", 40, 3, 15, 3, 27, 3, 0.25, 0.5},
+		// a shift as large as the old path's spread four times over: the
+		// recent samples widen the whole window's spread too; about two in
+		// three are found by one build (the next ones test more samples)
+		{"peering lost: +12 ms", 40, 6, 15, 3, 27, 3, 0.6, 1},
+		{"peering lost: +12 ms, 3 recent", 40, 3, 15, 3, 27, 3, 0.5, 0.8},
 		{"peering added: -20 ms", 40, 6, 45, 5, 25, 4, 0.95, 1},
 		{"reroute: +60 ms on a long path", 60, 5, 120, 10, 180, 12, 0.95, 1},
 		{"shift under MinMs: +1.5 ms", 400, 200, 10, 0.5, 11.5, 0.5, 0, 0},
@@ -67,7 +68,8 @@ func TestShiftedSeries(t *testing.T) {
 				whole := append(slices.Clone(old), rec...)
 				slices.Sort(whole)
 				slices.Sort(rec)
-				if Shifted(store.Quantile(whole, q), len(whole), store.Quantile(rec, q), len(rec), q, test) {
+				sigma := SampleSpread(store.Quantile(whole, q), store.Quantile(whole, q/3), q, q/3, len(whole))
+				if Shifted(store.Quantile(whole, q), len(whole), store.Quantile(rec, q), len(rec), sigma, q, test) {
 					hits++
 				}
 			}
@@ -94,7 +96,7 @@ func TestShiftedEdges(t *testing.T) {
 		{"zero whole", 0, 50, 30, 5, false},
 		{"clear", 10, 50, 50, 5, true},
 	} {
-		if got := Shifted(tc.whole, tc.nWhole, tc.recent, tc.nRecent, 0.75, test); got != tc.want {
+		if got := Shifted(tc.whole, tc.nWhole, tc.recent, tc.nRecent, store.Spread(tc.whole), 0.75, test); got != tc.want {
 			t.Errorf("%s: Shifted = %v, want %v", tc.name, got, tc.want)
 		}
 	}

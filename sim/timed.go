@@ -191,6 +191,15 @@ func diurnal(ms int64, lon float64) float64 {
 	return 1 + diurnalAmp*math.Cos(2*math.Pi*(h-diurnalPeak)/24)
 }
 
+// Arrivals draws the times (Unix ms, sorted, appended to ts) of the
+// clients of a network at longitude lon over [start, start+span) ms:
+// Poisson(lambda) of them, each placed by the diurnal cycle of the
+// network's local solar time, as a timed world's beacons are (the
+// learning harness, package learnsim, uses it for its own clients).
+func Arrivals(ts []int64, r *rand.Rand, lambda float64, start, span int64, lon float64) []int64 {
+	return arrivals(ts, r, lambda, start, span, lon)
+}
+
 // arrivals draws n's beacon times (ms, sorted) into ts.
 func arrivals(ts []int64, r *rand.Rand, lambda float64, start, span int64, lon float64) []int64 {
 	cnt := poisson(r, lambda, maxArrivals)

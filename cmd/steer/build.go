@@ -74,7 +74,7 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&opt.EdgeRTT, "edge-rtt", false, "use edge access logs' TCP RTTs (steer ingest) as samples of the PoP that served each connection")
 	fs.DurationVar(&opt.Window, "window", 0, "read only the beacons received in this window before --now (0: the whole store)")
 	fs.DurationVar(&opt.Recent, "recent", 0, "change detection: re-estimate networks whose samples of this last window shifted beyond noise (0: off)")
-	fs.Float64Var(&opt.ShiftZ, "shift-z", 2.5, "change detection: a shift exceeds this many standard errors...")
+	fs.Float64Var(&opt.ShiftZ, "shift-z", 3, "change detection: a shift exceeds this many standard errors...")
 	fs.Float64Var(&opt.ShiftMs, "shift-ms", 2, "... and this many ms")
 	fs.IntVar(&opt.MinRecent, "min-recent", 0, "change detection: recent samples of a (network, PoP) to test it (default: --min-samples)")
 	now := fs.String("now", "", "the build's time for --window and --recent, RFC 3339 (default: the clock)")

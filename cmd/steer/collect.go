@@ -69,6 +69,8 @@ func runCollect(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&pb.out, "build-out", "", "with --build-every: the map file to write (and its .report.json/.txt)")
 	fs.Var((*listFlag)(&pb.bgp), "build-bgp", "with --build-every: BGP origin data for extrapolation (repeatable)")
 	fs.StringVar(&pb.geo, "build-geoip", "", "with --build-every: MaxMind DB for the GeoIP model")
+	fs.DurationVar(&pb.window, "build-window", 0, "with --build-every: build from the beacons of this last window only (steer build --window); 0: the whole store")
+	fs.DurationVar(&pb.recent, "build-recent", 0, "with --build-every: change detection over this last window (steer build --recent), e.g. 24h; 0: off")
 	fs.StringVar(&pb.publish, "publish-dir", "", "with --build-every: publish each map into this versioned map directory, gated on held-out data")
 	fs.IntVar(&pb.keep, "publish-keep", 0, "with --publish-dir: after each publish, remove versions older than the newest N (as steer versions --keep N); 0 keeps all")
 	var qlogs []string
@@ -87,6 +89,9 @@ func runCollect(args []string, stdout, stderr io.Writer) int {
 	}
 	if pb.keep < 0 || (pb.keep > 0 && pb.publish == "") {
 		return fs.Usagef("--publish-keep N needs --publish-dir and N >= 0")
+	}
+	if err := (&builder.Options{Window: pb.window, Recent: pb.recent}).Validate(); err != nil {
+		return fs.Usagef("--build-window, --build-recent: %v", err)
 	}
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(*level)); err != nil {
@@ -223,7 +228,9 @@ type loopJobs struct {
 	out, geo string
 	bgp      []string
 	publish  string
-	keep     int // prune the map directory to this many versions after a publish; 0: never
+	keep     int           // prune the map directory to this many versions after a publish; 0: never
+	window   time.Duration // builder.Options.Window
+	recent   time.Duration // builder.Options.Recent
 
 	queryLogs []string      // DNS query logs to follow into the store
 	tailEvery time.Duration // how often (default 1 s)
@@ -245,7 +252,8 @@ func (pb loopJobs) run(ctx context.Context, st store.Store, dir string, log *slo
 }
 
 func (pb loopJobs) once(ctx context.Context, st store.Store, dir string, log *slog.Logger) error {
-	in := builder.Input{Store: st, StoreDir: dir, BGP: pb.bgp, GeoFile: pb.geo}
+	in := builder.Input{Store: st, StoreDir: dir, BGP: pb.bgp, GeoFile: pb.geo,
+		Options: builder.Options{Window: pb.window, Recent: pb.recent}}
 	if pb.geo != "" {
 		db, err := geoip.Open(pb.geo)
 		if err != nil {
@@ -265,6 +273,8 @@ func (pb loopJobs) once(ctx context.Context, st store.Store, dir string, log *sl
 				in.Previous, in.PrevFile = tab, cur
 			}
 		}
+	} else if _, tab, err := popmap.Load(pb.out); err == nil {
+		in.Previous, in.PrevFile = tab, pb.out // the last build: stability between builds
 	}
 	res, err := builder.Build(ctx, in)
 	if err != nil {

@@ -280,7 +280,7 @@ func TestCollectBuildsAndPublishes(t *testing.T) {
 	worldDir, storeDir := smallWorld(t, 3000)
 	tmp := t.TempDir()
 	pb := loopJobs{every: 20 * time.Millisecond, out: filepath.Join(tmp, "map.json"), bgp: []string{filepath.Join(worldDir, "bgp.txt")},
-		geo: filepath.Join(worldDir, "geoip.mmdb"), publish: filepath.Join(tmp, "maps"), keep: 1}
+		geo: filepath.Join(worldDir, "geoip.mmdb"), publish: filepath.Join(tmp, "maps"), keep: 1, recent: 24 * time.Hour}
 	// three poor maps published before (everything to one PoP), which the
 	// built map beats; --publish-keep 1 then keeps the new version and the
 	// one it replaced

@@ -33,6 +33,7 @@ func commands() []command {
 		{"dns", "run the authoritative GSLB DNS server (--config FILE)", runDNS},
 		{"edge", "run a PoP's edge proxy: TLS termination, pinned upstream pools, X-Edge-PoP, /rum/probe, drain (--config FILE)", runEdge},
 		{"sim", "build a simulated world from real data: --out DIR [flags] | report DIR", runSim},
+		{"learn", "run the learning loop (planner, continuous builds) on a timed world: --world DIR --out DIR", runLearn},
 		{"collect", "run the RUM collector: --store DIR [--listen ADDR] [--config FILE]", runCollect},
 		{"ship", "ship a DNS server's query logs to the collector (tail -F, at least once): --query-log FILE --collector URL --state DIR", runShip},
 		{"ingest", "bulk-load beacon and DNS-log NDJSON into a RUM store: --store DIR FILE...", runIngest},

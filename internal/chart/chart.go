@@ -248,16 +248,7 @@ func (c *Chart) SavePNG(path string) (err error) {
 	if err != nil {
 		return err
 	}
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("chart: %w", err)
-	}
-	defer func() {
-		if cerr := f.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("chart: %w", cerr)
-		}
-	}()
-	return encode(f, img)
+	return SaveImage(path, img)
 }
 
 // encode writes img to w as PNG.
@@ -315,4 +306,18 @@ func Column(charts ...*Chart) (*image.RGBA, error) {
 		return nil, errors.New("chart: vgimg did not draw an RGBA image")
 	}
 	return img, nil
+}
+
+// SaveImage writes img (a Column) into the PNG file at path, replacing it.
+func SaveImage(path string, img image.Image) (err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("chart: %w", err)
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("chart: %w", cerr)
+		}
+	}()
+	return encode(f, img)
 }

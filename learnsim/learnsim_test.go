@@ -1,0 +1,79 @@
+package learnsim
+
+import (
+	"context"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/steer-gslb/steer/measureplan"
+	"github.com/steer-gslb/steer/sim"
+)
+
+// TestRunSmallWorld runs both arms over a small three-day world in which
+// waw opens on day 1: the per-beacon budget holds, the maps learn, the
+// planner finds the new PoP for the networks it wins, and every figure is
+// a number.
+func TestRunSmallWorld(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a world and 12 maps")
+	}
+	o := sim.DefaultOptions()
+	o.Networks, o.Days, o.BeaconsPerDay = 4000, 3, 1
+	o.Events = []sim.Event{{Day: 1, Kind: sim.PoPOpen, PoP: "waw"}}
+	w, err := sim.Plan(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, err := sim.Generate(w, dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	runs := map[Arm][]Step{}
+	for _, arm := range []Arm{Planned, Random} {
+		steps, err := Run(context.Background(), Config{
+			World: dir, Store: t.TempDir(), Arm: arm, Policy: measureplan.DefaultPolicy(),
+			BeaconsPerDay: 4000, BuildEvery: 12 * time.Hour, Seed: 1,
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", arm, err)
+		}
+		if len(steps) != 6 {
+			t.Fatalf("%s: %d steps, want 6 (3 days, every 12 h)", arm, len(steps))
+		}
+		for _, s := range steps {
+			for name, v := range map[string]float64{"gap": s.GapPerNetwork, "served gap": s.GapServed, "regret": s.Regret, "measured regret": s.MeasuredRegret} {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					t.Errorf("%s day %.1f: %s is %v", arm, s.Day, name, v)
+				}
+			}
+			if s.Samples > int64(measureplan.DefaultPolicy().MaxPoPs)*s.Beacons {
+				t.Errorf("%s day %.1f: %d samples in %d beacons: over %d PoPs a beacon", arm, s.Day, s.Samples, s.Beacons, measureplan.DefaultPolicy().MaxPoPs)
+			}
+		}
+		first, last := steps[0], steps[len(steps)-1]
+		if !(last.MeasuredRegret < first.MeasuredRegret) {
+			t.Errorf("%s: measured regret %.2f ms after 12 h, %.2f ms at the end: nothing learned", arm, first.MeasuredRegret, last.MeasuredRegret)
+		}
+		if len(last.NewPoPs) != 1 || last.NewPoPs[0].Label != "waw" || last.NewPoPs[0].Wins == 0 {
+			t.Fatalf("%s: new PoPs at the end %+v, want waw winning some networks", arm, last.NewPoPs)
+		}
+		if len(first.NewPoPs) != 0 {
+			t.Errorf("%s: waw reported on day 0.5, before it opens", arm)
+		}
+		runs[arm] = steps
+	}
+	p, r := runs[Planned], runs[Random]
+	if p[len(p)-1].Beacons > r[len(r)-1].Beacons {
+		t.Errorf("the planned arm sent %d beacons, more than the random arm's %d from the same arrivals", p[len(p)-1].Beacons, r[len(r)-1].Beacons)
+	}
+	if r[len(r)-1].Samples != 4*r[len(r)-1].Beacons {
+		t.Errorf("random arm: %d samples in %d beacons, want 4 each", r[len(r)-1].Samples, r[len(r)-1].Beacons)
+	}
+	// the planner times a PoP never measured at a network's next beacon;
+	// the random arm at one in five
+	if np, nr := p[len(p)-1].NewPoPs[0], r[len(r)-1].NewPoPs[0]; np.Measured <= nr.Measured || np.Measured < 40 {
+		t.Errorf("%.1f %% (planned) and %.1f %% (random) of the %d measured networks waw wins timed it in the two days after it opened: want planned ahead, and 40 %% at least",
+			np.Measured, nr.Measured, np.Wins)
+	}
+}

@@ -1,0 +1,109 @@
+package learnsim
+
+import (
+	"fmt"
+	"math"
+	"slices"
+)
+
+// BeaconsToReach is the beacons sent by the first step whose p75 gap (per
+// network) is at most gap, and whether any step reaches it.
+func BeaconsToReach(steps []Step, gap float64) (int64, bool) {
+	for _, s := range steps {
+		if s.GapPerNetwork <= gap {
+			return s.Beacons, true
+		}
+	}
+	return 0, false
+}
+
+// Summary describes each run's end and, for a planned and a random run
+// side by side, the budget comparison of issue 20: the beacons the
+// planned run needed to reach the random run's final gap.
+func Summary(runs []Series) []string {
+	var out []string
+	var planned, random *Series
+	for i := range runs {
+		r := &runs[i]
+		if len(r.Steps) == 0 {
+			continue
+		}
+		last := r.Steps[len(r.Steps)-1]
+		out = append(out, fmt.Sprintf("%s: %d beacons, %d samples; final p75 gap %+.2f %% per network, %+.2f %% as served; regret %.2f ms (measured %.2f); answers flipped per build for networks no event touched, from day 3: median %.2f %% [%.2f–%.2f] (measured networks: %.2f %% [%.2f–%.2f])",
+			r.Name, last.Beacons, last.Samples, last.GapPerNetwork, last.GapServed, last.Regret, last.MeasuredRegret,
+			median(flips(r.Steps, false)), minOf(flips(r.Steps, false)), maxOf(flips(r.Steps, false)),
+			median(flips(r.Steps, true)), minOf(flips(r.Steps, true)), maxOf(flips(r.Steps, true))))
+		for _, np := range last.NewPoPs {
+			out = append(out, fmt.Sprintf("%s: new PoP %s (opened %s): %d measured networks it wins, %.1f %% timed it, %.1f %% sent there",
+				r.Name, np.Label, np.Opened.Format("2006-01-02"), np.Wins, np.Measured, np.Mapped))
+		}
+		switch {
+		case planned == nil && hasArm(r.Name, Planned):
+			planned = r
+		case random == nil && hasArm(r.Name, Random):
+			random = r
+		}
+	}
+	if planned != nil && random != nil {
+		rl, pl := random.Steps[len(random.Steps)-1], planned.Steps[len(planned.Steps)-1]
+		b, ok := BeaconsToReach(planned.Steps, rl.GapPerNetwork)
+		if ok {
+			out = append(out, fmt.Sprintf("budget: %s reached %s's final p75 gap (%+.2f %%) after %d beacons, %.0f %% of %s's %d; final gap %+.2f %% vs %+.2f %%",
+				planned.Name, random.Name, rl.GapPerNetwork, b, 100*float64(b)/float64(rl.Beacons), random.Name, rl.Beacons, pl.GapPerNetwork, rl.GapPerNetwork))
+		} else {
+			out = append(out, fmt.Sprintf("budget: %s never reached %s's final p75 gap (%+.2f %%); its final gap %+.2f %%",
+				planned.Name, random.Name, rl.GapPerNetwork, pl.GapPerNetwork))
+		}
+	}
+	return out
+}
+
+func hasArm(name string, a Arm) bool {
+	return len(name) >= len(a) && name[len(name)-len(a):] == string(a)
+}
+
+// flips are the steps' flip shares from day 3 on (after the cold start).
+func flips(steps []Step, measured bool) []float64 {
+	var out []float64
+	for _, s := range steps {
+		if s.Day > 3 {
+			out = append(out, cond(measured, s.FlipsMeasured, s.Flips))
+		}
+	}
+	return out
+}
+
+func cond(c bool, a, b float64) float64 {
+	if c {
+		return a
+	}
+	return b
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	s := slices.Sorted(slices.Values(v))
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func minOf(v []float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	return slices.Min(v)
+}
+
+func maxOf(v []float64) float64 {
+	m := math.NaN()
+	for _, x := range v {
+		if math.IsNaN(m) || x > m {
+			m = x
+		}
+	}
+	return m
+}
