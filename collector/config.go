@@ -53,8 +53,10 @@ import (
 //	  min_interval: 5m                      # shortest wait the plan asks before the next beacon
 //	  max_interval: 6h                      # longest, for a network with nothing worth measuring
 //	  half_life: 72h                        # samples lose half their weight this long after the last one
+//	  stale_after: 24h                      # a contender (within 20 ms or 50 % of the best) unmeasured this long is timed again
 //	  explore: 0.05                         # share of plans that add one PoP at random
 //	  refresh: 1m                           # how often the per-network knowledge is re-read from the store
+//	  recent: 0                             # re-measure what shifted in this last window, e.g. 24h (0: off)
 type Config struct {
 	Listen string
 	// Admin is the admin listener's address: /metrics, /querylog and
@@ -114,10 +116,14 @@ type PlanConfig struct {
 	// Refresh is how often the per-network knowledge is re-read from the
 	// store (an Aggregate of every kept sample).
 	Refresh time.Duration
+	// Recent is the window of the refresh's change test
+	// (measureplan.Knowledge.Refresh): cells whose samples of the last
+	// Recent shifted are re-measured. 0: off.
+	Recent time.Duration
 }
 
 // DefaultPlan is the plan: section's defaults (measureplan.DefaultPolicy,
-// refreshed every minute).
+// refreshed every minute, no change test).
 func DefaultPlan() *PlanConfig {
 	return &PlanConfig{Policy: measureplan.DefaultPolicy(), Refresh: time.Minute}
 }
@@ -193,8 +199,10 @@ type rawConfig struct {
 		MinInterval *string  `yaml:"min_interval"`
 		MaxInterval *string  `yaml:"max_interval"`
 		HalfLife    *string  `yaml:"half_life"`
+		StaleAfter  *string  `yaml:"stale_after"`
 		Explore     *float64 `yaml:"explore"`
 		Refresh     *string  `yaml:"refresh"`
+		Recent      *string  `yaml:"recent"`
 	} `yaml:"plan"`
 }
 
@@ -394,7 +402,9 @@ func ParseConfig(data []byte) (*Config, error) {
 		duration("plan.min_interval", rp.MinInterval, &pol.MinInterval, time.Second, 30*24*time.Hour, false)
 		duration("plan.max_interval", rp.MaxInterval, &pol.MaxInterval, time.Second, 30*24*time.Hour, false)
 		duration("plan.half_life", rp.HalfLife, &pol.HalfLife, time.Minute, 365*24*time.Hour, true)
+		duration("plan.stale_after", rp.StaleAfter, &pol.StaleAfter, time.Minute, 365*24*time.Hour, true)
 		duration("plan.refresh", rp.Refresh, &pc.Refresh, time.Second, 24*time.Hour, false)
+		duration("plan.recent", rp.Recent, &pc.Recent, time.Minute, 365*24*time.Hour, true)
 		if err := pol.Check(); err != nil {
 			errs = append(errs, fmt.Errorf("plan.%w", err))
 		}

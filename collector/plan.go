@@ -28,13 +28,11 @@ import (
 // the door.
 const PlanPath = "/rum/plan.json"
 
-// planQuantile is the quantile the planner's knowledge is read at.
-const planQuantile = 0.75
-
 // planner keeps the per-network knowledge fresh and plans from it.
 type planner struct {
 	pol     measureplan.Policy
 	refresh time.Duration
+	recent  time.Duration // the refresh's change test (PlanConfig.Recent)
 	st      store.Reader
 	know    atomic.Pointer[measureplan.Knowledge]
 	// refreshMu serializes refreshes (the loop's and tests').
@@ -53,7 +51,7 @@ func (s *Server) startPlanner() {
 	for i, p := range s.cfg.PoPs {
 		labels[i] = p.Label
 	}
-	p := &planner{pol: pc.Policy, refresh: pc.Refresh, st: s.st, stop: make(chan struct{}), done: make(chan struct{})}
+	p := &planner{pol: pc.Policy, refresh: pc.Refresh, recent: pc.Recent, st: s.st, stop: make(chan struct{}), done: make(chan struct{})}
 	p.know.Store(measureplan.NewKnowledge(labels))
 	if p.refresh <= 0 {
 		p.refresh = DefaultPlan().Refresh
@@ -95,11 +93,11 @@ func (s *Server) refreshPlan() error {
 		case <-ctx.Done():
 		}
 	}()
-	agg, err := p.st.Aggregate(ctx, store.Clean{}, planQuantile)
+	k, _, err := p.know.Load().Refresh(ctx, p.st, s.now(), p.recent)
 	if err != nil {
 		return err
 	}
-	p.know.Store(p.know.Load().Update(agg, s.now()))
+	p.know.Store(k)
 	return nil
 }
 

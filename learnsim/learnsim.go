@@ -71,10 +71,12 @@ type Config struct {
 	BeaconsPerDay int
 	BuildEvery    time.Duration
 	Build         builder.Options // Now and HoldOut are set per build
-	Seed          uint64
-	Progress      io.Writer // a line per build; nil: none
-
-	inspect func(r *runner, at time.Time, k int, res *builder.Result) // tests: after each build
+	// Refresh is how often the planner's knowledge is re-read from the
+	// store (the collector's plan.refresh; default: at every build), and
+	// PlanRecent the window of its change test (plan.recent; 0: off).
+	Refresh, PlanRecent time.Duration
+	Seed                uint64
+	Progress            io.Writer // a line per build; nil: none
 }
 
 // Step is the state after one build.
@@ -220,6 +222,11 @@ func Run(ctx context.Context, c Config) ([]Step, error) {
 	var prevChoice []int16
 	var prevTab *popmap.Table
 	next := 0 // the next arrival
+	refresh := c.Refresh
+	if refresh <= 0 {
+		refresh = c.BuildEvery
+	}
+	refreshAt := start.Add(refresh) // the planner's next knowledge refresh
 	for at := start.Add(c.BuildEvery); !at.After(end); at = at.Add(c.BuildEvery) {
 		if err := ctx.Err(); err != nil {
 			return steps, err
@@ -236,6 +243,16 @@ func Run(ctx context.Context, c Config) ([]Step, error) {
 			return err
 		}
 		for next < len(r.arr) && r.arr[next].t < at.UnixMilli() {
+			if c.Arm == Planned && r.arr[next].t >= refreshAt.UnixMilli() {
+				if err := flush(); err != nil {
+					return steps, fmt.Errorf("learnsim: storing beacons: %w", err)
+				}
+				if err := r.refresh(ctx, refreshAt); err != nil {
+					return steps, err
+				}
+				refreshAt = refreshAt.Add(refresh)
+				continue
+			}
 			if b, ok := r.client(r.arr[next]); ok {
 				batch = append(batch, b)
 			}
@@ -273,9 +290,6 @@ func Run(ctx context.Context, c Config) ([]Step, error) {
 		s.GapPerNetwork = gap(ev.PerNetwork.P75, ev.BestPerNetwork.P75)
 		s.GapServed = gap(ev.Served.P75, ev.BestServed.P75)
 		prevChoice = r.score(&s, res.Table, k, prevChoice)
-		if c.inspect != nil {
-			c.inspect(r, at, k, res)
-		}
 		steps = append(steps, s)
 		prevTab = res.Table
 		if c.Progress != nil {
@@ -286,14 +300,6 @@ func Run(ctx context.Context, c Config) ([]Step, error) {
 			fmt.Fprintf(c.Progress, "%s day %5.2f: %8d beacons %9d samples, p75 %+.2f %% / %+.2f %%, regret %.2f ms (measured %.2f), affected %.2f ms (measured %.2f, %d), flips %.2f %% (measured %.2f %%), shifted %d, build %.1f s\n",
 				c.Arm, s.Day, s.Beacons, s.Samples, s.GapPerNetwork, s.GapServed, s.Regret, s.MeasuredRegret,
 				s.AffectedRegret, s.AffectedMeasuredRegret, s.AffectedMeasured, s.Flips, s.FlipsMeasured, s.RecentShift, s.BuildSecs)
-		}
-		// the collector's knowledge, refreshed from the store
-		if c.Arm == Planned {
-			agg, err := st.Aggregate(ctx, store.Clean{}, 0.75)
-			if err != nil {
-				return steps, err
-			}
-			r.know = r.know.Update(agg, at)
 		}
 	}
 	return steps, nil
@@ -326,6 +332,17 @@ type runner struct {
 	open   []int // open PoP indexes of the current plan
 	sub    []measureplan.PoPState
 	idx    []int
+}
+
+// refresh re-reads the planner's knowledge from the store at time at, as
+// the collector does every plan.refresh.
+func (r *runner) refresh(ctx context.Context, at time.Time) error {
+	k, _, err := r.know.Refresh(ctx, r.st, at, r.c.PlanRecent)
+	if err != nil {
+		return err
+	}
+	r.know = k
+	return nil
 }
 
 // arrivals draws every client arrival of the run, sorted by time.

@@ -1,8 +1,10 @@
 package measureplan
 
 import (
+	"context"
 	"math"
 	"slices"
+	"sort"
 	"time"
 
 	"github.com/steer-gslb/steer/store"
@@ -128,4 +130,93 @@ func (k *Knowledge) Lookup(network uint64, dst []PoPState) []PoPState {
 		}
 	}
 	return dst
+}
+
+// PlannerShift is the change test of a knowledge refresh (Refresh): a
+// cell whose recent samples differ from the whole store's by 2 standard
+// errors and 2 ms, one recent sample being enough. It is bolder than the
+// builder's (3 standard errors, 3 samples): a false alarm costs the
+// client one more PoP to time, and the samples it brings are what the
+// builder's own test then needs.
+var PlannerShift = store.ShiftTest{Z: 2, MinMs: 2, MinRecent: 1}
+
+// Refresh reads a new Knowledge from st at now (the collector's periodic
+// refresh): every cell of the whole store at the p75 (Update). With
+// recent > 0 it also reads the last recent of the store and the whole
+// store's lower quantile (for each cell's own spread,
+// store.SampleSpread), and a cell whose recent samples shifted
+// (PlannerShift) takes the recent samples' state: few samples, so an
+// uncertain estimate, which the policy re-measures. That is how a PoP
+// that got better (a peering added) is timed again after one exploratory
+// sample finds it, and how the best PoP's loss is spread to its rivals.
+func (k *Knowledge) Refresh(ctx context.Context, st store.Reader, now time.Time, recent time.Duration) (*Knowledge, int, error) {
+	const q = 0.75
+	whole, err := st.Aggregate(ctx, store.Clean{}, q)
+	if err != nil {
+		return nil, 0, err
+	}
+	nk := k.Update(whole, now)
+	if recent <= 0 {
+		return nk, 0, nil
+	}
+	lower, err := st.Aggregate(ctx, store.Clean{}, q/3)
+	if err != nil {
+		return nil, 0, err
+	}
+	rec, err := st.Aggregate(ctx, store.Clean{Since: now.Add(-recent)}, q)
+	if err != nil {
+		return nil, 0, err
+	}
+	return nk, nk.shifts(whole, lower, rec, q, now), nil
+}
+
+// shifts replaces the cells of k (just built from whole) whose samples in
+// rec shifted; lower is whole at q/3. It returns how many it replaced.
+func (k *Knowledge) shifts(whole, lower, rec *store.Aggregate, q float64, now time.Time) int {
+	n := 0
+	for _, c := range rec.Cells {
+		if c.PoP == store.AnycastPoP || int(c.PoP) >= len(rec.PoPs) {
+			continue
+		}
+		label := rec.PoPs[c.PoP]
+		pop, ok := k.index[label]
+		if !ok {
+			continue
+		}
+		i, ok := slices.BinarySearch(k.nets, c.Network)
+		if !ok {
+			continue
+		}
+		cells := k.cells[k.start[i]:k.start[i+1]]
+		j := slices.IndexFunc(cells, func(x cell) bool { return int(x.pop) == pop })
+		w := findCell(whole, c.Network, label)
+		if j < 0 || w == nil || w.Count != cells[j].st.Count {
+			continue
+		}
+		wv, lowV := w.Value(whole.Quantile), math.NaN()
+		if l := findCell(lower, c.Network, label); l != nil && l.Count == w.Count {
+			lowV = l.Value(lower.Quantile)
+		}
+		sigma := store.SampleSpread(wv, lowV, q, q/3, int(w.Count))
+		v := c.Value(rec.Quantile)
+		if !store.Shifted(wv, int(w.Count), v, int(c.Count), sigma, q, PlannerShift) {
+			continue
+		}
+		cells[j].st = PoPState{Count: c.Count, P75: float32(v), Spread: float32(store.Spread(v)), Last: now.Unix()}
+		n++
+	}
+	return n
+}
+
+// findCell is an aggregate's cell of network and the PoP label, or nil
+// (cells are sorted by network).
+func findCell(agg *store.Aggregate, network uint64, label string) *store.Cell {
+	i := sort.Search(len(agg.Cells), func(i int) bool { return agg.Cells[i].Network >= network })
+	for ; i < len(agg.Cells) && agg.Cells[i].Network == network; i++ {
+		c := &agg.Cells[i]
+		if c.PoP != store.AnycastPoP && int(c.PoP) < len(agg.PoPs) && agg.PoPs[c.PoP] == label {
+			return c
+		}
+	}
+	return nil
 }

@@ -35,6 +35,14 @@ type Budget struct {
 // Policy is the planner's settings (see the package doc for the scoring).
 type Policy struct {
 	Budget
+	// StaleAfter is how long a contender may go unmeasured: a PoP whose
+	// estimate is within ContendMs (or ContendPct % of the best's) of the
+	// best PoP's and whose last sample is older than StaleAfter scores at
+	// least MinGain, so it is timed again (a peering added makes a
+	// contender better, and only a new sample shows it). 0: never.
+	StaleAfter time.Duration
+	// ContendMs and ContendPct bound a contender (see StaleAfter).
+	ContendMs, ContendPct float64
 	// HalfLife is how long after its last sample a PoP's samples lose
 	// half their weight; 0: they never do.
 	HalfLife time.Duration
@@ -53,6 +61,9 @@ func DefaultPolicy() Policy {
 	return Policy{
 		Budget:     Budget{MaxPoPs: 4, MinInterval: 5 * time.Minute, MaxInterval: 6 * time.Hour},
 		HalfLife:   72 * time.Hour,
+		StaleAfter: 24 * time.Hour,
+		ContendMs:  20,
+		ContendPct: 50,
 		Explore:    0.05,
 		MinGain:    0.05,
 		UrgentGain: 1,
@@ -74,6 +85,8 @@ func (p *Policy) Check() error {
 		return fmt.Errorf("max_interval: %v is under min_interval %v", p.MaxInterval, p.MinInterval)
 	case p.HalfLife < 0:
 		return fmt.Errorf("half_life: %v is negative", p.HalfLife)
+	case p.StaleAfter < 0 || !(p.ContendMs >= 0) || !(p.ContendPct >= 0 && p.ContendPct <= 1000):
+		return fmt.Errorf("stale_after %v, contend_ms %v, contend_pct %v: none may be negative (contend_pct at most 1000)", p.StaleAfter, p.ContendMs, p.ContendPct)
 	case !(p.Explore >= 0 && p.Explore <= 1):
 		return fmt.Errorf("explore: %v out of range [0, 1]", p.Explore)
 	case !(p.MinGain > 0 && p.MinGain < 1000):
@@ -155,6 +168,16 @@ func (p *Policy) Plan(dst []int, network uint64, pops []PoPState, now time.Time)
 	}
 	if b >= 0 {
 		score[b] = bestRival
+		// stale contenders are timed again
+		if stale := int64(p.StaleAfter / time.Second); stale > 0 {
+			bound := max(p.ContendMs, mean[b]*p.ContendPct/100)
+			for i := range n {
+				if i != b && !math.IsNaN(mean[i]) && mean[i]-mean[b] <= bound && pops[i].Last > 0 && unix-pops[i].Last > stale {
+					score[i] = max(score[i], p.MinGain)
+					score[b] = max(score[b], p.MinGain) // the contest involves the best
+				}
+			}
+		}
 	}
 
 	// the best MaxPoPs scoring at least MinGain, by score then tie key

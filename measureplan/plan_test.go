@@ -38,6 +38,11 @@ func TestPlanTable(t *testing.T) {
 		{"nothing known", []PoPState{{}, {}}, []int{0, 1}, [2]time.Duration{5 * time.Minute, 5 * time.Minute}},
 		{"stale runner-up comes back", []PoPState{fresh(50, 20), {Count: 50, P75: 24, Spread: 5.6, Last: now.Unix() - 30*day}}, []int{0, 1}, [2]time.Duration{5 * time.Minute, 5 * time.Minute}},
 		{"same runner-up fresh stays out", []PoPState{fresh(50, 20), fresh(50, 24)}, []int{0}, [2]time.Duration{6 * time.Hour, 6 * time.Hour}},
+		// StaleAfter: a contender 7 ms behind, unmeasured for two days, is
+		// timed with the best (its peering may be back); one 40 ms behind
+		// is no contender however stale
+		{"stale contender", []PoPState{fresh(50, 40), {Count: 50, P75: 47, Spread: 9, Last: now.Unix() - 2*day}, fresh(50, 90)}, []int{0, 1}, [2]time.Duration{5 * time.Minute, 6 * time.Hour}},
+		{"stale non-contender", []PoPState{fresh(50, 20), {Count: 50, P75: 60, Spread: 11, Last: now.Unix() - 2*day}}, []int{0}, [2]time.Duration{6 * time.Hour, 6 * time.Hour}},
 	}
 	p := noExplore()
 	for _, tc := range tests {

@@ -48,10 +48,13 @@ func runLearn(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&c.BuildEvery, "build-every", 12*time.Hour, "simulated time between builds")
 	fs.DurationVar(&c.Build.Window, "window", 0, "builder --window (0: the whole store)")
 	fs.DurationVar(&c.Build.Recent, "recent", 0, "builder --recent: change detection (0: off)")
+	fs.DurationVar(&c.Refresh, "refresh", 0, "how often the planner's knowledge is re-read from the store (the collector's plan.refresh; default: at every build)")
+	fs.DurationVar(&c.PlanRecent, "plan-recent", 0, "the planner's change test window (the collector's plan.recent; 0: off)")
 	fs.Uint64Var(&c.Seed, "seed", 1, "arrivals and samples")
 	c.Policy = measureplan.DefaultPolicy()
 	fs.IntVar(&c.Policy.MaxPoPs, "max-pops", c.Policy.MaxPoPs, "PoPs a beacon times at most (the random arm: exactly)")
 	fs.Float64Var(&c.Policy.Explore, "explore", c.Policy.Explore, "planner: share of plans that add a random PoP")
+	fs.DurationVar(&c.Policy.StaleAfter, "stale-after", c.Policy.StaleAfter, "planner: time a contender again after this long unmeasured (0: never)")
 	if code, ok := fs.Parse(args); !ok {
 		return code
 	}

@@ -4,8 +4,10 @@
 package storetest
 
 import (
+	"maps"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/steer-gslb/steer/rum"
@@ -68,4 +70,16 @@ func itoa(v uint64) string {
 		v /= 10
 	}
 	return string(b[i:])
+}
+
+// WebBeacon is a browser's beacon from network pfx received at at, timing
+// each PoP of rtts (in label order, a second before at) over HTTPS.
+func WebBeacon(pfx string, at time.Time, rtts map[string]float64) store.Beacon {
+	b := store.Beacon{Received: at, Source: "ingest"}
+	b.V, b.ClientSubnet = 1, netip.MustParsePrefix(pfx)
+	b.Agent = rum.Agent{Kind: rum.KindWeb, Platform: "linux", Timer: "performance"}
+	for _, p := range slices.Sorted(maps.Keys(rtts)) {
+		b.Samples = append(b.Samples, rum.Sample{TS: at.Add(-time.Second), Target: p, Probe: rum.ProbeHTTPS, RTTms: rtts[p]})
+	}
+	return b
 }
