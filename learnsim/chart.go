@@ -3,6 +3,7 @@ package learnsim
 import (
 	"fmt"
 	"image"
+	"image/color"
 	"math"
 
 	"gonum.org/v1/plot/plotter"
@@ -25,40 +26,52 @@ type Series struct {
 func Chart(title string, runs []Series) (*image.RGBA, error) {
 	px := chart.Pixel
 	budget := chart.New(title+": p75 of latency against the perfect map, per network", "beacons sent (thousands)", "p75 gap (%)", 1000, 420)
-	regret := chart.New(title+": mean regret (solid: every network; dashed: those the latest event changed, measured)", "day", "regret (ms, traffic-weighted)", 1000, 420)
+	regret := chart.New(title+": mean regret (solid: every network; dashed: the measured networks whose best PoP the latest event changed)", "day", "regret (ms, traffic-weighted)", 1000, 420)
 	for i, r := range runs {
-		var gap, all, aff plotter.XYs
-		for _, s := range r.Steps {
+		var gap, all plotter.XYs
+		var aff []plotter.XYs // one line per period: each event changes other networks
+		for j, s := range r.Steps {
 			gap = append(gap, plotter.XY{X: float64(s.Beacons) / 1000, Y: s.GapPerNetwork})
 			all = append(all, plotter.XY{X: s.Day, Y: s.Regret})
 			if v := float64(s.AffectedMeasuredRegret); !math.IsNaN(v) && s.AffectedMeasured > 0 {
-				aff = append(aff, plotter.XY{X: s.Day, Y: v})
+				if j == 0 || r.Steps[j-1].Period != s.Period || len(aff) == 0 {
+					aff = append(aff, nil)
+				}
+				aff[len(aff)-1] = append(aff[len(aff)-1], plotter.XY{X: s.Day, Y: v})
 			}
 		}
-		col := chart.Color(i)
-		for _, l := range []struct {
+		col := chartColor(i)
+		type line struct {
 			ch   *chart.Chart
 			xys  plotter.XYs
 			dash bool
 			name string
-		}{{budget, gap, false, r.Name}, {regret, all, false, r.Name}, {regret, aff, true, ""}} {
+		}
+		lines := []line{{budget, gap, false, r.Name}, {regret, all, false, r.Name}}
+		for _, a := range aff {
+			lines = append(lines, line{regret, a, true, ""})
+		}
+		for _, l := range lines {
 			if len(l.xys) == 0 {
 				continue
 			}
-			line, points, err := plotter.NewLinePoints(l.xys)
+			ln, points, err := plotter.NewLinePoints(l.xys)
 			if err != nil {
 				return nil, fmt.Errorf("learn chart: %w", err)
 			}
-			line.Color, line.Width = col, 2*px
+			ln.Color, ln.Width = col, 2*px
 			if l.dash {
-				line.Dashes = []vg.Length{6 * px, 4 * px}
+				ln.Dashes = []vg.Length{6 * px, 4 * px}
 			}
 			points.GlyphStyle = draw.GlyphStyle{Color: col, Radius: 2.5 * px, Shape: draw.CircleGlyph{}}
-			l.ch.Plot.Add(line, points)
+			l.ch.Plot.Add(ln, points)
 			if l.name != "" {
-				l.ch.Legend(l.name, line, points)
+				l.ch.Legend(l.name, ln, points)
 			}
 		}
 	}
 	return chart.Column(budget, regret)
 }
+
+// chartColor is run i's colour.
+func chartColor(i int) color.RGBA { return chart.Color(i) }

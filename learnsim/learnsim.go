@@ -81,8 +81,9 @@ type Config struct {
 
 // Step is the state after one build.
 type Step struct {
-	At  time.Time `json:"at"`
-	Day float64   `json:"day"` // since the world's start
+	At     time.Time `json:"at"`
+	Day    float64   `json:"day"`    // since the world's start
+	Period int       `json:"period"` // the world's period the map was scored in (0 first)
 	// Cumulative beacons sent and samples (PoPs timed) in them.
 	Beacons int64 `json:"beacons"`
 	Samples int64 `json:"samples"`
@@ -283,6 +284,7 @@ func Run(ctx context.Context, c Config) ([]Step, error) {
 			}
 		}
 		k := periodAt(ps, at.UnixMilli()-1) // the world the map was built for
+		s.Period = k
 		ev, err := mapeval.Evaluate(mapeval.Input{Truth: ps[k].file, Map: res.Table, Geo: geo})
 		if err != nil {
 			return steps, err
