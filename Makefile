@@ -46,7 +46,7 @@ test-deps: ## install the DNS servers and tools the integration tests drive (roo
 lint: ## run golangci-lint (.golangci.yml)
 	$(LINT) run ./...
 
-bench: ## run all benchmarks with -benchmem, then bench/sim.sh, collect.sh, dns-qps.sh, fleet.sh, build.sh (10M/100M samples), plan.sh, api.sh, edge.sh (steer edge vs nginx and a bare Go proxy), ui.sh (the map explorer on 1M networks) and clickhouse.sh (the RUM store on a two-shard ClickHouse next to DuckDB)
+bench: ## run all benchmarks with -benchmem, then bench/sim.sh, collect.sh, dns-qps.sh, fleet.sh, build.sh (10M/100M samples), worlds.sh, learn.sh (the 14-day learning loop), plan.sh, api.sh, edge.sh (steer edge vs nginx and a bare Go proxy), ui.sh (the map explorer on 1M networks) and clickhouse.sh (the RUM store on a two-shard ClickHouse next to DuckDB)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	bash bench/sim.sh
 	bash bench/collect.sh
@@ -55,6 +55,7 @@ bench: ## run all benchmarks with -benchmem, then bench/sim.sh, collect.sh, dns-
 	bash bench/fleet.sh
 	bash bench/build.sh
 	bash bench/worlds.sh
+	bash bench/learn.sh
 	bash bench/plan.sh
 	bash bench/api.sh
 	bash bench/edge.sh

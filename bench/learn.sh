@@ -12,7 +12,7 @@
 #   static-planned   the planner without change detection
 #   replan-planned   the planner re-measuring what shifted (--plan-recent 24h)
 # Writes bench/results/learn.md (the runs' summaries and per-build lines)
-# and docs/learn.png (the chart). Deterministic for a seed: nothing is
+# and docs/img/learn.png (the chart). Deterministic for a seed: nothing is
 # repeated.
 #
 #   bench/learn.sh                         100k networks (~8 min here)
@@ -23,7 +23,7 @@ NETWORKS=${NETWORKS:-100000}
 BEACONS_PER_DAY=${BEACONS_PER_DAY:-100000}
 SEED=${SEED:-1}
 OUT=${OUT:-bench/results/learn.md}
-CHART=${CHART:-docs/learn.png}
+CHART=${CHART:-docs/img/learn.png}
 BENCH_DIR=${BENCH_DIR:-/tmp}
 tmp=$(mktemp -d "$BENCH_DIR/steer-learn.XXXXXX")
 [ "${KEEP:-}" = 1 ] || trap 'rm -rf "$tmp"' EXIT

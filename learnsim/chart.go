@@ -26,7 +26,7 @@ type Series struct {
 func Chart(title string, runs []Series) (*image.RGBA, error) {
 	px := chart.Pixel
 	budget := chart.New(title+": p75 of latency against the perfect map, per network", "beacons sent (thousands)", "p75 gap (%)", 1000, 420)
-	regret := chart.New(title+": mean regret (solid: every network; dashed: the measured networks whose best PoP the latest event changed)", "day", "regret (ms, traffic-weighted)", 1000, 420)
+	regret := chart.New(title+": mean regret, every network (solid) and measured ones an event moved (dashed)", "day", "regret (ms, traffic-weighted)", 1000, 420)
 	for i, r := range runs {
 		var gap, all plotter.XYs
 		var aff []plotter.XYs // one line per period: each event changes other networks

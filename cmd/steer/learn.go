@@ -18,7 +18,10 @@ import (
 	"github.com/steer-gslb/steer/measureplan"
 )
 
-const learnUsage = `Runs the learning loop on a timed simulated world (steer sim --days N), in
+const learnUsage = `usage: steer learn --world DIR --out DIR [--arm planned,random] [--beacons-per-day N] [--build-every 12h] [--recent 24h]
+       steer learn --replot --out DIR [--arm planned,random]
+
+Runs the learning loop on a timed simulated world (steer sim --days N), in
 one process with the real parts (package learnsim): clients of the world's
 measured networks arrive in proportion to their traffic over the diurnal
 cycle; each times the PoPs its network's probe plan names (--arm planned:
@@ -43,6 +46,7 @@ func runLearn(args []string, stdout, stderr io.Writer) int {
 	arms := fs.String("arm", "planned", "comma-separated arms to run: planned, random")
 	name := fs.String("name", "", "prefix of the runs' names and files")
 	title := fs.String("title", "learning loop", "the chart's title")
+	replot := fs.Bool("replot", false, "run nothing: read the arms' NAME.json under --out and redraw the chart and summary")
 	var c learnsim.Config
 	fs.IntVar(&c.BeaconsPerDay, "beacons-per-day", 50_000, "client arrivals a day over the measured networks")
 	fs.DurationVar(&c.BuildEvery, "build-every", 12*time.Hour, "simulated time between builds")
@@ -58,7 +62,7 @@ func runLearn(args []string, stdout, stderr io.Writer) int {
 	if code, ok := fs.Parse(args); !ok {
 		return code
 	}
-	if *world == "" || *out == "" || fs.NArg() != 0 {
+	if (*world == "" && !*replot) || *out == "" || fs.NArg() != 0 {
 		return fs.Usagef("--world DIR and --out DIR are required, and nothing else")
 	}
 	if err := c.Policy.Check(); err != nil {
@@ -76,6 +80,15 @@ func runLearn(args []string, stdout, stderr io.Writer) int {
 		cfg.Arm = learnsim.Arm(strings.TrimSpace(a))
 		cfg.Progress = stdout
 		rn := *name + string(cfg.Arm)
+		if *replot {
+			steps, err := readSteps(filepath.Join(*out, rn+".json"))
+			if err != nil {
+				fmt.Fprintln(stderr, "steer learn:", err)
+				return 1
+			}
+			runs = append(runs, learnsim.Series{Name: rn, Steps: steps})
+			continue
+		}
 		cfg.Store = filepath.Join(*out, rn+".store")
 		if err := os.MkdirAll(cfg.Store, 0o755); err != nil {
 			fmt.Fprintln(stderr, "steer learn:", err)
@@ -104,6 +117,25 @@ func runLearn(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// readSteps reads writeSteps' file.
+func readSteps(path string) ([]learnsim.Step, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = f.Close() }()
+	var steps []learnsim.Step
+	dec := json.NewDecoder(f)
+	for dec.More() {
+		var s learnsim.Step
+		if err := dec.Decode(&s); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		steps = append(steps, s)
+	}
+	return steps, nil
 }
 
 // writeSteps writes the steps as JSON lines.
