@@ -185,14 +185,18 @@ func TestPlanIgnoredBeaconAccepted(t *testing.T) {
 
 func TestPlanConfig(t *testing.T) {
 	const pops = "pops: [{label: fra, url: https://fra.example.net/rum/probe}]\n"
-	c, err := ParseConfig([]byte(pops + "plan: {max_pops: 2, min_interval: 1m, max_interval: 2h, half_life: 24h, explore: 0.1, refresh: 30s}\n"))
+	c, err := ParseConfig([]byte(pops + "plan: {max_pops: 2, min_interval: 1m, max_interval: 2h, half_life: 24h, stale_after: 12h, explore: 0.1, refresh: 30s, recent: 24h}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := measureplan.DefaultPolicy()
 	want.MaxPoPs, want.MinInterval, want.MaxInterval, want.HalfLife, want.Explore = 2, time.Minute, 2*time.Hour, 24*time.Hour, 0.1
-	if c.Plan == nil || c.Plan.Policy != want || c.Plan.Refresh != 30*time.Second {
+	want.StaleAfter = 12 * time.Hour
+	if c.Plan == nil || c.Plan.Policy != want || c.Plan.Refresh != 30*time.Second || c.Plan.Recent != 24*time.Hour {
 		t.Fatalf("plan %+v", c.Plan)
+	}
+	if c, err := ParseConfig([]byte(pops + "plan: {stale_after: 0, recent: 0}\n")); err != nil || c.Plan.Policy.StaleAfter != 0 || c.Plan.Recent != 0 {
+		t.Fatalf("plan: {stale_after: 0, recent: 0} = %+v, %v; want both off", c.Plan, err)
 	}
 	if c, err := ParseConfig([]byte(pops + "plan: {}\n")); err != nil || c.Plan.Policy != measureplan.DefaultPolicy() {
 		t.Fatalf("plan: {} = %+v, %v; want the defaults", c.Plan, err)
@@ -206,6 +210,8 @@ func TestPlanConfig(t *testing.T) {
 		{pops + "plan: {min_interval: soon}", `plan.min_interval: "soon" is not a duration`},
 		{pops + "plan: {min_interval: 2h, max_interval: 1h}", "plan.max_interval: 1h0m0s is under min_interval"},
 		{pops + "plan: {refresh: 0s}", "plan.refresh: 0s out of range"},
+		{pops + "plan: {stale_after: 1s}", "plan.stale_after: 1s out of range"},
+		{pops + "plan: {recent: later}", `plan.recent: "later" is not a duration`},
 		{pops + "plan: {budget: 3}", "field budget not found"},
 		{"plan: {}", "plan: needs pops"},
 	} {

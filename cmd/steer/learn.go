@@ -1,3 +1,5 @@
+//go:build cgo
+
 package main
 
 import (
@@ -52,6 +54,7 @@ func runLearn(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&c.BuildEvery, "build-every", 12*time.Hour, "simulated time between builds")
 	fs.DurationVar(&c.Build.Window, "window", 0, "builder --window (0: the whole store)")
 	fs.DurationVar(&c.Build.Recent, "recent", 0, "builder --recent: change detection (0: off)")
+	fs.IntVar(&c.Build.MinRecent, "min-recent", 0, "builder --min-recent: recent samples of a (network, PoP) to test it (default: 3)")
 	fs.DurationVar(&c.Refresh, "refresh", 0, "how often the planner's knowledge is re-read from the store (the collector's plan.refresh; default: at every build)")
 	fs.DurationVar(&c.PlanRecent, "plan-recent", 0, "the planner's change test window (the collector's plan.recent; 0: off)")
 	fs.Uint64Var(&c.Seed, "seed", 1, "arrivals and samples")
@@ -68,7 +71,7 @@ func runLearn(args []string, stdout, stderr io.Writer) int {
 	if err := c.Policy.Check(); err != nil {
 		return fs.Usagef("%v", err)
 	}
-	if err := (&builder.Options{Window: c.Build.Window, Recent: c.Build.Recent}).Validate(); err != nil {
+	if err := (&builder.Options{Window: c.Build.Window, Recent: c.Build.Recent, MinRecent: c.Build.MinRecent}).Validate(); err != nil {
 		return fs.Usagef("%v", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

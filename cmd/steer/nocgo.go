@@ -74,3 +74,8 @@ func runUI(_ []string, _, stderr io.Writer) int {
 func serveDemoUI(_ context.Context, _ io.Writer, _, _ string) error {
 	return errors.New("the map explorer needs cgo (h3): build steer with CGO_ENABLED=1, or pass --ui \"\"")
 }
+
+func runLearn(_ []string, _, stderr io.Writer) int {
+	fmt.Fprintln(stderr, "steer learn:", noCgo)
+	return 1
+}
