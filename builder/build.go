@@ -99,7 +99,7 @@ func Build(ctx context.Context, in Input) (*Result, error) {
 	cnt := d.Counts
 	if opt.Recent > 0 && !opt.Skip[RuleRecentShift] {
 		t0 := time.Now()
-		if _, err := recentShifts(ctx, in.Store, opt, d, &cnt); err != nil {
+		if _, err := recentShifts(ctx, in.Store, opt, d, rt.table, &cnt); err != nil {
 			return nil, fmt.Errorf("builder: reading the recent window: %w", err)
 		}
 		rep.Timing.Load += time.Since(t0).Seconds()

@@ -31,6 +31,7 @@ const (
 	RuleSparsePooled    Rule = "sparse-pooled"           // (network, PoP) estimates under MinSamples, pooled with prefix/AS
 	RuleStability       Rule = "stability-kept"          // networks that kept their previous PoP (within the margin)
 	RuleRecentShift     Rule = "recent-shift"            // with Recent: networks re-estimated from their recent samples (a shift beyond noise)
+	RuleRecentShiftAS   Rule = "recent-shift-as"         // with Recent: networks without recent samples given their AS's shift at a PoP
 	RuleCapacity        Rule = "capacity-moved"          // networks moved to their next PoP by a capacity cap
 	RuleExtrapolateAS   Rule = "extrapolate-as"          // announced prefixes mapped because their AS's networks agree
 	RuleExtrapolatePfx  Rule = "extrapolate-prefix"      // announced prefixes mapped because their networks agree
@@ -40,7 +41,7 @@ const (
 // Rules lists every rule, in report order.
 var Rules = []Rule{
 	RuleDuplicateBeacon, RuleBadNetwork, RuleHTTPSOnly, RuleImpossibleRTT, RuleBadClock, RuleTickTimer,
-	RuleTickDetected, RuleEdgeOnly, RuleDNSDuplicate, RuleDNSUnjoined, RuleSparsePooled, RuleRecentShift, RuleStability, RuleCapacity,
+	RuleTickDetected, RuleEdgeOnly, RuleDNSDuplicate, RuleDNSUnjoined, RuleSparsePooled, RuleRecentShift, RuleRecentShiftAS, RuleStability, RuleCapacity,
 	RuleExtrapolateAS, RuleExtrapolatePfx, RuleExtrapolateGeo,
 }
 

@@ -90,7 +90,7 @@ var ruleUnits = map[Rule]string{
 	RuleDuplicateBeacon: "beacons", RuleBadNetwork: "beacons", RuleHTTPSOnly: "samples",
 	RuleImpossibleRTT: "samples", RuleBadClock: "samples", RuleTickTimer: "samples", RuleTickDetected: "samples",
 	RuleEdgeOnly: "samples", RuleDNSDuplicate: "queries", RuleDNSUnjoined: "beacons", RuleSparsePooled: "network-PoP estimates",
-	RuleStability: "networks", RuleRecentShift: "networks", RuleCapacity: "moves", RuleExtrapolateAS: "prefixes",
+	RuleStability: "networks", RuleRecentShift: "networks", RuleRecentShiftAS: "networks", RuleCapacity: "moves", RuleExtrapolateAS: "prefixes",
 	RuleExtrapolatePfx: "prefixes", RuleExtrapolateGeo: "blocks",
 }
 
