@@ -109,6 +109,10 @@ type Step struct {
 	Flips float64 `json:"flips_unaffected_pct"`
 	// FlipsMeasured is the same over the measured networks alone.
 	FlipsMeasured float64 `json:"flips_unaffected_measured_pct"`
+	// NeedlessFlips is the share (%) of the networks no event touches
+	// whose answer changed to one no better (by the truth, by 0.5 ms or
+	// more): flapping, not learning.
+	NeedlessFlips float64 `json:"needless_flips_pct"`
 	// New PoPs opened so far: for each, the measured networks it wins
 	// (truth), the share of them that have timed it, and the share the map
 	// sends there.
@@ -299,9 +303,9 @@ func Run(ctx context.Context, c Config) ([]Step, error) {
 				fmt.Fprintf(c.Progress, "%s day %5.2f: new PoP %s: %d measured networks it wins, %.1f %% timed it, %.1f %% sent there\n",
 					c.Arm, s.Day, np.Label, np.Wins, np.Measured, np.Mapped)
 			}
-			fmt.Fprintf(c.Progress, "%s day %5.2f: %8d beacons %9d samples, p75 %+.2f %% / %+.2f %%, regret %.2f ms (measured %.2f), affected %.2f ms (measured %.2f, %d), flips %.2f %% (measured %.2f %%), shifted %d, build %.1f s\n",
+			fmt.Fprintf(c.Progress, "%s day %5.2f: %8d beacons %9d samples, p75 %+.2f %% / %+.2f %%, regret %.2f ms (measured %.2f), affected %.2f ms (measured %.2f, %d), flips %.2f %% (measured %.2f %%, needless %.2f %%), shifted %d, build %.1f s\n",
 				c.Arm, s.Day, s.Beacons, s.Samples, s.GapPerNetwork, s.GapServed, s.Regret, s.MeasuredRegret,
-				s.AffectedRegret, s.AffectedMeasuredRegret, s.AffectedMeasured, s.Flips, s.FlipsMeasured, s.RecentShift, s.BuildSecs)
+				s.AffectedRegret, s.AffectedMeasuredRegret, s.AffectedMeasured, s.Flips, s.FlipsMeasured, s.NeedlessFlips, s.RecentShift, s.BuildSecs)
 		}
 	}
 	return steps, nil
@@ -457,7 +461,7 @@ func (r *runner) score(s *Step, tab *popmap.Table, k int, prev []int16) []int16 
 	choice := make([]int16, len(p.recs))
 	var all, meas, aff, affM acc
 	affOnce, nAffOnce := 0.0, 0
-	flips, unaffected, flipsM, unaffectedM := 0, 0, 0, 0
+	flips, unaffected, flipsM, unaffectedM, needless := 0, 0, 0, 0, 0
 	var affected []bool
 	if k > 0 {
 		affected = make([]bool, len(p.recs))
@@ -490,6 +494,9 @@ func (r *runner) score(s *Step, tab *popmap.Table, k int, prev []int16) []int16 
 			flip := prev != nil && prev[i] != choice[i]
 			unaffected++
 			flips += b2i(flip)
+			if flip && t.Quantile(int(choice[i]), q) > t.Quantile(int(prev[i]), q)-0.5 {
+				needless++
+			}
 			if t.Measured {
 				unaffectedM++
 				flipsM += b2i(flip)
@@ -504,7 +511,7 @@ func (r *runner) score(s *Step, tab *popmap.Table, k int, prev []int16) []int16 
 		s.AffectedMeasuredRegretEq = Value(affOnce / float64(nAffOnce))
 	}
 	if prev != nil {
-		s.Flips, s.FlipsMeasured = pct(flips, unaffected), pct(flipsM, unaffectedM)
+		s.Flips, s.FlipsMeasured, s.NeedlessFlips = pct(flips, unaffected), pct(flipsM, unaffectedM), pct(needless, unaffected)
 	}
 	// new PoPs: open now, closed in the first period
 	for pop, label := range r.labels {

@@ -47,6 +47,9 @@ func TestRunSmallWorld(t *testing.T) {
 					t.Errorf("%s day %.1f: %s is %v", arm, s.Day, name, v)
 				}
 			}
+			if s.NeedlessFlips > s.Flips {
+				t.Errorf("%s day %.1f: %.2f %% needless flips of %.2f %% flips", arm, s.Day, s.NeedlessFlips, s.Flips)
+			}
 			if s.Samples > int64(measureplan.DefaultPolicy().MaxPoPs)*s.Beacons {
 				t.Errorf("%s day %.1f: %d samples in %d beacons: over %d PoPs a beacon", arm, s.Day, s.Samples, s.Beacons, measureplan.DefaultPolicy().MaxPoPs)
 			}

@@ -29,10 +29,11 @@ func Summary(runs []Series) []string {
 			continue
 		}
 		last := r.Steps[len(r.Steps)-1]
-		out = append(out, fmt.Sprintf("%s: %d beacons, %d samples; final p75 gap %+.2f %% per network, %+.2f %% as served; regret %.2f ms (measured %.2f); answers flipped per build for networks no event touched, from day 3: median %.2f %% [%.2f–%.2f] (measured networks: %.2f %% [%.2f–%.2f])",
+		out = append(out, fmt.Sprintf("%s: %d beacons, %d samples; final p75 gap %+.2f %% per network, %+.2f %% as served; regret %.2f ms (measured %.2f); answers flipped per build for networks no event touched, from day 3: median %.2f %% [%.2f–%.2f] (measured networks: %.2f %% [%.2f–%.2f]; to an answer no better: %.2f %% [%.2f–%.2f])",
 			r.Name, last.Beacons, last.Samples, last.GapPerNetwork, last.GapServed, last.Regret, last.MeasuredRegret,
-			median(flips(r.Steps, false)), minOf(flips(r.Steps, false)), maxOf(flips(r.Steps, false)),
-			median(flips(r.Steps, true)), minOf(flips(r.Steps, true)), maxOf(flips(r.Steps, true))))
+			median(flips(r.Steps, flipAll)), minOf(flips(r.Steps, flipAll)), maxOf(flips(r.Steps, flipAll)),
+			median(flips(r.Steps, flipMeasured)), minOf(flips(r.Steps, flipMeasured)), maxOf(flips(r.Steps, flipMeasured)),
+			median(flips(r.Steps, flipNeedless)), minOf(flips(r.Steps, flipNeedless)), maxOf(flips(r.Steps, flipNeedless))))
 		for _, np := range last.NewPoPs {
 			out = append(out, fmt.Sprintf("%s: new PoP %s (opened %s): %d measured networks it wins, %.1f %% timed it, %.1f %% sent there",
 				r.Name, np.Label, np.Opened.Format("2006-01-02"), np.Wins, np.Measured, np.Mapped))
@@ -62,22 +63,23 @@ func hasArm(name string, a Arm) bool {
 	return len(name) >= len(a) && name[len(name)-len(a):] == string(a)
 }
 
-// flips are the steps' flip shares from day 3 on (after the cold start).
-func flips(steps []Step, measured bool) []float64 {
+// Which flip share flips reads.
+const (
+	flipAll = iota
+	flipMeasured
+	flipNeedless
+)
+
+// flips are the steps' flip shares (of kind) from day 3 on (after the
+// cold start).
+func flips(steps []Step, kind int) []float64 {
 	var out []float64
 	for _, s := range steps {
 		if s.Day > 3 {
-			out = append(out, cond(measured, s.FlipsMeasured, s.Flips))
+			out = append(out, [...]float64{s.Flips, s.FlipsMeasured, s.NeedlessFlips}[kind])
 		}
 	}
 	return out
-}
-
-func cond(c bool, a, b float64) float64 {
-	if c {
-		return a
-	}
-	return b
 }
 
 func median(v []float64) float64 {
