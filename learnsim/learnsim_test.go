@@ -2,6 +2,7 @@ package learnsim
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"testing"
 	"time"
@@ -29,14 +30,30 @@ func TestRunSmallWorld(t *testing.T) {
 	if _, err := sim.Generate(w, dir, nil); err != nil {
 		t.Fatal(err)
 	}
+	arms := Arms{Dir: t.TempDir(), Prefix: "t-", Arms: []Arm{Planned, Random}}
+	series, err := arms.Run(context.Background(), Config{
+		World: dir, Policy: measureplan.DefaultPolicy(), BeaconsPerDay: 4000, BuildEvery: 12 * time.Hour, Seed: 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the steps written read back the same (NaN as null and back)
+	arms.Replot = true
+	again, err := arms.Run(context.Background(), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := mustJSON(t, series), mustJSON(t, again); a != b {
+		t.Errorf("the steps read back differ:\n%s\n%s", a, b)
+	}
+	if err := arms.SaveChart("test", series); err != nil {
+		t.Fatal(err)
+	}
 	runs := map[Arm][]Step{}
-	for _, arm := range []Arm{Planned, Random} {
-		steps, err := Run(context.Background(), Config{
-			World: dir, Store: t.TempDir(), Arm: arm, Policy: measureplan.DefaultPolicy(),
-			BeaconsPerDay: 4000, BuildEvery: 12 * time.Hour, Seed: 1,
-		})
-		if err != nil {
-			t.Fatalf("%s: %v", arm, err)
+	for i, arm := range arms.Arms {
+		steps := series[i].Steps
+		if series[i].Name != "t-"+string(arm) {
+			t.Errorf("run %d named %q", i, series[i].Name)
 		}
 		if len(steps) != 6 {
 			t.Fatalf("%s: %d steps, want 6 (3 days, every 12 h)", arm, len(steps))
@@ -79,4 +96,13 @@ func TestRunSmallWorld(t *testing.T) {
 		t.Errorf("%.1f %% (planned) and %.1f %% (random) of the %d measured networks waw wins timed it in the two days after it opened: want planned ahead, and 40 %% at least",
 			np.Measured, nr.Measured, np.Wins)
 	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

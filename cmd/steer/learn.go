@@ -4,17 +4,14 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/steer-gslb/steer/builder"
-	"github.com/steer-gslb/steer/internal/chart"
 	"github.com/steer-gslb/steer/internal/cli"
 	"github.com/steer-gslb/steer/learnsim"
 	"github.com/steer-gslb/steer/measureplan"
@@ -45,7 +42,7 @@ func runLearn(args []string, stdout, stderr io.Writer) int {
 	fs := cli.New("steer learn", learnUsage, learnExample, stdout, stderr)
 	world := fs.String("world", "", "a timed world directory (steer sim --days N) (required)")
 	out := fs.String("out", "", "directory for the runs' stores, JSON and chart (required)")
-	arms := fs.String("arm", "planned", "comma-separated arms to run: planned, random")
+	armList := fs.String("arm", "planned", "comma-separated arms to run: planned, random")
 	name := fs.String("name", "", "prefix of the runs' names and files")
 	title := fs.String("title", "learning loop", "the chart's title")
 	replot := fs.Bool("replot", false, "run nothing: read the arms' NAME.json under --out and redraw the chart and summary")
@@ -76,83 +73,21 @@ func runLearn(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	var runs []learnsim.Series
-	for _, a := range strings.Split(*arms, ",") {
-		cfg := c
-		cfg.World = *world
-		cfg.Arm = learnsim.Arm(strings.TrimSpace(a))
-		cfg.Progress = stdout
-		rn := *name + string(cfg.Arm)
-		if *replot {
-			steps, err := readSteps(filepath.Join(*out, rn+".json"))
-			if err != nil {
-				fmt.Fprintln(stderr, "steer learn:", err)
-				return 1
-			}
-			runs = append(runs, learnsim.Series{Name: rn, Steps: steps})
-			continue
-		}
-		cfg.Store = filepath.Join(*out, rn+".store")
-		if err := os.MkdirAll(cfg.Store, 0o755); err != nil {
-			fmt.Fprintln(stderr, "steer learn:", err)
-			return 1
-		}
-		steps, err := learnsim.Run(ctx, cfg)
-		if err != nil {
-			fmt.Fprintln(stderr, "steer learn:", err)
-			return 1
-		}
-		if err := writeSteps(filepath.Join(*out, rn+".json"), steps); err != nil {
-			fmt.Fprintln(stderr, "steer learn:", err)
-			return 1
-		}
-		runs = append(runs, learnsim.Series{Name: rn, Steps: steps})
+	c.World, c.Progress = *world, stdout
+	arms := learnsim.Arms{Dir: *out, Prefix: *name, Replot: *replot}
+	for a := range strings.SplitSeq(*armList, ",") {
+		arms.Arms = append(arms.Arms, learnsim.Arm(strings.TrimSpace(a)))
 	}
-	for _, line := range learnsim.Summary(runs) {
-		fmt.Fprintln(stdout, line)
-	}
-	img, err := learnsim.Chart(*title, runs)
+	runs, err := arms.Run(ctx, c)
 	if err == nil {
-		err = chart.SaveImage(filepath.Join(*out, *name+"learn.png"), img)
+		for _, line := range learnsim.Summary(runs) {
+			fmt.Fprintln(stdout, line)
+		}
+		err = arms.SaveChart(*title, runs)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "steer learn:", err)
 		return 1
 	}
 	return 0
-}
-
-// readSteps reads writeSteps' file.
-func readSteps(path string) ([]learnsim.Step, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = f.Close() }()
-	var steps []learnsim.Step
-	dec := json.NewDecoder(f)
-	for dec.More() {
-		var s learnsim.Step
-		if err := dec.Decode(&s); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		steps = append(steps, s)
-	}
-	return steps, nil
-}
-
-// writeSteps writes the steps as JSON lines.
-func writeSteps(path string, steps []learnsim.Step) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	enc := json.NewEncoder(f)
-	for _, s := range steps {
-		if err := enc.Encode(s); err != nil {
-			_ = f.Close()
-			return err
-		}
-	}
-	return f.Close()
 }
