@@ -196,12 +196,11 @@ func meanSD(v []float64) (mean, sd float64) {
 // to another PoP list's indexes.
 type cellIndex struct {
 	agg   *store.Aggregate
-	start map[uint64]int // network → its first cell
-	remap []int          // agg's PoP index → the list's; -1: not in it
+	remap []int // agg's PoP index → the list's; -1: not in it
 }
 
 func newCellIndex(agg *store.Aggregate, pops []popmap.Label) *cellIndex {
-	x := &cellIndex{agg: agg, start: make(map[uint64]int, len(agg.Networks)), remap: make([]int, len(agg.PoPs))}
+	x := &cellIndex{agg: agg, remap: make([]int, len(agg.PoPs))}
 	for i, l := range agg.PoPs {
 		j, ok := slices.BinarySearch(pops, popmap.Label(l))
 		x.remap[i] = -1
@@ -209,24 +208,11 @@ func newCellIndex(agg *store.Aggregate, pops []popmap.Label) *cellIndex {
 			x.remap[i] = j
 		}
 	}
-	for i := len(agg.Cells) - 1; i >= 0; i-- {
-		x.start[agg.Cells[i].Network] = i
-	}
 	return x
 }
 
 // cells are network's cells (anycast included).
-func (x *cellIndex) cells(network uint64) []store.Cell {
-	i, ok := x.start[network]
-	if !ok {
-		return nil
-	}
-	j := i
-	for j < len(x.agg.Cells) && x.agg.Cells[j].Network == network {
-		j++
-	}
-	return x.agg.Cells[i:j]
-}
+func (x *cellIndex) cells(network uint64) []store.Cell { return x.agg.NetworkCells(network) }
 
 // pop maps a cell's PoP index to the list's (false: anycast, or a PoP
 // the list does not have).

@@ -4,7 +4,6 @@ import (
 	"context"
 	"math"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/steer-gslb/steer/store"
@@ -208,13 +207,11 @@ func (k *Knowledge) shifts(whole, lower, rec *store.Aggregate, q float64, now ti
 	return n
 }
 
-// findCell is an aggregate's cell of network and the PoP label, or nil
-// (cells are sorted by network).
+// findCell is an aggregate's cell of network and the PoP label, or nil.
 func findCell(agg *store.Aggregate, network uint64, label string) *store.Cell {
-	i := sort.Search(len(agg.Cells), func(i int) bool { return agg.Cells[i].Network >= network })
-	for ; i < len(agg.Cells) && agg.Cells[i].Network == network; i++ {
-		c := &agg.Cells[i]
-		if c.PoP != store.AnycastPoP && int(c.PoP) < len(agg.PoPs) && agg.PoPs[c.PoP] == label {
+	cs := agg.NetworkCells(network)
+	for i := range cs {
+		if c := &cs[i]; c.PoP != store.AnycastPoP && int(c.PoP) < len(agg.PoPs) && agg.PoPs[c.PoP] == label {
 			return c
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"net/netip"
+	"sort"
 	"strings"
 	"time"
 )
@@ -149,6 +150,17 @@ func (c *Cell) Value(q float64) float64 {
 		return float64(c.Lo)
 	}
 	return interpolate(c.Lo, c.Hi, int(c.Count), q)
+}
+
+// NetworkCells is network's cells (anycast last), found by binary search
+// in Cells (sorted by network): nil when it has none.
+func (a *Aggregate) NetworkCells(network uint64) []Cell {
+	i := sort.Search(len(a.Cells), func(i int) bool { return a.Cells[i].Network >= network })
+	j := i
+	for j < len(a.Cells) && a.Cells[j].Network == network {
+		j++
+	}
+	return a.Cells[i:j:j]
 }
 
 // NetworkAgg is one client network with a beacon in the read's split.
