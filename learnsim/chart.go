@@ -3,7 +3,6 @@ package learnsim
 import (
 	"fmt"
 	"image"
-	"image/color"
 	"math"
 
 	"gonum.org/v1/plot/plotter"
@@ -40,7 +39,7 @@ func Chart(title string, runs []Series) (*image.RGBA, error) {
 				aff[len(aff)-1] = append(aff[len(aff)-1], plotter.XY{X: s.Day, Y: v})
 			}
 		}
-		col := chartColor(i)
+		col := chart.Color(i)
 		type line struct {
 			ch   *chart.Chart
 			xys  plotter.XYs
@@ -72,6 +71,3 @@ func Chart(title string, runs []Series) (*image.RGBA, error) {
 	}
 	return chart.Column(budget, regret)
 }
-
-// chartColor is run i's colour.
-func chartColor(i int) color.RGBA { return chart.Color(i) }

@@ -4,6 +4,8 @@ import (
 	"image/color"
 	"math"
 	"testing"
+
+	"github.com/steer-gslb/steer/internal/chart"
 )
 
 // TestChart draws two runs, one with an affected series broken by a new
@@ -29,7 +31,7 @@ func TestChart(t *testing.T) {
 	if b := img.Bounds(); b.Dx() != 1000 || b.Dy() != 840 {
 		t.Fatalf("picture %v, want 1000x840", b)
 	}
-	for i, want := range []color.RGBA{chartColor(0), chartColor(1)} {
+	for i, want := range []color.RGBA{chart.Color(0), chart.Color(1)} {
 		n := 0
 		for y := 0; y < img.Bounds().Dy(); y++ {
 			for x := 0; x < img.Bounds().Dx(); x++ {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 )
 
 // BeaconsToReach is the beacons sent by the first step whose p75 gap (per
@@ -39,9 +40,9 @@ func Summary(runs []Series) []string {
 				r.Name, np.Label, np.Opened.Format("2006-01-02"), np.Wins, np.Measured, np.Mapped))
 		}
 		switch {
-		case planned == nil && hasArm(r.Name, Planned):
+		case planned == nil && strings.HasSuffix(r.Name, string(Planned)):
 			planned = r
-		case random == nil && hasArm(r.Name, Random):
+		case random == nil && strings.HasSuffix(r.Name, string(Random)):
 			random = r
 		}
 	}
@@ -57,10 +58,6 @@ func Summary(runs []Series) []string {
 		}
 	}
 	return out
-}
-
-func hasArm(name string, a Arm) bool {
-	return len(name) >= len(a) && name[len(name)-len(a):] == string(a)
 }
 
 // Which flip share flips reads.

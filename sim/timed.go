@@ -197,11 +197,6 @@ func diurnal(ms int64, lon float64) float64 {
 // network's local solar time, as a timed world's beacons are (the
 // learning harness, package learnsim, uses it for its own clients).
 func Arrivals(ts []int64, r *rand.Rand, lambda float64, start, span int64, lon float64) []int64 {
-	return arrivals(ts, r, lambda, start, span, lon)
-}
-
-// arrivals draws n's beacon times (ms, sorted) into ts.
-func arrivals(ts []int64, r *rand.Rand, lambda float64, start, span int64, lon float64) []int64 {
 	cnt := poisson(r, lambda, maxArrivals)
 	for range cnt {
 		for {
@@ -334,7 +329,7 @@ func (w *World) streamTimed(dir string, geo *geoip.DB, c *Counts) (*Report, []Pe
 			}
 			ts = ts[:0]
 			if n.Measured {
-				ts = arrivals(ts, ar, perWeight*n.Weight, e.start, e.span, city.Lon)
+				ts = Arrivals(ts, ar, perWeight*n.Weight, e.start, e.span, city.Lon)
 				n.Measured = len(ts) > 0
 			}
 			for k := range ps {
