@@ -151,6 +151,10 @@ func recentShifts(ctx context.Context, st store.Reader, opt Options, d *Data, rt
 			move[key] = med
 		}
 	}
+	if len(move) == 0 {
+		cnt.add(RuleRecentShiftAS, 0)
+		return changed, nil
+	}
 	moved := 0
 	for k := range d.Networks {
 		n := &d.Networks[k]
