@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/http/httputil"
 	"os"
 	"strings"
@@ -244,18 +245,47 @@ func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 
 // prewarm opens n connections to the origin by sending n concurrent HEAD
 // requests for its base path, so that the first client requests find warm
-// connections. Failures are logged, not fatal: the origin may come later.
+// connections. Each request holds the connection it got until every
+// request has one (or has failed): otherwise a request scheduled late
+// would find the first one's connection idle and reuse it, and fewer than
+// n would open. Over HTTP/2 they share one connection. Failures are
+// logged, not fatal: the origin may come later.
 func (u *upstream) prewarm(ctx context.Context, n int, log *slog.Logger) {
 	if n <= 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	var wg sync.WaitGroup
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		arrived int
+		opened  atomic.Int32
+		all     = make(chan struct{})
+	)
+	arrive := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if arrived++; arrived == n {
+			close(all)
+		}
+	}
 	errs := make(chan error, n)
 	for range n {
 		wg.Go(func() {
-			req, err := http.NewRequestWithContext(ctx, http.MethodHead, u.cfg.URL.String(), nil)
+			once := sync.OnceFunc(arrive)
+			defer once()
+			trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+				if !info.Reused {
+					opened.Add(1)
+				}
+				once()
+				select {
+				case <-all:
+				case <-ctx.Done():
+				}
+			}}
+			req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodHead, u.cfg.URL.String(), nil)
 			if err != nil {
 				errs <- err
 				return
@@ -273,10 +303,10 @@ func (u *upstream) prewarm(ctx context.Context, n int, log *slog.Logger) {
 	wg.Wait()
 	close(errs)
 	if err := <-errs; err != nil {
-		log.Warn("upstream prewarm failed", "upstream", u.cfg.Name, "err", err)
+		log.Warn("upstream prewarm failed", "upstream", u.cfg.Name, "err", err, "opened", opened.Load())
 		return
 	}
-	log.Debug("upstream prewarmed", "upstream", u.cfg.Name, "conns", n)
+	log.Debug("upstream prewarmed", "upstream", u.cfg.Name, "requests", n, "opened", opened.Load())
 }
 
 // countedConn is an upstream connection counted in
