@@ -204,15 +204,27 @@ func (f *Follower) reportLoop(ctx context.Context) {
 
 // FetchMap downloads a map version and checks it against ref's SHA-256.
 func (f *Follower) FetchMap(ctx context.Context, ref MapRef) ([]byte, error) {
+	return f.fetchChecked(ctx, "/v1/maps/"+strconv.Itoa(ref.Version), fmt.Sprintf("map version %d", ref.Version), ref.SHA256)
+}
+
+// FetchTable downloads a map version's compiled table and checks it
+// against ref's TableSHA256.
+func (f *Follower) FetchTable(ctx context.Context, ref MapRef) ([]byte, error) {
+	return f.fetchChecked(ctx, "/v1/maps/"+strconv.Itoa(ref.Version)+"/table", fmt.Sprintf("map version %d's table", ref.Version), ref.TableSHA256)
+}
+
+// fetchChecked downloads path and checks its SHA-256 against want; what
+// names it in errors.
+func (f *Follower) fetchChecked(ctx context.Context, path, what, want string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	var data []byte
-	if err := send(ctx, f.client, f.o.Token, http.MethodGet, f.o.URL+"/v1/maps/"+strconv.Itoa(ref.Version), nil, "", &data); err != nil {
-		return nil, fmt.Errorf("map version %d: %w", ref.Version, err)
+	if err := send(ctx, f.client, f.o.Token, http.MethodGet, f.o.URL+path, nil, "", &data); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	sum := sha256.Sum256(data)
-	if got := hex.EncodeToString(sum[:]); got != ref.SHA256 {
-		return nil, fmt.Errorf("map version %d: sha256 %s, the control server's state says %s: not loading it", ref.Version, got, ref.SHA256)
+	if got := hex.EncodeToString(sum[:]); got != want {
+		return nil, fmt.Errorf("%s: sha256 %s, the control server's state says %s: not loading it", what, got, want)
 	}
 	return data, nil
 }
@@ -275,7 +287,16 @@ func send(ctx context.Context, c *http.Client, token, method, url string, body i
 	case nil:
 		_, err = io.Copy(io.Discard, resp.Body)
 	case *[]byte:
-		*out, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
+		if n := resp.ContentLength; n > 0 && n <= maxBody {
+			// One buffer of the announced size, not ReadAll's doublings
+			// (a map version is tens of MB).
+			buf := make([]byte, n)
+			if _, err = io.ReadFull(resp.Body, buf); err == nil {
+				*out = buf
+			}
+		} else {
+			*out, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
+		}
 	default:
 		err = json.NewDecoder(resp.Body).Decode(out)
 	}

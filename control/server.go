@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"mime"
@@ -57,8 +58,10 @@ type Server struct {
 	// patch is the moves' override map, made when the moves change (not
 	// per report: a patch is a pass over the base map). Guarded by mu.
 	patch *popmap.Map
-	// shas caches the SHA-256 of version files (immutable). Guarded by mu.
-	shas map[int]string
+	// shas caches the SHA-256 of version files (immutable), tableShas
+	// that of their compiled tables ("" for one that does not decode).
+	// Guarded by mu.
+	shas, tableShas map[int]string
 }
 
 type loadSample struct {
@@ -108,7 +111,7 @@ func New(cfg *Config, opt Options) (*Server, error) {
 	s := &Server{
 		cfg: cfg, log: opt.Logger.With("component", "control"), maps: d, gate: opt.Gate, audit: a, now: opt.Now,
 		reg: opt.Registry, p: p, changed: make(chan struct{}),
-		members: map[string]*Member{}, loads: map[popmap.Label]loadSample{}, shas: map[int]string{},
+		members: map[string]*Member{}, loads: map[popmap.Label]loadSample{}, shas: map[int]string{}, tableShas: map[int]string{},
 	}
 	s.met = newMetrics(opt.Registry, s)
 	// A new epoch: a follower that saw an index this process never wrote
@@ -180,7 +183,7 @@ func (s *Server) deriveLocked() *State {
 		st.PoPs[pop.Label] = ps
 	}
 	if v, _, err := s.maps.Current(); err == nil && v > 0 {
-		st.Map = &MapRef{Version: v, SHA256: s.versionSHA(v)}
+		st.Map = &MapRef{Version: v, SHA256: s.versionSHA(v), TableSHA256: s.tableSHA(v)}
 	}
 	if s.bal != nil && s.patch != nil && len(s.p.Moves) > 0 && st.Map != nil && s.p.MovesVersion == st.Map.Version {
 		st.Patch, st.PatchVersion, st.PatchID = s.patch, s.p.MovesVersion, s.p.MovesGen
@@ -202,6 +205,34 @@ func (s *Server) versionSHA(v int) string {
 	sum := sha256.Sum256(data)
 	s.shas[v] = hex.EncodeToString(sum[:])
 	return s.shas[v]
+}
+
+// tableSHA is the SHA-256 of version v's compiled table, checked once to
+// decode as version v; "" when it has none or it does not (the servers
+// then fetch the JSON and compile it). The caller holds mu.
+func (s *Server) tableSHA(v int) string {
+	if sum, ok := s.tableShas[v]; ok {
+		return sum
+	}
+	path := s.maps.TablePath(v)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			s.log.Warn("map table unreadable; the fleet compiles the JSON", "version", v, "err", err)
+		}
+		return ""
+	}
+	sum := ""
+	if t, err := popmap.DecodeTableWith(data, popmap.CompileOptions{NoDirect: true}); err != nil {
+		s.log.Warn("map table does not decode; the fleet compiles the JSON", "version", v, "path", path, "err", err)
+	} else if t.Meta().Version != int64(v) {
+		s.log.Warn("map table is of another version; the fleet compiles the JSON", "version", v, "path", path, "table_version", t.Meta().Version)
+	} else {
+		h := sha256.Sum256(data)
+		sum = hex.EncodeToString(h[:])
+	}
+	s.tableShas[v] = sum
+	return sum
 }
 
 // commitLocked persists the state, derives the fleet's view and wakes long
@@ -358,6 +389,7 @@ func (s *Server) Handler() http.Handler {
 	h("GET /v1/maps", RoleRead, s.getMaps)
 	h("GET /v1/maps/{version}", RoleRead, s.getMap)
 	h("GET /v1/maps/{version}/rtt", RoleRead, s.getRTT)
+	h("GET /v1/maps/{version}/table", RoleRead, s.getTable)
 	h("POST /v1/maps", RolePublish, s.postMap)
 	h("POST /v1/maps/activate", RolePublish, s.postActivate)
 	h("POST /v1/maps/rollback", RolePublish, s.postRollback)
@@ -783,8 +815,42 @@ func (s *Server) getMap(w http.ResponseWriter, r *http.Request, _ *Token) {
 	sum := s.versionSHA(v)
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
+	serveFile(w, f, sum)
+}
+
+// serveFile sends an immutable version file with its digest and length
+// (so that a server reads it into one buffer of the right size).
+func serveFile(w http.ResponseWriter, f *os.File, sum string) {
 	w.Header().Set("X-Steer-SHA256", sum)
+	if fi, err := f.Stat(); err == nil {
+		w.Header().Set("Content-Length", strconv.FormatInt(fi.Size(), 10))
+	}
 	_, _ = io.Copy(w, f)
+}
+
+// getTable serves a version's compiled table (mapstore's TablePath), what
+// the DNS servers load instead of compiling the JSON; 404 when the version
+// has none that decodes (the state then carries no table_sha256).
+func (s *Server) getTable(w http.ResponseWriter, r *http.Request, _ *Token) {
+	v, err := strconv.Atoi(r.PathValue("version"))
+	if err != nil || v < 1 {
+		writeErr(w, http.StatusBadRequest, "version", "version must be a positive integer")
+		return
+	}
+	s.mu.Lock()
+	sum := s.tableSHA(v)
+	s.mu.Unlock()
+	f, err := os.Open(s.maps.TablePath(v))
+	if err != nil || sum == "" {
+		if f != nil {
+			_ = f.Close()
+		}
+		writeErr(w, http.StatusNotFound, "version", fmt.Sprintf("version %d has no compiled table", v))
+		return
+	}
+	defer func() { _ = f.Close() }()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	serveFile(w, f, sum)
 }
 
 // getRTT serves the RTT file published with a version (MAP.rtt.tsv): the
@@ -872,6 +938,14 @@ func (s *Server) rttPath(v int) string {
 // the new version and answers.
 func (s *Server) mapChangedLocked(token, call string, before *MapRef, res mapstore.Result, w http.ResponseWriter) {
 	out := PublishResult{Action: string(res.Action), Unchanged: res.Unchanged, Version: res.Version, Previous: res.Previous, SHA256: res.SHA256, Forced: res.Forced}
+	// The digests mapstore computed as it wrote the files: not read and
+	// hashed again before the fleet hears of the version.
+	if res.SHA256 != "" {
+		s.shas[res.Version] = res.SHA256
+	}
+	if res.TableSHA256 != "" {
+		s.tableShas[res.Version] = res.TableSHA256
+	}
 	if res.Gate != nil {
 		g := res.Gate.String()
 		out.Gate = &g

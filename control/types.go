@@ -73,6 +73,10 @@ const (
 type MapRef struct {
 	Version int    `json:"version"`
 	SHA256  string `json:"sha256"`
+	// TableSHA256 is that of the version's compiled table (GET
+	// /v1/maps/N/table), which a DNS server decodes instead of compiling
+	// the JSON; empty when the version has none (published before tables).
+	TableSHA256 string `json:"table_sha256,omitempty"`
 }
 
 // Report is what a DNS server tells the control server about itself

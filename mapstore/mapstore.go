@@ -92,14 +92,17 @@ type PublishOptions struct {
 
 // Result says what Publish or Rollback did.
 type Result struct {
-	Action    Action       // publish or rollback; empty when Unchanged
-	Unchanged bool         // the candidate equals the current version: nothing written
-	Version   int          // the version current afterwards
-	Previous  int          // the version current before (0: none)
-	Path      string       // DIR/versions/NNNNNN.json of Version
-	SHA256    string       // of that file
-	Forced    bool         // published only because it was forced
-	Gate      *GateVerdict // the gate's verdict, when it ran
+	Action    Action // publish or rollback; empty when Unchanged
+	Unchanged bool   // the candidate equals the current version: nothing written
+	Version   int    // the version current afterwards
+	Previous  int    // the version current before (0: none)
+	Path      string // DIR/versions/NNNNNN.json of Version
+	SHA256    string // of that file
+	// TableSHA256 is that of Version's compiled table (TablePath) when
+	// this call wrote it; empty otherwise.
+	TableSHA256 string
+	Forced      bool         // published only because it was forced
+	Gate        *GateVerdict // the gate's verdict, when it ran
 }
 
 // Version is one version file and the history lines that name it.
@@ -148,6 +151,16 @@ func (d *Dir) path(name string) string { return filepath.Join(d.dir, name) }
 
 // versionFile is the path of version n relative to DIR.
 func versionFile(n int) string { return versionsDir + "/" + fmt.Sprintf("%06d.json", n) }
+
+// tableFile is the path of version n's compiled table relative to DIR.
+func tableFile(n int) string { return versionsDir + "/" + fmt.Sprintf("%06d.table", n) }
+
+// TablePath is version n's compiled table (popmap.Table.MarshalBinary),
+// written when it is published or first made current: what the control
+// server hands its DNS servers so that each decodes the map instead of
+// compiling it. It is derived from the version file and may be absent for
+// versions older than it.
+func (d *Dir) TablePath(n int) string { return d.path(tableFile(n)) }
 
 // VersionPath is the file of version n in the directory (which may not
 // exist): DIR/versions/NNNNNN.json.
@@ -267,13 +280,13 @@ func (d *Dir) Publish(candidatePath string, opt PublishOptions) (Result, error) 
 	if err != nil {
 		return Result{}, fmt.Errorf("reading map: %w", err)
 	}
-	m, err := popmap.Parse(data)
-	if err != nil {
-		return Result{}, fmt.Errorf("map %s: %w", candidatePath, err)
+	if popmap.IsTable(data) {
+		return Result{}, fmt.Errorf("map %s is a compiled table: publish the JSON map it was compiled from", candidatePath)
 	}
-	cand, err := popmap.Compile(m)
+	// Parsed and compiled once (the compile finds duplicate networks).
+	m, cand, err := popmap.LoadBytes(data, candidatePath)
 	if err != nil {
-		return Result{}, fmt.Errorf("map %s: %w", candidatePath, err)
+		return Result{}, err
 	}
 	if opt.Check != nil {
 		if err := opt.Check(m); err != nil {
@@ -284,6 +297,9 @@ func (d *Dir) Publish(candidatePath string, opt PublishOptions) (Result, error) 
 	if err != nil {
 		return Result{}, err
 	}
+	// Encoded once, before the lock, with version 0: the version's file
+	// and the comparison with the current one differ only in the header.
+	enc0 := encodeVersion(m, 0)
 
 	unlock, err := lock(d.path(lockName))
 	if err != nil {
@@ -302,18 +318,17 @@ func (d *Dir) Publish(candidatePath string, opt PublishOptions) (Result, error) 
 		if err != nil {
 			return Result{}, fmt.Errorf("current version %d: %w", cur, err)
 		}
-		if bytes.Equal(data, curData) || bytes.Equal(encodeVersion(m, cur), curData) {
+		if bytes.Equal(data, curData) || sameBody(enc0, curData, cur) {
 			return Result{Unchanged: true, Version: cur, Previous: cur, Path: curPath, SHA256: sha256Hex(curData)}, nil
 		}
 		switch {
 		case opt.Gate != nil:
-			curMap, err := popmap.Parse(curData)
-			if err != nil {
-				return Result{}, fmt.Errorf("current version %d: map %s: %w", cur, curPath, err)
-			}
-			curTable, err := popmap.Compile(curMap)
-			if err != nil {
-				return Result{}, fmt.Errorf("current version %d: map %s: %w", cur, curPath, err)
+			curTable := d.loadTable(cur)
+			if curTable == nil {
+				var err error
+				if _, curTable, err = popmap.LoadBytes(curData, curPath); err != nil {
+					return Result{}, fmt.Errorf("current version %d: %w", cur, err)
+				}
 			}
 			v, err := opt.Gate(cand, curTable)
 			if err != nil {
@@ -340,7 +355,7 @@ func (d *Dir) Publish(candidatePath string, opt PublishOptions) (Result, error) 
 	if err != nil {
 		return Result{}, err
 	}
-	out := encodeVersion(m, n)
+	out := withVersion(enc0, n)
 	rec := Record{
 		Version: n, Action: ActionPublish, Time: now().UTC(), SHA256: sha256Hex(out),
 		Forced: res.Forced, Previous: cur, File: versionFile(n), Source: source, Score: score,
@@ -355,13 +370,17 @@ func (d *Dir) Publish(candidatePath string, opt PublishOptions) (Result, error) 
 	if _, err := AppendRecord(nil, rec); err != nil { // checked before anything is written
 		return Result{}, err
 	}
+	tableSum, err := d.writeTable(n, cand)
+	if err != nil {
+		return Result{}, err
+	}
 	if err := d.writeVersion(n, out); err != nil {
 		return Result{}, err
 	}
 	if err := d.commit(rec); err != nil {
 		return Result{}, err
 	}
-	res.Version, res.Path, res.SHA256 = n, d.path(rec.File), rec.SHA256
+	res.Version, res.Path, res.SHA256, res.TableSHA256 = n, d.path(rec.File), rec.SHA256, tableSum
 	return res, nil
 }
 
@@ -442,11 +461,22 @@ func (d *Dir) switchTo(action Action, now func() time.Time, target func(cur int,
 			return Result{}, fmt.Errorf("version %d: %s has sha256 %s, history says %s: not %s a changed file", v, path, sum, r.SHA256, what)
 		}
 	}
+	var tableSum string
+	if _, err := os.Stat(d.TablePath(v)); err != nil {
+		// A version published before tables were written.
+		t, err := popmap.LoadTableBytes(data, path)
+		if err != nil {
+			return Result{}, fmt.Errorf("version %d: %w", v, err)
+		}
+		if tableSum, err = d.writeTable(v, t); err != nil {
+			return Result{}, err
+		}
+	}
 	rec := Record{Version: v, Action: action, Time: now().UTC(), SHA256: sum, Previous: cur, File: versionFile(v)}
 	if err := d.commit(rec); err != nil {
 		return Result{}, err
 	}
-	return Result{Action: action, Version: v, Previous: cur, Path: path, SHA256: sum}, nil
+	return Result{Action: action, Version: v, Previous: cur, Path: path, SHA256: sum, TableSHA256: tableSum}, nil
 }
 
 // lastPublish is the last publish line of version v in hist (nil if none):
@@ -495,11 +525,44 @@ func (d *Dir) nextVersion() (int, error) {
 
 // writeVersion writes version n durably and read-only: temporary file,
 // fsync, rename, fsync of versions/. An existing version is never replaced.
-func (d *Dir) writeVersion(n int, data []byte) (err error) {
+func (d *Dir) writeVersion(n int, data []byte) error {
 	final := d.path(versionFile(n))
 	if _, err := os.Lstat(final); err == nil {
 		return fmt.Errorf("version %d: %s already exists", n, final)
 	}
+	return d.writeFile(n, final, data)
+}
+
+// writeTable writes version n's compiled table (t with version n) as
+// writeVersion writes the version, and returns its SHA-256; one a crash
+// left behind is replaced.
+func (d *Dir) writeTable(n int, t *popmap.Table) (string, error) {
+	b, err := t.WithVersion(int64(n)).MarshalBinary()
+	if err != nil {
+		return "", fmt.Errorf("version %d: table: %w", n, err)
+	}
+	if err := d.writeFile(n, d.TablePath(n), b); err != nil {
+		return "", err
+	}
+	return sha256Hex(b), nil
+}
+
+// loadTable is version n's compiled table, or nil when it has none that
+// decodes as version n (the caller then compiles the version's file).
+func (d *Dir) loadTable(n int) *popmap.Table {
+	b, err := os.ReadFile(d.TablePath(n))
+	if err != nil {
+		return nil
+	}
+	t, err := popmap.DecodeTableWith(b, popmap.CompileOptions{NoDirect: true})
+	if err != nil || t.Meta().Version != int64(n) {
+		return nil
+	}
+	return t
+}
+
+// writeFile writes final durably and read-only, through a temporary file.
+func (d *Dir) writeFile(n int, final string, data []byte) (err error) {
 	vdir := d.path(versionsDir)
 	f, err := d.ops.createTemp(vdir, tmpPattern)
 	if err != nil {
@@ -557,6 +620,25 @@ func (d *Dir) switchCurrent(n int) error {
 		return err
 	}
 	return d.ops.syncDir(d.dir)
+}
+
+// versionHeader is what Encode writes before the entries of a map of
+// version n.
+func versionHeader(n int) []byte { return fmt.Appendf(nil, `{"meta": {"version": %d}, "map": [`, n) }
+
+// withVersion is encodeVersion(m, n) made from enc0 = encodeVersion(m, 0):
+// Encode writes meta first, so only the header differs.
+func withVersion(enc0 []byte, n int) []byte {
+	h0, h := versionHeader(0), versionHeader(n)
+	out := make([]byte, 0, len(enc0)-len(h0)+len(h))
+	return append(append(out, h...), enc0[len(h0):]...)
+}
+
+// sameBody reports whether data, a version file of version n, holds the
+// map enc0 = encodeVersion(m, 0) holds.
+func sameBody(enc0, data []byte, n int) bool {
+	h0, h := versionHeader(0), versionHeader(n)
+	return bytes.HasPrefix(data, h) && bytes.Equal(data[len(h):], enc0[len(h0):])
 }
 
 // encodeVersion is m in NS1 JSON form with meta.version set to n; m is
@@ -623,6 +705,9 @@ func (d *Dir) Prune(keep int) (removed []int, err error) {
 			continue
 		}
 		if err := d.ops.remove(d.path(versionFile(n))); err != nil {
+			return removed, fmt.Errorf("prune: %w", err)
+		}
+		if err := d.ops.remove(d.TablePath(n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return removed, fmt.Errorf("prune: %w", err)
 		}
 		removed = append(removed, n)

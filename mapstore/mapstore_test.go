@@ -1,6 +1,7 @@
 package mapstore
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -750,5 +751,85 @@ func TestActivate(t *testing.T) {
 	}
 	if _, err := d.Activate(2); err == nil || !strings.Contains(err.Error(), "not activating a changed file") {
 		t.Errorf("activating a changed version: %v", err)
+	}
+}
+
+// TestTables: each published version has its compiled table, the one its
+// file compiles to with meta.version set; activating a version that lacks
+// one (published before tables were written) writes it; prune removes it.
+func TestTables(t *testing.T) {
+	dir := t.TempDir()
+	d, err := Open(filepath.Join(dir, "maps"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []string{"fra", "ams", "lhr"} {
+		if _, err := d.Publish(writeCandidate(t, dir, testMap(0, l)), PublishOptions{Force: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sameAsVersion := func(n int) {
+		t.Helper()
+		_, want, err := popmap.Load(d.VersionPath(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := popmap.LoadTable(d.TablePath(n))
+		if err != nil {
+			t.Fatalf("version %d's table: %v", n, err)
+		}
+		if got.Meta().Version != int64(n) {
+			t.Errorf("version %d's table says version %d", n, got.Meta().Version)
+		}
+		wb, _ := want.MarshalBinary()
+		gb, _ := got.MarshalBinary()
+		if !bytes.Equal(wb, gb) {
+			t.Errorf("version %d's table is not its file compiled", n)
+		}
+	}
+	for n := 1; n <= 3; n++ {
+		sameAsVersion(n)
+	}
+	if err := os.Remove(d.TablePath(1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Activate(1); err != nil {
+		t.Fatal(err)
+	}
+	sameAsVersion(1)
+	if _, err := d.Activate(3); err != nil {
+		t.Fatal(err)
+	}
+	// Prune keeps the current version 3 and 2, where a rollback returns.
+	if removed, err := d.Prune(1); err != nil || !slices.Equal(removed, []int{1}) {
+		t.Fatalf("prune: %v, %v", removed, err)
+	}
+	if _, err := os.Stat(d.TablePath(1)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("pruned version 1's table: %v", err)
+	}
+	sameAsVersion(2)
+}
+
+// TestWithVersion: a version's file made from the map encoded once with
+// version 0 is byte for byte what encoding it with its version gives, and
+// sameBody recognises it (Publish relies on Encode writing meta first).
+func TestWithVersion(t *testing.T) {
+	m, err := popmap.Parse([]byte(testMap(7, "fra")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc0 := encodeVersion(m, 0)
+	for _, n := range []int{1, 9, 10, 123456} {
+		want := encodeVersion(m, n)
+		if got := withVersion(enc0, n); !bytes.Equal(got, want) {
+			t.Errorf("withVersion(%d):\n%s\nwant\n%s", n, got, want)
+		}
+		if !sameBody(enc0, want, n) || sameBody(enc0, want, n+1) {
+			t.Errorf("sameBody of version %d's file", n)
+		}
+	}
+	other, _ := popmap.Parse([]byte(testMap(7, "ams")))
+	if sameBody(enc0, encodeVersion(other, 3), 3) {
+		t.Error("sameBody of another map")
 	}
 }

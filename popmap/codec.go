@@ -38,11 +38,16 @@ type Entry struct {
 // MaxLabelLen bounds a label's length in bytes.
 const MaxLabelLen = 63
 
-// ReadFile reads and parses the route map at path.
+// ReadFile reads and parses the route map at path. A compiled table
+// (MarshalBinary) is decoded and its Map rebuilt (Table.Map).
 func ReadFile(path string) (*Map, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading map: %w", err)
+	}
+	if IsTable(data) {
+		m, _, err := LoadBytes(data, path)
+		return m, err
 	}
 	m, err := Parse(data)
 	if err != nil {
@@ -81,8 +86,17 @@ func Load(path string) (*Map, *Table, error) {
 	return LoadBytes(data, path)
 }
 
-// LoadBytes is Load of a map already read; path names it in errors.
+// LoadBytes is Load of a map already read; path names it in errors. A
+// compiled table (MarshalBinary) is decoded, and its Map rebuilt from it
+// (Table.Map).
 func LoadBytes(data []byte, path string) (*Map, *Table, error) {
+	if IsTable(data) {
+		t, err := DecodeTable(data)
+		if err != nil {
+			return nil, nil, fmt.Errorf("map %s: %w", path, err)
+		}
+		return t.Map(), t, nil
+	}
 	m, err := parseNoDupCheck(data)
 	if err != nil {
 		return nil, nil, fmt.Errorf("map %s: %w", path, err)

@@ -22,8 +22,15 @@ func LoadTable(path string) (*Table, error) {
 }
 
 // LoadTableBytes is LoadTable of a map already read; path names it in
-// errors.
+// errors. A compiled table (MarshalBinary) is decoded instead of compiled.
 func LoadTableBytes(data []byte, path string) (*Table, error) {
+	if IsTable(data) {
+		t, err := DecodeTable(data)
+		if err != nil {
+			return nil, fmt.Errorf("map %s: %w", path, err)
+		}
+		return t, nil
+	}
 	t, err := compileJSON(data, CompileOptions{})
 	if err == nil {
 		return t, nil

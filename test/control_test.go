@@ -2,6 +2,7 @@ package test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -498,6 +499,46 @@ func TestFleetFollowsControl(t *testing.T) {
 			}
 			return true
 		})
+
+		// (In this subtest: the processes restarted here stop with it.)
+		// Maps arrive as compiled tables; a table that does not decode
+		// falls back to the JSON.
+		mapFile := func(name string) []byte {
+			b, err := os.ReadFile(filepath.Join(f.dir, name, "map.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+		for _, name := range []string{"a", "b"} {
+			if b := mapFile(name); !popmap.IsTable(b) {
+				t.Errorf("server %s's map file is not the compiled table: %.20q", name, b)
+			}
+		}
+		// Version 1's table damaged on the control server (restarted, so
+		// that nothing of it is cached): activating version 1 sends the
+		// servers its JSON, which they compile.
+		f.ctl.kill(t)
+		table1 := filepath.Join(f.dir, "ctl", "maps", "versions", "000001.table")
+		if err := os.Chmod(table1, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(table1, []byte("steertb1 damaged"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f.ctl = startRole(t, "control", f.ctlCfg)
+		if _, err := f.client.Activate(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		f.waitAll(t, "www", fra, "both servers on version 1 again", 10*time.Second)
+		for _, name := range []string{"a", "b"} {
+			if b := mapFile(name); popmap.IsTable(b) || !bytes.HasPrefix(bytes.TrimSpace(b), []byte("{")) {
+				t.Errorf("server %s's map file is not version 1's JSON: %.20q", name, b)
+			}
+		}
+		if !strings.Contains(f.ctl.stderr.String(), "map table does not decode") {
+			t.Errorf("the control server did not log the damaged table:\n%s", f.ctl.stderr.String())
+		}
 	})
 }
 
