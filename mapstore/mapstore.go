@@ -283,8 +283,10 @@ func (d *Dir) Publish(candidatePath string, opt PublishOptions) (Result, error) 
 	if popmap.IsTable(data) {
 		return Result{}, fmt.Errorf("map %s is a compiled table: publish the JSON map it was compiled from", candidatePath)
 	}
-	// Parsed and compiled once (the compile finds duplicate networks).
-	m, cand, err := popmap.LoadBytes(data, candidatePath)
+	// Parsed and compiled once (the compile finds duplicate networks),
+	// without the direct /24 lookup table, which the gate and the table
+	// file do not use.
+	m, cand, err := popmap.LoadBytesWith(data, candidatePath, popmap.CompileOptions{NoDirect: true})
 	if err != nil {
 		return Result{}, err
 	}
@@ -326,7 +328,7 @@ func (d *Dir) Publish(candidatePath string, opt PublishOptions) (Result, error) 
 			curTable := d.loadTable(cur)
 			if curTable == nil {
 				var err error
-				if _, curTable, err = popmap.LoadBytes(curData, curPath); err != nil {
+				if _, curTable, err = popmap.LoadBytesWith(curData, curPath, popmap.CompileOptions{NoDirect: true}); err != nil {
 					return Result{}, fmt.Errorf("current version %d: %w", cur, err)
 				}
 			}
@@ -464,7 +466,7 @@ func (d *Dir) switchTo(action Action, now func() time.Time, target func(cur int,
 	var tableSum string
 	if _, err := os.Stat(d.TablePath(v)); err != nil {
 		// A version published before tables were written.
-		t, err := popmap.LoadTableBytes(data, path)
+		_, t, err := popmap.LoadBytesWith(data, path, popmap.CompileOptions{NoDirect: true})
 		if err != nil {
 			return Result{}, fmt.Errorf("version %d: %w", v, err)
 		}

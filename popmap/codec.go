@@ -90,8 +90,13 @@ func Load(path string) (*Map, *Table, error) {
 // compiled table (MarshalBinary) is decoded, and its Map rebuilt from it
 // (Table.Map).
 func LoadBytes(data []byte, path string) (*Map, *Table, error) {
+	return LoadBytesWith(data, path, CompileOptions{})
+}
+
+// LoadBytesWith is LoadBytes with the options of CompileWith.
+func LoadBytesWith(data []byte, path string, o CompileOptions) (*Map, *Table, error) {
 	if IsTable(data) {
-		t, err := DecodeTable(data)
+		t, err := DecodeTableWith(data, o)
 		if err != nil {
 			return nil, nil, fmt.Errorf("map %s: %w", path, err)
 		}
@@ -101,7 +106,7 @@ func LoadBytes(data []byte, path string) (*Map, *Table, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("map %s: %w", path, err)
 	}
-	t, err := Compile(m)
+	t, err := CompileWith(m, o)
 	if err != nil {
 		if derr := m.checkDuplicates(); derr != nil {
 			err = derr
