@@ -100,7 +100,7 @@ func (b *tableBuilder) finish(o CompileOptions) (*Table, error) {
 	starts4 := t.v4.starts
 	t.v4.index = buildIndex(len(starts4), func(i int, x uint64) bool { return uint64(starts4[i]) <= x<<16 })
 	if !o.NoDirect && len(starts4) > directMinRuns && len(t.answers) < 1<<24 {
-		t.v4.direct = buildDirect(t.v4.starts, t.v4.ans)
+		t.v4.direct = buildDirect(t.v4.starts, t.v4.ans, len(t.answers))
 	}
 
 	items6 := b.items6
@@ -186,15 +186,25 @@ func sweep4(keys []uint64) (starts, ans []uint32, err error) {
 	return starts, ans, nil
 }
 
-// buildDirect fills the per-/24 table from the runs. The addresses of a
-// run [s, e] whose scope is L are exactly those of the run's maximal
-// aligned blocks of length L (the blocks of its CIDR decomposition): the
-// /L block around such an address lies inside the run and the /(L-1)
-// block does not. So every /24 inside a block of length L ≤ 24 gets scope
-// L, and the table is filled a block at a time instead of computing the
-// scope of each of its 16M slots.
-func buildDirect(starts, ans []uint32) []uint32 {
-	d := make([]uint32, 1<<24)
+// buildDirect fills the per-/24 table from the runs of a map of na
+// answers: 16-bit slots when the answers fit in 11 bits (most maps: 32 MiB
+// to fill and to cache instead of 64), else 32-bit slots.
+func buildDirect(starts, ans []uint32, na int) directTable {
+	if na <= direct16MaxAnswers {
+		return directTable{w16: fillDirect[uint16](starts, ans, 5, splitMark16)}
+	}
+	return directTable{w32: fillDirect[uint32](starts, ans, 8, splitMark)}
+}
+
+// fillDirect fills a per-/24 table of answer<<shift | scope slots. The
+// addresses of a run [s, e] whose scope is L are exactly those of the
+// run's maximal aligned blocks of length L (the blocks of its CIDR
+// decomposition): the /L block around such an address lies inside the run
+// and the /(L-1) block does not. So every /24 inside a block of length
+// L ≤ 24 gets scope L, and the table is filled a block at a time instead
+// of computing the scope of each of its 16M slots.
+func fillDirect[T uint16 | uint32](starts, ans []uint32, shift uint, split T) []T {
+	d := make([]T, 1<<24)
 	n := len(starts)
 	for i := range n {
 		s := uint64(starts[i])
@@ -205,15 +215,15 @@ func buildDirect(starts, ans []uint32) []uint32 {
 		// A boundary inside a /24 splits it (the run's end is the next
 		// run's start, marked in its turn).
 		if s&255 != 0 {
-			d[s>>8] = splitMark
+			d[s>>8] = split
 			s = (s + 255) &^ 255
 		}
 		e &^= 255
-		v := ans[i] << 8
+		v := T(ans[i]) << shift
 		for s < e {
 			// The largest aligned block at s that ends by e.
 			k := min(bits.TrailingZeros64(s|1<<32), 63-bits.LeadingZeros64(e-s))
-			fill(d[s>>8:(s+1<<k)>>8], v|uint32(32-k))
+			fill(d[s>>8:(s+1<<k)>>8], v|T(32-k))
 			s += 1 << k
 		}
 	}
@@ -221,7 +231,7 @@ func buildDirect(starts, ans []uint32) []uint32 {
 }
 
 // fill sets every element of d to v.
-func fill(d []uint32, v uint32) {
+func fill[T uint16 | uint32](d []T, v T) {
 	if len(d) <= 16 {
 		for i := range d {
 			d[i] = v

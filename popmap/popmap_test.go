@@ -107,6 +107,11 @@ func TestLookup(t *testing.T) {
 		directMinRuns = 0
 		testLookup(t)
 	})
+	t.Run("direct-24-32bit", func(t *testing.T) {
+		defer func(n, a int) { directMinRuns, direct16MaxAnswers = n, a }(directMinRuns, direct16MaxAnswers)
+		directMinRuns, direct16MaxAnswers = 0, 0
+		testLookup(t)
+	})
 }
 
 func testLookup(t *testing.T) {
@@ -250,13 +255,20 @@ func TestCompareReference(t *testing.T) {
 			compareReference(t)
 		}
 	})
+	t.Run("direct-24-32bit", func(t *testing.T) {
+		defer func(n, a int) { directMinRuns, direct16MaxAnswers = n, a }(directMinRuns, direct16MaxAnswers)
+		directMinRuns, direct16MaxAnswers = 0, 0
+		if !testing.Short() {
+			compareReference(t)
+		}
+	})
 }
 
 func compareReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	iters := 300
 	if directMinRuns == 0 {
-		iters = 40 // each compile then fills a 64 MiB table
+		iters = 40 // each compile then fills a 32 or 64 MiB table
 	}
 	for it := range iters {
 		m := randomMap(r)
@@ -468,6 +480,15 @@ func TestRadixSort(t *testing.T) {
 // TestDirectMatchesSearch: on a large map the /24 table and the binary
 // search agree at /24 network addresses and at random addresses.
 func TestDirectMatchesSearch(t *testing.T) {
+	t.Run("16bit", testDirectMatchesSearch)
+	t.Run("32bit", func(t *testing.T) {
+		defer func(a int) { direct16MaxAnswers = a }(direct16MaxAnswers)
+		direct16MaxAnswers = 0
+		testDirectMatchesSearch(t)
+	})
+}
+
+func testDirectMatchesSearch(t *testing.T) {
 	m := Synthetic(200_000, 10, benchPoPs, 7)
 	// Nest some longer and shorter prefixes so /24s get split and merged.
 	m.Entries = append(m.Entries,
@@ -477,11 +498,11 @@ func TestDirectMatchesSearch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tb.v4.direct == nil {
-		t.Fatal("no direct table built")
+	if wide := direct16MaxAnswers == 0; tb.v4.direct.w16 == nil == !wide || tb.v4.direct.w32 == nil == wide {
+		t.Fatalf("direct table: 16-bit %v, 32-bit %v", tb.v4.direct.w16 != nil, tb.v4.direct.w32 != nil)
 	}
 	slow := *tb
-	slow.v4.direct = nil
+	slow.v4.direct = directTable{}
 	r := rand.New(rand.NewPCG(5, 6))
 	for i := range 200_000 {
 		x := r.Uint32()
@@ -526,8 +547,8 @@ func TestCompileNoDirect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if full.v4.direct == nil || lean.v4.direct != nil {
-		t.Fatalf("direct tables: full %v, lean %v", full.v4.direct != nil, lean.v4.direct != nil)
+	if !full.v4.direct.built() || lean.v4.direct.built() {
+		t.Fatalf("direct tables: full %v, lean %v", full.v4.direct.built(), lean.v4.direct.built())
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for range 200_000 {

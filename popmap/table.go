@@ -48,14 +48,33 @@ type table4 struct {
 	starts []uint32
 	ans    []uint32
 	index  []uint32 // len 1<<16 + 1: index[b] = run holding b<<16; last = len(starts)-1
-	// direct, for large maps, holds one word per IPv4 /24: answer<<8 |
+	// direct, for large maps, holds one slot per IPv4 /24: its answer and
 	// scope when the whole /24 lies in one run (the scope is then the same
-	// for every address in it), or splitMark when a run boundary falls
+	// for every address in it), or a split mark when a run boundary falls
 	// inside. ECS lookups are always at /24 granularity, so a large map
 	// answers them with one memory access instead of a binary search
-	// (~4 cache misses); 64 MiB, built only above directMinRuns.
-	direct []uint32
+	// (~4 cache misses); 32 MiB (64 with 2,048 answers or more), built
+	// only above directMinRuns.
+	direct directTable
 }
+
+// directTable is the per-/24 table: one of w16 (answer<<5 | scope, or
+// splitMark16) and w32 (answer<<8 | scope, or splitMark), or neither.
+type directTable struct {
+	w16 []uint16
+	w32 []uint32
+}
+
+func (d directTable) built() bool { return d.w16 != nil || d.w32 != nil }
+
+func (d directTable) words() int { return len(d.w16)/2 + len(d.w32) }
+
+// splitMark16 marks a split /24 in a 16-bit slot (scopes are 0..24).
+const splitMark16 = 31
+
+// direct16MaxAnswers is the most answers 16-bit slots hold (11 bits);
+// tests lower it to check the 32-bit table.
+var direct16MaxAnswers = 1<<11 - 1
 
 const splitMark = 0xff
 
@@ -288,7 +307,11 @@ func (t *Table) LookupPrefix(p netip.Prefix) ([]Label, int) {
 
 // Lookup4 looks up an IPv4 address given as a big-endian uint32.
 func (t *Table) Lookup4(x uint32) (int, int) {
-	if d := t.v4.direct; d != nil {
+	if d := t.v4.direct.w16; d != nil {
+		if v := d[x>>8]; v&31 != splitMark16 {
+			return int(v >> 5), int(v & 31)
+		}
+	} else if d := t.v4.direct.w32; d != nil {
 		if v := d[x>>8]; v&0xff != splitMark {
 			return int(v >> 8), int(v & 0xff)
 		}
@@ -371,7 +394,7 @@ func (t *Table) Runs() (v4, v6 int) { return len(t.v4.starts), len(t.v6.hi) }
 
 // Bytes estimates the table's memory: run arrays and indexes.
 func (t *Table) Bytes() int {
-	n := 8*len(t.v4.starts) + 20*len(t.v6.hi) + 4*(len(t.v4.index)+len(t.v6.index)+len(t.v4.direct))
+	n := 8*len(t.v4.starts) + 20*len(t.v6.hi) + 4*(len(t.v4.index)+len(t.v6.index)+t.v4.direct.words())
 	for _, a := range t.answers {
 		n += 24
 		for _, l := range a {
