@@ -213,6 +213,12 @@ func (f *Follower) FetchTable(ctx context.Context, ref MapRef) ([]byte, error) {
 	return f.fetchChecked(ctx, "/v1/maps/"+strconv.Itoa(ref.Version)+"/table", fmt.Sprintf("map version %d's table", ref.Version), ref.TableSHA256)
 }
 
+// FetchPatch downloads the load moves st names (PatchID) and checks them
+// against its PatchSHA256: a compiled table (popmap.DecodeTable).
+func (f *Follower) FetchPatch(ctx context.Context, st *State) ([]byte, error) {
+	return f.fetchChecked(ctx, "/v1/patches/"+strconv.FormatUint(st.PatchID, 10), fmt.Sprintf("load-move patch %d", st.PatchID), st.PatchSHA256)
+}
+
 // fetchChecked downloads path and checks its SHA-256 against want; what
 // names it in errors.
 func (f *Follower) fetchChecked(ctx context.Context, path, what, want string) ([]byte, error) {

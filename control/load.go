@@ -2,6 +2,8 @@ package control
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -81,7 +83,31 @@ func (s *Server) restore(b *balancer, moves []moveRec) {
 		return
 	}
 	b.ctl.Restore(fromRecs(moves))
-	s.patch = b.patcher.Patch(fromRecs(moves))
+	p, err := makePatch(b.patcher.Patch(fromRecs(moves)))
+	if err != nil {
+		s.log.Error("compiling the restored load moves; not applying them", "err", err)
+	}
+	s.patch = p
+}
+
+// patch is a move set's override map as the fleet gets it: compiled
+// without the direct /24 table and encoded (GET /v1/patches/{id}), once.
+type patch struct {
+	table  []byte
+	sha256 string
+}
+
+func makePatch(m *popmap.Map) (*patch, error) {
+	t, err := popmap.CompileWith(m, popmap.CompileOptions{NoDirect: true})
+	if err != nil {
+		return nil, err
+	}
+	b, err := t.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(b)
+	return &patch{table: b, sha256: hex.EncodeToString(sum[:])}, nil
 }
 
 // reloadBalancer makes the balancer of version v outside the lock and
@@ -194,9 +220,13 @@ func (s *Server) balance() {
 		s.met.steps.WithLabelValues("unchanged").Inc()
 		return
 	}
-	var patch *popmap.Map
+	var patch *patch
 	if len(moves) > 0 {
-		patch = b.patcher.Patch(fromRecs(moves))
+		var err error
+		if patch, err = makePatch(b.patcher.Patch(fromRecs(moves))); err != nil {
+			s.log.Error("compiling the load moves; not applying them", "err", err)
+			return
+		}
 	}
 	s.mu.Lock()
 	gen := s.p.MovesGen + 1

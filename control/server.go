@@ -55,9 +55,10 @@ type Server struct {
 	// period of a 1.2M-network map takes a good part of a second, and
 	// drains, polls and reports must not wait for it).
 	balMu sync.Mutex
-	// patch is the moves' override map, made when the moves change (not
-	// per report: a patch is a pass over the base map). Guarded by mu.
-	patch *popmap.Map
+	// patch is the moves' override map, made and compiled when the moves
+	// change (not per report: a patch is a pass over the base map).
+	// Guarded by mu.
+	patch *patch
 	// shas caches the SHA-256 of version files (immutable), tableShas
 	// that of their compiled tables ("" for one that does not decode).
 	// Guarded by mu.
@@ -186,7 +187,7 @@ func (s *Server) deriveLocked() *State {
 		st.Map = &MapRef{Version: v, SHA256: s.versionSHA(v), TableSHA256: s.tableSHA(v)}
 	}
 	if s.bal != nil && s.patch != nil && len(s.p.Moves) > 0 && st.Map != nil && s.p.MovesVersion == st.Map.Version {
-		st.Patch, st.PatchVersion, st.PatchID = s.patch, s.p.MovesVersion, s.p.MovesGen
+		st.PatchSHA256, st.PatchVersion, st.PatchID = s.patch.sha256, s.p.MovesVersion, s.p.MovesGen
 		s.bal.annotate(st, s.p.Moves)
 	}
 	return st
@@ -284,7 +285,7 @@ func (s *Server) refreshLocked() error {
 func sameForFleet(a, b *State) bool {
 	// The patch is compared by its ID (the move set's generation), not by
 	// content: refreshes run on every load report and health report.
-	if a == nil || b == nil || !mapRefEq(a.Map, b.Map) || a.PatchVersion != b.PatchVersion || a.PatchID != b.PatchID || (a.Patch == nil) != (b.Patch == nil) {
+	if a == nil || b == nil || !mapRefEq(a.Map, b.Map) || a.PatchVersion != b.PatchVersion || a.PatchID != b.PatchID || a.PatchSHA256 != b.PatchSHA256 {
 		return false
 	}
 	if len(a.PoPs) != len(b.PoPs) {
@@ -390,6 +391,7 @@ func (s *Server) Handler() http.Handler {
 	h("GET /v1/maps/{version}", RoleRead, s.getMap)
 	h("GET /v1/maps/{version}/rtt", RoleRead, s.getRTT)
 	h("GET /v1/maps/{version}/table", RoleRead, s.getTable)
+	h("GET /v1/patches/{id}", RoleRead, s.getPatch)
 	h("POST /v1/maps", RolePublish, s.postMap)
 	h("POST /v1/maps/activate", RolePublish, s.postActivate)
 	h("POST /v1/maps/rollback", RolePublish, s.postRollback)
@@ -851,6 +853,28 @@ func (s *Server) getTable(w http.ResponseWriter, r *http.Request, _ *Token) {
 	defer func() { _ = f.Close() }()
 	w.Header().Set("Content-Type", "application/octet-stream")
 	serveFile(w, f, sum)
+}
+
+// getPatch serves the current load moves' compiled override table (the
+// state's patch_sha256); 404 for another id: moves change, and only the
+// current ones are kept.
+func (s *Server) getPatch(w http.ResponseWriter, r *http.Request, _ *Token) {
+	id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
+	if err != nil || id < 1 {
+		writeErr(w, http.StatusBadRequest, "id", "id must be a positive integer")
+		return
+	}
+	s.mu.Lock()
+	p, cur := s.patch, s.p.MovesGen
+	s.mu.Unlock()
+	if p == nil || id != cur {
+		writeErr(w, http.StatusNotFound, "id", fmt.Sprintf("patch %d is not the current one (%d)", id, cur))
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("X-Steer-SHA256", p.sha256)
+	w.Header().Set("Content-Length", strconv.Itoa(len(p.table)))
+	_, _ = w.Write(p.table)
 }
 
 // getRTT serves the RTT file published with a version (MAP.rtt.tsv): the

@@ -145,6 +145,10 @@ var apiCases = []struct {
 	{"bad RTT file", "POST", "/v1/maps", publishTok, "", `{"map":{"map":[]},"rtt":"10.0.0.0/8\tx\tfra=1\n"}`, 400, "rtt"},
 	{"unknown version", "GET", "/v1/maps/7", readTok, "", "", 404, "version"},
 	{"bad version", "GET", "/v1/maps/x", readTok, "", "", 400, "version"},
+	{"unknown table", "GET", "/v1/maps/7/table", readTok, "", "", 404, "version"},
+	{"no load moves", "GET", "/v1/patches/3", readTok, "", "", 404, "id"},
+	{"bad patch id", "GET", "/v1/patches/x", readTok, "", "", 400, "id"},
+	{"patch without a token", "GET", "/v1/patches/3", "", "", "", 401, ""},
 	{"activate unknown", "POST", "/v1/maps/activate", publishTok, "", `{"version":9}`, 404, "version"},
 	{"bad index", "GET", "/v1/state?index=x", readTok, "", "", 400, "index"},
 	{"bad wait", "GET", "/v1/state?index=1&wait=soon", readTok, "", "", 400, "wait"},
@@ -438,12 +442,21 @@ func TestLoadMoves(t *testing.T) {
 	load("ams", 0.1)
 	s.balance()
 	st, _ := s.Snapshot()
-	if st.Patch == nil || st.PatchVersion != 1 || st.PoPs["fra"].MovedNetworks == 0 {
+	if st.PatchSHA256 == "" || st.PatchVersion != 1 || st.PoPs["fra"].MovedNetworks == 0 {
 		t.Fatalf("no moves after an overloaded period: %+v", st.PoPs["fra"])
 	}
 	moved := st.PoPs["fra"].MovedNetworks
-	// The cheapest networks (lowest index) moved first.
-	tab, err := popmap.Compile(st.Patch)
+	// The state names the patch; a server fetches it by id, checks its
+	// digest and decodes it. The cheapest networks (lowest index) moved
+	// first.
+	a := do(t, "GET", fmt.Sprintf("%s/v1/patches/%d", hs.URL, st.PatchID), readTok, "", "")
+	if a.code != 200 || sha256Hex([]byte(a.body)) != st.PatchSHA256 {
+		t.Fatalf("GET the patch: %d, digest %s, the state says %s", a.code, sha256Hex([]byte(a.body)), st.PatchSHA256)
+	}
+	if a := do(t, "GET", fmt.Sprintf("%s/v1/patches/%d", hs.URL, st.PatchID+1), readTok, "", ""); a.code != 404 || a.err.Field != "id" {
+		t.Errorf("GET another patch: %d %s, want 404 naming id", a.code, a.body)
+	}
+	tab, err := popmap.DecodeTable([]byte(a.body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -461,7 +474,7 @@ func TestLoadMoves(t *testing.T) {
 	// A restart keeps them.
 	s2, hs2 := newTestServer(t, dir)
 	st2, _ := s2.Snapshot()
-	if st2.PoPs["fra"].MovedNetworks != moved || st2.Patch == nil {
+	if st2.PoPs["fra"].MovedNetworks != moved || st2.PatchSHA256 != st.PatchSHA256 {
 		t.Errorf("after restart: %d moves, want %d", st2.PoPs["fra"].MovedNetworks, moved)
 	}
 	// Load falls well under target: the moves are undone (LIFO, bounded
@@ -472,7 +485,7 @@ func TestLoadMoves(t *testing.T) {
 		}
 		s2.balance()
 	}
-	if st, _ := s2.Snapshot(); st.PoPs["fra"].MovedNetworks != 0 || st.Patch != nil {
+	if st, _ := s2.Snapshot(); st.PoPs["fra"].MovedNetworks != 0 || st.PatchSHA256 != "" {
 		t.Errorf("moves not undone: %d left", st.PoPs["fra"].MovedNetworks)
 	}
 }
@@ -604,4 +617,9 @@ func TestPublishMultipart(t *testing.T) {
 			t.Errorf("form %v: %d %s, want 400 naming %s", tc.parts, a.code, a.body, tc.field)
 		}
 	}
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }

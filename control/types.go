@@ -18,15 +18,18 @@ type State struct {
 	PoPs map[popmap.Label]*PoPState `json:"pops"`
 	// Map is the active map version (nil before the first publish).
 	Map *MapRef `json:"map,omitempty"`
-	// Patch is the load moves as an override map (NS1 format, applied over
-	// Map by longest prefix); nil = no moves. PatchVersion is the map
-	// version the moves were computed on: a server serving another version
-	// ignores them.
-	Patch        *popmap.Map `json:"patch,omitempty"`
-	PatchVersion int         `json:"patch_version,omitempty"`
-	// PatchID changes whenever the moves do: a server that has the patch of
-	// this (PatchVersion, PatchID) compiled keeps it.
-	PatchID uint64 `json:"patch_id,omitempty"`
+	// PatchSHA256 names the load moves: an override map applied over Map
+	// by longest prefix, compiled (popmap.Table.MarshalBinary), which a
+	// server fetches with GET /v1/patches/{PatchID} when it does not have
+	// a patch of this digest; empty = no moves. The state names the patch
+	// instead of carrying it: a state goes to every server on every change
+	// of health or state, and a patch of 8,000 networks inline cost each
+	// server 10–20 ms of JSON on its query core every time. PatchVersion
+	// is the map version the moves were computed on: a server serving
+	// another version ignores them. PatchID changes whenever the moves do.
+	PatchSHA256  string `json:"patch_sha256,omitempty"`
+	PatchVersion int    `json:"patch_version,omitempty"`
+	PatchID      uint64 `json:"patch_id,omitempty"`
 }
 
 // PoPState is one PoP's agreed state.

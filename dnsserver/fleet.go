@@ -59,7 +59,7 @@ func buildVersion() string {
 // swaps a shallow copy of the snapshot; the maps are not recompiled.
 type overlay struct {
 	ctl   *control.State // last state from the control server; nil = none
-	patch *popmap.Table  // ctl.Patch compiled; nil = no moves
+	patch *popmap.Table  // the load moves ctl names (PatchSHA256); nil = none
 	// ctlHealth: the control server is fresh, so its combined health
 	// decides; otherwise local (the server's own checks; nil = all up).
 	ctlHealth bool
@@ -212,7 +212,10 @@ func (s *Server) newFleet(cfg *config.Config) {
 	// The last state applied, so that a restart while the control server
 	// is away keeps its drains and moves.
 	if st, err := readState(stateFile(cfg.Control)); err == nil {
-		patch, _ := s.compilePatch(st)
+		patch, err := readPatch(patchFile(cfg.Control), st)
+		if err != nil {
+			s.log.Warn("last load moves unreadable; without them until the control server answers", "err", err)
+		}
 		s.setOverlay(func(ov *overlay) { ov.ctl, ov.patch = st, patch })
 		s.log.Info("last control state restored", "index", st.Index, "file", stateFile(cfg.Control))
 	} else if !errors.Is(err, fs.ErrNotExist) {
@@ -283,7 +286,7 @@ func (s *Server) controlFresh(after time.Duration) bool {
 // fetched, digest-checked, written to control.map_file, loaded), then the
 // overlay. An error is a NACK: reported, and the old state keeps serving.
 func (s *Server) applyControl(ctx context.Context, st *control.State) error {
-	patch, err := s.compilePatch(st)
+	patch, err := s.loadPatch(ctx, st)
 	if err != nil {
 		return s.nack(fmt.Errorf("state %d: load moves: %w", st.Index, err))
 	}
@@ -359,21 +362,55 @@ func readState(path string) (*control.State, error) {
 	return &st, nil
 }
 
-// compilePatch compiles st's load-move patch, or reuses the one being
-// served when st carries the same moves (a drain while moves are active
-// does not recompile them). It compiles on the niced reload thread and
-// without the direct table: a patch is small next to the map.
-func (s *Server) compilePatch(st *control.State) (*popmap.Table, error) {
-	if st.Patch == nil {
+// loadPatch returns the load moves st names: the ones being served when
+// st names the same (a drain while moves are active neither fetches nor
+// decodes them), else fetched from the control server, digest-checked,
+// decoded on the niced reload thread and kept beside the state for a
+// restart.
+func (s *Server) loadPatch(ctx context.Context, st *control.State) (*popmap.Table, error) {
+	if st.PatchSHA256 == "" {
 		return nil, nil
 	}
-	if ov := s.currentOverlay(); ov.patch != nil && ov.ctl != nil && ov.ctl.PatchVersion == st.PatchVersion && ov.ctl.PatchID == st.PatchID && st.PatchID != 0 {
+	if ov := s.currentOverlay(); ov.patch != nil && ov.ctl != nil && ov.ctl.PatchSHA256 == st.PatchSHA256 {
 		return ov.patch, nil
 	}
+	data, err := s.follower.FetchPatch(ctx, st)
+	if err != nil {
+		return nil, err
+	}
 	var t *popmap.Table
-	var err error
-	lowPriority(func() { t, err = popmap.CompileWith(st.Patch, popmap.CompileOptions{NoDirect: true}) })
-	return t, err
+	lowPriority(func() { t, err = popmap.DecodeTableWith(data, popmap.CompileOptions{NoDirect: true}) })
+	if err != nil {
+		return nil, fmt.Errorf("load-move patch %d: %w", st.PatchID, err)
+	}
+	if err := atomicfile.Write(patchFile(s.snap.Load().cfg.Control), data, 0o644); err != nil {
+		s.log.Warn("saving the load moves", "err", err)
+	}
+	return t, nil
+}
+
+// patchFile is where the load moves last applied are kept, beside the
+// state file.
+func patchFile(c *config.Control) string { return c.MapFile + ".control-patch.table" }
+
+// readPatch reads the load moves st names from path, checked against its
+// digest; nil when st has none.
+func readPatch(path string, st *control.State) (*popmap.Table, error) {
+	if st.PatchSHA256 == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if sum := sha256Hex(b); sum != st.PatchSHA256 {
+		return nil, fmt.Errorf("%s: sha256 %s, the state says %s", path, sum, st.PatchSHA256)
+	}
+	t, err := popmap.DecodeTableWith(b, popmap.CompileOptions{NoDirect: true})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return t, nil
 }
 
 func (s *Server) nack(err error) error {

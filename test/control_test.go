@@ -589,6 +589,16 @@ func TestFleetLoadMoves(t *testing.T) {
 			t.Errorf("server %d: steer_dns_load_moves %v", i, n)
 		}
 	}
+	// A server restarted while the control server is away keeps the moves
+	// (the patch it fetched, kept beside its last state).
+	f.ctl.kill(t)
+	cfgA := strings.TrimPrefix(f.dns[0].cmd.Env[len(f.dns[0].cmd.Env)-1], "STEER_TEST_ROLE_CONFIG=")
+	f.dns[0].kill(t)
+	f.dns[0] = startRole(t, "dns", cfgA)
+	if got := f.answerFor(0, "www", "10.0.0.0/24"); got != ams {
+		t.Errorf("server a restarted without the control server answers %s, want ams (moved)", got)
+	}
+	f.ctl = startRole(t, "control", f.ctlCfg)
 	pops, err := f.operate.PoPs(ctx)
 	if err != nil {
 		t.Fatal(err)

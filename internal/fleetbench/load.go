@@ -565,12 +565,12 @@ func (t *track) quiet(ctx context.Context, f *fleet, moves bool, within time.Dur
 			return fmt.Errorf("waiting for a quiet state: %w", err)
 		}
 		last := t.last()
-		if last.index == cur.Index && time.Since(last.at) > 3*time.Second && (!moves || cur.Patch == nil) {
+		if last.index == cur.Index && time.Since(last.at) > 3*time.Second && (!moves || cur.PatchSHA256 == "") {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("state still changing after %v (control index %d, server %d, moves %v)", within, cur.Index, last.index, cur.Patch != nil)
+			return fmt.Errorf("state still changing after %v (control index %d, server %d, moves %v)", within, cur.Index, last.index, cur.PatchSHA256 != "")
 		case <-time.After(50 * time.Millisecond): // poll interval, bounded by the deadline above
 		}
 	}
