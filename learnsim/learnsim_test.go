@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,4 +107,24 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestRecovery: one line per event (period after the first) with its
+// first two builds' affected regret and flips.
+func TestRecovery(t *testing.T) {
+	r := Series{Name: "planned", Steps: []Step{
+		{Day: 0.5, Period: 0, Flips: 9},
+		{Day: 4.5, Period: 1, Affected: 283, AffectedRegret: 6.4, Flips: 1.4, NeedlessFlips: 0.5},
+		{Day: 5, Period: 1, Affected: 283, AffectedRegret: 0.89, Flips: 1.21, NeedlessFlips: 0.55},
+		{Day: 5.5, Period: 1, Affected: 283, AffectedRegret: 0.7, Flips: 7},
+		{Day: 10.5, Period: 2, Affected: 195, AffectedRegret: 0.39, Flips: 0.41, NeedlessFlips: 0.16},
+	}}
+	got := Recovery(r, 2)
+	want := []string{
+		"planned: event 1 (283 networks changed), builds at days 4.50, 5.00: their regret 6.40 → 0.89 ms; unaffected networks' answers flipped 1.40 % (needless 0.50 %), 1.21 % (needless 0.55 %)",
+		"planned: event 2 (195 networks changed), builds at days 10.50: their regret 0.39 ms; unaffected networks' answers flipped 0.41 % (needless 0.16 %)",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Recovery:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }

@@ -18,6 +18,35 @@ func BeaconsToReach(steps []Step, gap float64) (int64, bool) {
 	return 0, false
 }
 
+// Recovery describes, for each event of a run (each period after the
+// first), its first n builds: the mean regret of the networks it changed
+// and the share of the networks no event touches whose answer flipped,
+// with the needless part — the view of issue 20's bar ("back under 1 ms
+// within 2 builds, while fewer than 0.5 % of unaffected networks change
+// answers per build"), which the whole run's median flips does not give.
+func Recovery(r Series, n int) []string {
+	var out []string
+	for i := 0; i < len(r.Steps); {
+		p := r.Steps[i].Period
+		j := i
+		for j < len(r.Steps) && r.Steps[j].Period == p {
+			j++
+		}
+		if p > 0 {
+			var days, reg, fl []string
+			for _, s := range r.Steps[i:min(j, i+n)] {
+				days = append(days, fmt.Sprintf("%.2f", s.Day))
+				reg = append(reg, fmt.Sprintf("%.2f", float64(s.AffectedRegret)))
+				fl = append(fl, fmt.Sprintf("%.2f %% (needless %.2f %%)", s.Flips, s.NeedlessFlips))
+			}
+			out = append(out, fmt.Sprintf("%s: event %d (%d networks changed), builds at days %s: their regret %s ms; unaffected networks' answers flipped %s",
+				r.Name, p, r.Steps[i].Affected, strings.Join(days, ", "), strings.Join(reg, " → "), strings.Join(fl, ", ")))
+		}
+		i = j
+	}
+	return out
+}
+
 // Summary describes each run's end and, for a planned and a random run
 // side by side, the budget comparison of issue 20: the beacons the
 // planned run needed to reach the random run's final gap.
@@ -35,6 +64,7 @@ func Summary(runs []Series) []string {
 			median(flips(r.Steps, flipAll)), minOf(flips(r.Steps, flipAll)), maxOf(flips(r.Steps, flipAll)),
 			median(flips(r.Steps, flipMeasured)), minOf(flips(r.Steps, flipMeasured)), maxOf(flips(r.Steps, flipMeasured)),
 			median(flips(r.Steps, flipNeedless)), minOf(flips(r.Steps, flipNeedless)), maxOf(flips(r.Steps, flipNeedless))))
+		out = append(out, Recovery(*r, 2)...)
 		for _, np := range last.NewPoPs {
 			out = append(out, fmt.Sprintf("%s: new PoP %s (opened %s): %d measured networks it wins, %.1f %% timed it, %.1f %% sent there",
 				r.Name, np.Label, np.Opened.Format("2006-01-02"), np.Wins, np.Measured, np.Mapped))
