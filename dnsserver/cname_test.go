@@ -252,7 +252,7 @@ func TestCNAMEChainEnds(t *testing.T) {
 			if err := cfg.Validate(); (err == nil) != tc.valid {
 				t.Fatalf("Validate() = %v, want valid %v", err, tc.valid)
 			}
-			snap, err := build(cfg, fileID{}, nil, 1, nil)
+			snap, err := build(cfg, fileID{}, nil, 1, nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

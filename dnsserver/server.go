@@ -132,7 +132,7 @@ func New(path string, opts Options) (*Server, error) {
 	s := &Server{configPath: path, log: opts.Logger.With("component", "dns"), newAPI: opts.API}
 	s.metrics = newMetrics(opts.Registry, s)
 	opts.Registry.MustRegister(newGuardMetrics(s))
-	snap, err := build(cfg, cfgID, nil, 1, nil)
+	snap, err := build(cfg, cfgID, nil, 1, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -381,7 +381,10 @@ func (s *Server) Close() {
 // Reload re-reads the config and everything it names and swaps in the new
 // snapshot. On error the old snapshot keeps serving; the error is logged
 // once and counted, and returned.
-func (s *Server) Reload(reason string) error {
+func (s *Server) Reload(reason string) error { return s.reload(reason, nil) }
+
+// reload is Reload with one map file's content given (nil: none).
+func (s *Server) reload(reason string, pre *preloaded) error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	start := time.Now()
@@ -408,7 +411,7 @@ func (s *Server) Reload(reason string) error {
 		cfgID, _ := statID(s.configPath)
 		var cfg *config.Config
 		if cfg, err = config.Load(s.configPath); err == nil {
-			snap, err = build(cfg, cfgID, prev, s.serial+1, prev.ov)
+			snap, err = build(cfg, cfgID, prev, s.serial+1, prev.ov, pre)
 		}
 	})
 	took := time.Since(start)

@@ -152,7 +152,15 @@ func statID(path string) (fileID, error) {
 
 // build loads cfg's maps and GeoIP database (reusing prev's when their files
 // are unchanged) and compiles a snapshot. It never touches prev.
-func build(cfg *config.Config, cfgID fileID, prev *snapshot, serial uint64, ov *overlay) (*snapshot, error) {
+// preloaded is a map file's content already in memory (the control map
+// just fetched), which build uses instead of reading path; the file is
+// written afterwards (Server.adoptMapFile).
+type preloaded struct {
+	path string
+	data []byte
+}
+
+func build(cfg *config.Config, cfgID fileID, prev *snapshot, serial uint64, ov *overlay, pre *preloaded) (*snapshot, error) {
 	s := &snapshot{
 		cfg:    cfg,
 		cfgID:  cfgID,
@@ -175,6 +183,18 @@ func build(cfg *config.Config, cfgID fileID, prev *snapshot, serial uint64, ov *
 	// Maps, each file once.
 	labelOK := func(l popmap.Label) bool { _, ok := cfg.PoP(l); return ok }
 	for _, path := range cfg.MapFiles() {
+		if pre != nil && path == pre.path {
+			t, err := popmap.LoadTableBytes(pre.data, path)
+			if err == nil {
+				err = t.CheckLabels(labelOK)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("map %s: %w", path, err)
+			}
+			// No file identity yet: adoptMapFile sets it once written.
+			s.maps[path] = &loadedMap{table: t, loaded: time.Now(), version: t.Meta().Version, sha256: sha256Hex(pre.data)}
+			continue
+		}
 		id, err := statID(path)
 		if err != nil && cfg.Control != nil && path == cfg.Control.MapFile && errors.Is(err, fs.ErrNotExist) {
 			// A new server of a fleet: no map yet; it serves the rest of
