@@ -305,11 +305,11 @@ func (s *Server) applyControl(ctx context.Context, st *control.State) error {
 		// The compiled table when the control server has one: decoding
 		// it costs a copy, compiling the JSON most of a second of CPU
 		// for a 1.2M-network map, on every server of the fleet at once.
-		fetch := s.follower.FetchMap
+		fetch, sum := s.follower.FetchMap, st.Map.SHA256
 		if st.Map.TableSHA256 != "" {
-			fetch = s.follower.FetchTable
+			fetch, sum = s.follower.FetchTable, st.Map.TableSHA256
 		}
-		data, err := fetch(ctx, *st.Map)
+		data, err := fetch(ctx, *st.Map) // checked against sum
 		if err != nil {
 			return s.nack(err)
 		}
@@ -334,13 +334,13 @@ func (s *Server) applyControl(ctx context.Context, st *control.State) error {
 		// fleet's switch (bench/fleet.sh). A crash before the write leaves
 		// the previous map and state on disk, and the server fetches this
 		// version again when it is back.
-		if err := s.reload(fmt.Sprintf("control: map version %d", st.Map.Version), &preloaded{path: cfg.Control.MapFile, data: data}); err != nil {
+		if err := s.reload(fmt.Sprintf("control: map version %d", st.Map.Version), &preloaded{path: cfg.Control.MapFile, data: data, sha256: sum}); err != nil {
 			return s.nack(err)
 		}
 		if err := atomicfile.Write(cfg.Control.MapFile, data, 0o644); err != nil {
 			return s.nack(fmt.Errorf("writing %s: %w", cfg.Control.MapFile, err))
 		}
-		s.adoptMapFile(cfg.Control.MapFile, sha256Hex(data))
+		s.adoptMapFile(cfg.Control.MapFile, sum)
 	}
 	s.lastErr.Store(new(string))
 	s.stateIndex.Store(st.Index)

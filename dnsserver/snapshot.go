@@ -156,8 +156,9 @@ func statID(path string) (fileID, error) {
 // just fetched), which build uses instead of reading path; the file is
 // written afterwards (Server.adoptMapFile).
 type preloaded struct {
-	path string
-	data []byte
+	path   string
+	data   []byte
+	sha256 string // of data, checked by the caller
 }
 
 func build(cfg *config.Config, cfgID fileID, prev *snapshot, serial uint64, ov *overlay, pre *preloaded) (*snapshot, error) {
@@ -192,7 +193,7 @@ func build(cfg *config.Config, cfgID fileID, prev *snapshot, serial uint64, ov *
 				return nil, fmt.Errorf("map %s: %w", path, err)
 			}
 			// No file identity yet: adoptMapFile sets it once written.
-			s.maps[path] = &loadedMap{table: t, loaded: time.Now(), version: t.Meta().Version, sha256: sha256Hex(pre.data)}
+			s.maps[path] = &loadedMap{table: t, loaded: time.Now(), version: t.Meta().Version, sha256: pre.sha256}
 			continue
 		}
 		id, err := statID(path)
