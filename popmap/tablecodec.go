@@ -291,6 +291,38 @@ func DecodeTableWith(data []byte, o CompileOptions) (*Table, error) {
 // start at address 0, ascend strictly, name an existing answer, and differ
 // from their neighbour (maximal runs: the scope rule needs it).
 func (t *Table) checkRuns() error {
+	if t.runsValid() {
+		return nil
+	}
+	return t.runsError()
+}
+
+// runsValid is checkRuns' test as plain loops (a 1.2M-network table has
+// 2.4M runs); runsError finds and names the first problem.
+func (t *Table) runsValid() bool {
+	na := uint32(len(t.answers))
+	s, a := t.v4.starts, t.v4.ans
+	if len(s) == 0 || s[0] != 0 || a[0] >= na {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if s[i-1] >= s[i] || a[i] >= na || a[i] == a[i-1] {
+			return false
+		}
+	}
+	hi, lo, a6 := t.v6.hi, t.v6.lo, t.v6.ans
+	if len(hi) == 0 || hi[0] != 0 || lo[0] != 0 || a6[0] >= na {
+		return false
+	}
+	for i := 1; i < len(hi); i++ {
+		if hi[i-1] > hi[i] || (hi[i-1] == hi[i] && lo[i-1] >= lo[i]) || a6[i] >= na || a6[i] == a6[i-1] {
+			return false
+		}
+	}
+	return true
+}
+
+func (t *Table) runsError() error {
 	na := uint32(len(t.answers))
 	width := map[string]int{"IPv4": 32, "IPv6": 128}
 	check := func(family string, n int, start func(i int) u128, ans []uint32) error {
@@ -314,7 +346,10 @@ func (t *Table) checkRuns() error {
 	if err := check("IPv4", len(t.v4.starts), func(i int) u128 { return u128{0, uint64(t.v4.starts[i])} }, t.v4.ans); err != nil {
 		return err
 	}
-	return check("IPv6", len(t.v6.hi), func(i int) u128 { return u128{t.v6.hi[i], t.v6.lo[i]} }, t.v6.ans)
+	if err := check("IPv6", len(t.v6.hi), func(i int) u128 { return u128{t.v6.hi[i], t.v6.lo[i]} }, t.v6.ans); err != nil {
+		return err
+	}
+	return errors.New("runs invalid") // runsValid and runsError disagree: a bug
 }
 
 // Map rebuilds a Map that compiles to a table answering as t does: one
