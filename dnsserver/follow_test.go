@@ -2,13 +2,13 @@ package dnsserver
 
 import (
 	"context"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/steer-gslb/steer/control"
+	"github.com/steer-gslb/steer/internal/controltest"
 	"github.com/steer-gslb/steer/popmap"
 )
 
@@ -35,25 +35,9 @@ zones:
       - {name: www, steering: [ecs, default], ecs_map: map.json, default: {ipv4: ["192.0.2.1"]}}
 `
 	write("ctl-dns.yaml", "listen: {dns: [\"127.0.0.1:53\"]}\n"+pops)
-	ccfg, err := control.LoadConfigFile(write("control.yaml", `listen: 127.0.0.1:0
-state_dir: state
-map_dir: maps
-dns_config: ctl-dns.yaml
-tokens:
-  - {name: fleet, role: read, token: read-token-0123456789}
-  - {name: ci, role: publish, token: publish-token-0123456789}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctl, err := control.New(ccfg, control.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(ctl.Handler())
-	defer func() { hs.Close(); _ = ctl.Close() }()
+	_, ctlURL := controltest.Start(t, dir, "ctl-dns.yaml", "")
 
-	cfgPath := write("steer.yaml", "listen: {dns: [\"127.0.0.1:0\"]}\nreload: {watch: false}\ncontrol: {url: \""+hs.URL+"\", token: read-token-0123456789, map_file: map.json}\n"+pops)
+	cfgPath := write("steer.yaml", "listen: {dns: [\"127.0.0.1:0\"]}\nreload: {watch: false}\ncontrol: {url: \""+ctlURL+"\", token: "+controltest.ReadToken+", map_file: map.json}\n"+pops)
 	s, err := New(cfgPath, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +51,7 @@ tokens:
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub := &control.Client{URL: hs.URL, Token: "publish-token-0123456789"}
+	pub := &control.Client{URL: ctlURL, Token: controltest.PublishToken}
 	if _, err := pub.Publish(context.Background(), control.PublishRequest{Map: m}); err != nil {
 		t.Fatal(err)
 	}

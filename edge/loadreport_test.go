@@ -6,14 +6,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/steer-gslb/steer/control"
+	"github.com/steer-gslb/steer/internal/controltest"
 )
 
 // TestRunFileReportsLoad: with load_report, the edge run by RunFile reports
@@ -35,20 +34,7 @@ zones:
     records:
       - {name: www, steering: [default], default: {ipv4: ["192.0.2.1"]}}
 `)
-	write("control.yaml", "listen: 127.0.0.1:0\nstate_dir: state\nmap_dir: maps\ndns_config: dns.yaml\ntokens:\n  - {name: edge, role: operate, token: operate-token-0123456789}\n")
-	ccfg, err := control.LoadConfigFile(filepath.Join(dir, "control.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := control.New(ccfg, control.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(cs.Handler())
-	defer func() {
-		hs.Close()
-		_ = cs.Close()
-	}()
+	cs, ctlURL := controltest.Start(t, dir, "dns.yaml", "")
 
 	o := newOrigin(t, false, nil)
 	ca := newTestCA(t)
@@ -62,7 +48,7 @@ zones:
 	httpAddr := ln.Addr().String()
 	_ = ln.Close()
 	yml := strings.Replace(edgeYAML(upstreamYAML(t, "", o, "")), "listen_http: 127.0.0.1:0", "listen_http: "+httpAddr, 1)
-	write("edge.yaml", yml+"load_report: {url: "+hs.URL+", token_file: edge-token, capacity: 100, every: 1s}\n")
+	write("edge.yaml", yml+"load_report: {url: "+ctlURL+", token_file: edge-token, capacity: 100, every: 1s}\n")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -2,13 +2,12 @@ package ui
 
 import (
 	"context"
-	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/steer-gslb/steer/control"
+	"github.com/steer-gslb/steer/internal/controltest"
 )
 
 // TestControl points the explorer at a real control server: it shows the
@@ -16,39 +15,18 @@ import (
 func TestControl(t *testing.T) {
 	tw := getWorld(t)
 	dir := t.TempDir()
-	cfg := `listen: 127.0.0.1:0
-state_dir: state
-map_dir: maps
-dns_config: ` + filepath.Join(tw.dir, "steer.yaml") + `
-tokens:
-  - {name: ui, role: read, token: read-token-0123456789}
-  - {name: ci, role: publish, token: publish-token-0123456789}
-  - {name: ops, role: operate, token: operate-token-0123456789}
-`
-	if err := os.WriteFile(filepath.Join(dir, "control.yaml"), []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c, err := control.LoadConfigFile(filepath.Join(dir, "control.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := control.New(c, control.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(s.Handler())
-	defer func() { hs.Close(); _ = s.Close() }()
+	_, ctlURL := controltest.Start(t, dir, filepath.Join(tw.dir, "steer.yaml"), "")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := (&control.Client{URL: hs.URL, Token: "publish-token-0123456789"}).PublishFile(ctx, tw.mapPath, "", true, "ui test"); err != nil {
+	if _, err := (&control.Client{URL: ctlURL, Token: controltest.PublishToken}).PublishFile(ctx, tw.mapPath, "", true, "ui test"); err != nil {
 		t.Fatal(err)
 	}
 	drained := "fra"
-	if _, err := (&control.Client{URL: hs.URL, Token: "operate-token-0123456789"}).SetState(ctx, drained, "drain", ""); err != nil {
+	if _, err := (&control.Client{URL: ctlURL, Token: controltest.OperateToken}).SetState(ctx, drained, "drain", ""); err != nil {
 		t.Fatal(err)
 	}
 
-	o, closer, err := Open(Files{Control: hs.URL, ControlToken: "read-token-0123456789", World: tw.dir, TempDir: t.TempDir()})
+	o, closer, err := Open(Files{Control: ctlURL, ControlToken: controltest.ReadToken, World: tw.dir, TempDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +48,7 @@ tokens:
 			t.Errorf("PoP %s: state %q, want %q", p.Label, p.State, want)
 		}
 	}
-	if _, _, err := Open(Files{Control: hs.URL, ControlToken: "wrong"}); err == nil {
+	if _, _, err := Open(Files{Control: ctlURL, ControlToken: "wrong"}); err == nil {
 		t.Error("a wrong token was accepted")
 	}
 }

@@ -15,11 +15,12 @@ import (
 	"time"
 
 	"github.com/steer-gslb/steer/control"
+	"github.com/steer-gslb/steer/internal/controltest"
 )
 
 const (
-	readTok    = "read-token-0123456789"
-	operateTok = "operate-token-0123456789"
+	readTok    = controltest.ReadToken
+	operateTok = controltest.OperateToken
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -39,35 +40,10 @@ zones:
     records:
       - {name: www, steering: [default], default: {ipv4: ["192.0.2.1"]}}
 `
-	cfg := `listen: 127.0.0.1:0
-state_dir: state
-map_dir: maps
-dns_config: dns.yaml
-tokens:
-  - {name: fleet, role: read, token: ` + readTok + `}
-  - {name: edge, role: operate, token: ` + operateTok + `}
-`
 	if err := os.WriteFile(filepath.Join(dir, "dns.yaml"), []byte(dns), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join(dir, "control.yaml")
-	if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c, err := control.LoadConfigFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := control.New(c, control.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(s.Handler())
-	t.Cleanup(func() {
-		hs.Close()
-		_ = s.Close()
-	})
-	return s, hs.URL
+	return controltest.Start(t, dir, "dns.yaml", "")
 }
 
 // waitLoad polls the control server's state (every 10 ms, for at most
