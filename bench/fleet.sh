@@ -148,7 +148,7 @@ rows() { sed -n "s/^$1: //p" "${FRAGS[@]}"; }
 {
 	echo "# Control-plane benchmark: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	echo
-	echo "One \`steer control\` and the \`steer-dns\` processes following it (long poll on \`/v1/state\`, map fetched from \`/v1/maps/N\`, digest-checked, written, reloaded), all on 127.0.0.1, each server in its own directory with \`udp_sockets: 1\`. Maps from \`steer-dnsload synth\` (\`popmap.Synthetic\`, 20 PoPs, two ranked PoPs per network); the next version is \`map-next.json\`, the same networks with every label rotated, so every answer changes. $(nproc) cores, $(uname -r), shared with other work (see the neighbours' CPU in table 3)."
+	echo "One \`steer control\` and the \`steer-dns\` processes following it (long poll on \`/v1/state\`, each version fetched compiled from \`/v1/maps/N/table\`, digest-checked, loaded from memory, then written), all on 127.0.0.1, each server in its own directory with \`udp_sockets: 1\`. Maps from \`steer-dnsload synth\` (\`popmap.Synthetic\`, 20 PoPs, two ranked PoPs per network); the next version is \`map-next.json\`, the same networks with every label rotated, so every answer changes. $(nproc) cores, $(uname -r), shared with other work (see the neighbours' CPU in table 3)."
 	echo
 	echo "## 1. Publish → every DNS server answering from the new version"
 	echo
