@@ -58,6 +58,8 @@ zones:
 	mapFile := filepath.Join(dir, "map.json")
 	var loaded *loadedMap
 	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
 	for {
 		s.reloadMu.Lock()
 		lm := s.snap.Load().maps[mapFile]
@@ -70,7 +72,7 @@ zones:
 		if time.Now().After(deadline) {
 			t.Fatal("timed out waiting for version 1 to be served and its file adopted")
 		}
-		time.Sleep(10 * time.Millisecond) // polling a condition with a deadline
+		<-tick.C
 	}
 	b, err := os.ReadFile(mapFile)
 	if err != nil || !popmap.IsTable(b) || sha256Hex(b) != loaded.sha256 {
