@@ -204,35 +204,40 @@ func (f *Follower) reportLoop(ctx context.Context) {
 
 // FetchMap downloads a map version and checks it against ref's SHA-256.
 func (f *Follower) FetchMap(ctx context.Context, ref MapRef) ([]byte, error) {
-	return f.fetchChecked(ctx, "/v1/maps/"+strconv.Itoa(ref.Version), fmt.Sprintf("map version %d", ref.Version), ref.SHA256)
+	return fetchChecked(ctx, f.client, f.o.Token, f.o.URL+"/v1/maps/"+strconv.Itoa(ref.Version), fmt.Sprintf("map version %d", ref.Version), ref.SHA256)
 }
 
 // FetchTable downloads a map version's compiled table and checks it
 // against ref's TableSHA256.
 func (f *Follower) FetchTable(ctx context.Context, ref MapRef) ([]byte, error) {
-	return f.fetchChecked(ctx, "/v1/maps/"+strconv.Itoa(ref.Version)+"/table", fmt.Sprintf("map version %d's table", ref.Version), ref.TableSHA256)
+	return fetchChecked(ctx, f.client, f.o.Token, f.o.URL+"/v1/maps/"+strconv.Itoa(ref.Version)+"/table", fmt.Sprintf("map version %d's table", ref.Version), ref.TableSHA256)
 }
 
 // FetchPatch downloads the load moves st names (PatchID) and checks them
 // against its PatchSHA256: a compiled table (popmap.DecodeTable).
 func (f *Follower) FetchPatch(ctx context.Context, st *State) ([]byte, error) {
-	return f.fetchChecked(ctx, "/v1/patches/"+strconv.FormatUint(st.PatchID, 10), fmt.Sprintf("load-move patch %d", st.PatchID), st.PatchSHA256)
+	return fetchChecked(ctx, f.client, f.o.Token, f.o.URL+"/v1/patches/"+strconv.FormatUint(st.PatchID, 10), fmt.Sprintf("load-move patch %d", st.PatchID), st.PatchSHA256)
 }
 
-// fetchChecked downloads path and checks its SHA-256 against want; what
+// fetchChecked downloads url and checks its SHA-256 against want; what
 // names it in errors.
-func (f *Follower) fetchChecked(ctx context.Context, path, what, want string) ([]byte, error) {
+func fetchChecked(ctx context.Context, c *http.Client, token, url, what, want string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	var data []byte
-	if err := send(ctx, f.client, f.o.Token, http.MethodGet, f.o.URL+path, nil, "", &data); err != nil {
+	if err := send(ctx, c, token, http.MethodGet, url, nil, "", &data); err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	sum := sha256.Sum256(data)
-	if got := hex.EncodeToString(sum[:]); got != want {
+	if got := sha256Hex(data); got != want {
 		return nil, fmt.Errorf("%s: sha256 %s, the control server's state says %s: not loading it", what, got, want)
 	}
 	return data, nil
+}
+
+// sha256Hex names a version file, a compiled table or a patch.
+func sha256Hex(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
 }
 
 // FetchRTT downloads the RTT file published with a map version; ok is
@@ -456,12 +461,6 @@ func (c *Client) ActiveMap(ctx context.Context) ([]byte, *State, error) {
 	if st.Map == nil {
 		return nil, st, errors.New("the control server has no active map yet (steer publish --control URL MAP.json)")
 	}
-	var data []byte
-	if err := send(ctx, c.client(), c.Token, http.MethodGet, strings.TrimRight(c.URL, "/")+"/v1/maps/"+strconv.Itoa(st.Map.Version), nil, "", &data); err != nil {
-		return nil, st, fmt.Errorf("map version %d: %w", st.Map.Version, err)
-	}
-	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != st.Map.SHA256 {
-		return nil, st, fmt.Errorf("map version %d: sha256 does not match the control server's state", st.Map.Version)
-	}
-	return data, st, nil
+	data, err := fetchChecked(ctx, c.client(), c.Token, strings.TrimRight(c.URL, "/")+"/v1/maps/"+strconv.Itoa(st.Map.Version), fmt.Sprintf("map version %d", st.Map.Version), st.Map.SHA256)
+	return data, st, err
 }

@@ -2,8 +2,6 @@ package control
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -106,8 +104,7 @@ func makePatch(m *popmap.Map) (*patch, error) {
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(b)
-	return &patch{table: b, sha256: hex.EncodeToString(sum[:])}, nil
+	return &patch{table: b, sha256: sha256Hex(b)}, nil
 }
 
 // reloadBalancer makes the balancer of version v outside the lock and

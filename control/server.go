@@ -2,9 +2,7 @@ package control
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -203,8 +201,7 @@ func (s *Server) versionSHA(v int) string {
 	if err != nil {
 		return ""
 	}
-	sum := sha256.Sum256(data)
-	s.shas[v] = hex.EncodeToString(sum[:])
+	s.shas[v] = sha256Hex(data)
 	return s.shas[v]
 }
 
@@ -229,8 +226,7 @@ func (s *Server) tableSHA(v int) string {
 	} else if t.Meta().Version != int64(v) {
 		s.log.Warn("map table is of another version; the fleet compiles the JSON", "version", v, "path", path, "table_version", t.Meta().Version)
 	} else {
-		h := sha256.Sum256(data)
-		sum = hex.EncodeToString(h[:])
+		sum = sha256Hex(data)
 	}
 	s.tableShas[v] = sum
 	return sum

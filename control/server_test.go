@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -331,9 +329,8 @@ func TestPublishActivateRollback(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
-	sum := sha256.Sum256(b)
-	if hex.EncodeToString(sum[:]) != st.Map.SHA256 || resp.Header.Get("X-Steer-SHA256") != st.Map.SHA256 {
-		t.Errorf("version 2 digest %x, state says %s", sum, st.Map.SHA256)
+	if sum := sha256Hex(b); sum != st.Map.SHA256 || resp.Header.Get("X-Steer-SHA256") != st.Map.SHA256 {
+		t.Errorf("version 2 digest %s, state says %s", sum, st.Map.SHA256)
 	}
 	if !bytes.Contains(b, []byte(`"version":2`)) && !bytes.Contains(b, []byte(`"version": 2`)) {
 		t.Errorf("version file lacks meta.version 2: %s", b)
@@ -617,9 +614,4 @@ func TestPublishMultipart(t *testing.T) {
 			t.Errorf("form %v: %d %s, want 400 naming %s", tc.parts, a.code, a.body, tc.field)
 		}
 	}
-}
-
-func sha256Hex(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
 }

@@ -283,8 +283,8 @@ func (s *Server) controlFresh(after time.Duration) bool {
 
 // applyControl applies a state from the control server: the active map
 // (its compiled table, or the JSON from a control server without one;
-// fetched, digest-checked, written to control.map_file, loaded), then the
-// overlay. An error is a NACK: reported, and the old state keeps serving.
+// fetched, digest-checked, loaded from memory, then written to
+// control.map_file), then the overlay. An error is a NACK: reported, and the old state keeps serving.
 func (s *Server) applyControl(ctx context.Context, st *control.State) error {
 	patch, err := s.loadPatch(ctx, st)
 	if err != nil {

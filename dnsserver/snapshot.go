@@ -150,8 +150,6 @@ func statID(path string) (fileID, error) {
 	return id, nil
 }
 
-// build loads cfg's maps and GeoIP database (reusing prev's when their files
-// are unchanged) and compiles a snapshot. It never touches prev.
 // preloaded is a map file's content already in memory (the control map
 // just fetched), which build uses instead of reading path; the file is
 // written afterwards (Server.adoptMapFile).
@@ -161,6 +159,9 @@ type preloaded struct {
 	sha256 string // of data, checked by the caller
 }
 
+// build loads cfg's maps and GeoIP database (reusing prev's when their files
+// are unchanged) and compiles a snapshot. It never touches prev. The map
+// file pre names (nil: none) is taken from memory.
 func build(cfg *config.Config, cfgID fileID, prev *snapshot, serial uint64, ov *overlay, pre *preloaded) (*snapshot, error) {
 	s := &snapshot{
 		cfg:    cfg,
@@ -184,44 +185,44 @@ func build(cfg *config.Config, cfgID fileID, prev *snapshot, serial uint64, ov *
 	// Maps, each file once.
 	labelOK := func(l popmap.Label) bool { _, ok := cfg.PoP(l); return ok }
 	for _, path := range cfg.MapFiles() {
-		if pre != nil && path == pre.path {
-			t, err := popmap.LoadTableBytes(pre.data, path)
-			if err == nil {
-				err = t.CheckLabels(labelOK)
+		// A preloaded map has no file identity yet: adoptMapFile sets it
+		// once the file is written.
+		var id fileID
+		var data []byte // the file's content when read whole (inMemory)
+		var sum string
+		inMemory := pre != nil && path == pre.path
+		if inMemory {
+			data, sum = pre.data, pre.sha256
+		} else {
+			var err error
+			id, err = statID(path)
+			if err != nil && cfg.Control != nil && path == cfg.Control.MapFile && errors.Is(err, fs.ErrNotExist) {
+				// A new server of a fleet: no map yet; it serves the rest of
+				// the chain until the control server's map arrives.
+				t, _ := popmap.Compile(&popmap.Map{})
+				s.maps[path] = &loadedMap{table: t, loaded: time.Now()}
+				continue
 			}
 			if err != nil {
 				return nil, fmt.Errorf("map %s: %w", path, err)
 			}
-			// No file identity yet: adoptMapFile sets it once written.
-			s.maps[path] = &loadedMap{table: t, loaded: time.Now(), version: t.Meta().Version, sha256: pre.sha256}
-			continue
-		}
-		id, err := statID(path)
-		if err != nil && cfg.Control != nil && path == cfg.Control.MapFile && errors.Is(err, fs.ErrNotExist) {
-			// A new server of a fleet: no map yet; it serves the rest of
-			// the chain until the control server's map arrives.
-			t, _ := popmap.Compile(&popmap.Map{})
-			s.maps[path] = &loadedMap{table: t, loaded: time.Now()}
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("map %s: %w", path, err)
-		}
-		if prev != nil {
-			if old := prev.maps[path]; old != nil && old.id == id {
-				s.maps[path] = old
-				continue
+			if prev != nil {
+				if old := prev.maps[path]; old != nil && old.id == id {
+					s.maps[path] = old
+					continue
+				}
+			}
+			if cfg.Control != nil && path == cfg.Control.MapFile {
+				// The control map is checked against the state's digest.
+				if data, err = os.ReadFile(path); err != nil {
+					return nil, fmt.Errorf("reading map: %w", err)
+				}
+				sum, inMemory = sha256Hex(data), true
 			}
 		}
-		var sum string
 		var t *popmap.Table
-		if cfg.Control != nil && path == cfg.Control.MapFile {
-			// The control map is checked against the state's digest.
-			data, rerr := os.ReadFile(path)
-			if rerr != nil {
-				return nil, fmt.Errorf("reading map: %w", rerr)
-			}
-			sum = sha256Hex(data)
+		var err error
+		if inMemory {
 			t, err = popmap.LoadTableBytes(data, path)
 		} else {
 			// Straight from JSON to the table, without a Map: about half
