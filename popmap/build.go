@@ -97,11 +97,6 @@ func (b *tableBuilder) finish(o CompileOptions) (*Table, error) {
 		return nil, err
 	}
 	b.items4 = nil
-	starts4 := t.v4.starts
-	t.v4.index = buildIndex(len(starts4), func(i int, x uint64) bool { return uint64(starts4[i]) <= x<<16 })
-	if !o.NoDirect && len(starts4) > directMinRuns && len(t.answers) < 1<<24 {
-		t.v4.direct = buildDirect(t.v4.starts, t.v4.ans, len(t.answers))
-	}
 
 	items6 := b.items6
 	sortItems6(items6)
@@ -117,11 +112,23 @@ func (b *tableBuilder) finish(o CompileOptions) (*Table, error) {
 		return nil, err
 	}
 	b.items6 = nil
+	t.buildIndexes(o)
+	return t, nil
+}
+
+// buildIndexes builds the lookup indexes over t's runs — each family's
+// 16-bit index and, for a large map unless o.NoDirect, the direct /24
+// table — as Compile and DecodeTable both leave them.
+func (t *Table) buildIndexes(o CompileOptions) {
+	starts4 := t.v4.starts
+	t.v4.index = buildIndex(len(starts4), func(i int, x uint64) bool { return uint64(starts4[i]) <= x<<16 })
+	if !o.NoDirect && len(starts4) > directMinRuns && len(t.answers) < 1<<24 {
+		t.v4.direct = buildDirect(t.v4.starts, t.v4.ans, len(t.answers))
+	}
 	hi6, lo6 := t.v6.hi, t.v6.lo
 	t.v6.index = buildIndex(len(hi6), func(i int, x uint64) bool {
 		return hi6[i] < x<<48 || (hi6[i] == x<<48 && lo6[i] == 0)
 	})
-	return t, nil
 }
 
 // sweep4 is sweep for IPv4 keys sorted by start, then shorter first (as

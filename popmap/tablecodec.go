@@ -275,15 +275,7 @@ func DecodeTableWith(data []byte, o CompileOptions) (*Table, error) {
 	if err := t.checkRuns(); err != nil {
 		return nil, fmt.Errorf("map table: %w", err)
 	}
-	starts4 := t.v4.starts
-	t.v4.index = buildIndex(len(starts4), func(i int, x uint64) bool { return uint64(starts4[i]) <= x<<16 })
-	if !o.NoDirect && len(starts4) > directMinRuns && len(t.answers) < 1<<24 {
-		t.v4.direct = buildDirect(t.v4.starts, t.v4.ans, len(t.answers))
-	}
-	hi6, lo6 := t.v6.hi, t.v6.lo
-	t.v6.index = buildIndex(len(hi6), func(i int, x uint64) bool {
-		return hi6[i] < x<<48 || (hi6[i] == x<<48 && lo6[i] == 0)
-	})
+	t.buildIndexes(o)
 	return t, nil
 }
 
