@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,14 +14,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/steer-gslb/steer/control"
 	"github.com/steer-gslb/steer/examples"
+	"github.com/steer-gslb/steer/internal/controltest"
 )
 
 const (
-	cliOperate = "cli-operate-token-0123456789"
-	cliPublish = "cli-publish-token-0123456789"
-	cliRead    = "cli-read-token-0123456789"
+	cliOperate = controltest.OperateToken
+	cliPublish = controltest.PublishToken
+	cliRead    = controltest.ReadToken
 )
 
 // controlServer runs a control server over the examples' DNS config.
@@ -32,30 +31,8 @@ func controlServer(t *testing.T) string {
 	if err := examples.WriteTo(dir); err != nil {
 		t.Fatal(err)
 	}
-	cfgPath := filepath.Join(dir, "control.yaml")
-	cfg := fmt.Sprintf(`listen: 127.0.0.1:0
-state_dir: state
-map_dir: maps
-dns_config: steer.yaml
-tokens:
-  - {name: ops, role: operate, token: %s}
-  - {name: ci, role: publish, token: %s}
-  - {name: fleet, role: read, token: %s}
-`, cliOperate, cliPublish, cliRead)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c, err := control.LoadConfigFile(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := control.New(c, control.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(s.Handler())
-	t.Cleanup(func() { hs.Close(); _ = s.Close() })
-	return hs.URL
+	_, url := controltest.Start(t, dir, "steer.yaml", "")
+	return url
 }
 
 func TestPoPAndFleetCommands(t *testing.T) {
