@@ -222,12 +222,16 @@ func build(cfg *config.Config, cfgID fileID, prev *snapshot, serial uint64, ov *
 		}
 		var t *popmap.Table
 		var err error
+		// The direct /24 table of a large map is built after the swap
+		// (Server.buildDirect): the new map answers sooner (issue #13's
+		// publish → fleet, #14's start and reload).
+		o := popmap.CompileOptions{DeferDirect: true}
 		if inMemory {
-			t, err = popmap.LoadTableBytes(data, path)
+			t, err = popmap.LoadTableBytesWith(data, path, o)
 		} else {
 			// Straight from JSON to the table, without a Map: about half
 			// the allocations, none of them with pointers (issue #14).
-			t, err = popmap.LoadTable(path)
+			t, err = popmap.LoadTableWith(path, o)
 		}
 		if err != nil {
 			return nil, err

@@ -301,7 +301,7 @@ func (d *Dir) Publish(candidatePath string, opt PublishOptions) (Result, error) 
 	}
 	// Encoded once, before the lock, with version 0: the version's file
 	// and the comparison with the current one differ only in the header.
-	enc0 := encodeVersion(m, 0)
+	enc0 := encodeVersion(m, 0, len(data))
 
 	unlock, err := lock(d.path(lockName))
 	if err != nil {
@@ -644,11 +644,13 @@ func sameBody(enc0, data []byte, n int) bool {
 }
 
 // encodeVersion is m in NS1 JSON form with meta.version set to n; m is
-// not modified.
-func encodeVersion(m *popmap.Map, n int) []byte {
+// not modified. size is the expected length (the file m was read from):
+// a 24 MB map's buffer grown by doubling cost a publish some 50 ms.
+func encodeVersion(m *popmap.Map, n, size int) []byte {
 	c := *m
 	c.Meta.Version = int64(n)
 	var b bytes.Buffer
+	b.Grow(size + 64)
 	_ = c.Encode(&b) // a bytes.Buffer does not fail
 	return b.Bytes()
 }

@@ -818,9 +818,9 @@ func TestWithVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	enc0 := encodeVersion(m, 0)
+	enc0 := encodeVersion(m, 0, 0)
 	for _, n := range []int{1, 9, 10, 123456} {
-		want := encodeVersion(m, n)
+		want := encodeVersion(m, n, 0)
 		if got := withVersion(enc0, n); !bytes.Equal(got, want) {
 			t.Errorf("withVersion(%d):\n%s\nwant\n%s", n, got, want)
 		}
@@ -829,7 +829,7 @@ func TestWithVersion(t *testing.T) {
 		}
 	}
 	other, _ := popmap.Parse([]byte(testMap(7, "ams")))
-	if sameBody(enc0, encodeVersion(other, 3), 3) {
+	if sameBody(enc0, encodeVersion(other, 3, 0), 3) {
 		t.Error("sameBody of another map")
 	}
 }

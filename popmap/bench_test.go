@@ -194,27 +194,34 @@ func BenchmarkLoad(b *testing.B) {
 		b.ReportMetric(float64(processCPU()-cpu)/float64(b.N)/1e6, "cpu-ms/op")
 	})
 	// What a DNS server following a control server does: decode the
-	// compiled table it was sent (DecodeTable) instead of compiling.
-	b.Run("decode-table", func(b *testing.B) {
-		tb, err := LoadTableBytes(js, "big.json")
-		if err != nil {
-			b.Fatal(err)
-		}
-		enc, err := tb.MarshalBinary()
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.SetBytes(int64(len(enc)))
-		b.ReportAllocs()
-		cpu := processCPU()
-		for b.Loop() {
-			if _, err := LoadTableBytes(enc, "big.table"); err != nil {
+	// compiled table it was sent (DecodeTable) instead of compiling;
+	// "deferred" is the part before it answers from the new map (the
+	// direct /24 table is built after: CompileOptions.DeferDirect).
+	for _, c := range []struct {
+		name string
+		o    CompileOptions
+	}{{"decode-table", CompileOptions{}}, {"decode-table-deferred", CompileOptions{DeferDirect: true}}} {
+		b.Run(c.name, func(b *testing.B) {
+			tb, err := LoadTableBytes(js, "big.json")
+			if err != nil {
 				b.Fatal(err)
 			}
-		}
-		b.ReportMetric(float64(processCPU()-cpu)/float64(b.N)/1e6, "cpu-ms/op")
-		b.ReportMetric(float64(len(enc))/float64(len(js)), "size/json")
-	})
+			enc, err := tb.MarshalBinary()
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(enc)))
+			b.ReportAllocs()
+			cpu := processCPU()
+			for b.Loop() {
+				if _, err := LoadTableBytesWith(enc, "big.table", c.o); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(processCPU()-cpu)/float64(b.N)/1e6, "cpu-ms/op")
+			b.ReportMetric(float64(len(enc))/float64(len(js)), "size/json")
+		})
+	}
 }
 
 // processCPU is the process's user+system CPU time: on a shared machine it
@@ -234,7 +241,9 @@ func BenchmarkBuildDirect(b *testing.B) {
 	m, _ := bigTestMap(b)
 	tb := mustCompile(b, m)
 	for b.Loop() {
-		d := buildDirect(tb.v4.starts, tb.v4.ans, tb.NumAnswers())
-		sink += d.words()
+		c := &Table{answers: tb.answers}
+		c.v4.starts, c.v4.ans = tb.v4.starts, tb.v4.ans
+		c.buildDirect()
+		sink += c.v4.directWords()
 	}
 }

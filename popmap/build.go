@@ -117,13 +117,17 @@ func (b *tableBuilder) finish(o CompileOptions) (*Table, error) {
 }
 
 // buildIndexes builds the lookup indexes over t's runs — each family's
-// 16-bit index and, for a large map unless o.NoDirect, the direct /24
-// table — as Compile and DecodeTable both leave them.
+// 16-bit index and, for a large map unless o.NoDirect or o.DeferDirect,
+// the direct /24 table — as Compile and DecodeTable both leave them.
 func (t *Table) buildIndexes(o CompileOptions) {
 	starts4 := t.v4.starts
 	t.v4.index = buildIndex(len(starts4), func(i int, x uint64) bool { return uint64(starts4[i]) <= x<<16 })
 	if !o.NoDirect && len(starts4) > directMinRuns && len(t.answers) < 1<<24 {
-		t.v4.direct = buildDirect(t.v4.starts, t.v4.ans, len(t.answers))
+		if o.DeferDirect {
+			t.v4.deferred = true
+		} else {
+			t.buildDirect()
+		}
 	}
 	hi6, lo6 := t.v6.hi, t.v6.lo
 	t.v6.index = buildIndex(len(hi6), func(i int, x uint64) bool {
@@ -193,14 +197,34 @@ func sweep4(keys []uint64) (starts, ans []uint32, err error) {
 	return starts, ans, nil
 }
 
-// buildDirect fills the per-/24 table from the runs of a map of na
-// answers: 16-bit slots when the answers fit in 11 bits (most maps: 32 MiB
-// to fill and to cache instead of 64), else 32-bit slots.
-func buildDirect(starts, ans []uint32, na int) directTable {
-	if na <= direct16MaxAnswers {
-		return directTable{w16: fillDirect[uint16](starts, ans, 5, splitMark16)}
+// BuildDirect builds the direct /24 table that CompileOptions.DeferDirect
+// left out, and reports whether it did. Lookups may run meanwhile: they
+// answer the same without the table and use it once it is there. It is a
+// no-op for a table that was not deferred (a small map, NoDirect, or one
+// built already); concurrent calls may both build, and one table wins.
+func (t *Table) BuildDirect() bool {
+	if !t.DirectPending() {
+		return false
 	}
-	return directTable{w32: fillDirect[uint32](starts, ans, 8, splitMark)}
+	t.buildDirect()
+	return true
+}
+
+// DirectPending reports whether the direct /24 table was deferred
+// (CompileOptions.DeferDirect) and is not built yet: BuildDirect would
+// build it.
+func (t *Table) DirectPending() bool { return t.v4.deferred && !t.v4.directBuilt() }
+
+// buildDirect fills the per-/24 table from the runs: 16-bit slots when the
+// answers fit in 11 bits (most maps: 32 MiB to fill and to cache instead
+// of 64), else 32-bit slots.
+func (t *Table) buildDirect() {
+	starts, ans := t.v4.starts, t.v4.ans
+	if len(t.answers) <= direct16MaxAnswers {
+		t.v4.direct16.CompareAndSwap(nil, (*[1 << 24]uint16)(fillDirect[uint16](starts, ans, 5, splitMark16)))
+		return
+	}
+	t.v4.direct32.CompareAndSwap(nil, (*[1 << 24]uint32)(fillDirect[uint32](starts, ans, 8, splitMark)))
 }
 
 // fillDirect fills a per-/24 table of answer<<shift | scope slots. The

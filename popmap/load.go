@@ -13,25 +13,33 @@ import (
 // same Table; it is faster and allocates about half as much, all of it
 // pointer-free, because the networks go from the JSON text straight into
 // the packed keys Compile sorts.
-func LoadTable(path string) (*Table, error) {
+func LoadTable(path string) (*Table, error) { return LoadTableWith(path, CompileOptions{}) }
+
+// LoadTableWith is LoadTable with the options of CompileWith.
+func LoadTableWith(path string, o CompileOptions) (*Table, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading map: %w", err)
 	}
-	return LoadTableBytes(data, path)
+	return LoadTableBytesWith(data, path, o)
 }
 
 // LoadTableBytes is LoadTable of a map already read; path names it in
 // errors. A compiled table (MarshalBinary) is decoded instead of compiled.
 func LoadTableBytes(data []byte, path string) (*Table, error) {
+	return LoadTableBytesWith(data, path, CompileOptions{})
+}
+
+// LoadTableBytesWith is LoadTableBytes with the options of CompileWith.
+func LoadTableBytesWith(data []byte, path string, o CompileOptions) (*Table, error) {
 	if IsTable(data) {
-		t, err := DecodeTable(data)
+		t, err := DecodeTableWith(data, o)
 		if err != nil {
 			return nil, fmt.Errorf("map %s: %w", path, err)
 		}
 		return t, nil
 	}
-	t, err := compileJSON(data, CompileOptions{})
+	t, err := compileJSON(data, o)
 	if err == nil {
 		return t, nil
 	}
@@ -39,7 +47,7 @@ func LoadTableBytes(data []byte, path string) (*Table, error) {
 	// duplicate network with both of its places), so errors read the same
 	// whichever loader met them; should it accept what the fast path
 	// refused, its table is served (FuzzLoadTable holds the two equal).
-	_, t, lerr := LoadBytes(data, path)
+	_, t, lerr := LoadBytesWith(data, path, o)
 	if lerr != nil {
 		return nil, lerr
 	}

@@ -498,11 +498,13 @@ func testDirectMatchesSearch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if wide := direct16MaxAnswers == 0; tb.v4.direct.w16 == nil == !wide || tb.v4.direct.w32 == nil == wide {
-		t.Fatalf("direct table: 16-bit %v, 32-bit %v", tb.v4.direct.w16 != nil, tb.v4.direct.w32 != nil)
+	if wide := direct16MaxAnswers == 0; tb.v4.direct16.Load() == nil == !wide || tb.v4.direct32.Load() == nil == wide {
+		t.Fatalf("direct table: 16-bit %v, 32-bit %v", tb.v4.direct16.Load() != nil, tb.v4.direct32.Load() != nil)
 	}
-	slow := *tb
-	slow.v4.direct = directTable{}
+	slow, err := CompileWith(m, CompileOptions{NoDirect: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := rand.New(rand.NewPCG(5, 6))
 	for i := range 200_000 {
 		x := r.Uint32()
@@ -536,7 +538,8 @@ func TestLoad(t *testing.T) {
 }
 
 // Without the direct table (CompileOptions.NoDirect) a large map answers
-// exactly as with it.
+// exactly as with it, and so does one whose table is deferred
+// (DeferDirect), before BuildDirect, while it builds and after.
 func TestCompileNoDirect(t *testing.T) {
 	m := Synthetic(100_000, 1_000, []Label{"a", "b", "c", "d"}, 7)
 	full, err := Compile(m)
@@ -547,15 +550,44 @@ func TestCompileNoDirect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !full.v4.direct.built() || lean.v4.direct.built() {
-		t.Fatalf("direct tables: full %v, lean %v", full.v4.direct.built(), lean.v4.direct.built())
+	deferred, err := CompileWith(m, CompileOptions{DeferDirect: true})
+	if err != nil {
+		t.Fatal(err)
 	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	for range 200_000 {
-		x := rng.Uint32()
-		i, s := full.Lookup4(x)
-		if j, u := lean.Lookup4(x); i != j || s != u {
-			t.Fatalf("Lookup4(%08x) = %d /%d with the direct table, %d /%d without", x, i, s, j, u)
+	if !full.v4.directBuilt() || lean.v4.directBuilt() || deferred.v4.directBuilt() {
+		t.Fatalf("direct tables: full %v, lean %v, deferred %v", full.v4.directBuilt(), lean.v4.directBuilt(), deferred.v4.directBuilt())
+	}
+	if full.BuildDirect() || lean.BuildDirect() {
+		t.Fatal("BuildDirect built a table that was not deferred")
+	}
+	check := func(tb *Table, what string, seed uint64) {
+		rng := rand.New(rand.NewPCG(1, seed))
+		for range 200_000 {
+			x := rng.Uint32()
+			i, s := full.Lookup4(x)
+			if j, u := tb.Lookup4(x); i != j || s != u {
+				t.Errorf("Lookup4(%08x) = %d /%d with the direct table, %d /%d %s", x, i, s, j, u, what)
+				return
+			}
 		}
 	}
+	check(lean, "without", 2)
+	check(deferred, "deferred, before BuildDirect", 3)
+	// Lookups while it builds (go test -race checks the hand-over).
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		check(deferred, "deferred, during BuildDirect", 4)
+	}()
+	if !deferred.BuildDirect() {
+		t.Fatal("BuildDirect did not build the deferred table")
+	}
+	<-done
+	if !deferred.v4.directBuilt() || deferred.BuildDirect() {
+		t.Fatalf("after BuildDirect: built %v, or it built again", deferred.v4.directBuilt())
+	}
+	if !sameDirect(&full.v4, &deferred.v4) {
+		t.Fatal("the deferred direct table differs from Compile's")
+	}
+	check(deferred, "deferred, after BuildDirect", 5)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/bits"
 	"net/netip"
+	"sync/atomic"
 )
 
 // Table is a compiled, immutable route map. It is safe for concurrent use
@@ -48,26 +49,34 @@ type table4 struct {
 	starts []uint32
 	ans    []uint32
 	index  []uint32 // len 1<<16 + 1: index[b] = run holding b<<16; last = len(starts)-1
-	// direct, for large maps, holds one slot per IPv4 /24: its answer and
-	// scope when the whole /24 lies in one run (the scope is then the same
-	// for every address in it), or a split mark when a run boundary falls
-	// inside. ECS lookups are always at /24 granularity, so a large map
-	// answers them with one memory access instead of a binary search
-	// (~4 cache misses); 32 MiB (64 with 2,048 answers or more), built
-	// only above directMinRuns.
-	direct directTable
+	// direct16 or direct32, for large maps, holds one slot per IPv4 /24:
+	// its answer and scope when the whole /24 lies in one run (the scope
+	// is then the same for every address in it), or a split mark when a
+	// run boundary falls inside. ECS lookups are always at /24
+	// granularity, so a large map answers them with one memory access
+	// instead of a binary search (~4 cache misses); 32 MiB (64 with 2,048
+	// answers or more), built only above directMinRuns. Each is set at
+	// most once: by Compile or DecodeTable, or later by BuildDirect when
+	// they deferred it (CompileOptions.DeferDirect), while lookups run.
+	direct16 atomic.Pointer[[1 << 24]uint16] // answer<<5 | scope, or splitMark16
+	direct32 atomic.Pointer[[1 << 24]uint32] // answer<<8 | scope, or splitMark
+	// deferred: the direct table was left for BuildDirect.
+	deferred bool
 }
 
-// directTable is the per-/24 table: one of w16 (answer<<5 | scope, or
-// splitMark16) and w32 (answer<<8 | scope, or splitMark), or neither.
-type directTable struct {
-	w16 []uint16
-	w32 []uint32
+// directBuilt reports whether the direct /24 table is there.
+func (t *table4) directBuilt() bool { return t.direct16.Load() != nil || t.direct32.Load() != nil }
+
+// directWords is the direct table's size in 32-bit words.
+func (t *table4) directWords() int {
+	switch {
+	case t.direct16.Load() != nil:
+		return 1 << 23
+	case t.direct32.Load() != nil:
+		return 1 << 24
+	}
+	return 0
 }
-
-func (d directTable) built() bool { return d.w16 != nil || d.w32 != nil }
-
-func (d directTable) words() int { return len(d.w16)/2 + len(d.w32) }
 
 // splitMark16 marks a split /24 in a 16-bit slot (scopes are 0..24).
 const splitMark16 = 31
@@ -102,6 +111,11 @@ type CompileOptions struct {
 	// patches) compiled on a running server, where a lookup through the
 	// index is fast enough and building the table is not.
 	NoDirect bool
+	// DeferDirect leaves that table to a later Table.BuildDirect: a DNS
+	// server swaps a new map in first (its lookups are as correct without
+	// it, a few cache misses slower) and builds it after, off the path
+	// from a publish to the first answer from the new map.
+	DeferDirect bool
 }
 
 // CompileWith is Compile with options.
@@ -307,11 +321,11 @@ func (t *Table) LookupPrefix(p netip.Prefix) ([]Label, int) {
 
 // Lookup4 looks up an IPv4 address given as a big-endian uint32.
 func (t *Table) Lookup4(x uint32) (int, int) {
-	if d := t.v4.direct.w16; d != nil {
+	if d := t.v4.direct16.Load(); d != nil {
 		if v := d[x>>8]; v&31 != splitMark16 {
 			return int(v >> 5), int(v & 31)
 		}
-	} else if d := t.v4.direct.w32; d != nil {
+	} else if d := t.v4.direct32.Load(); d != nil {
 		if v := d[x>>8]; v&0xff != splitMark {
 			return int(v >> 8), int(v & 0xff)
 		}
@@ -394,7 +408,7 @@ func (t *Table) Runs() (v4, v6 int) { return len(t.v4.starts), len(t.v6.hi) }
 
 // Bytes estimates the table's memory: run arrays and indexes.
 func (t *Table) Bytes() int {
-	n := 8*len(t.v4.starts) + 20*len(t.v6.hi) + 4*(len(t.v4.index)+len(t.v6.index)+t.v4.direct.words())
+	n := 8*len(t.v4.starts) + 20*len(t.v6.hi) + 4*(len(t.v4.index)+len(t.v6.index)+t.v4.directWords())
 	for _, a := range t.answers {
 		n += 24
 		for _, l := range a {

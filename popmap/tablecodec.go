@@ -40,11 +40,18 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 func IsTable(data []byte) bool { return bytes.HasPrefix(data, []byte(tableMagic)) }
 
 // WithVersion returns t with Meta.Version v: a shallow copy sharing t's
-// runs, as a table is never modified.
+// runs, as a table is never modified, and its direct /24 table as it is
+// now (a deferred one is built for each copy on its own).
 func (t *Table) WithVersion(v int64) *Table {
-	c := *t
+	c := &Table{
+		meta: t.meta, answers: t.answers, answerEntry: t.answerEntry, v6: t.v6,
+		nets4: t.nets4, nets6: t.nets6, entries: t.entries,
+	}
 	c.meta.Version = v
-	return &c
+	c.v4.starts, c.v4.ans, c.v4.index, c.v4.deferred = t.v4.starts, t.v4.ans, t.v4.index, t.v4.deferred
+	c.v4.direct16.Store(t.v4.direct16.Load())
+	c.v4.direct32.Store(t.v4.direct32.Load())
+	return c
 }
 
 // MarshalBinary encodes t in the compiled form DecodeTable reads.

@@ -41,7 +41,7 @@ func TestTableRoundTrip(t *testing.T) {
 	check(t, mustTable(t, "testdata/lookup.json"))
 	check(t, mustCompile(t, &Map{}))
 	big := mustCompile(t, Synthetic(100_000, 5_000, benchPoPs, 3))
-	if !big.v4.direct.built() {
+	if !big.v4.directBuilt() {
 		t.Fatal("the large map has no direct table; the test does not cover it")
 	}
 	check(t, big)

@@ -1,0 +1,106 @@
+package dnsserver
+
+import (
+	"encoding/json"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/steer-gslb/steer/config"
+	"github.com/steer-gslb/steer/popmap"
+)
+
+// writeLargeMap writes a synthetic map over the example's PoPs, large
+// enough (over 65,536 IPv4 runs) for the direct /24 table.
+func writeLargeMap(t *testing.T, path string, seed uint64) {
+	t.Helper()
+	m := popmap.Synthetic(60_000, 1_000, []popmap.Label{"fra", "ams", "lhr", "iad", "sin", "gru"}, seed)
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The direct /24 table of a large map is built after the map is served,
+// at start and on reload (popmap.CompileOptions.DeferDirect), and every
+// answer is the same with it as without it.
+func TestDirectTableDeferred(t *testing.T) {
+	p := exampleConfig(t)
+	mapPath := filepath.Join(filepath.Dir(p), "map.json")
+	writeLargeMap(t, mapPath, 1)
+	s := quietServer(t, p)
+	st := &workerStats{}
+	s.stats = append(s.stats, st)
+	r := &responder{srv: s, stats: st}
+
+	// pending is a snapshot of the same files as served, whose direct
+	// table nothing builds.
+	pending := func() *snapshot {
+		t.Helper()
+		cfg, err := config.Load(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap, err := build(cfg, fileID{}, nil, 1, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !snap.maps[mapPath].table.DirectPending() {
+			t.Fatal("build did not defer the direct /24 table")
+		}
+		return snap
+	}
+	served := func() *popmap.Table { return s.snap.Load().maps[mapPath].table }
+	same := func(pending *snapshot) {
+		t.Helper()
+		for i := range 500 {
+			x := uint32(i) * 2654435761
+			a := netip.AddrFrom4([4]byte{byte(x >> 24), byte(x >> 16), byte(x >> 8), 0})
+			for _, qt := range []uint16{dns.TypeA, dns.TypeAAAA} {
+				wire, err := newQuery("www.example.net.", qt, netip.PrefixFrom(a, 24).String()).Pack()
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := r.answer(s.snap.Load(), wire, resolver, false, nil)
+				want := r.answer(pending, wire, resolver, false, nil)
+				if string(got) != string(want) {
+					t.Fatalf("%s/24 type %d: %x with the direct table, %x without", a, qt, got, want)
+				}
+			}
+		}
+	}
+
+	// New returns before the table is built; it is built in the background.
+	before := pending()
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for served().DirectPending() {
+		if time.Now().After(deadline) {
+			t.Fatal("the direct /24 table was not built within 10 s of New")
+		}
+		<-tick.C
+	}
+	same(before)
+
+	// A reload swaps the new map in, then builds the table before it returns.
+	writeLargeMap(t, mapPath, 2)
+	if err := s.Reload("test"); err != nil {
+		t.Fatal(err)
+	}
+	if served().DirectPending() {
+		t.Fatal("the reloaded map's direct /24 table is not built")
+	}
+	same(pending())
+}
