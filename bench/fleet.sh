@@ -9,7 +9,8 @@
 # 1. publish → every one of SERVERS DNS servers answering from the new map
 #    version (bar: p100 < 2 s, floor 5 s), for each map size in SIZES, and
 #    once with a single server at the first size (no CPU shared between
-#    servers);
+#    servers), and (IDLE=1) at the first size with each publish waiting
+#    for an idle fleet (steer-fleetbench fleet --idle);
 # 2. drain / undrain → every server answering accordingly (bar: < 1 s);
 # 3. a drain, and load moves (with a drain among them), under LOAD_RATE
 #    qps: one server pinned to core SERVER_CPU, the load and the control
@@ -19,12 +20,13 @@
 #
 # Environment: SERVERS (10), SIZES ("1000000:200000 100000:20000", IPv4 /24
 # and IPv6 /56 networks per fleet run), SINGLE (1: also one server at the
-# first size), PUBLISHES (5), DRAINS (10), LOAD_RATE (50000), LOAD_WINDOWS
-# (20; the load-move run has 10 more), LOAD_REPEAT (3), LOAD_MOVES (1: also
-# the load-move run), MOVES_SIZE (1000000:200000, the load-move run's map;
-# the control server's load periods run outside its lock, see
-# bench/README.md), SERVER_CPU
-# (0), LOAD_CPU (1), OUT (bench/results/fleet.md), KEEP=1.
+# first size), IDLE (1: also the first size with publishes on an idle
+# fleet), PUBLISHES (5), DRAINS (10), LOAD_RATE (50000), LOAD_WINDOWS (20;
+# the load-move run has 10 more), LOAD_REPEAT (3), LOAD_MOVES (1: also the
+# load-move run), MOVES_SIZE (1000000:200000, the load-move run's map; the
+# control server's load periods run outside its lock, see
+# bench/README.md), SERVER_CPU (0), LOAD_CPU (1), OUT
+# (bench/results/fleet.md), KEEP=1.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -32,6 +34,7 @@ ROOT=$PWD
 SERVERS=${SERVERS:-10}
 SIZES=${SIZES:-"1000000:200000 100000:20000"}
 SINGLE=${SINGLE:-1}
+IDLE=${IDLE:-1}
 PUBLISHES=${PUBLISHES:-5}
 DRAINS=${DRAINS:-10}
 LOAD_RATE=${LOAD_RATE:-50000}
@@ -104,14 +107,14 @@ label() { awk -v a="$1" -v b="$2" 'function h(n) { return n >= 1e6 ? n / 1e6 "M"
 
 FRAGS=()
 run=0
-fleet() { # fleet SERVERS V4 V6
+fleet() { # fleet SERVERS V4 V6 [--idle]
 	local n=$1 v4=$2 v6=$3 w
 	w=$(world "$v4" "$v6")
 	run=$((run + 1))
-	log "fleet run $run: $n steer-dns + steer control, $(label "$v4" "$v6"): $PUBLISHES publishes, $DRAINS drains"
+	log "fleet run $run: $n steer-dns + steer control, $(label "$v4" "$v6"): $PUBLISHES publishes, $DRAINS drains ${4:-}"
 	helper "$FB" fleet "${BINS[@]}" --world "$w" --dir "$TMP/fleet$run" --servers "$n" \
 		--publishes "$PUBLISHES" --drains "$DRAINS" --label "$(label "$v4" "$v6")" \
-		--json "$TMP/fleet$run.json" --md "$TMP/fleet$run.md"
+		--json "$TMP/fleet$run.json" --md "$TMP/fleet$run.md" ${4:-}
 	FRAGS+=("$TMP/fleet$run.md")
 }
 
@@ -123,6 +126,12 @@ for size in $SIZES; do
 done
 if [[ $SINGLE == 1 && $SERVERS != 1 ]]; then
 	fleet 1 "${first%%:*}" "${first##*:}"
+fi
+# The first size again, each publish on a fleet that has finished with the
+# previous one (written it, built its direct /24 table): the publishes
+# above follow each other as soon as every server reports the last one.
+if [[ $IDLE == 1 ]]; then
+	fleet "$SERVERS" "${first%%:*}" "${first##*:}" --idle
 fi
 
 # Under load. SIZE:WINDOWS:CHANGES per run: drains alone on the first

@@ -5,13 +5,18 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"syscall"
 	"testing"
 	"time"
 )
 
-// TestRunSIGHUP: with file watching off, SIGHUP alone reloads.
+// TestRunSIGHUP: with file watching off, SIGHUP alone reloads. Run also
+// sets the DNS server's GC percent (without GOGC in the environment).
 func TestRunSIGHUP(t *testing.T) {
+	t.Setenv("GOGC", "")
+	before := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(before) })
 	p := exampleConfig(t, `dns: ["127.0.0.1:5353"]`, `dns: ["127.0.0.1:0"]`, `admin: "127.0.0.1:9153"`, `admin: ""`, "watch: true", "watch: false")
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan *Server, 1)
@@ -43,5 +48,8 @@ func TestRunSIGHUP(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+	if got := debug.SetGCPercent(100); got != ServerGCPercent {
+		t.Errorf("GC percent after Run: %d, want %d", got, ServerGCPercent)
 	}
 }

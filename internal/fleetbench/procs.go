@@ -340,6 +340,42 @@ func (f *fleet) cpu(d *dnsProc) time.Duration {
 	return t
 }
 
+// waitIdle waits until the control server and the DNS servers together
+// used under 5 % of a core over one window, and returns how long it took;
+// after within it gives up (an error: the fleet never settles).
+func (f *fleet) waitIdle(ctx context.Context, window, within time.Duration) (time.Duration, error) {
+	start := time.Now()
+	pids := []int{f.ctl.cmd.Process.Pid}
+	for _, d := range f.dns {
+		pids = append(pids, d.proc.cmd.Process.Pid)
+	}
+	total := func() (t time.Duration) {
+		for _, pid := range pids {
+			c, _ := loadgen.ProcCPU(pid)
+			t += c
+		}
+		return t
+	}
+	tick := time.NewTicker(window)
+	defer tick.Stop()
+	last := total()
+	for {
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-tick.C:
+		}
+		now := total()
+		if now-last < window/20 {
+			return time.Since(start), nil
+		}
+		if time.Since(start) > within {
+			return 0, fmt.Errorf("the fleet was still busy %v after the last publish (%v of CPU in the last %v)", within, now-last, window)
+		}
+		last = now
+	}
+}
+
 func cpuPct(cpu, over time.Duration) float64 {
 	if over <= 0 {
 		return 0
