@@ -14,7 +14,7 @@
 # 2. drain / undrain → every server answering accordingly (bar: < 1 s);
 # 3. a drain, and load moves (with a drain among them), under LOAD_RATE
 #    qps: one server pinned to core SERVER_CPU, the load and the control
-#    server (nice 19) on LOAD_CPU, 1 s windows; p50/p99/p99.9 and loss of
+#    server (SCHED_IDLE) on LOAD_CPU, 1 s windows; p50/p99/p99.9 and loss of
 #    the windows in which the server applied a new state against the
 #    others of the same run.
 #
@@ -145,10 +145,10 @@ for spec in "${LOADS[@]}"; do
 	i=$((i + 1))
 	IFS=: read -r v4 v6 windows changes <<<"$spec"
 	w=$(world "$v4" "$v6")
-	log "under load $i: $LOAD_RATE qps, $windows × 1 s windows, $LOAD_REPEAT runs, changes $changes (steer-dns on core $SERVER_CPU; load and control server, nice 19, on core $LOAD_CPU)"
+	log "under load $i: $LOAD_RATE qps, $windows × 1 s windows, $LOAD_REPEAT runs, changes $changes (steer-dns on core $SERVER_CPU; load and control server, SCHED_IDLE, on core $LOAD_CPU)"
 	helper taskset -c "$LOAD_CPU" "$FB" load "${BINS[@]}" --world "$w" --dir "$TMP/load$i" \
 		--rate "$LOAD_RATE" --windows "$windows" --repeat "$LOAD_REPEAT" --changes "$changes" \
-		--server-cpu "$SERVER_CPU" --control-cpu "$LOAD_CPU" --control-nice 19 \
+		--server-cpu "$SERVER_CPU" --control-cpu "$LOAD_CPU" --control-idle \
 		--label "$(label "$v4" "$v6")" --json "$TMP/load$i.json" --md "$TMP/load$i.md"
 	FRAGS+=("$TMP/load$i.md")
 done
@@ -177,7 +177,7 @@ rows() { sed -n "s/^$1: //p" "${FRAGS[@]}"; }
 	echo
 	echo "## 3. A drain or a load move under $LOAD_RATE qps"
 	echo
-	echo "One steer-dns pinned to core $SERVER_CPU (\`taskset\`); the load generator (\`internal/loadgen\`: every query its own ECS /24, rate-controlled, 1024 in flight, no sampled answer checks) and the control server, at nice 19 so that its work delays itself rather than the load generator's timestamps, on core $LOAD_CPU. A run is back-to-back 1 s load windows (each its own \`loadgen.Run\` with its own ECS /24s; a few ms between windows); the bench acts 100 ms into the windows named in *changes* (\`N:drain\`/\`N:up\`: \`SetState\` on the PoP; \`N:overload\`/\`N:normal\`: the PoP's reported load from then on). A *change window* is one in which the DNS server applied a new state (its \`/healthz\` \`state_index\`, polled every 10 ms): a PoP state or a new move set of the load controller. The other windows, except window 0 (warm-up), are the run's baseline. Per run: median [range] over the windows of each group; summary row: median [range] over the runs of each run's baseline median and of its worst change window. *Commit → applied*: the control server's log line for the state (ms) → the server's \`/healthz\` showing it. *Call → answers*: \`SetState\`'s start → the tracked ECS /24s answered accordingly (5 ms probes, up to 10 s). Load moves: the map is published with a synthetic RTT file (every network weight 1, 10 ms to its first PoP, 20 ms to the second); every 500 ms every PoP reports 30 % of its capacity and the PoP under test 95 % (\`overload\`) or 50 % (\`normal\`) less the share the controller moved off it; load period 5 s (the default)."
+	echo "One steer-dns pinned to core $SERVER_CPU (\`taskset\`); the load generator (\`internal/loadgen\`: every query its own ECS /24, rate-controlled, 1024 in flight, no sampled answer checks) and the control server, under SCHED_IDLE (\`chrt --idle 0\`) so that its work delays itself rather than the load generator's timestamps, on core $LOAD_CPU. A run is back-to-back 1 s load windows (each its own \`loadgen.Run\` with its own ECS /24s; a few ms between windows); the bench acts 100 ms into the windows named in *changes* (\`N:drain\`/\`N:up\`: \`SetState\` on the PoP; \`N:overload\`/\`N:normal\`: the PoP's reported load from then on). A *change window* is one in which the DNS server applied a new state (its \`/healthz\` \`state_index\`, polled every 10 ms): a PoP state or a new move set of the load controller. The other windows, except window 0 (warm-up), are the run's baseline. Per run: median [range] over the windows of each group; summary row: median [range] over the runs of each run's baseline median and of its worst change window. *Commit → applied*: the control server's log line for the state (ms) → the server's \`/healthz\` showing it. *Call → answers*: \`SetState\`'s start → the tracked ECS /24s answered accordingly (5 ms probes, up to 10 s). Load moves: the map is published with a synthetic RTT file (every network weight 1, 10 ms to its first PoP, 20 ms to the second); every 500 ms every PoP reports 30 % of its capacity and the PoP under test 95 % (\`overload\`) or 50 % (\`normal\`) less the share the controller moved off it; load period 5 s (the default)."
 	echo
 	echo "| map: changes | run | baseline p99 ms | p99 ms of each change window (neighbours' CPU) | baseline p99 ms, quiet windows (count) | baseline p50 ms | change p50 ms | baseline p99.9 ms | change p99.9 ms | lost / sent baseline | lost / sent change | commit → applied ms | call → answers ms | server / control server CPU | neighbours' CPU, baseline / change |"
 	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
