@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"testing"
 	"time"
 
@@ -103,4 +104,31 @@ func TestDirectTableDeferred(t *testing.T) {
 		t.Fatal("the reloaded map's direct /24 table is not built")
 	}
 	same(pending())
+}
+
+// gcOff nests: overlapping uses (several servers in one process, each
+// reloading) restore the GC percent set before the first only after the
+// last, whatever the order, and a restore called twice counts once.
+func TestGCOffNests(t *testing.T) {
+	before := debug.SetGCPercent(123)
+	defer debug.SetGCPercent(before)
+	percent := func() int {
+		p := debug.SetGCPercent(-1)
+		debug.SetGCPercent(p)
+		return p
+	}
+	a := gcOff()
+	b := gcOff()
+	if p := percent(); p != -1 {
+		t.Fatalf("GC percent %d with two gcOff, want -1", p)
+	}
+	a()
+	a()
+	if p := percent(); p != -1 {
+		t.Fatalf("GC percent %d after one restore (called twice) of two, want -1", p)
+	}
+	b()
+	if p := percent(); p != 123 {
+		t.Fatalf("GC percent %d after both restores, want 123", p)
+	}
 }

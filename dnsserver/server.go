@@ -152,16 +152,53 @@ func New(path string, opts Options) (*Server, error) {
 	runtime.GC()
 	// The direct /24 tables the build deferred are built while the server
 	// starts and answers, as after a reload (and before any: the lock).
-	s.reloadMu.Lock()
-	go func() {
-		defer s.reloadMu.Unlock()
-		gcPercent := debug.SetGCPercent(-1)
-		defer debug.SetGCPercent(gcPercent)
-		if cpu := buildDirect(snap); cpu > 0 {
-			s.log.Info("direct /24 table built", "cpu", cpu.Round(time.Millisecond))
-		}
-	}()
+	if snap.directPending() {
+		s.reloadMu.Lock()
+		go func() {
+			defer s.reloadMu.Unlock()
+			defer gcOff()()
+			s.log.Info("direct /24 table built", "cpu", buildDirect(snap).Round(time.Millisecond))
+		}()
+	}
 	return s, nil
+}
+
+// gcOff turns GC cycles off until the function it returns is called.
+// Uses overlap when one process runs several servers (tests, the demo):
+// the GC percent set before the first is restored after the last.
+func gcOff() (restore func()) {
+	gcOffMu.Lock()
+	if gcOffN == 0 {
+		gcOffSaved = debug.SetGCPercent(-1)
+	}
+	gcOffN++
+	gcOffMu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			gcOffMu.Lock()
+			defer gcOffMu.Unlock()
+			if gcOffN--; gcOffN == 0 {
+				debug.SetGCPercent(gcOffSaved)
+			}
+		})
+	}
+}
+
+var (
+	gcOffMu    sync.Mutex
+	gcOffN     int // gcOff calls not restored yet
+	gcOffSaved int // the GC percent before the first of them
+)
+
+// directPending reports whether a map of s deferred its direct /24 table.
+func (s *snapshot) directPending() bool {
+	for _, m := range s.maps {
+		if m.table.DirectPending() {
+			return true
+		}
+	}
+	return false
 }
 
 // buildDirect builds the direct /24 tables of snap's maps that build
@@ -435,7 +472,7 @@ func (s *Server) reload(reason string, pre *preloaded) error {
 	// garbage are free for the next reload: a server that hardly allocates
 	// between reloads might otherwise start none before the next build.
 	defer runtime.GC()
-	gcPercent := debug.SetGCPercent(-1)
+	restoreGC := gcOff()
 	// The query loops do not hold queries back while a reload builds (they
 	// once coalesced wake-ups for 200 µs so as not to preempt a nice-15
 	// build): a SCHED_IDLE build is meant to be preempted, and the delay
@@ -451,7 +488,7 @@ func (s *Server) reload(reason string, pre *preloaded) error {
 	})
 	took := time.Since(start)
 	if err != nil {
-		debug.SetGCPercent(gcPercent)
+		restoreGC()
 		s.failures.Add(1)
 		s.metrics.reloaded(nil, err, took)
 		s.log.Error("reload failed; still serving the previous snapshot", "reason", reason, "serial", prev.serial, "err", err)
@@ -462,7 +499,7 @@ func (s *Server) reload(reason string, pre *preloaded) error {
 	// Still without GC cycles: the direct /24 tables the build deferred
 	// (32 MiB for a large map), now that the new map answers.
 	direct := buildDirect(snap)
-	debug.SetGCPercent(gcPercent)
+	restoreGC()
 	s.metrics.reloaded(snap, nil, took)
 	if s.checker != nil {
 		s.checker.Update(snap.cfg.PoPs)
