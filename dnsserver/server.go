@@ -152,12 +152,11 @@ func New(path string, opts Options) (*Server, error) {
 	runtime.GC()
 	// The direct /24 tables the build deferred are built while the server
 	// starts and answers, as after a reload (and before any: the lock).
-	if snap.directPending() {
+	if ts := snap.pendingDirect(); len(ts) > 0 {
 		s.reloadMu.Lock()
 		go func() {
 			defer s.reloadMu.Unlock()
-			defer gcOff()()
-			s.log.Info("direct /24 table built", "cpu", buildDirect(snap).Round(time.Millisecond))
+			s.log.Info("direct /24 table built", "cpu", buildDirect(ts).Round(time.Millisecond))
 		}()
 	}
 	return s, nil
@@ -191,32 +190,28 @@ var (
 	gcOffSaved int // the GC percent before the first of them
 )
 
-// directPending reports whether a map of s deferred its direct /24 table.
-func (s *snapshot) directPending() bool {
-	for _, m := range s.maps {
-		if m.table.DirectPending() {
-			return true
-		}
-	}
-	return false
-}
-
-// buildDirect builds the direct /24 tables of snap's maps that build
-// deferred (popmap.CompileOptions.DeferDirect), on the low-priority
-// thread, while snap serves: lookups answer the same before, during and
-// after, faster once a table is there. It returns the thread's CPU time.
-// The caller holds reloadMu and has turned GC cycles off (lowPriority's
-// thread must not start one: see lowPriority).
-func buildDirect(snap *snapshot) time.Duration {
+// pendingDirect returns the tables of s's maps whose direct /24 table the
+// build deferred (popmap.CompileOptions.DeferDirect).
+func (s *snapshot) pendingDirect() []*popmap.Table {
 	var ts []*popmap.Table
-	for _, m := range snap.maps {
+	for _, m := range s.maps {
 		if m.table.DirectPending() {
 			ts = append(ts, m.table)
 		}
 	}
+	return ts
+}
+
+// buildDirect builds the direct /24 tables of ts on the low-priority
+// thread, with GC cycles off (lowPriority's thread must not start one),
+// while their snapshot serves: lookups answer the same before, during and
+// after, faster once a table is there. It returns the thread's CPU time.
+// The caller holds reloadMu.
+func buildDirect(ts []*popmap.Table) time.Duration {
 	if len(ts) == 0 {
 		return 0
 	}
+	defer gcOff()()
 	return lowPriority(func() {
 		for _, t := range ts {
 			t.BuildDirect()
@@ -496,9 +491,9 @@ func (s *Server) reload(reason string, pre *preloaded) error {
 	}
 	s.serial++
 	s.snap.Store(snap)
-	// Still without GC cycles: the direct /24 tables the build deferred
-	// (32 MiB for a large map), now that the new map answers.
-	direct := buildDirect(snap)
+	// The direct /24 tables the build deferred (32 MiB for a large map),
+	// now that the new map answers; GC cycles stay off until they are done.
+	direct := buildDirect(snap.pendingDirect())
 	restoreGC()
 	s.metrics.reloaded(snap, nil, took)
 	if s.checker != nil {
