@@ -332,10 +332,15 @@ func (f *fleet) cpu(d *dnsProc) time.Duration {
 		}
 	}
 	const clkTck = 100 // USER_HZ
-	t := time.Duration(busy) * time.Second / clkTck
-	for _, pid := range []int{f.ctl.cmd.Process.Pid, d.proc.cmd.Process.Pid, os.Getpid()} {
+	return time.Duration(busy)*time.Second/clkTck - procsCPU(f.ctl.cmd.Process.Pid, d.proc.cmd.Process.Pid, os.Getpid())
+}
+
+// procsCPU is the CPU time the processes pids used so far (0 for one that
+// cannot be read).
+func procsCPU(pids ...int) (t time.Duration) {
+	for _, pid := range pids {
 		c, _ := loadgen.ProcCPU(pid)
-		t -= c
+		t += c
 	}
 	return t
 }
@@ -349,23 +354,16 @@ func (f *fleet) waitIdle(ctx context.Context, window, within time.Duration) (tim
 	for _, d := range f.dns {
 		pids = append(pids, d.proc.cmd.Process.Pid)
 	}
-	total := func() (t time.Duration) {
-		for _, pid := range pids {
-			c, _ := loadgen.ProcCPU(pid)
-			t += c
-		}
-		return t
-	}
 	tick := time.NewTicker(window)
 	defer tick.Stop()
-	last := total()
+	last := procsCPU(pids...)
 	for {
 		select {
 		case <-ctx.Done():
 			return 0, ctx.Err()
 		case <-tick.C:
 		}
-		now := total()
+		now := procsCPU(pids...)
 		if now-last < window/20 {
 			return time.Since(start), nil
 		}
