@@ -47,6 +47,27 @@ func TestTableRoundTrip(t *testing.T) {
 	check(t, big)
 }
 
+// TestWithVersion: the copy differs from its table in the version only —
+// runs, answers, indexes, the direct /24 table or its deferral — and its
+// table is not changed.
+func TestWithVersion(t *testing.T) {
+	m := Synthetic(100_000, 5_000, benchPoPs, 3)
+	for _, o := range []CompileOptions{{}, {DeferDirect: true}, {NoDirect: true}} {
+		tb, err := CompileWith(m, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := tb.WithVersion(tb.Meta().Version + 7)
+		if c.Meta().Version != tb.Meta().Version+7 {
+			t.Fatalf("%+v: version %d, want %d", o, c.Meta().Version, tb.Meta().Version+7)
+		}
+		c.meta.Version = tb.meta.Version
+		if d := sameTable(c, tb); d != "" || c.v4.deferred != tb.v4.deferred {
+			t.Fatalf("%+v: the copy differs in %q (deferred %v, want %v)", o, d, c.v4.deferred, tb.v4.deferred)
+		}
+	}
+}
+
 func mustCompile(t testing.TB, m *Map) *Table {
 	t.Helper()
 	tb, err := Compile(m)
