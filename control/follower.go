@@ -20,6 +20,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/steer-gslb/steer/internal/hugemem"
 )
 
 // FollowerOptions configure a Follower.
@@ -301,7 +303,7 @@ func send(ctx context.Context, c *http.Client, token, method, url string, body i
 		if n := resp.ContentLength; n > 0 && n <= maxBody {
 			// One buffer of the announced size, not ReadAll's doublings
 			// (a map version is tens of MB).
-			buf := make([]byte, n)
+			buf := hugemem.Make[byte](int(n))
 			if _, err = io.ReadFull(resp.Body, buf); err == nil {
 				*out = buf
 			}

@@ -1,11 +1,16 @@
 package dnsserver
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -130,5 +135,77 @@ func TestGCOffNests(t *testing.T) {
 	b()
 	if p := percent(); p != 123 {
 		t.Fatalf("GC percent %d after both restores, want 123", p)
+	}
+}
+
+// lockedWriter is a log destination that goroutines may share.
+type lockedWriter struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *lockedWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// A server faults in its next reload's memory once, after the first
+// snapshot with maps of warmMin or more (the example's map is far below
+// it): here the reload that brings a large map, not the start, and not
+// the reload after it.
+func TestWarmReload(t *testing.T) {
+	p := exampleConfig(t)
+	mapPath := filepath.Join(filepath.Dir(p), "map.json")
+	logs := &lockedWriter{}
+	s, err := New(p, Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	warmed := func() bool {
+		s.reloadMu.Lock() // also waits for New's or a reload's warm-up
+		defer s.reloadMu.Unlock()
+		return s.warmed
+	}
+	if warmed() {
+		t.Fatal("warmed the next reload for the example's small map")
+	}
+
+	writeLargeMap(t, mapPath, 1)
+	if err := s.Reload("test"); err != nil {
+		t.Fatal(err)
+	}
+	n := s.snap.Load().maps[mapPath].table.Bytes()
+	if n < warmMin {
+		t.Fatalf("the large map holds %d bytes, under warmMin (%d): the test proves nothing", n, warmMin)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !warmed() {
+		if time.Now().After(deadline) {
+			t.Fatal("no warm-up within 10 s of the reload that brought the large map")
+		}
+		<-tick.C
+	}
+	want := fmt.Sprintf("bytes=%d", 2*n)
+	if got := logs.String(); strings.Count(got, "next reload's memory faulted in") != 1 || !strings.Contains(got, want) {
+		t.Fatalf("want one warm-up of %s logged, got:\n%s", want, got)
+	}
+
+	writeLargeMap(t, mapPath, 2)
+	if err := s.Reload("test"); err != nil {
+		t.Fatal(err)
+	}
+	warmed() // waits for anything the reload started
+	if c := strings.Count(logs.String(), "next reload's memory faulted in"); c != 1 {
+		t.Fatalf("%d warm-ups logged after a second reload, want 1", c)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/steer-gslb/steer/config"
 	"github.com/steer-gslb/steer/explain"
 	"github.com/steer-gslb/steer/geoip"
+	"github.com/steer-gslb/steer/internal/hugemem"
 	"github.com/steer-gslb/steer/popmap"
 	"github.com/steer-gslb/steer/steering"
 	"github.com/steer-gslb/steer/steertoken"
@@ -214,7 +215,7 @@ func build(cfg *config.Config, cfgID fileID, prev *snapshot, serial uint64, ov *
 			}
 			if cfg.Control != nil && path == cfg.Control.MapFile {
 				// The control map is checked against the state's digest.
-				if data, err = os.ReadFile(path); err != nil {
+				if data, err = hugemem.ReadFile(path); err != nil {
 					return nil, fmt.Errorf("reading map: %w", err)
 				}
 				sum, inMemory = sha256Hex(data), true

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/bits"
 	"slices"
+
+	"github.com/steer-gslb/steer/internal/hugemem"
 )
 
 // tableBuilder collects a map's networks as packed keys and turns them into
@@ -26,7 +28,7 @@ func newTableBuilder(meta Meta, entries, hint4 int) *tableBuilder {
 	return &tableBuilder{
 		t:      &Table{meta: meta, answers: [][]Label{nil}, answerEntry: []int32{-1}, entries: entries},
 		intern: make(map[string]uint32),
-		items4: make([]uint64, 0, hint4),
+		items4: hugemem.Make[uint64](hint4)[:0],
 	}
 }
 
@@ -100,9 +102,9 @@ func (b *tableBuilder) finish(o CompileOptions) (*Table, error) {
 
 	items6 := b.items6
 	sortItems6(items6)
-	t.v6.hi = make([]uint64, 0, 2*len(items6)+1)
-	t.v6.lo = make([]uint64, 0, 2*len(items6)+1)
-	t.v6.ans = make([]uint32, 0, 2*len(items6)+1)
+	t.v6.hi = hugemem.Make[uint64](2*len(items6) + 1)[:0]
+	t.v6.lo = hugemem.Make[uint64](2*len(items6) + 1)[:0]
+	t.v6.ans = hugemem.Make[uint32](2*len(items6) + 1)[:0]
 	err = sweep(len(items6), func(i int) item { return items6[i] }, 128, func(start u128, ans uint32) {
 		t.v6.hi = append(t.v6.hi, start.hi)
 		t.v6.lo = append(t.v6.lo, start.lo)
@@ -142,8 +144,8 @@ func (t *Table) buildIndexes(o CompileOptions) {
 // overflow check.
 func sweep4(keys []uint64) (starts, ans []uint32, err error) {
 	const space = 1 << 32
-	starts = make([]uint32, 0, 2*len(keys)+1)
-	ans = make([]uint32, 0, 2*len(keys)+1)
+	starts = hugemem.Make[uint32](2*len(keys) + 1)[:0]
+	ans = hugemem.Make[uint32](2*len(keys) + 1)[:0]
 	var (
 		stack   [33]struct{ end, ans uint64 } // nested networks: at most one per length
 		depth   int
@@ -235,7 +237,7 @@ func (t *Table) buildDirect() {
 // L ≤ 24 gets scope L, and the table is filled a block at a time instead
 // of computing the scope of each of its 16M slots.
 func fillDirect[T uint16 | uint32](starts, ans []uint32, shift uint, split T) []T {
-	d := make([]T, 1<<24)
+	d := hugemem.Make[T](1 << 24)
 	n := len(starts)
 	for i := range n {
 		s := uint64(starts[i])

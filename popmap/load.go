@@ -4,7 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"os"
+
+	"github.com/steer-gslb/steer/internal/hugemem"
 )
 
 // LoadTable reads and compiles the route map at path without building a
@@ -17,7 +18,7 @@ func LoadTable(path string) (*Table, error) { return LoadTableWith(path, Compile
 
 // LoadTableWith is LoadTable with the options of CompileWith.
 func LoadTableWith(path string, o CompileOptions) (*Table, error) {
-	data, err := os.ReadFile(path)
+	data, err := hugemem.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading map: %w", err)
 	}

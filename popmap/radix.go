@@ -3,6 +3,8 @@ package popmap
 import (
 	"cmp"
 	"slices"
+
+	"github.com/steer-gslb/steer/internal/hugemem"
 )
 
 // radixSort sorts keys in place (see radixSortBits).
@@ -31,7 +33,7 @@ func radixSortBits(keys []uint64, lo, hi uint) {
 		}
 		return
 	}
-	buf := make([]uint64, len(keys))
+	buf := hugemem.Make[uint64](len(keys))
 	src, dst := keys, buf
 	var counts [1 << radixDigit]int
 	for shift := lo; shift < hi; shift += radixDigit {

@@ -8,6 +8,8 @@ import (
 	"hash/crc32"
 	"io"
 	"slices"
+
+	"github.com/steer-gslb/steer/internal/hugemem"
 )
 
 // The compiled form of a Table ("steer map table"): what the control
@@ -178,7 +180,7 @@ func (r *tableReader) u32s(n int, field string) []uint32 {
 	if b == nil {
 		return nil
 	}
-	out := make([]uint32, n)
+	out := hugemem.Make[uint32](n)
 	for i := range out {
 		out[i] = binary.LittleEndian.Uint32(b[4*i:])
 	}
@@ -190,7 +192,7 @@ func (r *tableReader) u64s(n int, field string) []uint64 {
 	if b == nil {
 		return nil
 	}
-	out := make([]uint64, n)
+	out := hugemem.Make[uint64](n)
 	for i := range out {
 		out[i] = binary.LittleEndian.Uint64(b[8*i:])
 	}
