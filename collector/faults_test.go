@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -18,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/steer-gslb/steer/internal/syncbuf"
 	"github.com/steer-gslb/steer/rum"
 	"github.com/steer-gslb/steer/store"
 )
@@ -126,24 +126,7 @@ type spoolFixture struct {
 	clk   *clock
 	flaky *flakyStore
 	cfg   *Config
-	logs  *syncBuf
-}
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *syncBuf) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuf) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
+	logs  *syncbuf.Buffer
 }
 
 func newSpoolFixture(t *testing.T, mod func(*Config)) *spoolFixture {
@@ -157,7 +140,7 @@ func newSpoolFixture(t *testing.T, mod func(*Config)) *spoolFixture {
 		mod(cfg)
 	}
 	st := openStore(t, filepath.Join(dir, "store"))
-	f := &spoolFixture{dir: dir, fs: &faultFS{}, clk: newClock(), flaky: &flakyStore{Store: st}, cfg: cfg, logs: &syncBuf{}}
+	f := &spoolFixture{dir: dir, fs: &faultFS{}, clk: newClock(), flaky: &flakyStore{Store: st}, cfg: cfg, logs: &syncbuf.Buffer{}}
 	f.fixture = &fixture{st: st}
 	f.start(t)
 	return f
@@ -377,7 +360,7 @@ func TestFaultSpoolQuarantine(t *testing.T) {
 	}
 
 	st := openStore(t, filepath.Join(dir, "store"))
-	var logs syncBuf
+	var logs syncbuf.Buffer
 	cfg := Defaults()
 	cfg.Tokens, cfg.Rate = []string{token}, 0
 	now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)

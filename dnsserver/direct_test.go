@@ -1,7 +1,6 @@
 package dnsserver
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -10,13 +9,13 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 
 	"github.com/steer-gslb/steer/config"
+	"github.com/steer-gslb/steer/internal/syncbuf"
 	"github.com/steer-gslb/steer/popmap"
 )
 
@@ -138,24 +137,6 @@ func TestGCOffNests(t *testing.T) {
 	}
 }
 
-// lockedWriter is a log destination that goroutines may share.
-type lockedWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *lockedWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
-
 // A server faults in its next reload's memory once, after the first
 // snapshot with maps of warmMin or more (the example's map is far below
 // it): here the reload that brings a large map, not the start, and not
@@ -163,7 +144,7 @@ func (w *lockedWriter) String() string {
 func TestWarmReload(t *testing.T) {
 	p := exampleConfig(t)
 	mapPath := filepath.Join(filepath.Dir(p), "map.json")
-	logs := &lockedWriter{}
+	logs := &syncbuf.Buffer{}
 	s, err := New(p, Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)

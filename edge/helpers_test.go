@@ -21,6 +21,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/steer-gslb/steer/internal/syncbuf"
 )
 
 // testCA is a throwaway certificate authority for the edge's server
@@ -128,30 +130,12 @@ func writePEMCert(t testing.TB, path string, c *x509.Certificate) {
 	writeAtomic(t, path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}))
 }
 
-// syncBuffer is a log sink tests read while the edge writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // testEdge is an edge serving on loopback, stopped at the end of the test.
 type testEdge struct {
 	*Server
 	dir  string
 	ca   *testCA
-	logs *syncBuffer
+	logs *syncbuf.Buffer
 	done chan error
 	stop context.CancelFunc
 }
@@ -193,7 +177,7 @@ func startEdgeIn(t *testing.T, dir string, ca *testCA, yml string, opts Options)
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}

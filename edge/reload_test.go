@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/steer-gslb/steer/internal/syncbuf"
 	"github.com/steer-gslb/steer/steertoken"
 )
 
@@ -476,7 +477,7 @@ func TestReloadSIGHUP(t *testing.T) {
 	}
 	path := filepath.Join(dir, "edge.yaml")
 	writeAtomic(t, path, []byte(conf("dc1")))
-	var stderr syncBuffer
+	var stderr syncbuf.Buffer
 	cmd := exec.Command(os.Args[0], "-test.run=^TestReloadSIGHUP$")
 	cmd.Env = append(os.Environ(), "STEER_EDGE_CHILD_CONFIG="+path)
 	cmd.Stderr = &stderr

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/steer-gslb/steer/collector"
+	"github.com/steer-gslb/steer/internal/syncbuf"
 	"github.com/steer-gslb/steer/store"
 	"github.com/steer-gslb/steer/store/duckstore"
 	"github.com/steer-gslb/steer/store/storeopen"
@@ -268,7 +269,7 @@ func TestCollectorNoFullClientAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	srv, err := collector.New(collectorConfig(), st, collector.Options{
 		Logger:   slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		SpoolDir: filepath.Join(dir, "spool"),

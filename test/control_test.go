@@ -26,6 +26,7 @@ import (
 
 	"github.com/steer-gslb/steer/control"
 	"github.com/steer-gslb/steer/dnsserver"
+	"github.com/steer-gslb/steer/internal/syncbuf"
 	"github.com/steer-gslb/steer/popmap"
 )
 
@@ -90,7 +91,7 @@ type child struct {
 	cmd    *exec.Cmd
 	addr   string // DNS address, or the control server's, or the collector's
 	admin  string
-	stderr *syncBuffer
+	stderr *syncbuf.Buffer
 	done   bool
 }
 
@@ -102,7 +103,7 @@ func startRole(t *testing.T, role, cfg string) *child {
 
 func startChild(t *testing.T, name string, env []string) *child {
 	t.Helper()
-	c := &child{name: name, cmd: exec.Command(os.Args[0], "-test.run=^$"), stderr: &syncBuffer{}}
+	c := &child{name: name, cmd: exec.Command(os.Args[0], "-test.run=^$"), stderr: &syncbuf.Buffer{}}
 	c.cmd.Env = append(os.Environ(), env...)
 	stdout, err := c.cmd.StdoutPipe()
 	if err != nil {

@@ -30,6 +30,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/steer-gslb/steer/examples"
+	"github.com/steer-gslb/steer/internal/syncbuf"
 )
 
 // This file tests packaging/ and scripts/release.sh: the systemd units
@@ -938,7 +939,7 @@ func pkgRunContainer(t *testing.T, tool *pkgContainerTool, image, id string) {
 
 	name := "steer-dns-test-" + id
 	cmd := exec.Command(tool.path, tool.args(append(run, "--name", name, "--network", "host", "-v", etc+":/etc/steer:ro", image)...)...)
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/steer-gslb/steer/config"
+	"github.com/steer-gslb/steer/internal/syncbuf"
 	"github.com/steer-gslb/steer/sim"
 )
 
@@ -37,7 +38,7 @@ func TestSimWorldServes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &steerServer{dir: dir, cfgPath: cfgPath, cfg: cfg, logs: &syncBuffer{}}
+	s := &steerServer{dir: dir, cfgPath: cfgPath, cfg: cfg, logs: &syncbuf.Buffer{}}
 	s.start(t, s.newServer(t))
 
 	type want struct {

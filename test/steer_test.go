@@ -24,6 +24,7 @@ import (
 	"github.com/steer-gslb/steer/config"
 	"github.com/steer-gslb/steer/dnsserver"
 	"github.com/steer-gslb/steer/examples"
+	"github.com/steer-gslb/steer/internal/syncbuf"
 	"github.com/steer-gslb/steer/popmap"
 )
 
@@ -36,10 +37,10 @@ type steerServer struct {
 	mapPath string
 	cfg     *config.Config
 	srv     *dnsserver.Server
-	addr    netip.AddrPort // UDP and TCP
-	admin   string         // host:port of /metrics
-	logs    *syncBuffer    // everything the server logged, at debug level
-	close   func()         // closes the server (once; also done at cleanup)
+	addr    netip.AddrPort  // UDP and TCP
+	admin   string          // host:port of /metrics
+	logs    *syncbuf.Buffer // everything the server logged, at debug level
+	close   func()          // closes the server (once; also done at cleanup)
 }
 
 // startSteer lays out and starts a server (see layoutSteer); it is closed
@@ -75,7 +76,7 @@ func layoutSteer(t *testing.T, m *popmap.Map) *steerServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &steerServer{dir: dir, cfgPath: cfgPath, mapPath: mapPath, cfg: cfg, logs: &syncBuffer{}}
+	return &steerServer{dir: dir, cfgPath: cfgPath, mapPath: mapPath, cfg: cfg, logs: &syncbuf.Buffer{}}
 }
 
 // newServer loads the laid-out config, logging at debug level into s.logs.
@@ -386,23 +387,4 @@ func replyScope(r *dns.Msg) int {
 		}
 	}
 	return -1
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers (the server's
-// goroutines log into it).
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/steer-gslb/steer/collector"
+	"github.com/steer-gslb/steer/internal/syncbuf"
 	"github.com/steer-gslb/steer/store/duckstore"
 )
 
@@ -91,7 +92,7 @@ func steerRun(t *testing.T, bin string, args ...string) (stdout, stderr string, 
 type steerCollect struct {
 	cmd           *exec.Cmd
 	public, admin string // host:port; admin "" without one
-	stderr        *syncBuffer
+	stderr        *syncbuf.Buffer
 	done          bool
 }
 
@@ -107,7 +108,7 @@ func startSteerCollect(t *testing.T, bin, dir string, admin bool) *steerCollect 
 	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c := &steerCollect{cmd: exec.Command(bin, "collect", "--store", dir, "--config", cfg), stderr: &syncBuffer{}}
+	c := &steerCollect{cmd: exec.Command(bin, "collect", "--store", dir, "--config", cfg), stderr: &syncbuf.Buffer{}}
 	c.cmd.Stderr = c.stderr
 	out, err := c.cmd.StdoutPipe()
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/steer-gslb/steer/config"
+	"github.com/steer-gslb/steer/internal/syncbuf"
 	"github.com/steer-gslb/steer/popmap"
 )
 
@@ -115,7 +116,7 @@ func startUnbound(t *testing.T, bin string, steerPort uint16, extra ...string) n
 	cmd := exec.Command(bin, "-d", "-c", conf)
 	cmd.Dir = dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", bin, err)

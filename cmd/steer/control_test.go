@@ -16,6 +16,7 @@ import (
 
 	"github.com/steer-gslb/steer/examples"
 	"github.com/steer-gslb/steer/internal/controltest"
+	"github.com/steer-gslb/steer/internal/syncbuf"
 )
 
 const (
@@ -131,7 +132,7 @@ tokens:
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	runCtx, stop := context.WithCancel(ctx)
-	out := &probeSyncBuffer{}
+	out := &syncbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- serveControl(runCtx, cfgPath, slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelWarn})), out)

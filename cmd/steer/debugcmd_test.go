@@ -32,6 +32,7 @@ import (
 
 	"github.com/steer-gslb/steer/collector"
 	"github.com/steer-gslb/steer/edge"
+	"github.com/steer-gslb/steer/internal/syncbuf"
 	"github.com/steer-gslb/steer/ui"
 	"github.com/steer-gslb/steer/web"
 )
@@ -122,7 +123,7 @@ func TestDebugPageInChromium(t *testing.T) {
 	cfg.DebugMap = filepath.Join(world, "map.json")
 	cctx, stopCollector := context.WithCancel(ctx)
 	defer stopCollector()
-	var collOut, collLog syncBuf
+	var collOut, collLog syncbuf.Buffer
 	addrc, codec := make(chan net.Addr, 1), make(chan int, 1)
 	go func() {
 		codec <- collect(cctx, storeDir, storeDir, cfg, slog.LevelDebug, 0, &collOut, &collLog, func(a net.Addr) { addrc <- a }, loopJobs{})
@@ -564,22 +565,4 @@ func writeFile(t *testing.T, path, data string) {
 	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// syncBuf is a bytes.Buffer safe for the collector's goroutines.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuf) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuf) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/steer-gslb/steer/builder"
 	"github.com/steer-gslb/steer/collector"
 	"github.com/steer-gslb/steer/config"
+	"github.com/steer-gslb/steer/internal/syncbuf"
 	"github.com/steer-gslb/steer/mapeval"
 	"github.com/steer-gslb/steer/mapstore"
 	"github.com/steer-gslb/steer/popmap"
@@ -533,7 +534,7 @@ func TestLoopDemoKeep(t *testing.T) {
 		t.Fatalf("%s names no network to ask for:\n%s", demoNote, note)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &probeSyncBuffer{}
+	out := &syncbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() { done <- demoServe(ctx, out, dir, "127.0.0.1:0", "127.0.0.1:0") }()
 	defer func() {

@@ -11,32 +11,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/steer-gslb/steer/internal/syncbuf"
 	"github.com/steer-gslb/steer/probe"
 )
-
-// probeSyncBuffer is a bytes.Buffer safe for a command writing in one
-// goroutine while the test reads in another.
-type probeSyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *probeSyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *probeSyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // probeInsecureClient trusts any certificate (the targets' are
 // self-signed).
@@ -166,7 +147,7 @@ func TestServeProbeTarget(t *testing.T) {
 // TestProbeTargetCommand runs the command itself, waits for it to print
 // its URL, probes it, and stops it with SIGINT as a person would.
 func TestProbeTargetCommand(t *testing.T) {
-	var out, errb probeSyncBuffer
+	var out, errb syncbuf.Buffer
 	code := make(chan int, 1)
 	go func() {
 		code <- runProbeTarget([]string{"--pop", "sin", "--listen", "127.0.0.1:0", "--self-signed"}, &out, &errb)
