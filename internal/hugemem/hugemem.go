@@ -53,7 +53,7 @@ func ReadFile(name string) ([]byte, error) {
 		return os.ReadFile(name)
 	}
 	b := Make[byte](int(size))
-	n, err := io.ReadFull(f, b)
+	n, err := readChunks(f, b)
 	if err != nil {
 		// Shorter than it was (ErrUnexpectedEOF): what was there.
 		if errors.Is(err, io.ErrUnexpectedEOF) {
@@ -67,4 +67,26 @@ func ReadFile(name string) ([]byte, error) {
 		return nil, err
 	}
 	return append(b, rest...), nil
+}
+
+// chunk bounds one read: a read system call copies on without a
+// preemption point for long stretches on kernels built without
+// preemption (PREEMPT_NONE), which a low-priority reader would then hold
+// its core for.
+const chunk = 256 << 10
+
+// readChunks is io.ReadFull in reads of at most chunk bytes.
+func readChunks(r io.Reader, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := r.Read(b[n:min(n+chunk, len(b))])
+		n += m
+		if err != nil {
+			if errors.Is(err, io.EOF) && n > 0 {
+				err = io.ErrUnexpectedEOF
+			}
+			return n, err
+		}
+	}
+	return n, nil
 }
