@@ -37,7 +37,8 @@ func Make[T ~uint8 | ~uint16 | ~uint32 | ~uint64 | ~int32 | ~int64](n int) []T {
 	return s
 }
 
-// ReadFile is os.ReadFile into a slice from Make.
+// ReadFile is os.ReadFile into a slice from Make, read in calls of at
+// most 256 KiB (see chunk).
 func ReadFile(name string) ([]byte, error) {
 	f, err := os.Open(name)
 	if err != nil {
@@ -82,7 +83,7 @@ func readChunks(r io.Reader, b []byte) (int, error) {
 		m, err := r.Read(b[n:min(n+chunk, len(b))])
 		n += m
 		if err != nil {
-			if errors.Is(err, io.EOF) && n > 0 {
+			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
 			return n, err

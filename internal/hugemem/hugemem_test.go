@@ -3,6 +3,7 @@ package hugemem
 import (
 	"bytes"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -78,6 +79,12 @@ func TestReadFile(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Fatalf("ReadFile(%d bytes): %d bytes, not the file's", n, len(got))
 		}
+	}
+	// A file shorter than it was when ReadFile looked (here: empty) gives
+	// what is there, as os.ReadFile would.
+	var short bytes.Buffer
+	if n, err := readChunks(&short, make([]byte, 10)); n != 0 || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("readChunks of nothing into 10 bytes = %d, %v; want 0, ErrUnexpectedEOF", n, err)
 	}
 	if _, err := ReadFile(filepath.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("ReadFile(missing) = %v, want ErrNotExist", err)
