@@ -190,3 +190,19 @@ func TestWarmReload(t *testing.T) {
 		t.Fatalf("%d warm-ups logged after a second reload, want 1", c)
 	}
 }
+
+// lowPriority runs f with GC cycles off (an allocation of f's must not
+// start one on the low-priority thread) and turns them back on after.
+func TestLowPriorityGCOff(t *testing.T) {
+	before := debug.SetGCPercent(123)
+	defer debug.SetGCPercent(before)
+	var inside int
+	// Setting -1 where it is -1 already only reads it.
+	lowPriority(func() { inside = debug.SetGCPercent(-1) })
+	if inside != -1 {
+		t.Errorf("GC percent %d inside lowPriority, want -1 (off)", inside)
+	}
+	if p := debug.SetGCPercent(123); p != 123 {
+		t.Errorf("GC percent %d after lowPriority, want 123 as before", p)
+	}
+}

@@ -207,15 +207,13 @@ func (s *snapshot) pendingDirect() []*popmap.Table {
 }
 
 // buildDirect builds the direct /24 tables of ts on the low-priority
-// thread, with GC cycles off (lowPriority's thread must not start one),
-// while their snapshot serves: lookups answer the same before, during and
+// thread while their snapshot serves: lookups answer the same before, during and
 // after, faster once a table is there. It returns the thread's CPU time.
 // The caller holds reloadMu.
 func buildDirect(ts []*popmap.Table) time.Duration {
 	if len(ts) == 0 {
 		return 0
 	}
-	defer gcOff()()
 	return lowPriority(func() {
 		for _, t := range ts {
 			t.BuildDirect()
@@ -257,7 +255,6 @@ func (s *Server) warmReload(snap *snapshot) {
 		return
 	}
 	s.warmed = true
-	restore := gcOff() // the block must not start a cycle on the low-priority thread
 	start := time.Now()
 	cpu := lowPriority(func() {
 		b := hugemem.Make[byte](2 * n)
@@ -265,7 +262,6 @@ func (s *Server) warmReload(snap *snapshot) {
 			b[i] = 1
 		}
 	})
-	restore()
 	runtime.GC()
 	s.log.Info("next reload's memory faulted in", "bytes", 2*n, "took", time.Since(start).Round(time.Millisecond), "cpu", cpu.Round(time.Millisecond))
 }
@@ -602,9 +598,15 @@ func (s *Server) reload(reason string, pre *preloaded) error {
 //
 // f must not stop the world (runtime.GC, debug.FreeOSMemory, ...): the
 // world would stay stopped, query loops included, for as long as the core
-// starves the thread that stopped it. lowPriority returns the CPU time the
-// thread spent in f (0 where unknown).
-func lowPriority(f func()) time.Duration { return runStepped(f, reloadSteps) }
+// starves the thread that stopped it. Nor may its allocations start a GC
+// cycle, which stops the world from the allocating thread: GC cycles are
+// off while f runs (gcOff), and the first one after may start when they
+// are back on, from the caller's goroutine. lowPriority returns the CPU
+// time the thread spent in f (0 where unknown).
+func lowPriority(f func()) time.Duration {
+	defer gcOff()()
+	return runStepped(f, reloadSteps)
+}
 
 // reloadSteps is the build thread's scheduling over time (see lowPriority).
 var reloadSteps = []schedStep{
